@@ -1,0 +1,130 @@
+"""The profile actor: accounts, profile fields and photos (PostgreSQL, S3, Telegram files)."""
+
+from __future__ import annotations
+
+from uuid import UUID
+
+import pykka
+import structlog
+from pykka.typing import ActorMemberMixin, proxy_method
+
+from domain.validation import (
+    PHOTO_MAX_BYTES,
+    Invalid,
+    sniff_image_type,
+    validate_photo_upload,
+)
+from node.telegram import FileTooLarge, TelegramGateway
+from storage.accounts import Account, Accounts
+from storage.photos import PhotoStore
+
+log = structlog.get_logger(__name__)
+
+
+class ProfileActor(pykka.ThreadingActor):
+    def __init__(self, accounts: Accounts, photos: PhotoStore,
+                 telegram: TelegramGateway) -> None:
+        super().__init__()
+        self._accounts = accounts
+        self._photos = photos
+        self._telegram = telegram
+
+    def get(self, user_id: int) -> Account | None:
+        return self._accounts.get(user_id)
+
+    def register(self, user_id: int, chat_id: int, language: str,
+                 username: str | None) -> tuple[Account, bool]:
+        account, created = self._accounts.register(user_id, chat_id, language, username)
+        if created:
+            log.info("user registered", user_id=user_id, action="registered", language=language)
+        return account, created
+
+    def touch(self, account: Account, username: str | None) -> None:
+        self._accounts.touch(account, username)
+
+    def set_language(self, user_id: int, language: str) -> None:
+        self._accounts.set_language(user_id, language)
+
+    def set_onboarding_step(self, user_id: int, step: str | None) -> None:
+        self._accounts.set_onboarding_step(user_id, step)
+        if step is None:
+            log.info("profile completed", user_id=user_id, action="profile_completed")
+
+    def update(self, user_id: int, values: dict[str, object]) -> None:
+        self._accounts.update_profile(user_id, **values)
+        log.info("profile edited", user_id=user_id, action="edited", fields=sorted(values))
+
+    def set_paused(self, user_id: int, paused: bool) -> None:
+        self._accounts.set_paused(user_id, paused)
+        log.info("profile paused" if paused else "profile resumed", user_id=user_id,
+                 action="paused" if paused else "resumed")
+
+    def set_inactive(self, user_id: int) -> None:
+        self._accounts.set_inactive(user_id, True)
+        log.info("user blocked the bot", user_id=user_id, action="inactive")
+
+    def add_photo(self, user_id: int, file_id: str, file_unique_id: str, claimed_type: str,
+                  claimed_size: int, photos_owned: int) -> int:
+        """Download a Telegram photo once, keep its bytes under a random key and its file_id
+        for showing; the number of photos owned afterwards. Raises Invalid with the reason."""
+        validate_photo_upload(claimed_type or "image/jpeg", claimed_size, photos_owned)
+        try:
+            data = self._telegram.download(file_id, PHOTO_MAX_BYTES)
+        except FileTooLarge:
+            raise Invalid("errors.photo_too_large",
+                          {"limit_mb": PHOTO_MAX_BYTES // (1024 * 1024)}) from None
+        except Exception as error:
+            log.warning("photo download failed", user_id=user_id, error=str(error))
+            raise Invalid("errors.photo_download_failed") from None
+        content_type = sniff_image_type(data[:16])
+        if content_type is None:
+            raise Invalid("errors.photo_not_image")
+        validate_photo_upload(content_type, len(data), photos_owned)
+        key = self._photos.put(data, content_type)
+        if not self._accounts.add_photo(user_id, key, file_id, file_unique_id, content_type,
+                                        len(data)):
+            self._photos.delete([key])
+        account = self._accounts.get(user_id)
+        count = len(account.photos) if account else 0
+        log.info("photo added", user_id=user_id, action="photo_added", photos=count)
+        return count
+
+    def delete_photo(self, user_id: int, photo_id: UUID) -> bool:
+        key = self._accounts.delete_photo(user_id, photo_id)
+        if key is None:
+            return False
+        self._drop_objects([key])
+        log.info("photo deleted", user_id=user_id, action="photo_deleted")
+        return True
+
+    def make_main_photo(self, user_id: int, photo_id: UUID) -> bool:
+        return self._accounts.make_main_photo(user_id, photo_id)
+
+    def delete_account(self, user_id: int) -> None:
+        keys = self._accounts.delete_account(user_id)
+        self._drop_objects(keys)
+        log.info("account deleted", user_id=user_id, action="deleted", photos=len(keys))
+
+    def _drop_objects(self, keys: list[str]) -> None:
+        """Delete objects now; a failure leaves them queued for the maintenance sweep."""
+        try:
+            self._photos.delete(keys)
+        except Exception as error:
+            log.warning("photo objects left for the sweep", error=str(error), count=len(keys))
+            return
+        self._accounts.forget_orphans(keys)
+
+
+class ProfileActorProxy(ActorMemberMixin, pykka.ActorProxy[ProfileActor]):
+    get = proxy_method(ProfileActor.get)
+    register = proxy_method(ProfileActor.register)
+    touch = proxy_method(ProfileActor.touch)
+    set_language = proxy_method(ProfileActor.set_language)
+    set_onboarding_step = proxy_method(ProfileActor.set_onboarding_step)
+    update = proxy_method(ProfileActor.update)
+    set_paused = proxy_method(ProfileActor.set_paused)
+    set_inactive = proxy_method(ProfileActor.set_inactive)
+    add_photo = proxy_method(ProfileActor.add_photo)
+    delete_photo = proxy_method(ProfileActor.delete_photo)
+    make_main_photo = proxy_method(ProfileActor.make_main_photo)
+    delete_account = proxy_method(ProfileActor.delete_account)

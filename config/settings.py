@@ -1,0 +1,249 @@
+"""Node settings, read once from the environment.
+
+Every setting the code reads is declared in ``SETTINGS`` below; ``.env.example`` is checked
+against that table by the test suite, so a new setting without documentation fails CI.
+"""
+
+from __future__ import annotations
+
+import os
+import re
+import socket
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass, field
+from typing import Any
+from urllib.parse import urlsplit
+
+
+class SettingsError(ValueError):
+    """A setting is missing or malformed; the message names it in one line."""
+
+
+def _url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        parts = urlsplit(raw)
+        if parts.scheme not in schemes or not (parts.netloc or parts.scheme == "memory"):
+            starts = " or ".join(f"{scheme}://" for scheme in schemes)
+            raise ValueError(f"expected a URL starting with {starts}")
+        return raw.rstrip("/") if parts.scheme in ("http", "https") else raw
+
+    return parse
+
+
+def _token(raw: str) -> str:
+    if not re.fullmatch(r"\d+:[A-Za-z0-9_-]{20,}", raw):
+        raise ValueError("expected a token like 123456:ABC-DEF... as given by @BotFather")
+    return raw
+
+
+def _int_range(low: int, high: int) -> Callable[[str], int]:
+    def parse(raw: str) -> int:
+        value = int(raw)
+        if not low <= value <= high:
+            raise ValueError(f"expected a whole number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _float_range(low: float, high: float) -> Callable[[str], float]:
+    def parse(raw: str) -> float:
+        value = float(raw)
+        if not low <= value <= high:
+            raise ValueError(f"expected a number from {low} to {high}")
+        return value
+
+    return parse
+
+
+def _log_level(raw: str) -> str:
+    level = raw.upper()
+    if level not in ("DEBUG", "INFO", "WARNING", "ERROR", "CRITICAL"):
+        raise ValueError("expected one of DEBUG, INFO, WARNING, ERROR, CRITICAL")
+    return level
+
+
+def _id_list(raw: str) -> frozenset[int]:
+    return frozenset(int(part) for part in raw.replace(" ", "").split(",") if part)
+
+
+def _choice(*options: str) -> Callable[[str], str]:
+    def parse(raw: str) -> str:
+        if raw not in options:
+            raise ValueError(f"expected one of {', '.join(options)}")
+        return raw
+
+    return parse
+
+
+def _name(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_.-]{1,64}", raw):
+        raise ValueError("expected 1-64 letters, digits, '_', '.' or '-'")
+    return raw
+
+
+def _optional_name(raw: str) -> str:
+    return _name(raw) if raw else ""
+
+
+def _text(raw: str) -> str:
+    if not raw:
+        raise ValueError("must not be empty")
+    return raw
+
+
+@dataclass(frozen=True)
+class Setting:
+    """One environment variable: its parser, default (None = required) and documentation."""
+
+    env: str
+    parse: Callable[[str], Any]
+    default: str | None
+    doc: str
+    secret: bool = False
+
+
+SETTINGS: tuple[Setting, ...] = (
+    Setting("BOT_TOKEN", _token, None, "Bot token from @BotFather.", secret=True),
+    Setting(
+        "TELEGRAM_API_URL",
+        _url(("http", "https")),
+        "https://api.telegram.org",
+        "Bot API root; the bot calls {root}/bot{token}/{method} and downloads "
+        "from {root}/file/bot{token}/{path}.",
+    ),
+    Setting(
+        "DATABASE_URL",
+        _url(("postgresql", "postgres")),
+        "postgresql://dating:dating@127.0.0.1:5432/dating",
+        "PostgreSQL connection URL.",
+        secret=True,
+    ),
+    Setting("REDIS_URL", _url(("redis", "rediss")), "redis://127.0.0.1:6379/0", "Redis URL."),
+    Setting(
+        "REDIS_NAMESPACE",
+        _name,
+        "dating",
+        "Prefix of every Redis key this deployment writes.",
+    ),
+    Setting(
+        "AMQP_URL",
+        _url(("amqp", "amqps", "memory")),
+        "memory://",
+        "RabbitMQ URL; memory:// keeps the same code path in one process without a broker.",
+        secret=True,
+    ),
+    Setting(
+        "S3_ENDPOINT",
+        _url(("http", "https")),
+        "http://127.0.0.1:9000",
+        "S3-compatible endpoint for photos; the scheme decides TLS.",
+    ),
+    Setting("S3_ACCESS_KEY", _text, "minioadmin", "S3 access key.", secret=True),
+    Setting("S3_SECRET_KEY", _text, "minioadmin", "S3 secret key.", secret=True),
+    Setting("S3_BUCKET", _name, "dating-photos", "Private bucket for photos, created if missing."),
+    Setting("S3_REGION", _name, "us-east-1", "Region the S3 client signs requests for."),
+    Setting("NODE_ID", _optional_name, "",
+            "Name of this node in logs and metrics; the host name if empty."),
+    Setting("LOG_LEVEL", _log_level, "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL."),
+    Setting(
+        "LOG_FORMAT",
+        _choice("auto", "json", "console"),
+        "auto",
+        "json, console, or auto (console in a terminal, JSON otherwise).",
+    ),
+    Setting("METRICS_PORT", _int_range(0, 65535), "9100", "Port of /metrics, /healthz, /readyz."),
+    Setting("ADMIN_IDS", _id_list, "", "Comma-separated Telegram ids of moderators."),
+    Setting("SHARDS", _int_range(1, 1024), "16", "Number of update shards (queues)."),
+    Setting(
+        "SESSION_ACTORS",
+        _int_range(1, 256),
+        "8",
+        "Session actors per node; a user always goes to the same one.",
+    ),
+    Setting(
+        "SEND_RATE_PER_SECOND",
+        _float_range(0.1, 100000),
+        "30",
+        "Messages per second the whole bot may send (Telegram's limit is about 30).",
+    ),
+    Setting(
+        "SEND_RATE_PER_CHAT",
+        _float_range(0.01, 100000),
+        "1",
+        "Messages per second to one chat, sustained; short bursts of a few are allowed.",
+    ),
+    Setting(
+        "DAILY_LIKE_LIMIT", _int_range(1, 100000), "100", "Likes one user may give per day."
+    ),
+    Setting(
+        "LIKE_NOTICE_MINUTES",
+        _int_range(0, 1440),
+        "10",
+        "At most one 'someone likes you' notice per user in this many minutes.",
+    ),
+    Setting(
+        "REPORTS_TO_HIDE",
+        _int_range(1, 1000),
+        "3",
+        "Distinct reporters after which a profile is hidden until reviewed.",
+    ),
+)
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The parsed settings of one node."""
+
+    bot_token: str
+    telegram_api_url: str
+    database_url: str
+    redis_url: str
+    redis_namespace: str
+    amqp_url: str
+    s3_endpoint: str
+    s3_access_key: str
+    s3_secret_key: str
+    s3_bucket: str
+    s3_region: str
+    node_id: str
+    log_level: str
+    log_format: str
+    metrics_port: int
+    admin_ids: frozenset[int]
+    shards: int
+    session_actors: int
+    send_rate_per_second: float
+    send_rate_per_chat: float
+    daily_like_limit: int
+    like_notice_minutes: int
+    reports_to_hide: int
+    extra: Mapping[str, str] = field(default_factory=dict)
+
+    @property
+    def bot_api_base_url(self) -> str:
+        return f"{self.telegram_api_url}/bot"
+
+    @property
+    def bot_file_base_url(self) -> str:
+        return f"{self.telegram_api_url}/file/bot"
+
+
+def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
+    """Parse every setting; raise SettingsError naming the first bad one."""
+    env = os.environ if environ is None else environ
+    values: dict[str, Any] = {}
+    for setting in SETTINGS:
+        raw = env.get(setting.env)
+        if raw is None or raw.strip() == "":
+            if setting.default is None:
+                raise SettingsError(f"{setting.env} is not set: {setting.doc}")
+            raw = setting.default
+        try:
+            values[setting.env.lower()] = setting.parse(raw.strip())
+        except ValueError as error:
+            shown = "***" if setting.secret else repr(raw)
+            raise SettingsError(f"{setting.env}={shown} is malformed: {error}") from None
+    if not values["node_id"]:
+        values["node_id"] = socket.gethostname()
+    return Settings(**values)

@@ -1,0 +1,85 @@
+"""Outgoing Bot API calls as plain data, built by pure code and sent by the outbox."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+TEXT_MAX = 4096
+CAPTION_MAX = 1024
+
+Keyboard = list[list[dict[str, Any]]]
+
+
+@dataclass(frozen=True, slots=True)
+class Reply:
+    method: str
+    params: dict[str, Any]
+
+    @property
+    def chat_id(self) -> int | None:
+        value = self.params.get("chat_id")
+        return int(value) if value is not None else None
+
+
+def _clip(text: str, limit: int) -> str:
+    return text if len(text) <= limit else text[: limit - 1] + "…"
+
+
+def _markup(keyboard: Keyboard | None) -> dict[str, Any]:
+    return {"reply_markup": {"inline_keyboard": keyboard}} if keyboard else {}
+
+
+def button(text: str, data: str) -> dict[str, Any]:
+    return {"text": text, "callback_data": data}
+
+
+def message(chat_id: int, text: str, keyboard: Keyboard | None = None) -> Reply:
+    return Reply("sendMessage", {"chat_id": chat_id, "text": _clip(text, TEXT_MAX),
+                                 **_markup(keyboard)})
+
+
+def message_with_reply_keyboard(chat_id: int, text: str,
+                                 rows: list[list[dict[str, Any]]]) -> Reply:
+    return Reply("sendMessage", {
+        "chat_id": chat_id, "text": _clip(text, TEXT_MAX),
+        "reply_markup": {"keyboard": rows, "resize_keyboard": True, "one_time_keyboard": True},
+    })
+
+
+def message_removing_keyboard(chat_id: int, text: str) -> Reply:
+    return Reply("sendMessage", {"chat_id": chat_id, "text": _clip(text, TEXT_MAX),
+                                 "reply_markup": {"remove_keyboard": True}})
+
+
+def photo(chat_id: int, file_id: str, caption: str, keyboard: Keyboard | None = None) -> Reply:
+    return Reply("sendPhoto", {"chat_id": chat_id, "photo": file_id,
+                               "caption": _clip(caption, CAPTION_MAX), **_markup(keyboard)})
+
+
+def album(chat_id: int, file_ids: list[str], caption: str) -> Reply:
+    """A media group; Telegram shows the first item's caption under the album."""
+    media = [{"type": "photo", "media": file_id} for file_id in file_ids]
+    media[0]["caption"] = _clip(caption, CAPTION_MAX)
+    return Reply("sendMediaGroup", {"chat_id": chat_id, "media": media})
+
+
+def answer_callback(callback_id: str, text: str | None = None, alert: bool = False) -> Reply:
+    params: dict[str, Any] = {"callback_query_id": callback_id}
+    if text:
+        params["text"] = _clip(text, 200)
+        params["show_alert"] = alert
+    return Reply("answerCallbackQuery", params)
+
+
+def edit_keyboard(chat_id: int, message_id: int, keyboard: Keyboard | None) -> Reply:
+    return Reply("editMessageReplyMarkup", {"chat_id": chat_id, "message_id": message_id,
+                                            "reply_markup": {"inline_keyboard": keyboard or []}})
+
+
+def copy(chat_id: int, from_chat_id: int, message_id: int, caption: str | None = None) -> Reply:
+    params: dict[str, Any] = {"chat_id": chat_id, "from_chat_id": from_chat_id,
+                              "message_id": message_id}
+    if caption is not None:
+        params["caption"] = _clip(caption, CAPTION_MAX)
+    return Reply("copyMessage", params)

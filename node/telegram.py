@@ -1,0 +1,76 @@
+"""The Bot API client (PTB's Bot) and the bridge that lets actor threads use it.
+
+PTB is not thread-safe: the Bot lives on the node's event loop and actor threads reach it only
+through TelegramGateway, which schedules the call on that loop and waits in the calling thread.
+"""
+
+from __future__ import annotations
+
+import asyncio
+from collections.abc import Awaitable, Callable
+from typing import Any, TypeVar
+
+from telegram import Bot
+from telegram.request import HTTPXRequest
+
+from config.settings import Settings
+
+T = TypeVar("T")
+GATEWAY_TIMEOUT_SECONDS = 30.0
+DOWNLOAD_TIMEOUT_SECONDS = 60.0
+
+
+def build_bot(settings: Settings, pool_size: int = 64) -> Bot:
+    return Bot(
+        settings.bot_token,
+        base_url=settings.bot_api_base_url,
+        base_file_url=settings.bot_file_base_url,
+        request=HTTPXRequest(connection_pool_size=pool_size, read_timeout=15, write_timeout=30,
+                             connect_timeout=5, pool_timeout=10),
+        get_updates_request=HTTPXRequest(connection_pool_size=1, read_timeout=40,
+                                         connect_timeout=5),
+    )
+
+
+class FileTooLarge(Exception):
+    """Telegram reports a file larger than the caller accepts; nothing was downloaded."""
+
+
+class TelegramGateway:
+    def __init__(self, bot: Bot, loop: asyncio.AbstractEventLoop) -> None:
+        self.bot = bot
+        self.loop = loop
+
+    def run(self, make: Callable[[], Awaitable[T]], timeout: float = GATEWAY_TIMEOUT_SECONDS) -> T:
+        """Run a coroutine on the bot's loop from another thread and wait for its result."""
+        if _running_loop() is self.loop:
+            raise RuntimeError("TelegramGateway.run called on the bot's own loop")
+
+        async def call() -> T:
+            return await make()
+
+        return asyncio.run_coroutine_threadsafe(call(), self.loop).result(timeout)
+
+    def download(self, file_id: str, max_bytes: int) -> bytes:
+        """The bytes of a Telegram file, refusing before download what is over max_bytes."""
+
+        async def fetch() -> bytes:
+            file = await self.bot.get_file(file_id)
+            if file.file_size and file.file_size > max_bytes:
+                raise FileTooLarge(file.file_size)
+            data = bytes(await file.download_as_bytearray())
+            if len(data) > max_bytes:
+                raise FileTooLarge(len(data))
+            return data
+
+        return self.run(fetch, DOWNLOAD_TIMEOUT_SECONDS)
+
+    def call(self, method: str, params: dict[str, Any]) -> Any:
+        return self.run(lambda: self.bot.do_api_request(method, api_kwargs=params))
+
+
+def _running_loop() -> asyncio.AbstractEventLoop | None:
+    try:
+        return asyncio.get_running_loop()
+    except RuntimeError:
+        return None

@@ -1,0 +1,169 @@
+-- The single source of truth for the database. Applied at every node start: every statement
+-- is idempotent, so applying it twice (or from two nodes at once, under the advisory lock
+-- storage.db takes) changes nothing.
+
+CREATE EXTENSION IF NOT EXISTS pgcrypto;
+
+-- A Telegram user who has talked to the bot. Deleting the row removes everything they own.
+CREATE TABLE IF NOT EXISTS users (
+    id              bigint PRIMARY KEY,              -- Telegram user id
+    chat_id         bigint NOT NULL,                 -- private chat with the bot
+    language        text NOT NULL DEFAULT 'en' CHECK (language IN ('en', 'ru')),
+    username        text,
+    show_username   boolean NOT NULL DEFAULT false,  -- reveal @username to matches
+    onboarding_step text,                            -- NULL once the profile is complete
+    is_paused       boolean NOT NULL DEFAULT false,  -- hidden from others by their own choice
+    is_banned       boolean NOT NULL DEFAULT false,  -- hidden and refused by a moderator
+    is_inactive     boolean NOT NULL DEFAULT false,  -- blocked the bot (403 from Telegram)
+    is_hidden       boolean NOT NULL DEFAULT false,  -- reported by enough people, pending review
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    last_active_at  timestamptz NOT NULL DEFAULT now()
+);
+
+CREATE TABLE IF NOT EXISTS profiles (
+    user_id       bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    name          text CHECK (char_length(name) BETWEEN 1 AND 64),
+    age           smallint CHECK (age BETWEEN 18 AND 100),
+    gender        text CHECK (gender IN ('m', 'f')),
+    seeking       text CHECK (seeking IN ('m', 'f', 'any')),
+    age_min       smallint CHECK (age_min BETWEEN 18 AND 100),
+    age_max       smallint CHECK (age_max BETWEEN 18 AND 100),
+    city          text CHECK (char_length(city) BETWEEN 1 AND 64),
+    city_key      text,                              -- normalised city for equality matching
+    latitude      double precision CHECK (latitude BETWEEN -90 AND 90),
+    longitude     double precision CHECK (longitude BETWEEN -180 AND 180),
+    radius_km     integer NOT NULL DEFAULT 50 CHECK (radius_km BETWEEN 1 AND 20000),
+    about         text CHECK (char_length(about) <= 1000),
+    interests     text[] NOT NULL DEFAULT '{}' CHECK (cardinality(interests) <= 10),
+    completed_at  timestamptz,
+    updated_at    timestamptz NOT NULL DEFAULT now(),
+    CHECK (age_min IS NULL OR age_max IS NULL OR age_min <= age_max),
+    CHECK ((latitude IS NULL) = (longitude IS NULL))
+);
+
+-- Candidates are looked up by who they are and what they want.
+CREATE INDEX IF NOT EXISTS profiles_feed_idx
+    ON profiles (gender, age, seeking) WHERE completed_at IS NOT NULL;
+CREATE INDEX IF NOT EXISTS profiles_city_idx
+    ON profiles (city_key, gender, age) WHERE completed_at IS NOT NULL;
+
+CREATE TABLE IF NOT EXISTS photos (
+    id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),
+    user_id          bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    position         smallint NOT NULL CHECK (position BETWEEN 0 AND 2),  -- 0 is the main photo
+    object_key       text NOT NULL UNIQUE,           -- random key in the private bucket
+    telegram_file_id text NOT NULL,                  -- reused whenever the photo is shown
+    file_unique_id   text NOT NULL,
+    content_type     text NOT NULL,
+    size_bytes       integer NOT NULL CHECK (size_bytes > 0),
+    created_at       timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT photos_position_unique UNIQUE (user_id, position) DEFERRABLE INITIALLY IMMEDIATE,
+    CONSTRAINT photos_same_file_once UNIQUE (user_id, file_unique_id)
+);
+
+-- Objects whose rows are gone but whose bytes may still sit in the bucket (a delete that died
+-- halfway, or an account removal); the maintenance sweep empties it.
+CREATE TABLE IF NOT EXISTS orphaned_objects (
+    object_key  text PRIMARY KEY,
+    queued_at   timestamptz NOT NULL DEFAULT now()
+);
+
+-- Level 1 (primary), 2 (behavioural) and 3 (combined) ratings with their components.
+CREATE TABLE IF NOT EXISTS ratings (
+    user_id      bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    primary_score     double precision NOT NULL DEFAULT 0,
+    behaviour_score   double precision NOT NULL DEFAULT 0,
+    combined_score    double precision NOT NULL DEFAULT 0,
+    components   jsonb NOT NULL DEFAULT '{}',
+    dirty        boolean NOT NULL DEFAULT true,      -- changed since the last sweep
+    computed_at  timestamptz
+);
+CREATE INDEX IF NOT EXISTS ratings_dirty_idx ON ratings (user_id) WHERE dirty;
+CREATE INDEX IF NOT EXISTS ratings_combined_idx ON ratings (combined_score DESC);
+
+CREATE TABLE IF NOT EXISTS sweep_runs (
+    id           bigserial PRIMARY KEY,
+    kind         text NOT NULL,
+    node_id      text NOT NULL,
+    started_at   timestamptz NOT NULL DEFAULT now(),
+    finished_at  timestamptz,
+    cursor_user  bigint,                             -- last user done, to resume a killed sweep
+    processed    integer NOT NULL DEFAULT 0,
+    status       text NOT NULL DEFAULT 'running' CHECK (status IN ('running', 'done', 'failed'))
+);
+
+CREATE TABLE IF NOT EXISTS rating_history (
+    sweep_id        bigint NOT NULL REFERENCES sweep_runs (id) ON DELETE CASCADE,
+    user_id         bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    primary_score   double precision NOT NULL,
+    behaviour_score double precision NOT NULL,
+    combined_score  double precision NOT NULL,
+    components      jsonb NOT NULL,
+    recorded_at     timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (sweep_id, user_id)
+);
+CREATE INDEX IF NOT EXISTS rating_history_user_idx ON rating_history (user_id, recorded_at);
+
+-- Views, likes and skips: one row per pair and kind; repeating the action updates the row.
+CREATE TABLE IF NOT EXISTS interactions (
+    actor_id    bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    target_id   bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    kind        text NOT NULL CHECK (kind IN ('view', 'like', 'skip')),
+    message     text CHECK (char_length(message) <= 300),
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (actor_id, kind, target_id),
+    CHECK (actor_id <> target_id)
+);
+CREATE INDEX IF NOT EXISTS interactions_target_idx ON interactions (target_id, kind, created_at);
+
+-- One match per unordered pair: user_low < user_high.
+CREATE TABLE IF NOT EXISTS matches (
+    id                  bigserial PRIMARY KEY,
+    user_low            bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    user_high           bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    status              text NOT NULL DEFAULT 'active'
+                        CHECK (status IN ('active', 'unmatched', 'blocked')),
+    conversation        text NOT NULL DEFAULT 'none'
+                        CHECK (conversation IN ('none', 'started', 'replied')),
+    started_by          bigint,
+    created_at          timestamptz NOT NULL DEFAULT now(),
+    last_activity_at    timestamptz NOT NULL DEFAULT now(),
+    CONSTRAINT matches_pair_unique UNIQUE (user_low, user_high),
+    CHECK (user_low < user_high)
+);
+CREATE INDEX IF NOT EXISTS matches_high_idx ON matches (user_high);
+
+-- Metadata of each relayed chat message (never its content), once per source update.
+CREATE TABLE IF NOT EXISTS chat_messages (
+    match_id     bigint NOT NULL REFERENCES matches (id) ON DELETE CASCADE,
+    sender_id    bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    update_id    bigint NOT NULL,
+    kind         text NOT NULL,
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (sender_id, update_id)
+);
+CREATE INDEX IF NOT EXISTS chat_messages_match_idx ON chat_messages (match_id, created_at);
+
+CREATE TABLE IF NOT EXISTS blocks (
+    blocker_id  bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    blocked_id  bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (blocker_id, blocked_id),
+    CHECK (blocker_id <> blocked_id)
+);
+CREATE INDEX IF NOT EXISTS blocks_blocked_idx ON blocks (blocked_id);
+
+CREATE TABLE IF NOT EXISTS reports (
+    id           bigserial PRIMARY KEY,
+    reporter_id  bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    reported_id  bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    reason       text NOT NULL CHECK (reason IN ('spam', 'fake', 'adult', 'offensive', 'other')),
+    comment      text CHECK (char_length(comment) <= 500),
+    status       text NOT NULL DEFAULT 'open' CHECK (status IN ('open', 'banned', 'dismissed')),
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    reviewed_by  bigint,
+    reviewed_at  timestamptz,
+    CONSTRAINT reports_once_per_reporter UNIQUE (reporter_id, reported_id),
+    CHECK (reporter_id <> reported_id)
+);
+CREATE INDEX IF NOT EXISTS reports_open_idx ON reports (reported_id) WHERE status = 'open';

@@ -1,0 +1,246 @@
+"""Users, their profiles and photo rows in PostgreSQL."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from datetime import datetime
+from typing import Any
+from uuid import UUID
+
+from psycopg import sql
+
+from domain.onboarding import ONBOARDING_ORDER
+from storage.db import Pool
+
+# Columns of profiles a user may set, one step at a time or when editing.
+PROFILE_FIELDS = frozenset({
+    "name", "age", "gender", "seeking", "age_min", "age_max", "city", "city_key", "latitude",
+    "longitude", "radius_km", "about", "interests",
+})
+LAST_ACTIVE_RESOLUTION = "1 minute"
+
+
+@dataclass(frozen=True)
+class Photo:
+    id: UUID
+    position: int
+    object_key: str
+    telegram_file_id: str
+
+
+@dataclass(frozen=True)
+class Account:
+    """One user with their profile (fields None until given) and photos, main photo first."""
+
+    id: int
+    chat_id: int
+    language: str
+    username: str | None
+    show_username: bool
+    onboarding_step: str | None
+    is_paused: bool
+    is_banned: bool
+    is_inactive: bool
+    is_hidden: bool
+    created_at: datetime
+    last_active_at: datetime
+    name: str | None = None
+    age: int | None = None
+    gender: str | None = None
+    seeking: str | None = None
+    age_min: int | None = None
+    age_max: int | None = None
+    city: str | None = None
+    city_key: str | None = None
+    latitude: float | None = None
+    longitude: float | None = None
+    radius_km: int = 50
+    about: str | None = None
+    interests: tuple[str, ...] = ()
+    completed_at: datetime | None = None
+    photos: tuple[Photo, ...] = field(default=())
+
+    @property
+    def is_complete(self) -> bool:
+        return self.onboarding_step is None and self.completed_at is not None
+
+    @property
+    def has_location(self) -> bool:
+        return self.latitude is not None and self.longitude is not None
+
+
+_ACCOUNT_SQL = """
+SELECT u.id, u.chat_id, u.language, u.username, u.show_username, u.onboarding_step,
+       u.is_paused, u.is_banned, u.is_inactive, u.is_hidden, u.created_at, u.last_active_at,
+       p.name, p.age, p.gender, p.seeking, p.age_min, p.age_max, p.city, p.city_key,
+       p.latitude, p.longitude, coalesce(p.radius_km, 50) AS radius_km, p.about,
+       coalesce(p.interests, '{}') AS interests, p.completed_at,
+       coalesce((SELECT json_agg(json_build_object(
+                    'id', ph.id, 'position', ph.position, 'object_key', ph.object_key,
+                    'telegram_file_id', ph.telegram_file_id) ORDER BY ph.position)
+                 FROM photos ph WHERE ph.user_id = u.id), '[]') AS photos
+FROM users u LEFT JOIN profiles p ON p.user_id = u.id
+WHERE u.id = %s
+"""
+
+
+def _account(row: dict[str, Any]) -> Account:
+    values = dict(row)
+    values["interests"] = tuple(values["interests"])
+    values["photos"] = tuple(
+        Photo(UUID(str(item["id"])), int(item["position"]), item["object_key"],
+              item["telegram_file_id"])
+        for item in values["photos"]
+    )
+    return Account(**values)
+
+
+class Accounts:
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    def get(self, user_id: int) -> Account | None:
+        with self._pool.connection() as conn:
+            row = conn.execute(_ACCOUNT_SQL, (user_id,)).fetchone()
+        return _account(row) if row else None
+
+    def register(self, user_id: int, chat_id: int, language: str,
+                 username: str | None) -> tuple[Account, bool]:
+        """The user's account, created on first contact; True when it was just created."""
+        with self._pool.connection() as conn:
+            inserted = conn.execute(
+                """INSERT INTO users (id, chat_id, language, username, onboarding_step)
+                   VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id""",
+                (user_id, chat_id, language, username, ONBOARDING_ORDER[0].value),
+            ).fetchone()
+            if inserted:
+                conn.execute("INSERT INTO profiles (user_id) VALUES (%s)", (user_id,))
+                conn.execute("INSERT INTO ratings (user_id) VALUES (%s)", (user_id,))
+            row = conn.execute(_ACCOUNT_SQL, (user_id,)).fetchone()
+        assert row is not None
+        return _account(row), inserted is not None
+
+    def touch(self, account: Account, username: str | None) -> None:
+        """Record activity, at most once a minute per user so that reads stay reads."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                f"""UPDATE users SET last_active_at = now(), username = %s, is_inactive = false
+                    WHERE id = %s AND (last_active_at < now() - interval '{LAST_ACTIVE_RESOLUTION}'
+                                       OR username IS DISTINCT FROM %s OR is_inactive)""",
+                (username, account.id, username),
+            )
+
+    def set_language(self, user_id: int, language: str) -> None:
+        self._update_user(user_id, language=language)
+
+    def set_onboarding_step(self, user_id: int, step: str | None) -> None:
+        with self._pool.connection() as conn:
+            conn.execute("UPDATE users SET onboarding_step = %s WHERE id = %s", (step, user_id))
+            if step is None:
+                conn.execute(
+                    """UPDATE profiles SET completed_at = coalesce(completed_at, now())
+                       WHERE user_id = %s""", (user_id,))
+                self._mark_rating_dirty(conn, user_id)
+
+    def set_paused(self, user_id: int, paused: bool) -> None:
+        self._update_user(user_id, is_paused=paused)
+
+    def set_inactive(self, user_id: int, inactive: bool) -> None:
+        self._update_user(user_id, is_inactive=inactive)
+
+    def set_show_username(self, user_id: int, show: bool) -> None:
+        self._update_user(user_id, show_username=show)
+
+    def _update_user(self, user_id: int, **values: object) -> None:
+        assignments = sql.SQL(", ").join(
+            sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values)
+        with self._pool.connection() as conn:
+            conn.execute(sql.SQL("UPDATE users SET {} WHERE id = %s").format(assignments),
+                         (*values.values(), user_id))
+
+    def update_profile(self, user_id: int, **values: object) -> None:
+        unknown = set(values) - PROFILE_FIELDS
+        if unknown:
+            raise ValueError(f"not profile fields: {sorted(unknown)}")
+        assignments = sql.SQL(", ").join(
+            sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values)
+        with self._pool.connection() as conn:
+            conn.execute(
+                sql.SQL("UPDATE profiles SET {}, updated_at = now() WHERE user_id = %s").format(
+                    assignments),
+                (*(list(v) if isinstance(v, tuple) else v for v in values.values()), user_id),
+            )
+            self._mark_rating_dirty(conn, user_id)
+
+    @staticmethod
+    def _mark_rating_dirty(conn: Any, user_id: int) -> None:
+        conn.execute("UPDATE ratings SET dirty = true WHERE user_id = %s AND NOT dirty",
+                     (user_id,))
+
+    def add_photo(self, user_id: int, object_key: str, file_id: str, file_unique_id: str,
+                  content_type: str, size: int) -> bool:
+        """Append a photo in the first free position; False if the same file is there already
+        or no position is free (both mean: nothing stored, the caller drops the object)."""
+        with self._pool.connection() as conn:
+            conn.execute("SELECT 1 FROM users WHERE id = %s FOR UPDATE", (user_id,))
+            row = conn.execute(
+                """INSERT INTO photos (user_id, position, object_key, telegram_file_id,
+                                       file_unique_id, content_type, size_bytes)
+                   SELECT %s, free.position, %s, %s, %s, %s, %s
+                   FROM (SELECT min(g) AS position FROM generate_series(0, 2) g
+                         WHERE g NOT IN (SELECT position FROM photos WHERE user_id = %s)) free
+                   WHERE free.position IS NOT NULL
+                   ON CONFLICT DO NOTHING RETURNING id""",
+                (user_id, object_key, file_id, file_unique_id, content_type, size, user_id),
+            ).fetchone()
+            if row:
+                self._mark_rating_dirty(conn, user_id)
+        return row is not None
+
+    def delete_photo(self, user_id: int, photo_id: UUID) -> str | None:
+        """Remove one photo and close the gap in positions; the object key to drop, if any."""
+        with self._pool.connection() as conn:
+            conn.execute("SET CONSTRAINTS photos_position_unique DEFERRED")
+            row = conn.execute(
+                "DELETE FROM photos WHERE id = %s AND user_id = %s RETURNING object_key",
+                (photo_id, user_id)).fetchone()
+            if not row:
+                return None
+            conn.execute(
+                """UPDATE photos p SET position = ranked.rank - 1
+                   FROM (SELECT id, row_number() OVER (ORDER BY position) AS rank
+                         FROM photos WHERE user_id = %s) ranked
+                   WHERE p.id = ranked.id""", (user_id,))
+            conn.execute("INSERT INTO orphaned_objects (object_key) VALUES (%s) "
+                         "ON CONFLICT DO NOTHING", (row["object_key"],))
+            self._mark_rating_dirty(conn, user_id)
+            return str(row["object_key"])
+
+    def make_main_photo(self, user_id: int, photo_id: UUID) -> bool:
+        with self._pool.connection() as conn:
+            conn.execute("SET CONSTRAINTS photos_position_unique DEFERRED")
+            row = conn.execute("SELECT position FROM photos WHERE id = %s AND user_id = %s",
+                               (photo_id, user_id)).fetchone()
+            if not row:
+                return False
+            conn.execute(
+                """UPDATE photos SET position = CASE WHEN id = %s THEN 0
+                                                     WHEN position < %s THEN position + 1
+                                                     ELSE position END
+                   WHERE user_id = %s""", (photo_id, row["position"], user_id))
+        return True
+
+    def delete_account(self, user_id: int) -> list[str]:
+        """Delete the user and everything that cascades from them; the photo objects to drop
+        are queued in orphaned_objects in the same transaction, so none is ever forgotten."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                """WITH gone AS (DELETE FROM photos WHERE user_id = %s RETURNING object_key)
+                   INSERT INTO orphaned_objects (object_key) SELECT object_key FROM gone
+                   ON CONFLICT DO NOTHING RETURNING object_key""", (user_id,)).fetchall()
+            conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
+        return [str(row["object_key"]) for row in rows]
+
+    def forget_orphans(self, keys: list[str]) -> None:
+        with self._pool.connection() as conn:
+            conn.execute("DELETE FROM orphaned_objects WHERE object_key = ANY(%s)", (keys,))

@@ -1,0 +1,42 @@
+"""PostgreSQL access: one thread-safe pool per node, and the schema applied at start."""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+from psycopg import Connection
+from psycopg.rows import DictRow, dict_row
+from psycopg_pool import ConnectionPool
+
+SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
+# Any fixed number works; it only has to be the same on every node applying the schema.
+SCHEMA_LOCK_KEY = 0x64617469  # "dati"
+
+Pool = ConnectionPool[Connection[DictRow]]
+
+
+def create_pool(url: str, *, min_size: int = 2, max_size: int = 16, name: str = "db") -> Pool:
+    pool: Pool = ConnectionPool(
+        url,
+        min_size=min_size,
+        max_size=max_size,
+        kwargs={"row_factory": dict_row, "autocommit": False},
+        connection_class=Connection[DictRow],
+        name=name,
+        open=False,
+    )
+    pool.open(wait=True, timeout=15)
+    return pool
+
+
+def apply_schema(pool: Pool) -> None:
+    """Apply schema.sql; nodes starting together serialise on an advisory lock."""
+    sql = SCHEMA_PATH.read_text(encoding="utf-8")
+    with pool.connection() as conn:
+        conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+        conn.execute(sql.encode())  # bytes: several statements in one simple-query call
+
+
+def ping(pool: Pool) -> None:
+    with pool.connection(timeout=2) as conn:
+        conn.execute("SELECT 1")

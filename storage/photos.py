@@ -1,0 +1,90 @@
+"""Photo bytes in a private S3 bucket under random keys; presigned URLs for outside readers."""
+
+from __future__ import annotations
+
+import io
+import json
+import secrets
+from collections.abc import Iterable, Iterator
+from datetime import timedelta
+from urllib.parse import urlsplit
+
+from minio import Minio
+from minio.deleteobjects import DeleteObject
+from minio.error import S3Error
+
+PRESIGNED_URL_LIFETIME = timedelta(minutes=10)
+KEY_PREFIX = "photos/"
+
+
+def _client(endpoint: str, access_key: str, secret_key: str, region: str) -> Minio:
+    parts = urlsplit(endpoint)
+    return Minio(parts.netloc, access_key=access_key, secret_key=secret_key,
+                 secure=parts.scheme == "https", region=region)
+
+
+class PhotoStore:
+    def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str,
+                 region: str = "us-east-1") -> None:
+        self._client = _client(endpoint, access_key, secret_key, region)
+        self.bucket = bucket
+
+    def ensure_bucket(self) -> None:
+        """Create the bucket if missing and make sure no policy opens it to the public."""
+        if not self._client.bucket_exists(self.bucket):
+            try:
+                self._client.make_bucket(self.bucket)
+            except S3Error as error:  # another node created it a moment ago
+                if error.code not in ("BucketAlreadyOwnedByYou", "BucketAlreadyExists"):
+                    raise
+        try:
+            policy = json.loads(self._client.get_bucket_policy(self.bucket))
+        except S3Error as error:
+            if error.code != "NoSuchBucketPolicy":
+                raise
+            return
+        if policy.get("Statement"):
+            self._client.delete_bucket_policy(self.bucket)
+
+    def put(self, data: bytes, content_type: str) -> str:
+        """Store bytes under a fresh random key (it reveals nothing about the owner)."""
+        key = f"{KEY_PREFIX}{secrets.token_urlsafe(24)}"
+        self._client.put_object(self.bucket, key, io.BytesIO(data), len(data),
+                                content_type=content_type)
+        return key
+
+    def get(self, key: str) -> bytes:
+        response = self._client.get_object(self.bucket, key)
+        try:
+            return response.read()
+        finally:
+            response.close()
+            response.release_conn()
+
+    def exists(self, key: str) -> bool:
+        try:
+            self._client.stat_object(self.bucket, key)
+        except S3Error as error:
+            if error.code in ("NoSuchKey", "NoSuchObject", "NotFound"):
+                return False
+            raise
+        return True
+
+    def delete(self, keys: Iterable[str]) -> None:
+        objects = [DeleteObject(key) for key in keys]
+        if not objects:
+            return
+        errors = list(self._client.remove_objects(self.bucket, objects))
+        if errors:
+            raise RuntimeError(f"could not delete {len(errors)} photo objects: {errors[0]}")
+
+    def keys(self) -> Iterator[str]:
+        for item in self._client.list_objects(self.bucket, prefix=KEY_PREFIX, recursive=True):
+            if item.object_name:
+                yield item.object_name
+
+    def presigned_url(self, key: str, lifetime: timedelta = PRESIGNED_URL_LIFETIME) -> str:
+        return str(self._client.presigned_get_object(self.bucket, key, expires=lifetime))
+
+    def ping(self) -> None:
+        self._client.bucket_exists(self.bucket)

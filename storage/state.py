@@ -1,0 +1,66 @@
+"""Redis: conversation state that must survive a node change, and small shared counters."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+import redis
+
+CONVERSATION_TTL_SECONDS = 7 * 24 * 3600
+
+
+def connect(url: str) -> redis.Redis:
+    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
+                                health_check_interval=30)
+
+
+class Keys:
+    """Every key this deployment writes starts with its namespace."""
+
+    def __init__(self, namespace: str) -> None:
+        self.namespace = namespace
+
+    def __call__(self, *parts: object) -> str:
+        return ":".join((self.namespace, *(str(part) for part in parts)))
+
+
+class ConversationStore:
+    """The non-onboarding conversation mode of each user (editing a field, chatting, ...)."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._redis = client
+        self._keys = keys
+
+    def get(self, user_id: int) -> dict[str, Any]:
+        raw = self._redis.get(self._keys("conv", user_id))
+        return json.loads(raw) if raw else {}
+
+    def set(self, user_id: int, state: dict[str, Any]) -> None:
+        key = self._keys("conv", user_id)
+        if state:
+            self._redis.set(key, json.dumps(state, separators=(",", ":")),
+                            ex=CONVERSATION_TTL_SECONDS)
+        else:
+            self._redis.delete(key)
+
+    def clear(self, user_id: int) -> None:
+        self._redis.delete(self._keys("conv", user_id))
+
+
+# Telegram keeps undelivered updates for 24 hours; a little longer covers any redelivery.
+PROCESSED_TTL_SECONDS = 26 * 3600
+
+
+class ProcessedUpdates:
+    """update_ids whose effects are committed, so a redelivered update does nothing twice."""
+
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
+        self._redis = client
+        self._keys = keys
+
+    def is_done(self, update_id: int) -> bool:
+        return bool(self._redis.exists(self._keys("update", update_id)))
+
+    def mark_done(self, update_id: int) -> None:
+        self._redis.set(self._keys("update", update_id), b"1", ex=PROCESSED_TTL_SECONDS)
