@@ -190,7 +190,7 @@ class Accounts:
                    FROM (SELECT min(g) AS position FROM generate_series(0, 2) g
                          WHERE g NOT IN (SELECT position FROM photos WHERE user_id = %s)) free
                    WHERE free.position IS NOT NULL
-                   ON CONFLICT DO NOTHING RETURNING id""",
+                   ON CONFLICT (user_id, file_unique_id) DO NOTHING RETURNING id""",
                 (user_id, object_key, file_id, file_unique_id, content_type, size, user_id),
             ).fetchone()
             if row:

@@ -1,0 +1,32 @@
+"""Fixtures shared by the integration and end-to-end tests: real services, made fresh."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+
+from storage import db
+from storage.photos import PhotoStore
+from tests.services import S3_ACCESS_KEY, S3_SECRET_KEY, Services, fresh_services
+
+
+@pytest.fixture(scope="session")
+def services() -> Iterator[Services]:
+    with fresh_services() as made:
+        yield made
+
+
+@pytest.fixture(scope="session")
+def pool(services: Services) -> Iterator[db.Pool]:
+    made = db.create_pool(services.database_url, max_size=8, name="tests")
+    db.apply_schema(made)
+    yield made
+    made.close()
+
+
+@pytest.fixture(scope="session")
+def photo_store(services: Services) -> PhotoStore:
+    store = PhotoStore(services.s3_endpoint, S3_ACCESS_KEY, S3_SECRET_KEY, "dating-photos-test")
+    store.ensure_bucket()
+    return store

@@ -1,0 +1,34 @@
+"""Message catalogs: both languages complete, and every key the code names exists."""
+
+from __future__ import annotations
+
+import re
+from pathlib import Path
+
+from config.i18n import LANGUAGES, catalog, placeholders
+
+ROOT = Path(__file__).resolve().parents[2]
+SOURCE_DIRS = ("actors", "domain", "node", "storage", "config")
+KEY_RE = re.compile(r"""["']((?:common|help|commands|language|onboarding|buttons|errors|profile|
+                        genders|seeking|interests|browse|likes|matches|chat|safety|settings|
+                        admin|notices)\.[a-z0-9_]+)["']""", re.VERBOSE)
+
+
+def test_languages_have_the_same_keys_and_placeholders() -> None:
+    """Russian and English catalogs name the same keys with the same placeholders."""
+    english, russian = catalog("en"), catalog("ru")
+    assert set(english) == set(russian)
+    for key, text in english.items():
+        assert placeholders(text) == placeholders(russian[key]), key
+
+
+def test_every_key_named_in_code_exists() -> None:
+    """A catalog key written in the code is present in every language."""
+    named: set[str] = set()
+    for folder in SOURCE_DIRS:
+        for path in (ROOT / folder).rglob("*.py"):
+            named.update(KEY_RE.findall(path.read_text(encoding="utf-8")))
+    assert named, "the scan found no keys at all"
+    for language in LANGUAGES:
+        missing = sorted(key for key in named if key not in catalog(language))
+        assert not missing, f"{language}: {missing}"
