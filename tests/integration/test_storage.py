@@ -11,6 +11,7 @@ import pytest
 from storage import db
 from storage.accounts import Accounts
 from storage.photos import PhotoStore
+from tests.services import Services
 
 _ids = itertools.count(9_000_000_001)
 
@@ -52,7 +53,7 @@ class TestAccounts:
     def test_register_is_idempotent(self, pool: db.Pool) -> None:
         """Registering twice returns the same account and says it was created only once."""
         accounts = Accounts(pool)
-        first, created = accounts.register(8_000_000_001, 8_000_000_001, "ru", None)
+        _, created = accounts.register(8_000_000_001, 8_000_000_001, "ru", None)
         again, created_again = accounts.register(8_000_000_001, 8_000_000_001, "en", None)
         assert created and not created_again
         assert again.language == "ru" and again.onboarding_step == "name"
@@ -101,14 +102,14 @@ class TestPhotoStore:
         key = photo_store.put(b"\x89PNG\r\n\x1a\nrest", "image/png")
         url = photo_store.presigned_url(key)
         assert "X-Amz-Expires=600" in url
-        with urllib.request.urlopen(url, timeout=5) as response:  # noqa: S310 - loopback
+        with urllib.request.urlopen(url, timeout=5) as response:
             assert response.read() == b"\x89PNG\r\n\x1a\nrest"
 
-    def test_bucket_is_private(self, photo_store: PhotoStore, services: object) -> None:
+    def test_bucket_is_private(self, photo_store: PhotoStore, services: Services) -> None:
         """An anonymous request for an object is refused."""
         key = photo_store.put(b"\xff\xd8\xffsecret", "image/jpeg")
-        endpoint = getattr(services, "s3_endpoint")
+        endpoint = services.s3_endpoint
         with pytest.raises(urllib.error.HTTPError) as refused:
-            urllib.request.urlopen(f"{endpoint}/{photo_store.bucket}/{key}", timeout=5)  # noqa: S310
+            urllib.request.urlopen(f"{endpoint}/{photo_store.bucket}/{key}", timeout=5)
         refused.value.close()
         assert refused.value.code == 403
