@@ -167,3 +167,75 @@ CREATE TABLE IF NOT EXISTS reports (
     CHECK (reporter_id <> reported_id)
 );
 CREATE INDEX IF NOT EXISTS reports_open_idx ON reports (reported_id) WHERE status = 'open';
+
+-- Discovery: the feed, like notices and the pass each viewer is on (docs/discovery.md).
+
+-- Great-circle distance in km (mean Earth radius), the same formula as domain.geo.haversine_km.
+-- A plain immutable SQL function, so the planner inlines it into the feed query.
+CREATE OR REPLACE FUNCTION km_between(lat1 double precision, lon1 double precision,
+                                      lat2 double precision, lon2 double precision)
+    RETURNS double precision LANGUAGE sql IMMUTABLE PARALLEL SAFE AS $$
+    SELECT 2 * 6371.0088 * asin(sqrt(least(1.0,
+        power(sin(radians(lat2 - lat1) / 2), 2)
+        + cos(radians(lat1)) * cos(radians(lat2)) * power(sin(radians(lon2 - lon1) / 2), 2))))
+$$;
+
+-- The feed's order key: the combined rating, copied here by a trigger, so that one index holds
+-- where a profile is, its gender and its rank (an ordered keyset scan needs them together).
+ALTER TABLE profiles ADD COLUMN IF NOT EXISTS feed_score double precision NOT NULL DEFAULT 0;
+-- Grid cells of shared coordinates at two sizes (storage.discovery.cell_of computes the same):
+-- 0.25 degree cells for small radii, 2 degree cells for large ones.
+ALTER TABLE profiles ADD COLUMN IF NOT EXISTS cell_small integer GENERATED ALWAYS AS (
+    floor((latitude + 90) / 0.25)::integer * 1441 + floor((longitude + 180) / 0.25)::integer
+) STORED;
+ALTER TABLE profiles ADD COLUMN IF NOT EXISTS cell_large integer GENERATED ALWAYS AS (
+    floor((latitude + 90) / 2)::integer * 181 + floor((longitude + 180) / 2)::integer
+) STORED;
+
+CREATE OR REPLACE FUNCTION copy_feed_score() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE profiles SET feed_score = NEW.combined_score
+    WHERE user_id = NEW.user_id AND feed_score IS DISTINCT FROM NEW.combined_score;
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER ratings_copy_feed_score
+    AFTER INSERT OR UPDATE OF combined_score ON ratings
+    FOR EACH ROW EXECUTE FUNCTION copy_feed_score();
+
+-- One index per kind of place: equality on the place and the gender, then the rank, so the
+-- feed reads each (place, gender) in rank order from a keyset cursor and stops at LIMIT.
+CREATE INDEX IF NOT EXISTS profiles_feed_city_idx ON profiles (city_key, gender, feed_score, user_id)
+    WHERE completed_at IS NOT NULL AND city_key IS NOT NULL;
+CREATE INDEX IF NOT EXISTS profiles_feed_cell_small_idx
+    ON profiles (cell_small, gender, feed_score, user_id)
+    WHERE completed_at IS NOT NULL AND cell_small IS NOT NULL;
+CREATE INDEX IF NOT EXISTS profiles_feed_cell_large_idx
+    ON profiles (cell_large, gender, feed_score, user_id)
+    WHERE completed_at IS NOT NULL AND cell_large IS NOT NULL;
+
+-- A viewer's own interactions by time: the daily like count, the last skip, old skips.
+CREATE INDEX IF NOT EXISTS interactions_actor_time_idx ON interactions (actor_id, kind, created_at);
+
+-- Where each viewer is in their pass over the candidates: the filters it was built for, the
+-- (possibly widened) radius, the keyset cursor, and the next few candidates already chosen.
+CREATE TABLE IF NOT EXISTS feed_passes (
+    viewer_id     bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    filters       text NOT NULL,
+    radius_km     integer NOT NULL,
+    widened       boolean NOT NULL DEFAULT false,
+    widened_told  boolean NOT NULL DEFAULT false,
+    after_score   double precision NOT NULL DEFAULT 'Infinity',
+    after_id      bigint NOT NULL DEFAULT 9223372036854775807,
+    queue         bigint[] NOT NULL DEFAULT '{}',
+    started_at    timestamptz NOT NULL DEFAULT now(),
+    finished_at   timestamptz                        -- the ranked pass found nobody further
+);
+
+-- "Someone likes you" notices, at most one per user per LIKE_NOTICE_MINUTES.
+CREATE TABLE IF NOT EXISTS like_notices (
+    user_id       bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    pending       boolean NOT NULL DEFAULT false,    -- a like arrived since the last notice
+    last_sent_at  timestamptz
+);
+CREATE INDEX IF NOT EXISTS like_notices_due_idx ON like_notices (last_sent_at) WHERE pending;
