@@ -1,0 +1,114 @@
+"""The chat relay actor: carries messages between two matched users through the bot.
+
+A message goes over with copyMessage from the sender's chat (the recipient never sees the
+sender's account), named by the sender's display name — and their @username only if they
+chose to show it. Each relayed update is recorded once (metadata, never content); a repeated
+update is not relayed again. Messages to someone who is no longer a match, or who blocked
+the sender, are refused.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+
+import pykka
+import structlog
+from pykka.typing import ActorMemberMixin, proxy_method
+
+from actors.outbox import Outbox
+from config.i18n import t
+from domain import cards, replies
+from domain.callbacks import CallbackSigner
+from domain.cards import Action
+from domain.incoming import Kind
+from domain.replies import Keyboard, Reply
+from domain.screens import Buttons
+from node.metrics import Metrics
+from storage.discovery import ChatCheck, ChatStatus, Discovery, Party
+from storage.state import ConversationStore
+
+log = structlog.get_logger(__name__)
+
+# Kinds whose copy can carry a caption; stickers and video notes get a name line before them.
+CAPTIONED_KINDS = frozenset({Kind.PHOTO, Kind.VIDEO, Kind.ANIMATION, Kind.AUDIO, Kind.DOCUMENT,
+                             Kind.VOICE})
+UNCAPTIONED_KINDS = frozenset({Kind.STICKER, Kind.VIDEO_NOTE})
+RELAYED_KINDS = CAPTIONED_KINDS | UNCAPTIONED_KINDS | {Kind.TEXT}
+
+
+@dataclass(frozen=True, slots=True)
+class ChatMessage:
+    """One message a user sent in chat mode, and where it lies in their chat with the bot."""
+
+    sender_id: int
+    recipient_id: int
+    update_id: int
+    kind: Kind
+    sender_chat_id: int
+    message_id: int
+    text: str  # the text or the caption
+
+
+class ChatRelayActor(pykka.ThreadingActor):
+    def __init__(self, discovery: Discovery, conversations: ConversationStore, outbox: Outbox,
+                 signer: CallbackSigner, metrics: Metrics) -> None:
+        super().__init__()
+        self._discovery = discovery
+        self._conversations = conversations
+        self._outbox = outbox
+        self._signer = signer
+        self._metrics = metrics
+
+    def status(self, sender_id: int, other_id: int) -> ChatCheck:
+        """Whether sender may write to other now (before entering chat mode)."""
+        return self._discovery.chat_status(sender_id, other_id)
+
+    def relay(self, message: ChatMessage) -> ChatStatus:
+        """Relay one message to the match; the refusal reason when it may not go."""
+        if message.kind not in RELAYED_KINDS:
+            raise ValueError(f"{message.kind} is not relayed")
+        check = self._discovery.record_chat_message(message.sender_id, message.recipient_id,
+                                                    message.update_id, message.kind.value)
+        if check.status is not ChatStatus.ACTIVE:
+            log.info("chat message refused", user_id=message.sender_id,
+                     update_id=message.update_id, target=message.recipient_id,
+                     reason=check.status.value)
+            return check.status
+        if not check.recorded:
+            log.info("repeated chat message not relayed again", user_id=message.sender_id,
+                     update_id=message.update_id)
+            return check.status
+        assert check.partner is not None and check.sender is not None
+        self._outbox.submit(check.partner.chat_id,
+                            self._copies(message, check.sender, check.partner))
+        self._metrics.user_actions.labels(self._metrics.node_id, "chat_message").inc()
+        log.info("chat message relayed", user_id=message.sender_id, update_id=message.update_id,
+                 kind=message.kind.value, match_id=check.match_id)
+        return check.status
+
+    def _copies(self, message: ChatMessage, sender: Party, recipient: Party) -> list[Reply]:
+        """What the recipient gets, in their language; a 💬 Reply button unless they are in
+        this chat already."""
+        lang = recipient.language
+        name = cards.display_name(lang, sender.name, sender.username, sender.show_username)
+        keyboard: Keyboard | None = None
+        if self._conversations.get(recipient.user_id).get("chat") != sender.user_id:
+            buttons = Buttons(self._signer, recipient.user_id, lang)
+            keyboard = [[buttons("chat.button_reply", Action.WRITE, str(sender.user_id))]]
+        chat_id = recipient.chat_id
+        if message.kind is Kind.TEXT:
+            return [replies.message(chat_id, t(lang, "chat.relayed_text", name=name,
+                                               text=message.text), keyboard)]
+        if message.kind in CAPTIONED_KINDS:
+            caption = (t(lang, "chat.relayed_text", name=name, text=message.text)
+                       if message.text else t(lang, "chat.from", name=name))
+            return [cards.with_keyboard(replies.copy(chat_id, message.sender_chat_id,
+                                                     message.message_id, caption), keyboard)]
+        return [replies.message(chat_id, t(lang, "chat.from", name=name)),
+                cards.with_keyboard(replies.copy(chat_id, message.sender_chat_id,
+                                                 message.message_id), keyboard)]
+
+
+class ChatRelayActorProxy(ActorMemberMixin, pykka.ActorProxy[ChatRelayActor]):
+    status = proxy_method(ChatRelayActor.status)
+    relay = proxy_method(ChatRelayActor.relay)

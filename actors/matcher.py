@@ -1,0 +1,250 @@
+"""The matcher actor: the feed, likes and matches, blocks, reports and moderation.
+
+Several instances run per node, each user always served by the same one (actors.pool), and
+all state lives in PostgreSQL (storage.discovery), so any node can serve any user. What one
+user does that another must hear of — a like notice, a new match — is rendered here in the
+recipient's language with buttons signed for them, and handed to the outbox.
+"""
+
+from __future__ import annotations
+
+import threading
+from dataclasses import dataclass
+
+import pykka
+import structlog
+from pykka.typing import ActorMemberMixin, proxy_method
+
+from actors.outbox import Outbox
+from actors.pool import ActorPool
+from config.settings import Settings
+from domain import cards
+from domain.callbacks import CallbackSigner
+from domain.cards import MatchSummary, ProfileCard, Viewer
+from domain.screens import Buttons
+from node.metrics import Metrics
+from storage.accounts import Account, Accounts
+from storage.discovery import (
+    Discovery,
+    FeedCard,
+    LikeResult,
+    LikeStatus,
+    Party,
+    ReportCase,
+)
+
+log = structlog.get_logger(__name__)
+
+LIKE_NOTICE_SWEEP_SECONDS = 2.0
+
+
+@dataclass(frozen=True)
+class MatcherSettings:
+    daily_like_limit: int = 100
+    like_notice_minutes: int = 10
+    reports_to_hide: int = 3
+
+    @classmethod
+    def of(cls, settings: Settings) -> MatcherSettings:
+        return cls(settings.daily_like_limit, settings.like_notice_minutes,
+                   settings.reports_to_hide)
+
+
+def viewer_of(account: Account) -> Viewer:
+    return Viewer(account.interests, account.latitude, account.longitude)
+
+
+class MatcherActor(pykka.ThreadingActor):
+    def __init__(self, discovery: Discovery, accounts: Accounts, outbox: Outbox,
+                 signer: CallbackSigner, metrics: Metrics,
+                 settings: MatcherSettings | None = None) -> None:
+        super().__init__()
+        self._discovery = discovery
+        self._accounts = accounts
+        self._outbox = outbox
+        self._signer = signer
+        self._metrics = metrics
+        self._settings = settings or MatcherSettings()
+
+    # -- the feed -------------------------------------------------------------------------
+
+    def next_card(self, viewer: Account) -> FeedCard | None:
+        return self._discovery.next_card(viewer)
+
+    def skip(self, viewer_id: int, target: int) -> bool:
+        skipped = self._discovery.skip(viewer_id, target)
+        if skipped:
+            self._count("skipped")
+        return skipped
+
+    def undo_skip(self, viewer_id: int, skipped: int, current: int) -> bool:
+        return self._discovery.undo_skip(viewer_id, skipped, current)
+
+    # -- likes and matches ----------------------------------------------------------------
+
+    def like(self, viewer: Account, target: int, message: str | None) -> LikeResult:
+        """Record a like; tell the liked person (a batched notice, or the match)."""
+        settings = self._settings
+        result = self._discovery.like(viewer.id, target, message,
+                                      daily_limit=settings.daily_like_limit,
+                                      notice_minutes=settings.like_notice_minutes)
+        log.info("like", user_id=viewer.id, target=target, outcome=result.status.value,
+                 with_message=message is not None)
+        if result.status is LikeStatus.LIKED:
+            self._count("liked")
+            if result.notice_count and result.target is not None:
+                self._send_like_notice(result.target, result.notice_count)
+        elif result.status is LikeStatus.MATCHED:
+            self._count("liked")
+            if result.match_created and result.target is not None:
+                self._count("matched")
+                log.info("match", user_id=viewer.id, target=target, action="matched")
+                self._send_match_notice(result.target, viewer)
+        return result
+
+    def _send_like_notice(self, recipient: Party, count: int) -> None:
+        buttons = Buttons(self._signer, recipient.user_id, recipient.language)
+        self._outbox.submit(recipient.chat_id,
+                            [cards.like_notice(recipient.chat_id, buttons, count)])
+
+    def _send_match_notice(self, recipient: Party, other: Account) -> None:
+        """The new match, told to the one who liked first: the other's card and 💬 Write."""
+        card = self._discovery.card(recipient.user_id, other.id)
+        recipient_account = self._accounts.get(recipient.user_id)
+        if card is None or recipient_account is None:
+            return
+        buttons = Buttons(self._signer, recipient.user_id, recipient.language)
+        name = cards.display_name(recipient.language, other.name, other.username,
+                                  other.show_username)
+        self._outbox.submit(recipient.chat_id, [cards.match_notice(
+            recipient.chat_id, buttons, viewer_of(recipient_account), card, name)])
+
+    def flush_like_notices(self) -> int:
+        """Send every batched like notice that is due; the number sent. Never raises: it
+        runs from a timer, where nobody would read the error."""
+        try:
+            due = self._discovery.due_like_notices(self._settings.like_notice_minutes)
+            for recipient, count in due:
+                self._send_like_notice(recipient, count)
+            return len(due)
+        except Exception:
+            self._metrics.errors.labels(self._metrics.node_id, "matcher").inc()
+            log.exception("like notices failed")
+            return 0
+
+    def next_liker(self, viewer_id: int) -> tuple[ProfileCard, int] | None:
+        return self._discovery.next_liker(viewer_id)
+
+    def matches(self, viewer_id: int) -> list[MatchSummary]:
+        return self._discovery.matches(viewer_id)
+
+    def active_match(self, viewer_id: int, other_id: int) -> MatchSummary | None:
+        return self._discovery.active_match(viewer_id, other_id)
+
+    def card(self, viewer_id: int, user_id: int) -> ProfileCard | None:
+        return self._discovery.card(viewer_id, user_id)
+
+    def party(self, user_id: int) -> Party | None:
+        return self._discovery.party(user_id)
+
+    # -- safety ---------------------------------------------------------------------------
+
+    def unmatch(self, viewer_id: int, other_id: int) -> bool:
+        done = self._discovery.unmatch(viewer_id, other_id)
+        if done:
+            self._count("unmatched")
+            log.info("unmatch", user_id=viewer_id, target=other_id, action="unmatched")
+        return done
+
+    def block(self, viewer_id: int, other_id: int) -> bool:
+        done = self._discovery.block(viewer_id, other_id)
+        if done:
+            self._count("blocked")
+            log.info("block", user_id=viewer_id, target=other_id, action="blocked")
+        return done
+
+    def report(self, reporter: int, reported: int, reason: str) -> bool:
+        done = self._discovery.report(reporter, reported, reason,
+                                      reports_to_hide=self._settings.reports_to_hide)
+        if done:
+            self._count("reported")
+            log.info("report", user_id=reporter, target=reported, reason=reason,
+                     action="reported")
+        return done
+
+    def comment_report(self, reporter: int, reported: int, comment: str) -> None:
+        self._discovery.comment_report(reporter, reported, comment)
+
+    def set_show_username(self, user_id: int, show: bool) -> None:
+        self._accounts.set_show_username(user_id, show)
+
+    # -- moderation -----------------------------------------------------------------------
+
+    def next_report_case(self, moderator_id: int) -> ReportCase | None:
+        return self._discovery.next_report_case(moderator_id)
+
+    def resolve_reports(self, moderator_id: int, reported: int, ban: bool) -> bool:
+        done = self._discovery.resolve_reports(moderator_id, reported, ban)
+        if done:
+            log.info("reports reviewed", user_id=moderator_id, target=reported,
+                     action="banned" if ban else "dismissed")
+        return done
+
+    def set_banned(self, moderator_id: int, user_id: int, banned: bool) -> bool:
+        done = self._discovery.set_banned(user_id, banned)
+        if done:
+            log.info("ban changed", user_id=moderator_id, target=user_id,
+                     action="banned" if banned else "unbanned")
+        return done
+
+    def _count(self, action: str) -> None:
+        self._metrics.user_actions.labels(self._metrics.node_id, action).inc()
+
+
+class MatcherActorProxy(ActorMemberMixin, pykka.ActorProxy[MatcherActor]):
+    next_card = proxy_method(MatcherActor.next_card)
+    skip = proxy_method(MatcherActor.skip)
+    undo_skip = proxy_method(MatcherActor.undo_skip)
+    like = proxy_method(MatcherActor.like)
+    flush_like_notices = proxy_method(MatcherActor.flush_like_notices)
+    next_liker = proxy_method(MatcherActor.next_liker)
+    matches = proxy_method(MatcherActor.matches)
+    active_match = proxy_method(MatcherActor.active_match)
+    card = proxy_method(MatcherActor.card)
+    party = proxy_method(MatcherActor.party)
+    unmatch = proxy_method(MatcherActor.unmatch)
+    block = proxy_method(MatcherActor.block)
+    report = proxy_method(MatcherActor.report)
+    comment_report = proxy_method(MatcherActor.comment_report)
+    set_show_username = proxy_method(MatcherActor.set_show_username)
+    next_report_case = proxy_method(MatcherActor.next_report_case)
+    resolve_reports = proxy_method(MatcherActor.resolve_reports)
+    set_banned = proxy_method(MatcherActor.set_banned)
+
+
+class LikeNoticeTicker:
+    """Asks one matcher every few seconds to send the batched like notices that are due.
+    Every node runs one; the claim in storage makes each notice go out once."""
+
+    def __init__(self, matchers: ActorPool[MatcherActorProxy],
+                 interval_seconds: float = LIKE_NOTICE_SWEEP_SECONDS) -> None:
+        self._matchers = matchers
+        self._interval = interval_seconds
+        self._stopped = threading.Event()
+        self._thread = threading.Thread(target=self._run, name="like-notices", daemon=True)
+
+    def start(self) -> LikeNoticeTicker:
+        self._thread.start()
+        return self
+
+    def _run(self) -> None:
+        while not self._stopped.wait(self._interval):
+            try:
+                self._matchers.for_user(0).flush_like_notices().get(timeout=60)
+            except Exception:
+                log.exception("like notice sweep failed")
+
+    def stop(self) -> None:
+        self._stopped.set()
+        if self._thread.is_alive():
+            self._thread.join(timeout=65)
