@@ -7,13 +7,22 @@ through TelegramGateway, which schedules the call on that loop and waits in the 
 from __future__ import annotations
 
 import asyncio
+import os
+import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from telegram import Bot
 from telegram.request import HTTPXRequest
+from telegram.warnings import PTBUserWarning
 
 from config.settings import Settings
+
+# Opt in to PTB's coming behaviour: durations such as RetryAfter.retry_after are timedeltas.
+os.environ.setdefault("PTB_TIMEDELTA", "true")
+# The outbox sends plain dicts through Bot.do_api_request on purpose (no PTB objects to build
+# per reply); PTB warns on every such call for a method it also wraps.
+warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 
 T = TypeVar("T")
 GATEWAY_TIMEOUT_SECONDS = 30.0

@@ -1,0 +1,53 @@
+"""Run a real node inside the test process, on its own thread and event loop."""
+
+from __future__ import annotations
+
+import asyncio
+import threading
+from collections.abc import Mapping
+
+from config.settings import load_settings
+from node.app import Node
+
+START_TIMEOUT_SECONDS = 30.0
+STOP_TIMEOUT_SECONDS = 30.0
+
+
+class NodeThread:
+    def __init__(self, environ: Mapping[str, str]) -> None:
+        self.node = Node(load_settings(environ))
+        self._error: BaseException | None = None
+        self._thread = threading.Thread(target=self._main, name="test-node", daemon=True)
+
+    def _main(self) -> None:
+        try:
+            asyncio.run(self.node.run())
+        except BaseException as error:
+            self._error = error
+            self.node.started.set()
+
+    def start(self) -> NodeThread:
+        self._thread.start()
+        if not self.node.started.wait(START_TIMEOUT_SECONDS):
+            raise TimeoutError("node did not start")
+        if self._error is not None:
+            raise RuntimeError("node failed to start") from self._error
+        return self
+
+    def stop(self) -> None:
+        self.node.request_stop()
+        self._thread.join(STOP_TIMEOUT_SECONDS)
+        if self._thread.is_alive():
+            raise TimeoutError("node did not stop")
+        if self._error is not None:
+            raise RuntimeError("node failed") from self._error
+
+    @property
+    def metrics_url(self) -> str:
+        return f"http://127.0.0.1:{self.node.metrics_port}"
+
+    def __enter__(self) -> NodeThread:
+        return self.start()
+
+    def __exit__(self, *_: object) -> None:
+        self.stop()
