@@ -13,10 +13,10 @@ from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from telegram import Bot
-from telegram.request import HTTPXRequest
 from telegram.warnings import PTBUserWarning
 
 from config.settings import Settings
+from node.transport import AiohttpRequest
 
 # Opt in to PTB's coming behaviour: durations such as RetryAfter.retry_after are timedeltas.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
@@ -34,10 +34,8 @@ def build_bot(settings: Settings, pool_size: int = 64) -> Bot:
         settings.bot_token,
         base_url=settings.bot_api_base_url,
         base_file_url=settings.bot_file_base_url,
-        request=HTTPXRequest(connection_pool_size=pool_size, read_timeout=15, write_timeout=30,
-                             connect_timeout=5, pool_timeout=10),
-        get_updates_request=HTTPXRequest(connection_pool_size=1, read_timeout=40,
-                                         connect_timeout=5),
+        request=AiohttpRequest(connection_pool_size=pool_size),
+        get_updates_request=AiohttpRequest(connection_pool_size=1, read_timeout=40),
     )
 
 

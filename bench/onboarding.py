@@ -1,0 +1,245 @@
+"""Push N virtual users through onboarding on one node, against the local Bot API sandbox.
+
+    .venv/bin/python -m bench.onboarding --users 200
+
+Starts fresh services (a database, a Redis namespace, a RabbitMQ vhost, an S3 endpoint), the
+sandbox as its own process, then two bots in turn, each as its own process:
+  1. the baseline: a plain PTB echo bot (bench/echo_bot.py), every user sending texts;
+  2. our node (bot.py), every user going through the whole onboarding (12 updates each:
+     commands, texts, button presses, a photo) — and, with --asyncio-debug, once more under
+     asyncio's debug mode, counting its slow-callback warnings.
+Prints updates per second, p50/p99 latency from an update entering the sandbox to the bot's
+first reaction (a message, an edit or a callback answer, by the sandbox's clock), and the bot
+process's CPU seconds per 1000 updates, with the ratio to the echo bot.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import os
+import re
+import statistics
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import aiohttp
+
+from tests.services import TEST_BOT_TOKEN, free_port, fresh_services
+
+ROOT = Path(__file__).resolve().parent.parent
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+
+
+@dataclass(frozen=True)
+class Step:
+    action: str
+    body: dict[str, Any]
+    messages_after: int  # bot messages in the chat once the step is answered
+
+
+ONBOARDING: tuple[Step, ...] = (
+    Step("text", {"text": "/start"}, 2),
+    Step("text", {"text": "Anna"}, 3),
+    Step("text", {"text": "27"}, 4),
+    Step("press", {"text": "I'm a woman", "kind": "inline"}, 5),
+    Step("press", {"text": "Men", "kind": "inline"}, 6),
+    Step("press", {"text": "Keep 22–32", "kind": "inline"}, 7),
+    Step("text", {"text": "Moscow"}, 9),
+    Step("press", {"text": "Skip", "kind": "inline"}, 10),
+    Step("press", {"text": "🎵 Music", "kind": "inline"}, 10),
+    Step("press", {"text": "Done ✅", "kind": "inline"}, 11),
+    Step("photo", {}, 12),
+    Step("press", {"text": "Done ✅", "kind": "inline"}, 15),
+)
+
+
+def echo_script(count: int) -> tuple[Step, ...]:
+    return tuple(Step("text", {"text": f"hello {n}"}, n + 1) for n in range(count))
+
+
+@dataclass
+class Result:
+    name: str
+    updates: int
+    seconds: float
+    latencies: list[float]
+    cpu_seconds: float
+
+    @property
+    def per_second(self) -> float:
+        return self.updates / self.seconds
+
+    @property
+    def cpu_per_1000(self) -> float:
+        return self.cpu_seconds / self.updates * 1000
+
+    def percentile(self, share: float) -> float:
+        ordered = sorted(self.latencies)
+        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+
+
+def process_cpu_seconds(pid: int) -> float:
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+@contextmanager
+def process(args: list[str], env: dict[str, str], ready: str,
+            log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+    """Start a child, wait for a line matching ready on its output, stop it at the end."""
+    log_file = log_path.open("wb")
+    child = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.PIPE,
+                             stderr=log_file)
+    assert child.stdout is not None
+    deadline = time.monotonic() + 60
+    for line in child.stdout:
+        log_file.write(line)
+        if re.search(ready.encode(), line):
+            break
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{args} did not get ready")
+    else:
+        raise RuntimeError(f"{args} exited early; see {log_path}")
+    # Keep draining its output, or the child blocks once the pipe is full.
+    pump = threading.Thread(target=lambda: [log_file.write(line) for line in child.stdout or ()],
+                            daemon=True)
+    pump.start()
+    try:
+        yield child
+    finally:
+        child.terminate()
+        try:
+            child.wait(15)
+        except subprocess.TimeoutExpired:
+            child.kill()
+        pump.join(5)
+        log_file.close()
+
+
+class Driver:
+    """Virtual users acting through the sandbox's control API, each waiting for answers."""
+
+    def __init__(self, sandbox_url: str) -> None:
+        self.base = f"{sandbox_url}/sandbox"
+        self.latencies: list[float] = []
+
+    async def run(self, users: int, script: tuple[Step, ...], language: str = "en") -> float:
+        connector = aiohttp.TCPConnector(limit=0)
+        async with aiohttp.ClientSession(connector=connector) as session:
+            ids = []
+            for n in range(users):
+                async with session.post(f"{self.base}/users", json={
+                        "first_name": f"User{n}", "language_code": language}) as response:
+                    ids.append((await response.json())["user"]["id"])
+            start = time.perf_counter()
+            await asyncio.gather(*(self._user(session, user_id, script) for user_id in ids))
+            return time.perf_counter() - start
+
+    async def _user(self, session: aiohttp.ClientSession, user_id: int,
+                    script: tuple[Step, ...]) -> None:
+        version = -1
+        bot_messages: set[int] = set()
+        for step in script:
+            sent_at = time.time()
+            async with session.post(f"{self.base}/users/{user_id}/{step.action}",
+                                    json=step.body) as response:
+                acted = await response.json()
+                if not acted.get("ok", True) or "update_id" not in acted:
+                    raise RuntimeError(f"user {user_id} could not {step}: {acted}")
+            query_id = acted.get("callback_query_id")
+            reacted_at: float | None = None
+            answered = query_id is None
+            while True:
+                async with session.get(f"{self.base}/users/{user_id}/chat",
+                                       params={"changed_since": str(version),
+                                               "wait": "10"}) as response:
+                    view = await response.json()
+                version = view["version"]
+                times = [m["sent_at"] for m in view["messages"]
+                         if m["outgoing"] and m["sent_at"] >= sent_at]
+                times += [m["edited_at"] for m in view["messages"]
+                          if m["edited_at"] and m["edited_at"] >= sent_at]
+                times += [c["answered_at"] for c in view["callback_answers"]
+                          if c["callback_query_id"] == query_id and c["answered_at"]]
+                if times and reacted_at is None:
+                    reacted_at = min(times)
+                bot_messages.update(m["message_id"] for m in view["messages"] if m["outgoing"])
+                answered = answered or any(
+                    c["callback_query_id"] == query_id and c["answered"]
+                    for c in view["callback_answers"])
+                if len(bot_messages) >= step.messages_after and answered and reacted_at is not None:
+                    break
+                if time.time() - sent_at > 30:
+                    raise TimeoutError(f"user {user_id} got no answer to {step}")
+            self.latencies.append(reacted_at - sent_at)
+
+
+def measure(name: str, pid: int, sandbox_url: str, users: int,
+            script: tuple[Step, ...]) -> Result:
+    driver = Driver(sandbox_url)
+    cpu_before = process_cpu_seconds(pid)
+    seconds = asyncio.run(driver.run(users, script))
+    cpu = process_cpu_seconds(pid) - cpu_before
+    return Result(name, users * len(script), seconds, driver.latencies, cpu)
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__,
+                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--asyncio-debug", action="store_true",
+                        help="also run the node under asyncio debug mode, counting slow callbacks")
+    args = parser.parse_args()
+    logs = ROOT / "bench" / "results"
+    logs.mkdir(parents=True, exist_ok=True)
+    python = sys.executable
+    with fresh_services() as services:
+        port = free_port()
+        sandbox_url = f"http://127.0.0.1:{port}"
+        with process([python, "-m", "sandbox", "--port", str(port), "--token", TEST_BOT_TOKEN,
+                      "--allow-unstarted"], {}, "listening", logs / "sandbox.log"):
+            # INFO, as in production: the node writes an audit line per user action.
+            env = services.environ(TELEGRAM_API_URL=sandbox_url, LOG_LEVEL="INFO",
+                                   SESSION_ACTORS="16")
+            results = []
+            with process([python, "bench/echo_bot.py"], env, "polling",
+                         logs / "echo.log") as echo:
+                results.append(measure("PTB echo bot (baseline)", echo.pid, sandbox_url,
+                                       args.users, echo_script(len(ONBOARDING))))
+            with process([python, "bot.py"], env, "node started",
+                         logs / "node.log") as node:
+                results.append(measure("our node, onboarding", node.pid, sandbox_url,
+                                       args.users, ONBOARDING))
+            slow = None
+            if args.asyncio_debug:
+                debug_env = {**env, "PYTHONASYNCIODEBUG": "1",
+                             "REDIS_NAMESPACE": env["REDIS_NAMESPACE"] + "-debug"}
+                with process([python, "bot.py"], debug_env, "node started",
+                             logs / "node-debug.log") as node:
+                    measure("our node, asyncio debug", node.pid, sandbox_url,
+                            max(20, args.users // 4), ONBOARDING)
+                slow = (logs / "node-debug.log").read_text().count("Executing <")
+    baseline = results[0]
+    print(f"\n{args.users} virtual users, {len(ONBOARDING)} updates each\n")
+    print("| bot | updates | updates/s | p50 ms | p99 ms | CPU s / 1000 updates | CPU ratio |")
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for result in results:
+        print(f"| {result.name} | {result.updates} | {result.per_second:.0f} | "
+              f"{result.percentile(0.5):.1f} | {result.percentile(0.99):.1f} | "
+              f"{result.cpu_per_1000:.2f} | {result.cpu_per_1000 / baseline.cpu_per_1000:.2f} |")
+    print(f"\nmean latency of our node: {statistics.mean(results[1].latencies) * 1000:.1f} ms")
+    if slow is not None:
+        print(f"asyncio debug mode: {slow} slow-callback warnings (over 100 ms) in the node")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
