@@ -10,6 +10,9 @@ from PIL import Image
 
 from sandbox.client import SandboxClient, VirtualUser
 from sandbox.server import SandboxServer
+from storage import db
+from tests.e2e.people import People
+from tests.e2e.story import no_trouble
 from tests.nodes import NodeThread
 from tests.services import TEST_BOT_TOKEN, Services
 
@@ -37,6 +40,20 @@ def node_environ(services: Services, sandbox_server: SandboxServer) -> dict[str,
 def node(node_environ: dict[str, str]) -> Iterator[NodeThread]:
     with NodeThread(node_environ) as running:
         yield running
+
+
+@pytest.fixture(scope="session")
+def people(sandbox: SandboxClient, sandbox_server: SandboxServer, pool: db.Pool) -> People:
+    """Onboarded people made in one call each (tests/e2e/people.py)."""
+    return People(sandbox, sandbox_server, pool, jpeg(colour=(90, 140, 200)))
+
+
+@pytest.fixture
+def steady_node(node: NodeThread) -> Iterator[NodeThread]:
+    """The session's node, which must count no error (and make no refused Bot API call)
+    while the test runs: bad input gets polite answers, never a crash."""
+    with no_trouble(node):
+        yield node
 
 
 def jpeg(width: int = 64, height: int = 48, colour: tuple[int, int, int] = (200, 80, 80)) -> bytes:

@@ -1,0 +1,138 @@
+"""Fully onboarded virtual users in one call, and the moves the discovery tests repeat.
+
+A person is a sandbox user whose account and finished profile are written straight through
+storage.accounts.Accounts, with a photo registered in the sandbox (so its file_id works when
+the bot sends the card). Each test gives its people a city of its own (or coordinates far
+from everyone else's), so the feeds of different tests never meet.
+"""
+
+from __future__ import annotations
+
+import uuid
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+from domain.validation import validate_city
+from sandbox.client import ChatMessage, SandboxClient, VirtualUser
+from sandbox.media import make_photo_sizes
+from sandbox.server import SandboxServer
+from storage import db
+from storage.accounts import Accounts
+
+NOBODY_LEFT = "That's everyone for now"
+_DIGITS_TO_LETTERS = str.maketrans("0123456789", "ghijklmnop")
+# Far-apart spots (> 1500 km from each other), one per test that shares coordinates.
+_spots = iter([(-45.0 + 14.0 * (n // 12), -170.0 + 29.0 * (n % 12)) for n in range(96)])
+
+
+def unique_city() -> str:
+    """A city name nobody else in the run has (letters only, as city names must be)."""
+    return "Testville " + uuid.uuid4().hex[:10].translate(_DIGITS_TO_LETTERS)
+
+
+def unique_spot() -> tuple[float, float]:
+    """Coordinates no other test uses (a place of its own for location-based feeds)."""
+    return next(_spots)
+
+
+@dataclass(frozen=True)
+class Person:
+    user: VirtualUser
+    name: str
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+
+class People:
+    """Creates onboarded people and reads their feeds through the bot."""
+
+    def __init__(self, sandbox: SandboxClient, server: SandboxServer, pool: db.Pool,
+                 photo: bytes) -> None:
+        self.sandbox = sandbox
+        self.pool = pool
+        self.accounts = Accounts(pool)
+        sizes = server.call(lambda state: state.files.add_photo(server.token,
+                                                                make_photo_sizes(photo)))
+        self._photo_file_id = sizes[-1].file_id
+        self._photo_unique_id = sizes[-1].file_unique_id
+
+    def join(self, name: str, *, gender: str = "f", seeking: str = "m", age: int = 30,
+             ages: tuple[int, int] = (18, 99), city: str | None = None,
+             location: tuple[float, float] | None = None, interests: Sequence[str] = (),
+             about: str | None = None, username: str | None = None, language: str = "en",
+             photo: bool = True, user_id: int | None = None) -> Person:
+        """A person with a finished profile: in ``city``, or at ``location`` when given."""
+        user = self.sandbox.create_user(name, username=username, language_code=language,
+                                        started=True, user_id=user_id)
+        self.accounts.register(user.id, user.id, language, username)
+        place: dict[str, object]
+        if location is not None:
+            place = {"latitude": location[0], "longitude": location[1]}
+        else:
+            shown, key = validate_city(city or unique_city())
+            place = {"city": shown, "city_key": key}
+        self.accounts.update_profile(user.id, name=name, age=age, gender=gender,
+                                     seeking=seeking, age_min=ages[0], age_max=ages[1],
+                                     interests=list(interests), about=about, **place)
+        if photo:
+            self.accounts.add_photo(user.id, f"e2e/{uuid.uuid4().hex}", self._photo_file_id,
+                                    self._photo_unique_id, "image/jpeg", 1000)
+        self.accounts.set_onboarding_step(user.id, None)
+        return Person(user, name)
+
+    def sql(self, statement: str, *params: object) -> None:
+        """Change the database directly: time travel and states a test sets up."""
+        with self.pool.connection() as conn:
+            conn.execute(statement, params)
+
+    def value(self, query: str, *params: object) -> object:
+        with self.pool.connection() as conn:
+            row = conn.execute(query, params).fetchone()
+        return next(iter(row.values())) if row else None
+
+
+def card_name(message: ChatMessage) -> str:
+    """The name a card shows ("Anna, 27, Moscow" -> "Anna")."""
+    return message.body.split(",", 1)[0]
+
+
+def is_card(message: ChatMessage) -> bool:
+    return "👎" in message.button_texts or "❤️ Like back" in message.button_texts
+
+
+def next_card(user: VirtualUser) -> ChatMessage | None:
+    """Wait for the next card of the feed (passing over other messages, such as a match
+    notice), or None when the bot says nobody is left."""
+    while True:
+        message = user.wait_for_message()
+        if is_card(message):
+            return message
+        if NOBODY_LEFT in message.body:
+            return None
+
+
+def browse(user: VirtualUser) -> ChatMessage | None:
+    """Open the feed: the first card, or None when nobody is there."""
+    user.mark_read()
+    user.send_text("/browse")
+    return next_card(user)
+
+
+def skip_all(user: VirtualUser, limit: int = 30) -> list[str]:
+    """Open the feed and skip every card until nobody is left; the names seen, in order."""
+    seen: list[str] = []
+    card = browse(user)
+    while card is not None:
+        seen.append(card_name(card))
+        assert len(seen) <= limit, f"feed did not end: {seen}"
+        user.press("👎", message_id=card.message_id)
+        card = next_card(user)
+    return seen
+
+
+def decide(user: VirtualUser, card: ChatMessage, button: str) -> ChatMessage | None:
+    """Press a button on a card; the next card (or None when nobody is left)."""
+    user.press(button, message_id=card.message_id)
+    return next_card(user)
