@@ -8,6 +8,7 @@ from everyone else's), so the feeds of different tests never meet.
 
 from __future__ import annotations
 
+import time
 import uuid
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -92,6 +93,15 @@ class People:
             row = conn.execute(query, params).fetchone()
         return next(iter(row.values())) if row else None
 
+    def wait_for_value(self, expected: object, query: str, *params: object,
+                       timeout: float = 10.0) -> None:
+        """Wait until the query's value becomes expected (for effects the bot does not
+        answer, such as noticing a user who blocked it)."""
+        deadline = time.monotonic() + timeout
+        while (value := self.value(query, *params)) != expected:
+            assert time.monotonic() < deadline, f"{query} stayed {value!r}, not {expected!r}"
+            time.sleep(0.05)
+
 
 def card_name(message: ChatMessage) -> str:
     """The name a card shows ("Anna, 27, Moscow" -> "Anna")."""
@@ -136,3 +146,42 @@ def decide(user: VirtualUser, card: ChatMessage, button: str) -> ChatMessage | N
     """Press a button on a card; the next card (or None when nobody is left)."""
     user.press(button, message_id=card.message_id)
     return next_card(user)
+
+
+def match_notice(person: Person, other: Person) -> ChatMessage:
+    """Wait for the person's "It's a match" notice about other."""
+    return person.user.wait_until(
+        lambda chat: next((m for m in chat.bot_messages
+                           if "It's a match" in m.body and other.name in m.body), None),
+        what=f"the match notice about {other.name}")
+
+
+def make_match(first: Person, second: Person) -> None:
+    """Both like each other through the feed (they must be each other's only candidates)."""
+    for liker, liked in ((first, second), (second, first)):
+        card = browse(liker.user)
+        assert card is not None and card_name(card) == liked.name, card
+        decide(liker.user, card, "❤️")
+    match_notice(first, second)
+    match_notice(second, first)
+
+
+def open_chat(person: Person, other: Person) -> None:
+    """Press 💬 Write on the match notice about other and wait until the chat is open."""
+    notice = match_notice(person, other)
+    person.user.mark_read()
+    person.user.press("💬 Write", message_id=notice.message_id)
+    opened = person.user.wait_for_message()
+    assert "You are now chatting with" in opened.body, opened.describe()
+
+
+def matched_pair(people: People, her_name: str = "Alice", his_name: str = "Bob",
+                 her_username: str | None = None) -> tuple[Person, Person]:
+    """A woman and a man in a city of their own, matched and both in the chat."""
+    city = unique_city()
+    she = people.join(her_name, gender="f", seeking="m", city=city, username=her_username)
+    he = people.join(his_name, gender="m", seeking="f", city=city)
+    make_match(she, he)
+    open_chat(she, he)
+    open_chat(he, she)
+    return she, he

@@ -25,7 +25,7 @@ from tests.e2e.people import (
 )
 from tests.services import TEST_BOT_TOKEN
 
-pytestmark = pytest.mark.usefixtures("node")
+pytestmark = pytest.mark.usefixtures("steady_node")
 
 KM_PER_DEGREE_LATITUDE = 111.2
 
