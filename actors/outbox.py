@@ -16,7 +16,7 @@ from collections.abc import Callable, Sequence
 from typing import Any, Protocol
 
 import structlog
-from telegram import Bot
+from telegram import Bot, InputMedia
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from domain.replies import Reply
@@ -140,7 +140,7 @@ class Outbox:
             if target is not None and method in LIMITED_METHODS:
                 await self._limiter.acquire(target)
             try:
-                result = await self._bot.do_api_request(method, api_kwargs=reply.params)
+                result = await self._bot.do_api_request(method, api_kwargs=_api_kwargs(reply))
             except RetryAfter as error:
                 delay = _seconds(error.retry_after)
                 self._metrics.api_429.labels(self._metrics.node_id).inc()
@@ -173,6 +173,16 @@ class Outbox:
 
     def _count(self, method: str, outcome: str) -> None:
         self._metrics.api_calls.labels(self._metrics.node_id, method, outcome).inc()
+
+
+def _api_kwargs(reply: Reply) -> dict[str, Any]:
+    """The reply's parameters as PTB's do_api_request takes them: it passes plain values on,
+    but insists that a media group's items are InputMedia objects (it sets their defaults)."""
+    if reply.method != "sendMediaGroup":
+        return reply.params
+    media = [InputMedia(item["type"], item["media"], caption=item.get("caption"))
+             for item in reply.params["media"]]
+    return {**reply.params, "media": media}
 
 
 def _seconds(retry_after: Any) -> float:
