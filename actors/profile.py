@@ -9,6 +9,7 @@ import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
 from domain.validation import (
+    MAX_PHOTOS,
     PHOTO_MAX_BYTES,
     Invalid,
     sniff_image_type,
@@ -64,9 +65,11 @@ class ProfileActor(pykka.ThreadingActor):
         log.info("user blocked the bot", user_id=user_id, action="inactive")
 
     def add_photo(self, user_id: int, file_id: str, file_unique_id: str, claimed_type: str,
-                  claimed_size: int, photos_owned: int) -> int:
+                  claimed_size: int, photos_owned: int, as_document_in: int | None = None) -> int:
         """Download a Telegram photo once, keep its bytes under a random key and its file_id
-        for showing; the number of photos owned afterwards. Raises Invalid with the reason."""
+        for showing; the number of photos owned afterwards. Raises Invalid with the reason.
+        An image sent as a document (as_document_in: its chat) gets a photo file_id first,
+        since Telegram refuses a document's file_id where a photo is sent."""
         validate_photo_upload(claimed_type or "image/jpeg", claimed_size, photos_owned)
         try:
             data = self._telegram.download(file_id, PHOTO_MAX_BYTES)
@@ -80,12 +83,22 @@ class ProfileActor(pykka.ThreadingActor):
         if content_type is None:
             raise Invalid("errors.photo_not_image")
         validate_photo_upload(content_type, len(data), photos_owned)
+        if as_document_in is not None:
+            try:
+                file_id = self._telegram.photo_file_id(as_document_in, data)
+            except Exception as error:
+                log.warning("photo upload failed", user_id=user_id, error=str(error))
+                raise Invalid("errors.photo_download_failed") from None
         key = self._photos.put(data, content_type)
-        if not self._accounts.add_photo(user_id, key, file_id, file_unique_id, content_type,
-                                        len(data)):
-            self._photos.delete([key])
+        added = self._accounts.add_photo(user_id, key, file_id, file_unique_id, content_type,
+                                         len(data))
         account = self._accounts.get(user_id)
         count = len(account.photos) if account else 0
+        if not added:
+            self._photos.delete([key])
+            if count >= MAX_PHOTOS:
+                raise Invalid("errors.photo_limit", {"limit": MAX_PHOTOS})
+            raise Invalid("errors.photo_duplicate")
         log.info("photo added", user_id=user_id, action="photo_added", photos=count)
         return count
 

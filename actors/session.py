@@ -359,7 +359,8 @@ class SessionActor(pykka.ThreadingActor):
             raise Invalid("errors.expected_photo")
         owned: int = self._ask(self._profile(ctx.user_id).add_photo(
             ctx.user_id, incoming.file_id, incoming.file_unique_id, incoming.mime_type,
-            incoming.file_size, len(ctx.account.photos)))
+            incoming.file_size, len(ctx.account.photos),
+            ctx.chat_id if incoming.kind is Kind.DOCUMENT else None))
         self._deps.metrics.user_actions.labels(self._deps.metrics.node_id, "photo_added").inc()
         self._reload(ctx)
         if conversation.flow is Flow.ONBOARDING and transition(

@@ -7,12 +7,14 @@ through TelegramGateway, which schedules the call on that loop and waits in the 
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import warnings
 from collections.abc import Awaitable, Callable
 from typing import Any, TypeVar
 
 from telegram import Bot
+from telegram.error import TelegramError
 from telegram.warnings import PTBUserWarning
 
 from config.settings import Settings
@@ -71,6 +73,19 @@ class TelegramGateway:
             return data
 
         return self.run(fetch, DOWNLOAD_TIMEOUT_SECONDS)
+
+    def photo_file_id(self, chat_id: int, data: bytes) -> str:
+        """A photo file_id for image bytes that came as a document (whose file_id Telegram
+        refuses in sendPhoto): upload them as a photo to the chat, take the largest size's
+        file_id and delete the carrier message at once (the file_id stays valid)."""
+
+        async def upload() -> str:
+            message = await self.bot.send_photo(chat_id, data, disable_notification=True)
+            with contextlib.suppress(TelegramError):
+                await self.bot.delete_message(chat_id, message.message_id)
+            return message.photo[-1].file_id
+
+        return self.run(upload, DOWNLOAD_TIMEOUT_SECONDS)
 
     def call(self, method: str, params: dict[str, Any]) -> Any:
         return self.run(lambda: self.bot.do_api_request(method, api_kwargs=params))
