@@ -60,6 +60,10 @@ from storage.state import ConversationStore, ProcessedUpdates
 log = structlog.get_logger(__name__)
 
 ASK_TIMEOUT_SECONDS = 60.0
+# Conversation-state flag: the user left onboarding with /cancel; input waits for /start.
+ONBOARDING_CANCELLED = "onboarding_cancelled"
+# Commands a first message may be, answered before the welcome (any other starts onboarding).
+FIRST_CONTACT_COMMANDS = frozenset({"help", "language"})
 TEXT_STEPS = frozenset({Step.NAME, Step.AGE, Step.AGE_RANGE, Step.ABOUT})
 PHOTO_KINDS = frozenset({Kind.PHOTO, Kind.DOCUMENT})
 
@@ -195,6 +199,8 @@ class SessionActor(pykka.ThreadingActor):
             self._deps.metrics.user_actions.labels(self._deps.metrics.node_id,
                                                    "registered").inc()
             ctx = self._context(incoming, account)
+            if incoming.kind is Kind.COMMAND and incoming.command in FIRST_CONTACT_COMMANDS:
+                self._commands[incoming.command](ctx)
             ctx.say("onboarding.welcome")
             self._ask_current_step(ctx, Conversation.onboarding())
             return ctx.out
@@ -216,6 +222,8 @@ class SessionActor(pykka.ThreadingActor):
             conversation = self._conversation(account)
             if conversation.flow is Flow.IDLE:
                 self._on_idle_input(ctx)
+            elif conversation.flow is Flow.ONBOARDING and self._onboarding_cancelled(ctx):
+                ctx.say("onboarding.cancelled")
             else:
                 self._on_step_input(ctx, conversation)
         return ctx.out
@@ -274,6 +282,7 @@ class SessionActor(pykka.ThreadingActor):
     def _cmd_cancel(self, ctx: Context) -> None:
         conversation = self._conversation(ctx.account)
         if conversation.flow is Flow.ONBOARDING:
+            self._deps.conversations.set(ctx.user_id, {ONBOARDING_CANCELLED: True})
             ctx.send(replies.message_removing_keyboard(ctx.chat_id,
                                                        ctx.text("onboarding.cancelled")))
         elif conversation.flow is Flow.EDIT:
@@ -300,8 +309,17 @@ class SessionActor(pykka.ThreadingActor):
     def _on_idle_input(self, ctx: Context) -> None:
         ctx.say("common.idle_hint")
 
+    def _onboarding_cancelled(self, ctx: Context) -> bool:
+        return bool(self._deps.conversations.get(ctx.user_id).get(ONBOARDING_CANCELLED))
+
     def _ask_current_step(self, ctx: Context, conversation: Conversation) -> None:
+        """Ask the step's question; a user who left onboarding with /cancel is back in it."""
         assert conversation.step is not None
+        if conversation.flow is Flow.ONBOARDING:
+            self._deps.conversations.clear(ctx.user_id)
+        elif conversation.step is Step.PHOTOS:
+            ctx.say("profile.send_new_photo")
+            return
         account = ctx.account
         ctx.send(screens.ask_step(conversation.step, ctx.chat_id, ctx.buttons, account.age,
                                   account.interests, len(account.photos)))
@@ -327,7 +345,7 @@ class SessionActor(pykka.ThreadingActor):
             self._ask_current_step(ctx, conversation)
             return
         self._ask(self._profile(ctx.user_id).update(ctx.user_id, values))
-        if step is Step.LOCATION:
+        if step is Step.LOCATION and conversation.flow is Flow.ONBOARDING:
             ctx.send(replies.message_removing_keyboard(ctx.chat_id, ctx.text("common.saved")))
         self._advance(ctx, conversation, Event.ACCEPTED)
 
@@ -377,7 +395,10 @@ class SessionActor(pykka.ThreadingActor):
             return
         if conversation.flow is Flow.EDIT:
             self._deps.conversations.clear(ctx.user_id)
-            ctx.say("common.saved")
+            # The location question showed a reply keyboard: saying "saved" takes it away.
+            ctx.send(replies.message_removing_keyboard(ctx.chat_id, ctx.text("common.saved"))
+                     if conversation.step is Step.LOCATION else
+                     replies.message(ctx.chat_id, ctx.text("common.saved")))
             self._show_own_profile(ctx)
             return
         profile = self._profile(ctx.user_id)
@@ -408,8 +429,12 @@ class SessionActor(pykka.ThreadingActor):
             ctx.out.insert(0, replies.answer_callback(incoming.callback_id))
 
     def _outdated(self, ctx: Context) -> None:
+        """Refuse an old, forged or foreign button; a pending question is asked again."""
         ctx.send(replies.answer_callback(ctx.incoming.callback_id,
                                          ctx.text("common.outdated_button"), alert=True))
+        conversation = self._conversation(ctx.account)
+        if conversation.flow is not Flow.IDLE:
+            self._ask_current_step(ctx, conversation)
 
     def _cb_step_choice(self, ctx: Context, args: list[str]) -> None:
         conversation = self._conversation(ctx.account)
