@@ -93,5 +93,9 @@ def onboard(user: VirtualUser, *, name: str = "Anna", age: str = "27", gender: s
             user.wait_for_message()
     if photos < 3:
         user.press("Done ✅")
-    user.wait_until(lambda chat: "Your profile is ready" in chat.transcript(), what="done")
+    # The card and its menu follow "ready"; reading on before the menu came would race them.
+    user.wait_until(lambda chat: "Your profile is ready" in chat.transcript()
+                    and chat.last_bot_message is not None
+                    and chat.last_bot_message.body.startswith("Edit your profile"),
+                    what="done")
     user.mark_read()

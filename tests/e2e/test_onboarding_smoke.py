@@ -14,4 +14,4 @@ def test_full_onboarding_in_english(node: NodeThread, sandbox: SandboxClient) ->
     user.send_text("/profile")
     card = user.wait_for_messages(2)
     assert card[0].photo, card[0].describe()
-    assert card[0].caption.startswith("Anna, 27, Moscow")
+    assert card[0].body.startswith("Anna, 27, Moscow")

@@ -1,0 +1,276 @@
+"""The moves and expectations that the onboarding and profile stories repeat.
+
+A Newcomer is a virtual user together with the language the bot should speak to them. Its
+``expect`` waits for the bot's next messages and compares them with catalog texts exactly, so
+a story reads as "the user does this, the bot answers that" and fails with the transcript.
+"""
+
+from __future__ import annotations
+
+import io
+import time
+import uuid
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from PIL import Image
+
+from config.i18n import t
+from domain.interests import INTERESTS, MAX_INTERESTS
+from domain.onboarding import ONBOARDING_ORDER, Step
+from domain.validation import ABOUT_MAX, MAX_PHOTOS, default_age_range
+from sandbox.client import (
+    CallbackAnswer,
+    Chat,
+    ChatMessage,
+    SandboxClient,
+    SandboxError,
+    VirtualUser,
+)
+from storage import db
+from tests.nodes import NodeThread
+
+_LETTERS = str.maketrans("0123456789", "abcdefghij")
+
+
+def image(colour: tuple[int, int, int] | None = None, size: tuple[int, int] = (64, 48),
+          kind: str = "JPEG") -> bytes:
+    """A small image of one colour (a random one unless given), so that each photo is new."""
+    if colour is None:
+        raw = uuid.uuid4().bytes
+        colour = (raw[0], raw[1], raw[2])
+    buffer = io.BytesIO()
+    Image.new("RGB", size, colour).save(buffer, kind)
+    return buffer.getvalue()
+
+
+def big_jpeg(megabytes: float) -> bytes:
+    """A valid JPEG padded past ``megabytes`` (bytes after the end marker are ignored)."""
+    head = image()
+    return head + b"\0" * (int(megabytes * 1024 * 1024) - len(head) + 1)
+
+
+def unique_city() -> str:
+    return "Town " + uuid.uuid4().hex[:8].translate(_LETTERS).capitalize()
+
+
+def trouble(node: NodeThread) -> dict[str, float]:
+    """What a node has counted as going wrong: caught errors, and Bot API calls refused with
+    400 (a reply the bot built wrong). Both must stay unchanged while a story runs."""
+    counts = {"errors": 0.0, "refused_calls": 0.0}
+    for metric in node.node.metrics.registry.collect():
+        for sample in metric.samples:
+            if sample.name == "bot_errors_total":
+                counts["errors"] += sample.value
+            elif (sample.name == "bot_api_calls_total"
+                  and sample.labels.get("outcome") == "bad_request"):
+                counts["refused_calls"] += sample.value
+    return counts
+
+
+@contextmanager
+def no_trouble(node: NodeThread) -> Iterator[None]:
+    before = trouble(node)
+    yield
+    assert trouble(node) == before, "the node counted errors while the story ran"
+
+
+class Newcomer:
+    """A virtual user and the language the bot speaks with them."""
+
+    def __init__(self, user: VirtualUser, language: str) -> None:
+        self.user = user
+        self.language = language
+        self.age = 27
+        self._seen = 0  # the last bot message taken
+
+    @classmethod
+    def create(cls, sandbox: SandboxClient, language: str = "en", name: str = "Anna",
+               language_code: str | None = "") -> Newcomer:
+        """A fresh user; language_code defaults to the language itself."""
+        code = language if language_code == "" else language_code
+        return cls(sandbox.create_user(first_name=name, language_code=code), language)
+
+    @property
+    def id(self) -> int:
+        return self.user.id
+
+    def t(self, key: str, **values: object) -> str:
+        return t(self.language, key, **values)
+
+    # -- what the bot says ------------------------------------------------------------------
+
+    def _fresh(self, chat: Chat) -> list[ChatMessage]:
+        """Bot messages after the last one taken, passing over deleted ones."""
+        return [message for message in chat.bot_messages
+                if message.message_id > self._seen and not message.deleted]
+
+    def _took(self, messages: list[ChatMessage]) -> list[ChatMessage]:
+        self._seen = messages[-1].message_id
+        return messages
+
+    def take(self, count: int) -> list[ChatMessage]:
+        """The bot's next ``count`` messages, whatever they say."""
+        return self._took(self.user.wait_until(
+            lambda chat: self._fresh(chat)[:count] if len(self._fresh(chat)) >= count else None,
+            what=f"{count} new bot message(s)"))
+
+    def expect(self, *texts: str) -> list[ChatMessage]:
+        """The bot's next messages, one per text, each saying exactly that text."""
+        wanted = list(texts)
+
+        def arrived(chat: Chat) -> list[ChatMessage] | None:
+            fresh = self._fresh(chat)[:len(wanted)]
+            return fresh if [message.body for message in fresh] == wanted else None
+
+        try:
+            return self._took(self.user.wait_until(arrived, what="the expected replies"))
+        except SandboxError as error:
+            got = [message.body for message in self._fresh(self.user.chat)]
+            raise AssertionError(f"expected {wanted!r}\n     got {got!r}\n{error}") from None
+
+    def expect_silence(self, within: float) -> None:
+        """The bot says nothing new for ``within`` seconds (only where silence is the point)."""
+        deadline = time.monotonic() + within
+        chat = self.user.chat
+        while not self._fresh(chat) and time.monotonic() < deadline:
+            chat = self.user.refresh(wait=max(0.0, deadline - time.monotonic()))
+        assert not self._fresh(chat), self.user.transcript()
+
+    def expect_alert(self, text: str) -> CallbackAnswer:
+        """The bot answers the last button press with a pop-up saying exactly text."""
+        answer = self.user.wait_for_answer()
+        assert (answer.text, answer.show_alert) == (text, True), self.user.transcript()
+        return answer
+
+    def expect_refusal(self, key: str, step: Step, **values: object) -> list[ChatMessage]:
+        """The catalog's message for a refused value, then the step's question again."""
+        return self.expect(self.t(key, **values), self.question(step))
+
+    def question(self, step: Step, photos_owned: int = 0) -> str:
+        if step is Step.AGE_RANGE:
+            low, high = default_age_range(self.age)
+            return self.t("onboarding.ask_age_range", low=low, high=high)
+        if step is Step.ABOUT:
+            return self.t("onboarding.ask_about", limit=ABOUT_MAX)
+        if step is Step.INTERESTS:
+            return self.t("onboarding.ask_interests", limit=MAX_INTERESTS)
+        if step is Step.PHOTOS:
+            return self.t("onboarding.ask_photos", limit=MAX_PHOTOS)
+        return self.t(f"onboarding.ask_{step.value}")
+
+    def keep_range_label(self) -> str:
+        low, high = default_age_range(self.age)
+        return self.t("buttons.keep_range", low=low, high=high)
+
+    def interest_label(self, name: str, chosen: bool = False) -> str:
+        label = self.t(f"interests.{name}")
+        return f"✅ {label}" if chosen else label
+
+    # -- acting ---------------------------------------------------------------------------
+
+    def toggle(self, question: ChatMessage, name: str, *, on: bool = True) -> None:
+        """Tick (or untick) an interest on the question; wait until its keyboard shows it."""
+        self.user.press(self.interest_label(name, chosen=not on), message_id=question.message_id)
+        shown = self.interest_label(name, chosen=on)
+
+        def updated(chat: Chat) -> bool:
+            return shown in chat.message(question.message_id).button_texts
+
+        self.user.wait_until(updated, what=f"the button {shown!r}")
+
+    def press(self, key: str, *, message_id: int | None = None, **values: object) -> None:
+        """Press the button labelled with a catalog text."""
+        self.user.press(self.t(key, **values), message_id=message_id)
+
+    def start(self) -> None:
+        """/start as a new user: the welcome, then the first question."""
+        self.user.send_text("/start")
+        self.expect(self.t("onboarding.welcome"), self.question(Step.NAME))
+
+    def answer(self, step: Step, *, city: str | None = None) -> ChatMessage:
+        """Answer one step with a valid value; the next question."""
+        self.send_answer(step, city=city)
+        if step is Step.LOCATION:
+            self.expect(self.t("common.saved"))
+        following = ONBOARDING_ORDER[ONBOARDING_ORDER.index(step) + 1]
+        [question] = self.expect(self.question(following))
+        return question
+
+    def send_answer(self, step: Step, *, city: str | None = None) -> None:
+        """Answer one step with a valid value, not waiting for the bot."""
+        user = self.user
+        if step is Step.NAME:
+            user.send_text(user.first_name)
+        elif step is Step.AGE:
+            user.send_text(str(self.age))
+        elif step is Step.GENDER:
+            self.press("buttons.woman")
+        elif step is Step.SEEKING:
+            self.press("buttons.seek_men")
+        elif step is Step.AGE_RANGE:
+            user.press(self.keep_range_label())
+        elif step is Step.LOCATION:
+            user.send_text(city or unique_city())
+        elif step is Step.ABOUT:
+            self.press("buttons.skip")
+        elif step is Step.INTERESTS:
+            self.press("buttons.done")
+        else:
+            raise ValueError("finish() answers the photo step")
+
+    def reach(self, step: Step, *, city: str | None = None) -> ChatMessage:
+        """Start onboarding and answer every step before ``step``; its question."""
+        self.user.send_text("/start")
+        [_, question] = self.expect(self.t("onboarding.welcome"), self.question(Step.NAME))
+        for earlier in ONBOARDING_ORDER[:ONBOARDING_ORDER.index(step)]:
+            question = self.answer(earlier, city=city)
+        return question
+
+    def send_photos(self, count: int) -> None:
+        """At the photo step: send photos one by one, each acknowledged."""
+        for number in range(1, count + 1):
+            self.user.send_photo(image())
+            if number < MAX_PHOTOS:
+                self.expect(self.t("onboarding.photo_saved", count=number, limit=MAX_PHOTOS))
+
+    def finish(self, photos: int = 1) -> list[ChatMessage]:
+        """At the photo step: send photos and finish; the card and the menu that follow."""
+        self.send_photos(photos)
+        if photos < MAX_PHOTOS:
+            self.press("buttons.done")
+        self.expect(self.t("onboarding.done"))
+        return self.take(max(photos, 1) + 1)
+
+    def onboard(self, *, city: str | None = None, photos: int = 1) -> list[ChatMessage]:
+        """The whole onboarding with valid answers; the card's messages and the menu."""
+        self.reach(Step.PHOTOS, city=city)
+        return self.finish(photos)
+
+    def open_profile(self, photos: int = 1, *, paused: bool = False) -> list[ChatMessage]:
+        """/profile: the card (one message per photo, an album for several) and the menu."""
+        self.user.send_text("/profile")
+        messages = self.take(max(photos, 1) + 1)
+        menu = self.t("profile.menu")
+        if paused:
+            menu = f"{self.t('profile.paused_note')}\n\n{menu}"
+        assert messages[-1].body == menu, self.user.transcript()
+        return messages
+
+
+def interest_names(count: int) -> list[str]:
+    return list(INTERESTS[:count])
+
+
+def fetch(pool: db.Pool, query: str, *params: object) -> dict[str, Any] | None:
+    """One row of a query (as a dict), or None."""
+    with pool.connection() as conn:
+        row = conn.execute(query, params).fetchone()
+    return dict(row) if row else None
+
+
+def profile_row(pool: db.Pool, user_id: int) -> dict[str, Any] | None:
+    return fetch(pool, """SELECT u.onboarding_step, u.language, u.is_paused, p.*
+                          FROM users u JOIN profiles p ON p.user_id = u.id WHERE u.id = %s""",
+                 user_id)
