@@ -199,19 +199,31 @@ BEGIN
     RETURN NULL;
 END
 $$;
+-- Rating sweeps write thousands of rows at once and copy the scores in one statement
+-- (storage/ratings.py); they set dating.bulk_ratings for their transaction to skip this.
 CREATE OR REPLACE TRIGGER ratings_copy_feed_score
     AFTER INSERT OR UPDATE OF combined_score ON ratings
-    FOR EACH ROW EXECUTE FUNCTION copy_feed_score();
+    FOR EACH ROW WHEN (current_setting('dating.bulk_ratings', true) IS DISTINCT FROM 'on')
+    EXECUTE FUNCTION copy_feed_score();
 
 -- One index per kind of place: equality on the place and the gender, then the rank, so the
 -- feed reads each (place, gender) in rank order from a keyset cursor and stops at LIMIT.
-CREATE INDEX IF NOT EXISTS profiles_feed_city_idx ON profiles (city_key, gender, feed_score, user_id)
+-- They cover every column the feed's filters read (age, wishes, coordinates), so the scan runs
+-- index-only and visits the heap only for candidates that pass (bench/feed.py, docs/discovery.md).
+DROP INDEX IF EXISTS profiles_feed_city_idx;
+DROP INDEX IF EXISTS profiles_feed_cell_small_idx;
+DROP INDEX IF EXISTS profiles_feed_cell_large_idx;
+CREATE INDEX IF NOT EXISTS profiles_feed_by_city_idx
+    ON profiles (city_key, gender, feed_score, user_id)
+    INCLUDE (age, seeking, age_min, age_max)
     WHERE completed_at IS NOT NULL AND city_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS profiles_feed_cell_small_idx
+CREATE INDEX IF NOT EXISTS profiles_feed_by_small_cell_idx
     ON profiles (cell_small, gender, feed_score, user_id)
+    INCLUDE (age, seeking, age_min, age_max, latitude, longitude)
     WHERE completed_at IS NOT NULL AND cell_small IS NOT NULL;
-CREATE INDEX IF NOT EXISTS profiles_feed_cell_large_idx
+CREATE INDEX IF NOT EXISTS profiles_feed_by_large_cell_idx
     ON profiles (cell_large, gender, feed_score, user_id)
+    INCLUDE (age, seeking, age_min, age_max, latitude, longitude)
     WHERE completed_at IS NOT NULL AND cell_large IS NOT NULL;
 
 -- A viewer's own interactions by time: the daily like count, the last skip, old skips.
@@ -239,3 +251,11 @@ CREATE TABLE IF NOT EXISTS like_notices (
     last_sent_at  timestamptz
 );
 CREATE INDEX IF NOT EXISTS like_notices_due_idx ON like_notices (last_sent_at) WHERE pending;
+
+-- Rating sweeps (storage/ratings.py): one row per firing of a kind of sweep, so that when
+-- every node's scheduler fires, the first to insert the (kind, slot) row runs it.
+ALTER TABLE sweep_runs ADD COLUMN IF NOT EXISTS slot timestamptz;
+CREATE UNIQUE INDEX IF NOT EXISTS sweep_runs_firing_idx ON sweep_runs (kind, slot);
+-- An incremental sweep rates the people in interactions and matches since the last one.
+CREATE INDEX IF NOT EXISTS interactions_created_idx ON interactions (created_at);
+CREATE INDEX IF NOT EXISTS matches_activity_idx ON matches (last_activity_at);

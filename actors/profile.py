@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from uuid import UUID
 
 import pykka
@@ -23,12 +24,15 @@ log = structlog.get_logger(__name__)
 
 
 class ProfileActor(pykka.ThreadingActor):
-    def __init__(self, accounts: Accounts, photos: PhotoStore,
-                 telegram: TelegramGateway) -> None:
+    def __init__(self, accounts: Accounts, photos: PhotoStore, telegram: TelegramGateway,
+                 on_changed: Callable[[int], None] | None = None) -> None:
+        """on_changed(user_id) is told of every change to what a profile shows (the rater
+        re-rates it); it must not block."""
         super().__init__()
         self._accounts = accounts
         self._photos = photos
         self._telegram = telegram
+        self._on_changed = on_changed or (lambda _user_id: None)
 
     def get(self, user_id: int) -> Account | None:
         return self._accounts.get(user_id)
@@ -49,10 +53,12 @@ class ProfileActor(pykka.ThreadingActor):
     def set_onboarding_step(self, user_id: int, step: str | None) -> None:
         self._accounts.set_onboarding_step(user_id, step)
         if step is None:
+            self._on_changed(user_id)
             log.info("profile completed", user_id=user_id, action="profile_completed")
 
     def update(self, user_id: int, values: dict[str, object]) -> None:
         self._accounts.update_profile(user_id, **values)
+        self._on_changed(user_id)
         log.info("profile edited", user_id=user_id, action="edited", fields=sorted(values))
 
     def set_paused(self, user_id: int, paused: bool) -> None:

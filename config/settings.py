@@ -86,6 +86,17 @@ def _optional_name(raw: str) -> str:
     return _name(raw) if raw else ""
 
 
+def _optional_url(schemes: tuple[str, ...]) -> Callable[[str], str]:
+    parse = _url(schemes)
+    return lambda raw: parse(raw) if raw else ""
+
+
+def _optional_secret_token(raw: str) -> str:
+    if raw and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", raw):
+        raise ValueError("expected 1-256 characters from A-Z, a-z, 0-9, '_' and '-'")
+    return raw
+
+
 def _text(raw: str) -> str:
     if not raw:
         raise ValueError("must not be empty")
@@ -174,6 +185,30 @@ SETTINGS: tuple[Setting, ...] = (
         "Messages per second to one chat, sustained; short bursts of a few are allowed.",
     ),
     Setting(
+        "BOT_MODE",
+        _choice("polling", "webhook"),
+        "polling",
+        "How updates arrive: polling (one node at a time long-polls, the others stand by) "
+        "or webhook (Telegram POSTs to WEBHOOK_URL; every node accepts them).",
+    ),
+    Setting(
+        "WEBHOOK_URL",
+        _optional_url(("http", "https")),
+        "",
+        "Public URL Telegram posts updates to (a load balancer in front of the nodes); its "
+        "path is the route each node serves. Required with BOT_MODE=webhook.",
+    ),
+    Setting(
+        "WEBHOOK_SECRET",
+        _optional_secret_token,
+        "",
+        "Secret Telegram sends with every webhook POST (1-256 of A-Z a-z 0-9 _ -); other "
+        "requests get 401. Required with BOT_MODE=webhook.",
+        secret=True,
+    ),
+    Setting("WEBHOOK_PORT", _int_range(0, 65535), "8080",
+            "Port each node accepts webhook POSTs on (BOT_MODE=webhook)."),
+    Setting(
         "DAILY_LIKE_LIMIT", _int_range(1, 100000), "100", "Likes one user may give per day."
     ),
     Setting(
@@ -187,6 +222,18 @@ SETTINGS: tuple[Setting, ...] = (
         _int_range(1, 1000),
         "3",
         "Distinct reporters after which a profile is hidden until reviewed.",
+    ),
+    Setting(
+        "RATING_SWEEP_MINUTES",
+        _int_range(1, 60),
+        "5",
+        "Minutes between sweeps that re-rate changed profiles (one node runs each).",
+    ),
+    Setting(
+        "FULL_SWEEP_HOUR",
+        _int_range(0, 23),
+        "3",
+        "Hour (UTC) of the nightly sweep that re-rates every profile.",
     ),
 )
 
@@ -215,9 +262,15 @@ class Settings:
     session_actors: int
     send_rate_per_second: float
     send_rate_per_chat: float
+    bot_mode: str
+    webhook_url: str
+    webhook_secret: str
+    webhook_port: int
     daily_like_limit: int
     like_notice_minutes: int
     reports_to_hide: int
+    rating_sweep_minutes: int
+    full_sweep_hour: int
     extra: Mapping[str, str] = field(default_factory=dict)
 
     @property
@@ -246,4 +299,8 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
             raise SettingsError(f"{setting.env}={shown} is malformed: {error}") from None
     if not values["node_id"]:
         values["node_id"] = socket.gethostname()
+    if values["bot_mode"] == "webhook":
+        for name in ("WEBHOOK_URL", "WEBHOOK_SECRET"):
+            if not values[name.lower()]:
+                raise SettingsError(f"{name} is not set: BOT_MODE=webhook needs it")
     return Settings(**values)

@@ -31,6 +31,24 @@ class Metrics:
         self.owned_shards = Gauge("bot_owned_shards", "Shards this node consumes", ("node_id",),
                                   registry=registry)
         self.dead_letters = counter("bot_dead_letters_total", "Updates sent to the dead letters")
+        self.shard_queue_depth = Gauge(
+            "bot_shard_queue_depth", "Messages waiting in a shard's queue, sampled by its owner",
+            ("node_id", "shard"), registry=registry)
+        self.cluster_members = Gauge("bot_cluster_members", "Live nodes this node sees",
+                                     ("node_id",), registry=registry)
+        self.events = counter("bot_events_total", "Events between nodes, by topic and direction",
+                              "topic", "direction")
+        self.intake_leader = Gauge(
+            "bot_intake_leader", "1 while this node holds the long-polling lease", ("node_id",),
+            registry=registry)
+        self.matches = counter("bot_matches_total", "Matches made (a like answered by a like)")
+        self.active_users = Gauge(
+            "bot_active_users", "Users active in the last 24 hours, in the whole deployment "
+            "(every node reports the same figure)", ("node_id",), registry=registry)
+
+        self.sweep_seconds = Histogram(
+            "bot_sweep_seconds", "Duration of sweeps this node ran, by kind", ("node_id", "kind"),
+            buckets=(0.1, 0.5, 1, 5, 15, 30, 60, 120, 300, 900), registry=registry)
 
     def render(self) -> bytes:
         return bytes(generate_latest(self.registry))

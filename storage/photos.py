@@ -6,7 +6,7 @@ import io
 import json
 import secrets
 from collections.abc import Iterable, Iterator
-from datetime import timedelta
+from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
 from minio import Minio
@@ -78,9 +78,11 @@ class PhotoStore:
         if errors:
             raise RuntimeError(f"could not delete {len(errors)} photo objects: {errors[0]}")
 
-    def keys(self) -> Iterator[str]:
+    def keys(self, older_than: datetime | None = None) -> Iterator[str]:
+        """Every photo key, or those last written before older_than."""
         for item in self._client.list_objects(self.bucket, prefix=KEY_PREFIX, recursive=True):
-            if item.object_name:
+            if item.object_name and (older_than is None or item.last_modified is None
+                                     or item.last_modified < older_than):
                 yield item.object_name
 
     def presigned_url(self, key: str, lifetime: timedelta = PRESIGNED_URL_LIFETIME) -> str:
