@@ -52,6 +52,9 @@ SMALL_CELL_DEGREES: Final = 0.25
 LARGE_CELL_DEGREES: Final = 2.0
 MAX_SMALL_CELLS: Final = 64
 LIKE_WINDOW: Final = timedelta(days=1)
+# Room for the hashed set of everyone a viewer decided on (about 60 bytes each): a set that
+# does not fit is scanned once per candidate instead, which would be very slow.
+FEED_WORK_MEM: Final = "32MB"
 PAIR_LOCK_PREFIX: Final = "pair"
 
 
@@ -78,24 +81,34 @@ def cells_around(latitude: float, longitude: float, radius_km: float) -> tuple[s
 # -- the rules (domain.filters) as SQL over a candidate p JOIN users u -----------------------
 
 _SELF = "p.user_id <> %(viewer)s"
-_VISIBLE = """u.onboarding_step IS NULL AND p.completed_at IS NOT NULL
+_USER_VISIBLE = """u.onboarding_step IS NULL
     AND NOT (u.is_paused OR u.is_banned OR u.is_inactive OR u.is_hidden)
-    AND EXISTS (SELECT 1 FROM photos ph WHERE ph.user_id = p.user_id)"""
-_NOT_BLOCKED = """NOT EXISTS (SELECT 1 FROM blocks b
-                  WHERE b.blocker_id = %(viewer)s AND b.blocked_id = p.user_id)
-    AND NOT EXISTS (SELECT 1 FROM blocks b
-                    WHERE b.blocker_id = p.user_id AND b.blocked_id = %(viewer)s)"""
-_NOT_LIKED_OR_MATCHED = """NOT EXISTS (SELECT 1 FROM interactions li
-                  WHERE li.actor_id = %(viewer)s AND li.kind = 'like' AND li.target_id = p.user_id)
-    AND NOT EXISTS (SELECT 1 FROM matches m
-                    WHERE m.user_low = least(%(viewer)s, p.user_id)
-                      AND m.user_high = greatest(%(viewer)s, p.user_id))"""
+    AND EXISTS (SELECT 1 FROM photos ph WHERE ph.user_id = u.id)"""
+_VISIBLE = f"p.completed_at IS NOT NULL AND {_USER_VISIBLE}"
+# Blocks either way and matches (of any status) are a few rows per viewer: read once per query
+# and hashed (NOT IN over an uncorrelated subquery), so each scanned candidate costs a lookup.
+_NOT_BLOCKED = """p.user_id NOT IN (SELECT b.blocked_id FROM blocks b
+                                 WHERE b.blocker_id = %(viewer)s)
+    AND p.user_id NOT IN (SELECT b.blocker_id FROM blocks b WHERE b.blocked_id = %(viewer)s)"""
+_NOT_MATCHED = """p.user_id NOT IN (SELECT m.user_high FROM matches m WHERE m.user_low = %(viewer)s)
+    AND p.user_id NOT IN (SELECT m.user_low FROM matches m WHERE m.user_high = %(viewer)s)"""
+# One candidate at a time: a probe of the primary key.
+_NOT_LIKED = """NOT EXISTS (SELECT 1 FROM interactions li
+    WHERE li.actor_id = %(viewer)s AND li.kind = 'like' AND li.target_id = p.user_id)"""
+# The feed's scan over many candidates: everyone the viewer liked or skipped (thousands), read
+# once from the primary key and hashed, so passing over seen people costs a lookup each.
+_UNDECIDED = """p.user_id NOT IN (SELECT d.target_id FROM interactions d
+    WHERE d.actor_id = %(viewer)s AND d.kind IN ('like', 'skip'))"""
 _WISHES = f"""(%(seeking)s::text = 'any' OR p.gender = %(seeking)s::text)
     AND (p.seeking = 'any' OR p.seeking = %(gender)s::text)
     AND p.age BETWEEN %(age_min)s::int AND %(age_max)s::int
     AND %(age)s::int BETWEEN coalesce(p.age_min, {DEFAULT_AGE_MIN})
                          AND coalesce(p.age_max, {DEFAULT_AGE_MAX})"""
 _DISTANCE = "km_between(%(lat)s::float8, %(lon)s::float8, p.latitude, p.longitude) <= %(radius)s"
+# The same with a bounding box first: plain comparisons reject most of a cell before the
+# trigonometry (domain.geo.bounding_box).
+_BOXED_DISTANCE = f"""p.latitude BETWEEN %(min_lat)s AND %(max_lat)s
+    AND p.longitude BETWEEN %(min_lon)s AND %(max_lon)s AND {_DISTANCE}"""
 _NEAR = f"""(p.city_key = %(city_key)s::text
     OR (%(lat)s::float8 IS NOT NULL AND p.latitude IS NOT NULL AND {_DISTANCE}))"""
 _NEVER_SKIPPED = """NOT EXISTS (SELECT 1 FROM interactions sk
@@ -103,10 +116,13 @@ _NEVER_SKIPPED = """NOT EXISTS (SELECT 1 FROM interactions sk
 _NOT_SKIPPED_RECENTLY = """NOT EXISTS (SELECT 1 FROM interactions sk
     WHERE sk.actor_id = %(viewer)s AND sk.kind = 'skip' AND sk.target_id = p.user_id
       AND sk.created_at > now() - %(cooldown)s::interval)"""
-# Everything but the place and skips: who may be shown to this viewer at all.
-_RULES = " AND ".join((_SELF, _VISIBLE, _NOT_BLOCKED, _NOT_LIKED_OR_MATCHED, _WISHES))
-# A card may be served now: the rules, the place, and no skip inside the cooldown.
-_SHOWABLE = f"{_RULES} AND {_NEAR} AND {_NOT_SKIPPED_RECENTLY}"
+# What the profile row alone decides (index-only in the feed's scan): not the viewer, no block
+# either way, no match, both wishes.
+_PROFILE_RULES = " AND ".join((_SELF, _NOT_BLOCKED, _NOT_MATCHED, _WISHES))
+# Everything but the place, likes and skips: who may be shown to this viewer at all.
+_RULES = f"{_PROFILE_RULES} AND {_VISIBLE}"
+# A card may be served now: the rules, not liked, the place, and no skip inside the cooldown.
+_SHOWABLE = f"{_RULES} AND {_NOT_LIKED} AND {_NEAR} AND {_NOT_SKIPPED_RECENTLY}"
 
 _CARD_COLUMNS = """p.user_id, p.name, p.age, p.city, p.about, p.interests, p.latitude,
     p.longitude,
@@ -115,30 +131,36 @@ _CARD_COLUMNS = """p.user_id, p.name, p.age, p.city, p.about, p.interests, p.lat
     (SELECT lm.message FROM interactions lm WHERE lm.actor_id = p.user_id AND lm.kind = 'like'
        AND lm.target_id = %(viewer)s) AS like_message"""
 
-# One ranked batch of the pass: each (place, gender) range read in rank order after the
-# cursor, merged, and cut at LIMIT. {column} is city_key, cell_small or cell_large.
+# One ranked batch of the pass: each (place, gender) range read index-only in rank order after
+# the cursor with what the profile row decides, merged and cut at LIMIT; only then are the
+# chosen few looked up in users and photos (visible or not: the cursor moves past both).
+# {column} is city_key, cell_small or cell_large.
 _BATCH_SQL = """
-SELECT c.user_id, c.feed_score
-FROM unnest(%(areas)s::{area_type}[]) AS area(key)
-CROSS JOIN unnest(%(genders)s::text[]) AS g(gender)
-CROSS JOIN LATERAL (
-    SELECT p.user_id, p.feed_score
-    FROM profiles p JOIN users u ON u.id = p.user_id
-    WHERE p.{column} = area.key AND p.gender = g.gender AND p.completed_at IS NOT NULL
-      AND (p.feed_score, p.user_id) < (%(after_score)s::float8, %(after_id)s::bigint)
-      AND {place} AND {rules} AND {never_skipped}
-    ORDER BY p.feed_score DESC, p.user_id DESC
+WITH ranked AS (
+    SELECT c.user_id, c.feed_score
+    FROM unnest(%(areas)s::{area_type}[]) AS area(key)
+    CROSS JOIN unnest(%(genders)s::text[]) AS g(gender)
+    CROSS JOIN LATERAL (
+        SELECT p.user_id, p.feed_score
+        FROM profiles p
+        WHERE p.{column} = area.key AND p.gender = g.gender AND p.completed_at IS NOT NULL
+          AND (p.feed_score, p.user_id) < (%(after_score)s::float8, %(after_id)s::bigint)
+          AND {place} AND {rules} AND {undecided}
+        ORDER BY p.feed_score DESC, p.user_id DESC
+        LIMIT %(limit)s
+    ) c
+    ORDER BY c.feed_score DESC, c.user_id DESC
     LIMIT %(limit)s
-) c
-ORDER BY c.feed_score DESC, c.user_id DESC
-LIMIT %(limit)s
+)
+SELECT r.user_id, r.feed_score, ({visible}) AS visible
+FROM ranked r JOIN users u ON u.id = r.user_id
+ORDER BY r.feed_score DESC, r.user_id DESC
 """
 
 _PENDING_LIKERS = f"""FROM interactions l
     JOIN profiles p ON p.user_id = l.actor_id JOIN users u ON u.id = l.actor_id
     WHERE l.target_id = %(viewer)s AND l.kind = 'like' AND {_VISIBLE} AND {_NOT_BLOCKED}
-      AND NOT EXISTS (SELECT 1 FROM matches m WHERE m.user_low = least(%(viewer)s, p.user_id)
-                      AND m.user_high = greatest(%(viewer)s, p.user_id))
+      AND {_NOT_MATCHED}
       AND NOT EXISTS (SELECT 1 FROM interactions sk WHERE sk.actor_id = %(viewer)s
                       AND sk.kind = 'skip' AND sk.target_id = p.user_id
                       AND sk.created_at >= l.created_at)"""
@@ -160,6 +182,13 @@ class Party:
     is_banned: bool
     is_inactive: bool
     name: str | None
+
+
+@dataclass(frozen=True, slots=True)
+class BatchRow:
+    user_id: int
+    feed_score: float
+    visible: bool  # a finished, visible account with a photo (else passed over)
 
 
 @dataclass(frozen=True, slots=True)
@@ -274,6 +303,14 @@ class Discovery:
         then a ranked batch read after the keyset cursor), and once the pass ran dry the
         people skipped more than SKIP_COOLDOWN ago, longest ago first."""
         with self._pool.connection() as conn:
+            # A view and the pass's cursor are cheap to lose in a crash (a card may be shown
+            # again), so this commit does not wait for the disk; likes and matches do. The
+            # queries by key (each joins a dozen relations: planning them costs more than
+            # running them) are prepared at once and keep one generic plan per connection;
+            # the batch query is never prepared (feed_batch).
+            conn.execute(f"SET LOCAL work_mem = '{FEED_WORK_MEM}'; "
+                         "SET LOCAL synchronous_commit = off; "
+                         "SET LOCAL plan_cache_mode = force_generic_plan")
             state = self._pass(conn, viewer)
             params = _params(viewer, state.radius_km)
             for _ in range(MAX_REFILLS_PER_CARD):
@@ -286,7 +323,7 @@ class Discovery:
                     row = conn.execute(
                         f"SELECT {_CARD_COLUMNS} FROM profiles p JOIN users u ON u.id = p.user_id"
                         f" WHERE p.user_id = %(candidate)s AND {_SHOWABLE}",
-                        {**params, "candidate": candidate}).fetchone()
+                        {**params, "candidate": candidate}, prepare=True).fetchone()
                     if row is None:
                         continue
                     self._record(conn, viewer.id, candidate, "view")
@@ -302,7 +339,7 @@ class Discovery:
         """The viewer's current pass (locked for this transaction), started over when the
         filters changed, after PASS_MAX_AGE, or FINISHED_PASS_RETRY after it ran dry."""
         row = conn.execute("SELECT * FROM feed_passes WHERE viewer_id = %s FOR UPDATE",
-                           (viewer.id,)).fetchone()
+                           (viewer.id,), prepare=True).fetchone()
         now = datetime.now(UTC)
         filters = filters_of(viewer)
         if row is not None and row["filters"] == filters \
@@ -334,42 +371,64 @@ class Discovery:
             {"viewer": viewer_id, "filters": state.filters, "radius": state.radius_km,
              "widened": state.widened, "told": state.widened_told, "score": state.after_score,
              "id": state.after_id, "queue": state.queue, "started": state.started_at,
-             "finished": state.finished_at})
+             "finished": state.finished_at}, prepare=True)
 
-    def _place(self, viewer: Account, radius_km: int) -> tuple[str, str, list[Any], str]:
-        """(column, its SQL type, the keys to read, the exact place condition)."""
+    def _batch_query(self, viewer: Account,
+                     radius_km: int) -> tuple[sql.Composed, dict[str, Any]]:
+        """The batch query for the viewer's place, and the place's parameters."""
         if viewer.has_location:
             assert viewer.latitude is not None and viewer.longitude is not None
             column, cells = cells_around(viewer.latitude, viewer.longitude, radius_km)
-            return column, "integer", list(cells), _DISTANCE
-        return "city_key", "text", [viewer.city_key], "true"
-
-    def _batch_query(self, viewer: Account, radius_km: int) -> tuple[sql.Composed, list[Any]]:
-        column, area_type, areas, place = self._place(viewer, radius_km)
+            box = geo.bounding_box(viewer.latitude, viewer.longitude, radius_km)
+            area_type, place = "integer", _BOXED_DISTANCE
+            values: dict[str, Any] = {"areas": cells, **dict(zip(
+                ("min_lat", "max_lat", "min_lon", "max_lon"), box, strict=True))}
+        else:
+            column, area_type, place = "city_key", "text", "true"
+            values = {"areas": [viewer.city_key]}
         query = sql.SQL(_BATCH_SQL).format(
             column=sql.Identifier(column), area_type=sql.SQL(area_type), place=sql.SQL(place),
-            rules=sql.SQL(_RULES), never_skipped=sql.SQL(_NEVER_SKIPPED))
-        return query, areas
+            rules=sql.SQL(_PROFILE_RULES), undecided=sql.SQL(_UNDECIDED),
+            visible=sql.SQL(_USER_VISIBLE))
+        return query, values
 
     def _count_near(self, conn: Conn, viewer: Account, radius_km: int) -> int:
         """Candidates not yet decided on within radius_km, counted up to the minimum the
         radius needs (geo.MIN_NEARBY_CANDIDATES), so a dense place stops early."""
-        query, areas = self._batch_query(viewer, radius_km)
-        limit = geo.MIN_NEARBY_CANDIDATES
-        rows = conn.execute(query, {
-            **_params(viewer, radius_km), "areas": areas, "genders": _genders(viewer),
-            "after_score": math.inf, "after_id": 2**63 - 1, "limit": limit}).fetchall()
-        return len(rows)
+        probe = FeedPass("", radius_km, False, False, math.inf, 2**63 - 1, [],
+                         datetime.now(UTC), None)
+        batch = self.feed_batch(conn, viewer, probe, geo.MIN_NEARBY_CANDIDATES)
+        return sum(row.visible for row in batch)
+
+    def feed_batch_query(self, viewer: Account, state: FeedPass,
+                         limit: int = FEED_BATCH) -> tuple[sql.Composed, dict[str, Any]]:
+        """The query of one ranked batch after the pass's cursor, and its parameters."""
+        query, place = self._batch_query(viewer, state.radius_km)
+        return query, {**_params(viewer, state.radius_km), **place,
+                       "genders": _genders(viewer), "after_score": state.after_score,
+                       "after_id": state.after_id, "limit": limit}
 
     def feed_batch(self, conn: Conn, viewer: Account, state: FeedPass,
-                   limit: int = FEED_BATCH) -> list[tuple[int, float]]:
-        """The next (user id, feed score) after the pass's cursor, in rank order."""
-        query, areas = self._batch_query(viewer, state.radius_km)
-        rows = conn.execute(query, {
-            **_params(viewer, state.radius_km), "areas": areas, "genders": _genders(viewer),
-            "after_score": state.after_score, "after_id": state.after_id,
-            "limit": limit}).fetchall()
-        return [(int(row["user_id"]), float(row["feed_score"])) for row in rows]
+                   limit: int = FEED_BATCH) -> list[BatchRow]:
+        """The next candidates after the pass's cursor, in rank order, visible or not.
+
+        Always planned for this viewer's own places and sets (about a millisecond): a generic
+        plan, blind to them, can be slower by orders of magnitude."""
+        mode = conn.execute("SELECT current_setting('plan_cache_mode') AS mode").fetchone()
+        conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+        try:
+            rows = conn.execute(*self.feed_batch_query(viewer, state, limit),
+                                prepare=False).fetchall()
+        finally:
+            if mode is not None:
+                conn.execute("SELECT set_config('plan_cache_mode', %s, true)", (mode["mode"],))
+        return [BatchRow(int(row["user_id"]), float(row["feed_score"]), bool(row["visible"]))
+                for row in rows]
+
+    def current_pass(self, viewer: Account) -> FeedPass:
+        """The viewer's pass as the next card would use it (started if due, not saved)."""
+        with self._pool.connection() as conn:
+            return self._pass(conn, viewer)
 
     def _refill(self, conn: Conn, viewer: Account, state: FeedPass,
                 params: dict[str, Any]) -> None:
@@ -378,16 +437,17 @@ class Discovery:
                 f"""SELECT p.user_id FROM interactions l
                     JOIN profiles p ON p.user_id = l.actor_id JOIN users u ON u.id = p.user_id
                     WHERE l.target_id = %(viewer)s AND l.kind = 'like' AND {_RULES}
-                      AND {_NEAR} AND {_NEVER_SKIPPED}
+                      AND {_NOT_LIKED} AND {_NEAR} AND {_NEVER_SKIPPED}
                       AND NOT EXISTS (SELECT 1 FROM interactions v WHERE v.actor_id = %(viewer)s
                           AND v.kind = 'view' AND v.target_id = p.user_id
                           AND v.created_at >= %(started)s)
                     ORDER BY l.created_at LIMIT %(limit)s""",
-                {**params, "started": state.started_at, "limit": LIKERS_PER_BATCH})]
+                {**params, "started": state.started_at, "limit": LIKERS_PER_BATCH},
+                prepare=True)]
             batch = self.feed_batch(conn, viewer, state)
             if batch:
-                state.after_id, state.after_score = batch[-1]
-                ranked = self._rank(conn, viewer, [user_id for user_id, _ in batch])
+                state.after_id, state.after_score = batch[-1].user_id, batch[-1].feed_score
+                ranked = self._rank(conn, viewer, [row.user_id for row in batch if row.visible])
                 state.queue = likers + [user_id for user_id in ranked if user_id not in likers]
                 return
             state.finished_at = datetime.now(UTC)
@@ -398,9 +458,10 @@ class Discovery:
             f"""SELECT p.user_id FROM interactions s
                 JOIN profiles p ON p.user_id = s.target_id JOIN users u ON u.id = p.user_id
                 WHERE s.actor_id = %(viewer)s AND s.kind = 'skip'
-                  AND s.created_at <= now() - %(cooldown)s::interval AND {_RULES} AND {_NEAR}
+                  AND s.created_at <= now() - %(cooldown)s::interval AND {_RULES}
+                  AND {_NOT_LIKED} AND {_NEAR}
                 ORDER BY s.created_at LIMIT %(limit)s""",
-            {**params, "limit": FEED_BATCH})]
+            {**params, "limit": FEED_BATCH}, prepare=True)]
 
     def _rank(self, conn: Conn, viewer: Account, ids: Sequence[int]) -> list[int]:
         """The batch in the order domain.ranking.order_feed gives this viewer."""
@@ -418,7 +479,7 @@ class Discovery:
                FROM profiles p JOIN users u ON u.id = p.user_id
                LEFT JOIN ratings r ON r.user_id = p.user_id
                WHERE p.user_id = ANY(%(ids)s)""",
-            {"viewer": viewer.id, "ids": list(ids)}).fetchall()
+            {"viewer": viewer.id, "ids": list(ids)}, prepare=True).fetchall()
         candidates = [FeedCandidate(_features(row), _rating(row["primary_score"],
                                                             row["behaviour_score"],
                                                             row["components"]),
@@ -459,13 +520,13 @@ class Discovery:
         conn.execute(
             """INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, %s)
                ON CONFLICT (actor_id, kind, target_id) DO UPDATE SET created_at = now()""",
-            (actor, target, kind))
+            (actor, target, kind), prepare=True)
 
     @staticmethod
     def _was_shown(conn: Conn, viewer: int, target: int) -> bool:
         return conn.execute(
             """SELECT 1 FROM interactions WHERE actor_id = %s AND kind = 'view'
-               AND target_id = %s""", (viewer, target)).fetchone() is not None
+               AND target_id = %s""", (viewer, target), prepare=True).fetchone() is not None
 
     def skip(self, viewer_id: int, target: int) -> bool:
         """Record a skip of a card that was shown; False for one that never was."""

@@ -1,0 +1,273 @@
+"""Feed benchmark: time to the next card with 100,000 and 1,000,000 profiles.
+
+Run from the repository root (needs the local PostgreSQL; makes and drops its own database):
+
+    python -m bench.feed --sizes 100000 1000000 --viewers 30 --cards 60 --seen 10000
+
+A population is generated in SQL (seeded): 100 cities of Zipf-like sizes, 40 % of people
+sharing coordinates scattered around their city instead of naming it, ages skewed young,
+mostly heterosexual wishes, a few paused / banned / inactive / hidden, one photo each and a
+random rating. Viewers are drawn from all kinds of places; each has already seen 10,000
+people — the top of their own feed first (skipped or liked, as they would have been), then
+random others — and their pass's cursor stands after what they saw.
+
+Measured through storage.discovery.Discovery, exactly as the matcher actor calls it:
+- next card: ``next_card`` then ``skip``, card after card (refills included), timed per card;
+- pass start: the first card of a new pass (a day later, or after changing filters), which
+  chooses the radius and has to pass over everything the viewer already decided on;
+and the plan of one ranked batch (EXPLAIN ANALYZE) for a city viewer and a coordinates viewer.
+The population grows in place from one size to the next.
+"""
+
+from __future__ import annotations
+
+import argparse
+import os
+import statistics
+import sys
+import time
+import uuid
+from collections.abc import Callable
+from dataclasses import dataclass
+from functools import partial
+from pathlib import Path
+from typing import TypeVar
+
+if __package__ in (None, ""):  # run as a file: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import psycopg
+from psycopg import sql
+
+from storage import db
+from storage.accounts import Account, Accounts
+from storage.discovery import Discovery
+
+T = TypeVar("T")
+
+ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL",
+                           "postgresql://postgres@127.0.0.1:5432/postgres")
+CITIES = 100
+COORDINATE_SHARE = 0.4
+INTERESTS = ("music", "movies", "books", "travel", "sport", "gym", "cooking", "games", "art",
+             "photography", "dancing", "hiking", "pets", "tech", "science", "fashion", "cars",
+             "yoga", "theatre", "volunteering")
+
+_POPULATION_SQL = """
+SELECT setseed(%(seed)s::float8);
+CREATE TABLE IF NOT EXISTS bench_cities AS
+    SELECT c AS n, 'city' || c AS key, 'City ' || c AS name,
+           50 + random() * 6 AS lat, 30 + random() * 12 AS lon
+    FROM generate_series(1, {cities}) c;
+INSERT INTO users (id, chat_id, onboarding_step, is_paused, is_banned, is_inactive, is_hidden,
+                   created_at, last_active_at)
+SELECT g, g, NULL, random() < 0.02, random() < 0.005, random() < 0.01, random() < 0.002,
+       now() - random() * interval '365 days', now() - random() * interval '30 days'
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) g;
+INSERT INTO profiles (user_id, name, age, gender, seeking, age_min, age_max, city, city_key,
+                      latitude, longitude, radius_km, interests, completed_at, feed_score)
+SELECT s.g, 'P' || s.g, s.age, s.gender,
+       CASE WHEN s.r_seek < 0.90 THEN (CASE s.gender WHEN 'm' THEN 'f' ELSE 'm' END)
+            WHEN s.r_seek < 0.97 THEN 'any' ELSE s.gender END,
+       greatest(18, s.age - 2 - floor(s.r_lo * 8)::int),
+       least(100, s.age + 2 + floor(s.r_hi * 10)::int),
+       CASE WHEN s.coords THEN NULL ELSE c.name END,
+       CASE WHEN s.coords THEN NULL ELSE c.key END,
+       CASE WHEN s.coords THEN c.lat + (random() - 0.5) * 0.3 END,
+       CASE WHEN s.coords THEN c.lon + (random() - 0.5) * 0.5 END,
+       (ARRAY[10, 25, 50, 100])[1 + floor(random() * 4)::int],
+       ARRAY[(%(interests)s::text[])[1 + floor(random() * 20)::int],
+             (%(interests)s::text[])[1 + floor(random() * 20)::int],
+             (%(interests)s::text[])[1 + floor(random() * 20)::int]],
+       now(), s.score
+FROM (SELECT g, least(70, 18 + floor(-ln(1 - random()) * 9)::int) AS age,
+             CASE WHEN random() < 0.5 THEN 'm' ELSE 'f' END AS gender,
+             random() AS r_seek, random() AS r_lo, random() AS r_hi,
+             least({cities}, greatest(1, floor(power({cities}, random()))::int)) AS city,
+             random() < {coordinate_share} AS coords, random() AS score
+      FROM generate_series(%(first)s::bigint, %(last)s::bigint) g) s
+JOIN bench_cities c ON c.n = s.city;
+INSERT INTO photos (user_id, position, object_key, telegram_file_id, file_unique_id,
+                    content_type, size_bytes)
+SELECT g, 0, 'bench/' || g, 'file' || g, 'unique' || g, 'image/jpeg', 1000
+FROM generate_series(%(first)s::bigint, %(last)s::bigint) g;
+ALTER TABLE ratings DISABLE TRIGGER ratings_copy_feed_score;
+INSERT INTO ratings (user_id, combined_score, dirty)
+SELECT user_id, feed_score, false FROM profiles WHERE user_id BETWEEN %(first)s AND %(last)s;
+ALTER TABLE ratings ENABLE TRIGGER ratings_copy_feed_score;
+"""
+
+
+@dataclass
+class Timings:
+    next_card_ms: list[float]
+    pass_start_ms: list[float]
+
+
+def grow(pool: db.Pool, first: int, last: int, seed: float) -> None:
+    """Add people first..last (ids) to the population."""
+    statement = _POPULATION_SQL.format(cities=CITIES, coordinate_share=COORDINATE_SHARE)
+    with pool.connection() as conn:
+        cursor = conn.cursor()
+        for part in statement.split(";\n"):
+            if part.strip():
+                cursor.execute(part, {"seed": seed, "first": first, "last": last,
+                                      "interests": list(INTERESTS)})
+    analyze(pool)
+
+
+def analyze(pool: db.Pool) -> None:
+    """Fresh statistics, as autovacuum keeps them on a live database."""
+    with pool.connection() as conn:
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE")
+
+
+def choose_viewers(pool: db.Pool, count: int, population: int) -> list[int]:
+    """Visible people spread over big and small cities and over coordinates."""
+    with pool.connection() as conn:
+        rows = conn.execute(
+            """SELECT p.user_id FROM profiles p JOIN users u ON u.id = p.user_id
+               WHERE NOT (u.is_paused OR u.is_banned OR u.is_inactive OR u.is_hidden)
+                 AND p.user_id <= %s
+               ORDER BY md5(p.user_id::text) LIMIT %s""", (population, count)).fetchall()
+    return [int(row["user_id"]) for row in rows]
+
+
+def prepare_viewer(pool: db.Pool, discovery: Discovery, viewer: Account, seen: int,
+                   population: int) -> None:
+    """The viewer has seen ``seen`` people: the top of their feed (80 % skipped, 20 % liked;
+    at most half of it, so that cards are left) and then random others; their pass's cursor
+    stands after the top part."""
+    with pool.connection() as conn:
+        conn.execute("DELETE FROM interactions WHERE actor_id = %s", (viewer.id,))
+        conn.execute("DELETE FROM feed_passes WHERE viewer_id = %s", (viewer.id,))
+    state = discovery.current_pass(viewer)
+    with pool.connection() as conn:
+        pool_top = discovery.feed_batch(conn, viewer, state, limit=2 * seen)
+        top = pool_top[:min(seen, len(pool_top) // 2)]  # some are always left to show
+        ids = [row.user_id for row in top if row.visible]
+        decided = {"like": ids[::5], "skip": [t for n, t in enumerate(ids) if n % 5]}
+        for kind, targets in decided.items():
+            conn.execute(
+                """INSERT INTO interactions (actor_id, target_id, kind, created_at)
+                   SELECT %(viewer)s, t, k, now() - interval '1 day'
+                   FROM unnest(%(ids)s::bigint[]) t, unnest(ARRAY['view', %(kind)s]) k
+                   ON CONFLICT DO NOTHING""", {"viewer": viewer.id, "ids": targets, "kind": kind})
+        conn.execute(
+            """INSERT INTO interactions (actor_id, target_id, kind, created_at)
+               SELECT %(viewer)s, t, k, now() - interval '2 days'
+               FROM (SELECT DISTINCT (1 + floor(random() * %(population)s))::bigint AS t
+                     FROM generate_series(1, %(rest)s)) random_people,
+                    unnest(ARRAY['view', 'skip']) k
+               WHERE t <> %(viewer)s
+               ON CONFLICT DO NOTHING""",
+            {"viewer": viewer.id, "rest": seen - len(ids), "population": population})
+        after_id, after_score = ((top[-1].user_id, top[-1].feed_score) if top
+                                 else (2**63 - 1, float("inf")))
+        conn.execute(
+            """INSERT INTO feed_passes (viewer_id, filters, radius_km, widened, widened_told,
+                                        after_score, after_id, started_at)
+               VALUES (%s, %s, %s, %s, true, %s, %s, now())""",
+            (viewer.id, state.filters, state.radius_km, state.widened, after_score, after_id))
+
+
+def timed(action: Callable[[], T]) -> tuple[float, T]:
+    started = time.perf_counter()
+    result = action()
+    return (time.perf_counter() - started) * 1000, result
+
+
+def measure(pool: db.Pool, discovery: Discovery, viewers: list[Account], cards: int,
+            restarts: int) -> Timings:
+    timings = Timings([], [])
+    for viewer in viewers:
+        for _ in range(cards):
+            elapsed, found = timed(partial(discovery.next_card, viewer))
+            if found is None:
+                break
+            timings.next_card_ms.append(elapsed)
+            discovery.skip(viewer.id, found.card.user_id)
+    for viewer in viewers:
+        for _ in range(restarts):
+            with pool.connection() as conn:
+                conn.execute("DELETE FROM feed_passes WHERE viewer_id = %s", (viewer.id,))
+            elapsed, _ = timed(partial(discovery.next_card, viewer))
+            timings.pass_start_ms.append(elapsed)
+    return timings
+
+
+def percentile(values: list[float], share: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, round(share * (len(ordered) - 1)))]
+
+
+def summary(label: str, values: list[float]) -> str:
+    if not values:
+        return f"  {label:<26} no samples"
+    return (f"  {label:<26} n={len(values):<5} p50={statistics.median(values):7.2f} ms  "
+            f"p99={percentile(values, 0.99):7.2f} ms  max={max(values):7.2f} ms")
+
+
+def explain(pool: db.Pool, discovery: Discovery, viewer: Account) -> str:
+    query, params = discovery.feed_batch_query(viewer, discovery.current_pass(viewer))
+    with pool.connection() as conn:
+        rows = conn.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + query,
+                            params).fetchall()
+    return "\n".join("    " + row["QUERY PLAN"] for row in rows)
+
+
+def describe(viewer: Account) -> str:
+    place = (f"coordinates, radius {viewer.radius_km} km" if viewer.has_location
+             else f"city {viewer.city}")
+    return f"viewer {viewer.id} ({viewer.gender} seeking {viewer.seeking}, {place})"
+
+
+def run(args: argparse.Namespace) -> None:
+    name = f"feed_bench_{uuid.uuid4().hex[:8]}"
+    with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+        admin.execute(f'CREATE DATABASE "{name}"')
+    pool = db.create_pool(f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}", max_size=4, name="bench")
+    try:
+        db.apply_schema(pool)
+        discovery, accounts = Discovery(pool), Accounts(pool)
+        population = 0
+        for size in sorted(args.sizes):
+            started = time.perf_counter()
+            grow(pool, population + 1, size, args.seed)
+            population = size
+            print(f"\n== {size:,} profiles (generated in {time.perf_counter() - started:.0f} s)")
+            viewers = [account for user_id in choose_viewers(pool, args.viewers, size)
+                       if (account := accounts.get(user_id)) is not None]
+            for viewer in viewers:
+                prepare_viewer(pool, discovery, viewer, args.seen, size)
+            analyze(pool)
+            timings = measure(pool, discovery, viewers, args.cards, args.restarts)
+            print(summary("next card", timings.next_card_ms))
+            print(summary("first card of a new pass", timings.pass_start_ms))
+            for viewer in (next(v for v in viewers if not v.has_location),
+                           next(v for v in viewers if v.has_location)):
+                prepare_viewer(pool, discovery, viewer, args.seen, size)
+                print(f"  plan of one ranked batch, {describe(viewer)}:")
+                print(explain(pool, discovery, viewer))
+    finally:
+        pool.close()
+        if not args.keep:
+            with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
+                admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n", 1)[0])
+    parser.add_argument("--sizes", type=int, nargs="+", default=[100_000, 1_000_000])
+    parser.add_argument("--viewers", type=int, default=30)
+    parser.add_argument("--cards", type=int, default=60, help="cards per viewer")
+    parser.add_argument("--seen", type=int, default=10_000)
+    parser.add_argument("--restarts", type=int, default=3, help="new passes per viewer")
+    parser.add_argument("--seed", type=float, default=0.42)
+    parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    run(parser.parse_args())
+
+
+if __name__ == "__main__":
+    main()
