@@ -11,6 +11,8 @@ session-level advisory lock per kind that a dead node's connection releases at o
 from __future__ import annotations
 
 import json
+import queue
+import threading
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass
@@ -18,7 +20,7 @@ from datetime import UTC, datetime
 from typing import Any, Final
 
 import psycopg
-from psycopg.rows import DictRow, dict_row
+from psycopg.rows import DictRow, dict_row, tuple_row
 
 from domain.ranking import (
     DEFAULT_PRIOR_LIKE_RATE,
@@ -39,6 +41,9 @@ SWEEP_KINDS: Final = ("incremental", "full", "maintenance")
 _DECAY = decay_sql("i.created_at")
 _MATCH_DECAY = decay_sql("m.created_at")
 
+# Each query reads one batch of users, chosen by {which}: a range of ids for sweeps (an index
+# range scan) or a list for a few users rated at once. Each row's decay weight is computed
+# once, in double precision, then summed per kind.
 _FEATURES_SQL = """
 SELECT u.id AS user_id, p.age, p.gender, p.seeking, p.age_min, p.age_max, p.city_key,
        p.latitude, p.longitude, p.radius_km, p.interests,
@@ -48,42 +53,63 @@ SELECT u.id AS user_id, p.age, p.gender, p.seeking, p.age_min, p.age_max, p.city
        u.is_paused, u.is_banned, u.is_inactive, u.is_hidden,
        (SELECT count(*) FROM photos ph WHERE ph.user_id = u.id) AS photo_count
 FROM users u JOIN profiles p ON p.user_id = u.id
-WHERE u.id = ANY(%(ids)s)
+WHERE {which}
 """
 
 _RECEIVED_SQL = f"""
-SELECT i.target_id AS user_id,
-       sum({_DECAY}) FILTER (WHERE i.kind = 'view') AS views_received,
-       sum({_DECAY}) FILTER (WHERE i.kind = 'like') AS likes_received,
-       sum({_DECAY}) FILTER (WHERE i.kind = 'skip') AS skips_received
-FROM interactions i WHERE i.target_id = ANY(%(ids)s) GROUP BY i.target_id
+SELECT user_id,
+       sum(weight) FILTER (WHERE kind = 'view') AS views_received,
+       sum(weight) FILTER (WHERE kind = 'like') AS likes_received,
+       sum(weight) FILTER (WHERE kind = 'skip') AS skips_received
+FROM (SELECT i.target_id AS user_id, i.kind, {_DECAY} AS weight
+      FROM interactions i WHERE {{which}}) weighted
+GROUP BY user_id
 """
 
 _GIVEN_SQL = f"""
-SELECT i.actor_id AS user_id,
-       sum({_DECAY}) FILTER (WHERE i.kind = 'like') AS likes_given,
-       sum({_DECAY}) FILTER (WHERE i.kind = 'skip') AS skips_given,
-       sum({_DECAY}) FILTER (WHERE i.kind = 'like' AND EXISTS (
-           SELECT 1 FROM matches m WHERE m.user_low = least(i.actor_id, i.target_id)
-                                      AND m.user_high = greatest(i.actor_id, i.target_id)))
+SELECT user_id,
+       sum(weight) FILTER (WHERE kind = 'like') AS likes_given,
+       sum(weight) FILTER (WHERE kind = 'skip') AS skips_given,
+       sum(weight) FILTER (WHERE kind = 'like' AND EXISTS (
+           SELECT 1 FROM matches m WHERE m.user_low = least(user_id, target_id)
+                                      AND m.user_high = greatest(user_id, target_id)))
            AS likes_given_matched
-FROM interactions i WHERE i.actor_id = ANY(%(ids)s) AND i.kind IN ('like', 'skip')
-GROUP BY i.actor_id
+FROM (SELECT i.actor_id AS user_id, i.target_id, i.kind, {_DECAY} AS weight
+      FROM interactions i WHERE {{which}} AND i.kind IN ('like', 'skip')) weighted
+GROUP BY user_id
 """
 
 _MATCHES_SQL = f"""
-SELECT side.user_id,
-       sum({_MATCH_DECAY}) AS matches,
-       sum({_MATCH_DECAY}) FILTER (WHERE m.started_by = side.user_id
-                                    AND m.conversation <> 'none') AS conversations_started,
-       sum({_MATCH_DECAY}) FILTER (WHERE m.started_by <> side.user_id
-                                    AND m.conversation = 'replied') AS conversations_replied
-FROM (SELECT id, user_low AS user_id FROM matches WHERE user_low = ANY(%(ids)s)
-      UNION ALL
-      SELECT id, user_high FROM matches WHERE user_high = ANY(%(ids)s)) side
-JOIN matches m ON m.id = side.id
-GROUP BY side.user_id
+SELECT user_id,
+       sum(weight) AS matches,
+       sum(weight) FILTER (WHERE started_by = user_id
+                           AND conversation <> 'none') AS conversations_started,
+       sum(weight) FILTER (WHERE started_by <> user_id
+                           AND conversation = 'replied') AS conversations_replied
+FROM (SELECT side.user_id, m.started_by, m.conversation, {_MATCH_DECAY} AS weight
+      FROM (SELECT id, user_low AS user_id FROM matches WHERE {{which_low}}
+            UNION ALL
+            SELECT id, user_high FROM matches WHERE {{which_high}}) side
+      JOIN matches m ON m.id = side.id) weighted
+GROUP BY user_id
 """
+
+
+def _batch_queries(column_of: dict[str, str], by_range: bool) -> list[str]:
+    """The four batch queries with their user condition filled in."""
+    def which(column: str) -> str:
+        return (f"{column} > %(low)s AND {column} <= %(high)s" if by_range
+                else f"{column} = ANY(%(ids)s)")
+    return [
+        _FEATURES_SQL.format(which=which(column_of["features"])),
+        _RECEIVED_SQL.format(which=which("i.target_id")),
+        _GIVEN_SQL.format(which=which("i.actor_id")),
+        _MATCHES_SQL.format(which_low=which("user_low"), which_high=which("user_high")),
+    ]
+
+
+_BY_RANGE = _batch_queries({"features": "u.id"}, by_range=True)
+_BY_LIST = _batch_queries({"features": "u.id"}, by_range=False)
 
 # Mean like rate received, and given, per gender: the priors the behaviour rating shrinks to.
 _PRIORS_SQL = """
@@ -127,17 +153,23 @@ class SweepOutcome:
     resumed: bool
 
 
-def _features(row: DictRow) -> ProfileFeatures:
+def _features(row: tuple[Any, ...]) -> ProfileFeatures:
+    """A row of _FEATURES_SQL, by position: tuples are much cheaper than dicts per row."""
+    (user_id, age, gender, seeking, age_min, age_max, city_key, latitude, longitude, radius_km,
+     interests, about_len, has_name, created_at, last_active_at, is_complete, is_paused,
+     is_banned, is_inactive, is_hidden, photo_count) = row
     return ProfileFeatures(
-        user_id=int(row["user_id"]), age=row["age"], gender=row["gender"],
-        seeking=row["seeking"], age_min=row["age_min"], age_max=row["age_max"],
-        city_key=row["city_key"], latitude=row["latitude"], longitude=row["longitude"],
-        radius_km=int(row["radius_km"]), interests=frozenset(row["interests"] or ()),
-        about_len=int(row["about_len"]), photo_count=int(row["photo_count"]),
-        has_name=bool(row["has_name"]), created_at=row["created_at"],
-        last_active_at=row["last_active_at"], is_complete=bool(row["is_complete"]),
-        is_paused=row["is_paused"], is_banned=row["is_banned"],
-        is_inactive=row["is_inactive"], is_hidden=row["is_hidden"])
+        user_id=user_id, age=age, gender=gender, seeking=seeking, age_min=age_min,
+        age_max=age_max, city_key=city_key, latitude=latitude, longitude=longitude,
+        radius_km=radius_km, interests=frozenset(interests or ()), about_len=about_len,
+        photo_count=photo_count, has_name=has_name, created_at=created_at,
+        last_active_at=last_active_at, is_complete=is_complete, is_paused=is_paused,
+        is_banned=is_banned, is_inactive=is_inactive, is_hidden=is_hidden)
+
+
+def _compact(parts: dict[str, float]) -> dict[str, float]:
+    """Components rounded for storage: four digits say all they mean, in a third of the bytes."""
+    return {name: round(value, 4) for name, value in parts.items()}
 
 
 def score(features: ProfileFeatures, stats: BehaviourStats, priors: Priors,
@@ -151,7 +183,8 @@ def score(features: ProfileFeatures, stats: BehaviourStats, priors: Priors,
         primary, behaviour, stats.evidence, created_at=features.created_at,
         last_active_at=features.last_active_at, now=now)
     return Rated(features.user_id, primary, behaviour, combined, {
-        "primary": primary_parts, "behaviour": behaviour_parts, "combined": combined_parts,
+        "primary": _compact(primary_parts), "behaviour": _compact(behaviour_parts),
+        "combined": _compact(combined_parts),
         # Read back by the feed (storage.discovery) for reciprocity and evidence.
         "evidence": behaviour_parts["evidence"], "give_rate": behaviour_parts["give_rate"],
     })
@@ -222,17 +255,27 @@ class Ratings:
         return Priors(received, given)
 
     def rate(self, conn: psycopg.Connection[DictRow], user_ids: Sequence[int], priors: Priors,
-             now: datetime) -> list[Rated]:
-        params = {"ids": list(user_ids)}
+             now: datetime, after: int | None = None) -> list[Rated]:
+        """Rate these users. With `after`, user_ids is a whole range of ids (after, last] in
+        order, read by range scans; otherwise an arbitrary list."""
+        if after is None:
+            features_sql, *stats_sql = _BY_LIST
+            params: dict[str, Any] = {"ids": list(user_ids)}
+        else:
+            features_sql, *stats_sql = _BY_RANGE
+            params = {"low": after, "high": user_ids[-1]}
         stats: dict[int, dict[str, float]] = {}
-        for query in (_RECEIVED_SQL, _GIVEN_SQL, _MATCHES_SQL):
-            for row in conn.execute(query, params):
-                values = stats.setdefault(int(row["user_id"]), {})
-                values.update({key: float(value or 0.0) for key, value in row.items()
-                               if key != "user_id"})
-        return [score(_features(row), BehaviourStats(**stats.get(int(row["user_id"]), {})),
-                      priors, now)
-                for row in conn.execute(_FEATURES_SQL, params)]
+        with conn.cursor(row_factory=tuple_row) as cursor:
+            for query in stats_sql:
+                cursor.execute(query, params)
+                names = [column.name for column in cursor.description or ()][1:]
+                for user_id, *values in cursor:
+                    stats.setdefault(user_id, {}).update(
+                        zip(names, (float(value or 0.0) for value in values), strict=True))
+            wanted = set(user_ids)
+            cursor.execute(features_sql, params)
+            return [score(_features(row), BehaviourStats(**stats.get(row[0], {})), priors, now)
+                    for row in cursor if row[0] in wanted]
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -271,7 +314,9 @@ class Ratings:
             conn.execute("""
                 INSERT INTO rating_history (sweep_id, user_id, primary_score, behaviour_score,
                                             combined_score, components)
-                SELECT %s, user_id, primary_score, behaviour_score, combined_score, components
+                SELECT %s, user_id, primary_score, behaviour_score, combined_score,
+                       jsonb_build_object('evidence', components -> 'evidence',
+                                          'give_rate', components -> 'give_rate')
                 FROM rated_batch ON CONFLICT (sweep_id, user_id) DO NOTHING""", (sweep_id,))
 
     def recompute(self, user_ids: Sequence[int], now: datetime | None = None) -> list[Rated]:
@@ -308,20 +353,49 @@ class Ratings:
 
     def _run_batches(self, sweep_id: int, kind: str, cursor: int, processed: int,
                      since: datetime | None, after_batch: Callable[[int], None] | None) -> int:
+        """Read and score batch n+1 in this thread while a writer thread commits batch n:
+        scoring is Python's work and writing is PostgreSQL's, so on two cores they overlap.
+        Commits stay in batch order, each with the sweep's cursor."""
         priors = self.priors()
-        while True:
-            with self._pool.connection() as conn:
-                ids = self._next_ids(conn, kind, cursor, since)
-                if not ids:
-                    return processed
-                rated = self.rate(conn, ids, priors, datetime.now(UTC))
-                self.write(conn, rated, sweep_id)
+        written: queue.Queue[tuple[int, list[Rated]] | None] = queue.Queue(maxsize=1)
+        failure: list[BaseException] = []
+        totals = [processed]
+
+        def writer() -> None:
+            try:
+                while (item := written.get()) is not None:
+                    last_id, rated = item
+                    with self._pool.connection() as conn:
+                        self.write(conn, rated, sweep_id)
+                        totals[0] += len(rated)
+                        conn.execute("""UPDATE sweep_runs SET cursor_user = %s, processed = %s
+                                        WHERE id = %s""", (last_id, totals[0], sweep_id))
+                    if after_batch is not None:
+                        after_batch(totals[0])
+            except BaseException as error:
+                failure.append(error)
+                while written.get() is not None:  # let the reader finish and see the failure
+                    pass
+
+        thread = threading.Thread(target=writer, name=f"sweep-{kind}-writer", daemon=True)
+        thread.start()
+        try:
+            contiguous = kind == "full" or since is None
+            while not failure:
+                with self._pool.connection() as conn:
+                    ids = self._next_ids(conn, kind, cursor, since)
+                    if not ids:
+                        break
+                    rated = self.rate(conn, ids, priors, datetime.now(UTC),
+                                      after=cursor if contiguous else None)
                 cursor = ids[-1]
-                processed += len(rated)
-                conn.execute("""UPDATE sweep_runs SET cursor_user = %s, processed = %s
-                                WHERE id = %s""", (cursor, processed, sweep_id))
-            if after_batch is not None:
-                after_batch(processed)
+                written.put((cursor, rated))
+        finally:
+            written.put(None)
+            thread.join()
+        if failure:
+            raise failure[0]
+        return totals[0]
 
     @staticmethod
     def _next_ids(conn: psycopg.Connection[DictRow], kind: str, cursor: int,
