@@ -1,0 +1,680 @@
+"""Seeded simulation of the feed: random order, popularity order and ours on one population.
+
+Run from the repository root:
+
+    python -m bench.simulate --users 5000 --days 14 --seed 1
+
+A population is generated once (gender, age, city and maybe coordinates, interests, age and
+gender wishes, plus a hidden appeal, pickiness and daily activity per person). Each simulated
+day every active user opens the feed, sees up to ``--cards-per-day`` cards in the order the
+policy under test gives, and likes or skips each card with a hidden probability that depends on
+the card's appeal, shared interests and how the card's age fits the viewer's wish; a like that
+meets a like is a match. The candidate rules are ``domain.filters`` and our ordering is
+``domain.ranking.order_feed`` (imported, not copied); ratings are recomputed by a nightly sweep
+with ``domain.ranking.behaviour_score`` over decayed counts, as the rater does.
+
+Every policy sees the same population, the same users active in the same order each day and
+the same random draw for the same viewer, card and repeat (common random numbers), so the
+differences in the table come from the order alone. The model is documented in docs/ranking.md.
+"""
+
+from __future__ import annotations
+
+import argparse
+import math
+import random
+import sys
+import time
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+if __package__ in (None, ""):  # run as a file: make the repository root importable
+    sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+from domain import filters, geo, ranking
+from domain.filters import Relation
+from domain.ranking import (
+    BehaviourStats,
+    CandidateRating,
+    FeedCandidate,
+    ProfileFeatures,
+)
+
+START = datetime(2025, 3, 3, tzinfo=UTC)
+DAY = timedelta(days=1)
+
+# ---------------------------------------------------------------------------------------------
+# Population model (identical for every policy; see docs/ranking.md "Simulator")
+# ---------------------------------------------------------------------------------------------
+
+N_CITIES = 6  # one region: a large city, a few towns (pools of ~100-300; see docs)
+CITY_ZIPF_EXPONENT = 1.0  # city sizes ~ 1 / rank
+REGION_LAT = (50.0, 56.0)  # cities scattered over a ~650 x 800 km region
+REGION_LON = (30.0, 42.0)
+SHARE_COORDS = 0.6  # share of people who share their location
+HOME_SPREAD_DEG = 0.06  # ~7 km: where people live around their city's centre
+RADIUS_CHOICES = ((10, 0.2), (25, 0.3), (50, 0.35), (100, 0.15))
+CITY_MARGIN_KM = 60.0  # a city's people live within this of its centre (for bucketing only)
+
+SHARE_MEN = 0.6  # dating apps skew male
+SEEKING_SAME = 0.05
+SEEKING_ANY = 0.03
+SHARE_NO_PHOTO = 0.03  # never finished uploading a photo: never shown
+SHARE_PAUSED = 0.03  # paused for the whole run: never shown
+SHARE_NEW = 0.15  # join during the run, spread evenly over days 1 .. days-1
+
+INTEREST_COUNT_MAX = 7
+INTERESTS = (
+    "music", "movies", "books", "travel", "sport", "gym", "cooking", "games", "art",
+    "photography", "dancing", "hiking", "pets", "tech", "science", "fashion", "cars", "yoga",
+    "theatre", "volunteering",
+)  # fmt: skip
+
+# Hidden like probability: sigmoid(BASE[viewer gender] + APPEAL_W * card appeal
+#   + INTEREST_W * min(shared, 3) / 3 + AGE_W * age closeness to the viewer's ideal
+#   - viewer pickiness). Men like ~40 % of cards, women ~15 %, as reported for swipe apps.
+LIKE_BASE = {"m": -1.4, "f": -2.9}
+APPEAL_W = 1.2
+INTEREST_W = 1.0
+AGE_W = 1.0
+PICKINESS_SD = 0.6
+
+# Daily probability of opening the bot: 0.1 .. 0.95, mean ~0.52.
+ACTIVITY_MIN = 0.1
+ACTIVITY_SPAN = 0.85
+
+
+@dataclass(slots=True)
+class Person:
+    """The hidden truth about one simulated user."""
+
+    appeal: float
+    pickiness: float
+    activity: float
+    join_day: int
+    ideal_age: float
+    age_sigma: float
+    city: int
+
+
+@dataclass(slots=True)
+class Population:
+    profiles: list[ProfileFeatures]
+    people: list[Person]
+    city_centres: list[tuple[float, float]]
+
+
+def _weighted_choice(rng: random.Random, options: Sequence[tuple[int, float]]) -> int:
+    x = rng.random() * sum(w for _, w in options)
+    for value, weight in options:
+        x -= weight
+        if x <= 0:
+            return value
+    return options[-1][0]
+
+
+def generate_population(n: int, days: int, seed: int, cities: int = N_CITIES) -> Population:
+    """The seeded population: profiles the code sees, and hidden traits it does not."""
+    rng = random.Random(seed)
+    centres = [(rng.uniform(*REGION_LAT), rng.uniform(*REGION_LON)) for _ in range(cities)]
+    city_weights = [1.0 / (rank + 1) ** CITY_ZIPF_EXPONENT for rank in range(cities)]
+    interest_weights = [1.0 / math.sqrt(i + 1) for i in range(len(INTERESTS))]
+    profiles: list[ProfileFeatures] = []
+    people: list[Person] = []
+    for uid in range(n):
+        gender = "m" if rng.random() < SHARE_MEN else "f"
+        other = "f" if gender == "m" else "m"
+        roll = rng.random()
+        seeking = (
+            gender if roll < SEEKING_SAME else "any" if roll < SEEKING_SAME + SEEKING_ANY else other
+        )
+        age = min(60, 18 + int(rng.gammavariate(2.0, 5.0)))
+        if gender == "m":  # men tend to ask for younger partners, women for older ones
+            lo, hi = age - rng.randint(4, 10), age + rng.randint(0, 5)
+        else:
+            lo, hi = age - rng.randint(0, 4), age + rng.randint(3, 10)
+        lo, hi = max(18, lo), min(100, max(18, lo, hi))
+        city = rng.choices(range(cities), weights=city_weights)[0]
+        lat: float | None = None
+        lon: float | None = None
+        if rng.random() < SHARE_COORDS:
+            lat = centres[city][0] + rng.gauss(0.0, HOME_SPREAD_DEG)
+            lon = centres[city][1] + rng.gauss(0.0, HOME_SPREAD_DEG * 1.7)
+        k = rng.randint(0, INTEREST_COUNT_MAX)
+        picked: list[str] = []
+        pool = list(INTERESTS)
+        weights = list(interest_weights)
+        for _ in range(k):
+            j = rng.choices(range(len(pool)), weights=weights)[0]
+            picked.append(pool.pop(j))
+            weights.pop(j)
+        about = 0 if rng.random() < 0.25 else min(1000, int(rng.expovariate(1 / 120)))
+        photos = 0 if rng.random() < SHARE_NO_PHOTO else rng.choice((1, 2, 2, 3, 3))
+        activity = ACTIVITY_MIN + ACTIVITY_SPAN * rng.betavariate(2.0, 2.0)
+        if rng.random() < SHARE_NEW and days > 1:
+            join_day = rng.randint(1, days - 1)
+            created = START + join_day * DAY + timedelta(hours=rng.uniform(0, 8))
+            last_active = created
+        else:
+            join_day = 0
+            created = START - timedelta(days=rng.uniform(14, 365))
+            last_active = START - timedelta(days=rng.expovariate(activity))
+        profiles.append(
+            ProfileFeatures(
+                user_id=uid,
+                age=age,
+                gender=gender,
+                seeking=seeking,
+                age_min=lo,
+                age_max=hi,
+                city_key=f"city{city}",
+                latitude=lat,
+                longitude=lon,
+                radius_km=_weighted_choice(rng, RADIUS_CHOICES),
+                interests=frozenset(picked),
+                about_len=about,
+                photo_count=photos,
+                has_name=True,
+                created_at=created,
+                last_active_at=last_active,
+                is_paused=rng.random() < SHARE_PAUSED,
+            )
+        )
+        people.append(
+            Person(
+                appeal=rng.gauss(0.0, 1.0),
+                pickiness=rng.gauss(0.0, PICKINESS_SD),
+                activity=activity,
+                join_day=join_day,
+                ideal_age=(lo + hi) / 2.0,
+                age_sigma=max(2.0, (hi - lo) / 2.0),
+                city=city,
+            )
+        )
+    return Population(profiles, people, centres)
+
+
+def like_probability(pop: Population, viewer: int, card: int) -> float:
+    """The hidden chance that ``viewer`` likes ``card``'s card."""
+    v = pop.people[viewer]
+    c = pop.people[card]
+    vp = pop.profiles[viewer]
+    cp = pop.profiles[card]
+    shared = min(3, len(vp.interests & cp.interests)) / 3.0
+    z = ((cp.age or 0) - v.ideal_age) / v.age_sigma
+    age_close = math.exp(-0.5 * z * z)
+    x = (
+        LIKE_BASE[vp.gender or "m"]
+        + APPEAL_W * c.appeal
+        + INTEREST_W * shared
+        + AGE_W * age_close
+        - v.pickiness
+    )
+    return 1.0 / (1.0 + math.exp(-x))
+
+
+_MASK = (1 << 64) - 1
+
+
+def draw(*keys: int) -> float:
+    """A uniform number in [0, 1) fixed by ``keys`` (splitmix64 over the keys): the same
+    viewer, card and repeat get the same draw under every policy."""
+    x = 0x9E3779B97F4A7C15
+    for key in keys:
+        x = (x ^ (key & _MASK)) * 0xBF58476D1CE4E5B9 & _MASK
+        x ^= x >> 31
+        x = x * 0x94D049BB133111EB & _MASK
+        x ^= x >> 29
+    return x / 18446744073709551616.0
+
+
+TAG_ACTIVE, TAG_ORDER, TAG_LIKE, TAG_TALK, TAG_POLICY = 1, 2, 3, 4, 5
+
+# ---------------------------------------------------------------------------------------------
+# Candidate pools (the profile-only rules, evaluated once: profiles do not change in the run)
+# ---------------------------------------------------------------------------------------------
+
+
+def _counter(same_city: int, distances: list[float]) -> Callable[[int], int]:
+    def count_within(radius_km: int) -> int:
+        return same_city + sum(1 for d in distances if d <= radius_km)
+
+    return count_within
+
+
+def build_pools(pop: Population) -> tuple[list[list[int]], int]:
+    """Each user's candidates by ``domain.filters`` profile rules, with the radius widened by
+    ``domain.geo.choose_radius``; also how many users had their radius widened."""
+    profiles = pop.profiles
+    buckets: dict[tuple[int, str], list[int]] = {}
+    for uid, p in enumerate(profiles):
+        buckets.setdefault((pop.people[uid].city, p.gender or "m"), []).append(uid)
+    max_radius = max(geo.RADIUS_STEPS_KM)
+    near: list[list[int]] = []
+    for a in pop.city_centres:
+        near.append(
+            [
+                j
+                for j, b in enumerate(pop.city_centres)
+                if geo.haversine_km(a[0], a[1], b[0], b[1]) <= max_radius + 2 * CITY_MARGIN_KM
+            ]
+        )
+    pools: list[list[int]] = []
+    widened = 0
+    for uid, v in enumerate(profiles):
+        genders = ("m", "f") if v.seeking == "any" else (v.seeking or "m",)
+        city = pop.people[uid].city
+        cities = near[city] if v.has_location else [city]
+        base: list[int] = []
+        for cc in cities:
+            for g in genders:
+                for cid in buckets.get((cc, g), ()):
+                    c = profiles[cid]
+                    if (
+                        cid != uid
+                        and filters.visibility_rejection(c) is None
+                        and filters.preference_rejection(v, c) is None
+                    ):
+                        base.append(cid)
+        radius: float = v.radius_km
+        if v.latitude is not None and v.longitude is not None:
+            same = 0
+            dists: list[float] = []
+            for cid in base:
+                c = profiles[cid]
+                if c.city_key == v.city_key:
+                    same += 1
+                elif c.latitude is not None and c.longitude is not None:
+                    dists.append(geo.haversine_km(v.latitude, v.longitude, c.latitude, c.longitude))
+            choice = geo.choose_radius(v.radius_km, _counter(same, dists))
+            radius = choice.radius_km
+            widened += choice.widened
+        pools.append(
+            [
+                cid
+                for cid in base
+                if filters.profile_rejection(v, profiles[cid], radius_km=radius) is None
+            ]
+        )
+    return pools, widened
+
+
+# ---------------------------------------------------------------------------------------------
+# One run of one policy
+# ---------------------------------------------------------------------------------------------
+
+# Index of each decayed counter, in BehaviourStats field order.
+(VIEWS_R, LIKES_R, SKIPS_R, LIKES_G, SKIPS_G, LIKES_G_M, MATCHES, TALK_S, TALK_R) = range(9)
+
+
+@dataclass(slots=True)
+class Result:
+    policy: str
+    impressions: int
+    matches: int
+    share_matched: float
+    gini: float
+    median_days_first_match: float
+    new_users_matched: float
+    seconds: float
+
+
+class Run:
+    """The mutable state of one policy's run."""
+
+    def __init__(self, pop: Population, pools: list[list[int]], policy: str, seed: int) -> None:
+        n = len(pop.profiles)
+        self.pop = pop
+        self.pools = pools
+        self.policy = policy
+        self.seed = seed
+        self.profiles = list(pop.profiles)
+        self.counters = [[0.0] * 9 for _ in range(n)]
+        self.likes_total = [0] * n  # all-time likes received (popularity order)
+        self.likes_snapshot = [0] * n  # as of the last nightly sweep
+        self.impressions = [0] * n
+        self.recent_impressions = [0.0] * n
+        self.mean_recent = 0.0
+        self.relations: list[dict[int, Relation]] = [{} for _ in range(n)]
+        self.seen: dict[tuple[int, int], int] = {}
+        self.first_match_day = [-1] * n
+        self.match_count = 0
+        self.impression_count = 0
+        primary = [ranking.primary_score(p)[0] for p in pop.profiles]
+        self.primary = primary
+        self.ratings = [CandidateRating(primary[i], 0.5, 0.0) for i in range(n)]
+        self.like_rate = [ranking.DEFAULT_PRIOR_LIKE_RATE] * n
+        self.prior_received = {
+            "m": ranking.DEFAULT_PRIOR_LIKE_RATE,
+            "f": ranking.DEFAULT_PRIOR_LIKE_RATE,
+        }
+        self.visible = [filters.visibility_rejection(p) is None for p in pop.profiles]
+
+    # -- the nightly sweep -------------------------------------------------------------------
+
+    def sweep(self, day: int) -> None:
+        """Decay the counters by one day and recompute every present user's rating."""
+        factor = ranking.decay_weight(DAY)
+        imp_factor = ranking.decay_weight(DAY, ranking.IMPRESSION_HALF_LIFE_DAYS)
+        for row in self.counters:
+            for k in range(9):
+                row[k] *= factor
+        self.recent_impressions = [x * imp_factor for x in self.recent_impressions]
+        received = {"m": [0.0, 0.0], "f": [0.0, 0.0]}
+        given = {"m": [0.0, 0.0], "f": [0.0, 0.0]}
+        for uid, p in enumerate(self.profiles):
+            row = self.counters[uid]
+            g = p.gender or "m"
+            received[g][0] += row[LIKES_R]
+            received[g][1] += row[LIKES_R] + row[SKIPS_R]
+            given[g][0] += row[LIKES_G]
+            given[g][1] += row[LIKES_G] + row[SKIPS_G]
+
+        def mean(pair: list[float]) -> float:
+            return pair[0] / pair[1] if pair[1] >= 1.0 else ranking.DEFAULT_PRIOR_LIKE_RATE
+
+        self.prior_received = {g: mean(received[g]) for g in received}
+        prior_given = {g: mean(given[g]) for g in given}
+        present = 0
+        total_recent = 0.0
+        for uid, p in enumerate(self.profiles):
+            if self.pop.people[uid].join_day > day:
+                continue
+            g = p.gender or "m"
+            stats = BehaviourStats(*self.counters[uid])
+            score, parts = ranking.behaviour_score(
+                stats, prior_like_rate=self.prior_received[g], prior_give_rate=prior_given[g]
+            )
+            self.ratings[uid] = CandidateRating(
+                self.primary[uid], score, stats.evidence, parts["give_rate"]
+            )
+            self.like_rate[uid] = parts["like_rate"]
+            self.likes_snapshot[uid] = self.likes_total[uid]
+            if self.visible[uid]:
+                present += 1
+                total_recent += self.recent_impressions[uid]
+        self.mean_recent = total_recent / present if present else 0.0
+
+    # -- ordering by policy ------------------------------------------------------------------
+
+    def order(
+        self, viewer: int, fresh: list[int], now: datetime, day: int, cards: int
+    ) -> list[int]:
+        if self.policy == "random":
+            rng = random.Random(self.seed * 1_000_003 + day * 100_003 + viewer)
+            rng.shuffle(fresh)
+            return fresh[:cards]
+        if self.policy == "random+likers":
+            rel = self.relations[viewer]
+            rng = random.Random(self.seed * 1_000_003 + day * 100_003 + viewer)
+            rng.shuffle(fresh)
+            likers = [c for c in fresh if c in rel and rel[c].candidate_liked_viewer]
+            rest = [c for c in fresh if not (c in rel and rel[c].candidate_liked_viewer)]
+            return (likers + rest)[:cards]
+        if self.policy == "oracle":
+            rel = self.relations[viewer]
+            pop = self.pop
+            people = pop.people
+
+            def expected_match(c: int) -> float:
+                p_like = like_probability(pop, viewer, c)
+                if c in rel and rel[c].candidate_liked_viewer:
+                    return p_like
+                return p_like * like_probability(pop, c, viewer) * people[c].activity
+
+            fresh.sort(key=lambda c: (-expected_match(c), c))
+            return fresh[:cards]
+        if self.policy == "popularity":
+            snap = self.likes_snapshot
+            fresh.sort(key=lambda c: (-snap[c], draw(self.seed, TAG_POLICY, day, viewer, c)))
+            return fresh[:cards]
+        rel = self.relations[viewer]
+        profiles = self.profiles
+        ratings = self.ratings
+        recent = self.recent_impressions
+        feed = [
+            FeedCandidate(
+                profiles[c],
+                ratings[c],
+                c in rel and rel[c].candidate_liked_viewer,
+                recent[c],
+            )
+            for c in fresh
+        ]
+        vp = profiles[viewer]
+        ordered = ranking.order_feed(
+            vp,
+            feed,
+            now,
+            viewer_like_rate=self.like_rate[viewer],
+            prior_like_rate=self.prior_received[vp.gender or "m"],
+            mean_recent_impressions=self.mean_recent,
+            limit=cards,
+        )
+        return [f.profile.user_id for f in ordered]
+
+    # -- one session -------------------------------------------------------------------------
+
+    def session(self, viewer: int, now: datetime, day: int, cards: int) -> None:
+        pop = self.pop
+        people = pop.people
+        rel = self.relations[viewer]
+        self.profiles[viewer] = replace(self.profiles[viewer], last_active_at=now)
+        eligible: list[int] = []
+        for c in self.pools[viewer]:
+            if people[c].join_day > day:
+                continue
+            r = rel.get(c)
+            if r is not None and filters.relation_rejection(r, now) is not None:
+                continue
+            eligible.append(c)
+        fresh, recyclable = filters.partition_by_skip(
+            eligible, lambda c: rel[c].viewer_skipped_at if c in rel else None, now
+        )
+        ordered = self.order(viewer, fresh, now, day, cards)
+        if len(ordered) < cards:
+            # Skipped people past their week come back only now, in the policy's own order.
+            sequence = filters.feed_sequence(
+                ordered, recyclable, lambda back: self.order(viewer, back, now, day, cards)
+            )[:cards]
+        else:
+            sequence = ordered
+        counters = self.counters
+        vrow = counters[viewer]
+        for c in sequence:
+            self.impression_count += 1
+            self.impressions[c] += 1
+            self.recent_impressions[c] += 1.0
+            crow = counters[c]
+            crow[VIEWS_R] += 1.0
+            key = (viewer, c)
+            repeat = self.seen.get(key, 0)
+            self.seen[key] = repeat + 1
+            old = rel.get(c, filters.NO_RELATION)
+            if draw(self.seed, TAG_LIKE, viewer, c, repeat) < like_probability(pop, viewer, c):
+                vrow[LIKES_G] += 1.0
+                crow[LIKES_R] += 1.0
+                self.likes_total[c] += 1
+                back = self.relations[c].get(viewer, filters.NO_RELATION)
+                if back.viewer_liked_candidate:
+                    self.match(viewer, c, now, day)
+                else:
+                    rel[c] = replace(old, viewer_liked_candidate=True)
+                    self.relations[c][viewer] = replace(back, candidate_liked_viewer=True)
+            else:
+                vrow[SKIPS_G] += 1.0
+                crow[SKIPS_R] += 1.0
+                rel[c] = replace(old, viewer_skipped_at=now)
+
+    def match(self, a: int, b: int, now: datetime, day: int) -> None:
+        self.match_count += 1
+        ra = self.relations[a]
+        rb = self.relations[b]
+        ra[b] = replace(ra.get(b, filters.NO_RELATION), viewer_liked_candidate=True, matched=True)
+        rb[a] = replace(rb.get(a, filters.NO_RELATION), matched=True)
+        for u in (a, b):
+            row = self.counters[u]
+            row[MATCHES] += 1.0
+            row[LIKES_G_M] += 1.0
+            if self.first_match_day[u] < 0:
+                self.first_match_day[u] = day
+        # Who writes first and whether the other answers follows each one's activity.
+        people = self.pop.people
+        first, second = (a, b) if draw(self.seed, TAG_TALK, a, b, 0) < 0.5 else (b, a)
+        starter = -1
+        if draw(self.seed, TAG_TALK, first, second, 1) < people[first].activity:
+            starter = first
+        elif draw(self.seed, TAG_TALK, second, first, 2) < people[second].activity:
+            starter = second
+        if starter >= 0:
+            self.counters[starter][TALK_S] += 1.0
+            other = b if starter == a else a
+            if draw(self.seed, TAG_TALK, other, starter, 3) < people[other].activity:
+                self.counters[other][TALK_R] += 1.0
+
+    # -- the whole run -----------------------------------------------------------------------
+
+    def run(self, days: int, cards: int) -> Result:
+        started = time.perf_counter()
+        people = self.pop.people
+        n = len(people)
+        for day in range(days):
+            self.sweep(day)
+            active = [
+                u
+                for u in range(n)
+                if (day > 0 and people[u].join_day == day)  # a new user's first session
+                or (
+                    people[u].join_day <= day
+                    and draw(self.seed, TAG_ACTIVE, day, u) < people[u].activity
+                )
+            ]
+            active.sort(key=lambda u: draw(self.seed, TAG_ORDER, day, u))
+            opening = START + day * DAY + timedelta(hours=8)
+            step = timedelta(hours=14) / max(1, len(active))
+            for i, u in enumerate(active):
+                self.session(u, opening + i * step, day, cards)
+        return self.result(days, time.perf_counter() - started)
+
+    def result(self, days: int, seconds: float) -> Result:
+        people = self.pop.people
+        n = len(people)
+        matched = sum(1 for d in self.first_match_day if d >= 0)
+        shown = sorted(self.impressions[u] for u in range(n) if self.visible[u])
+        waits: list[float] = []
+        for u in range(n):
+            if people[u].join_day >= 1:
+                d = self.first_match_day[u]
+                waits.append(float(d - people[u].join_day) if d >= 0 else math.inf)
+        waits.sort()
+        median = _median(waits)
+        newly = sum(1 for w in waits if w < math.inf) / len(waits) if waits else 0.0
+        return Result(
+            self.policy,
+            self.impression_count,
+            self.match_count,
+            matched / n,
+            gini(shown),
+            median,
+            newly,
+            seconds,
+        )
+
+
+def _median(sorted_values: list[float]) -> float:
+    if not sorted_values:
+        return math.nan
+    m = len(sorted_values)
+    if m % 2:
+        return sorted_values[m // 2]
+    return (sorted_values[m // 2 - 1] + sorted_values[m // 2]) / 2.0
+
+
+def gini(values: Sequence[float]) -> float:
+    """Gini coefficient of non-negative values (0 all equal, ->1 one takes all)."""
+    xs = sorted(values)
+    total = sum(xs)
+    if not xs or total <= 0:
+        return 0.0
+    m = len(xs)
+    weighted = sum((i + 1) * x for i, x in enumerate(xs))
+    return (2.0 * weighted) / (m * total) - (m + 1.0) / m
+
+
+# ---------------------------------------------------------------------------------------------
+# Command line
+# ---------------------------------------------------------------------------------------------
+
+POLICIES = ("random", "popularity", "ours")
+ABLATIONS = ("random+likers", "oracle")
+
+
+def match_rate(result: Result) -> float:
+    """Matches per impression."""
+    return result.matches / max(1, result.impressions)
+
+
+def table(results: Sequence[Result]) -> str:
+    """The results as one markdown table (deterministic for a given seed and arguments)."""
+    lines = [
+        "| policy | impressions | matches | matches / 100 impressions | users with >= 1 match "
+        "| Gini of impressions | median days to a new user's first match | new users matched |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|",
+    ]
+    for r in results:
+        days = r.median_days_first_match
+        median = "not reached" if math.isinf(days) else f"{days:g}"
+        lines.append(
+            f"| {r.policy} | {r.impressions} | {r.matches} "
+            f"| {100.0 * match_rate(r):.2f} "
+            f"| {100.0 * r.share_matched:.1f} % | {r.gini:.3f} | {median} "
+            f"| {100.0 * r.new_users_matched:.1f} % |"
+        )
+    return "\n".join(lines)
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0] if __doc__ else None)
+    parser.add_argument("--users", type=int, default=5000)
+    parser.add_argument("--days", type=int, default=14)
+    parser.add_argument("--seed", type=int, default=1)
+    parser.add_argument("--cards-per-day", type=int, default=25)
+    parser.add_argument("--cities", type=int, default=N_CITIES)
+    parser.add_argument(
+        "--policies",
+        default=",".join(POLICIES),
+        help=f"comma-separated, from {', '.join(POLICIES + ABLATIONS)}",
+    )
+    args = parser.parse_args(argv)
+    policies = [p.strip() for p in args.policies.split(",") if p.strip()]
+    unknown = [p for p in policies if p not in POLICIES + ABLATIONS]
+    if unknown:
+        parser.error(f"unknown policies: {', '.join(unknown)}")
+    t0 = time.perf_counter()
+    pop = generate_population(args.users, args.days, args.seed, args.cities)
+    pools, widened = build_pools(pop)
+    sizes = sorted(len(p) for p in pools)
+    print(
+        f"population: {args.users} users, {args.days} days, seed {args.seed}, "
+        f"{args.cards_per_day} cards per session; candidate pool median {sizes[len(sizes) // 2]}, "
+        f"radius widened for {widened}; setup {time.perf_counter() - t0:.1f} s",
+        file=sys.stderr,
+    )
+    results: list[Result] = []
+    for policy in policies:
+        result = Run(pop, pools, policy, args.seed).run(args.days, args.cards_per_day)
+        print(f"{policy}: {result.seconds:.1f} s", file=sys.stderr)
+        results.append(result)
+    print(table(results))
+    by_name = {r.policy: r for r in results}
+    if "ours" in by_name and "random" in by_name and by_name["random"].matches > 0:
+        ratio = match_rate(by_name["ours"]) / match_rate(by_name["random"])
+        print(f"\nours / random, matches per 100 impressions: {ratio:.2f}x")
+    print(f"total run time: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
