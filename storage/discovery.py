@@ -208,7 +208,9 @@ class FeedPass:
     queue: list[int]
     started_at: datetime
     finished_at: datetime | None
-    fresh: bool = False  # started by this call
+    # The first rows of the pass, read while choosing its radius (the last radius probed is
+    # the one chosen): they serve as the first batch instead of reading them again.
+    first_rows: list[BatchRow] = field(default_factory=list)
 
 
 class LikeStatus(StrEnum):
@@ -349,13 +351,18 @@ class Discovery:
             return FeedPass(row["filters"], row["radius_km"], row["widened"],
                             row["widened_told"], row["after_score"], row["after_id"],
                             list(row["queue"]), row["started_at"], row["finished_at"])
-        radius, widened = viewer.radius_km, False
+        state = FeedPass(filters, viewer.radius_km, False, False, math.inf, 2**63 - 1, [], now,
+                         None)
         if viewer.has_location:
-            choice = geo.choose_radius(
-                viewer.radius_km, lambda km: self._count_near(conn, viewer, km))
-            radius, widened = choice.radius_km, choice.widened
-        return FeedPass(filters, radius, widened, False, math.inf, 2**63 - 1, [], now, None,
-                        fresh=True)
+            def count_within(km: int) -> int:
+                state.radius_km = km
+                state.first_rows = self.feed_batch(conn, viewer, state,
+                                                   geo.MIN_NEARBY_CANDIDATES)
+                return sum(row.visible for row in state.first_rows)
+
+            choice = geo.choose_radius(viewer.radius_km, count_within)
+            state.radius_km, state.widened = choice.radius_km, choice.widened
+        return state
 
     def _save(self, conn: Conn, viewer_id: int, state: FeedPass) -> None:
         conn.execute(
@@ -391,14 +398,6 @@ class Discovery:
             rules=sql.SQL(_PROFILE_RULES), undecided=sql.SQL(_UNDECIDED),
             visible=sql.SQL(_USER_VISIBLE))
         return query, values
-
-    def _count_near(self, conn: Conn, viewer: Account, radius_km: int) -> int:
-        """Candidates not yet decided on within radius_km, counted up to the minimum the
-        radius needs (geo.MIN_NEARBY_CANDIDATES), so a dense place stops early."""
-        probe = FeedPass("", radius_km, False, False, math.inf, 2**63 - 1, [],
-                         datetime.now(UTC), None)
-        batch = self.feed_batch(conn, viewer, probe, geo.MIN_NEARBY_CANDIDATES)
-        return sum(row.visible for row in batch)
 
     def feed_batch_query(self, viewer: Account, state: FeedPass,
                          limit: int = FEED_BATCH) -> tuple[sql.Composed, dict[str, Any]]:
@@ -444,7 +443,8 @@ class Discovery:
                     ORDER BY l.created_at LIMIT %(limit)s""",
                 {**params, "started": state.started_at, "limit": LIKERS_PER_BATCH},
                 prepare=True)]
-            batch = self.feed_batch(conn, viewer, state)
+            batch = state.first_rows[:FEED_BATCH] or self.feed_batch(conn, viewer, state)
+            state.first_rows = []
             if batch:
                 state.after_id, state.after_score = batch[-1].user_id, batch[-1].feed_score
                 ranked = self._rank(conn, viewer, [row.user_id for row in batch if row.visible])

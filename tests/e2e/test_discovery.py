@@ -12,6 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from domain.callbacks import CallbackSigner
+from storage.discovery import FEED_BATCH
 from tests.e2e.people import (
     People,
     Person,
@@ -384,3 +385,39 @@ def test_forged_and_stale_buttons_are_refused(people: People) -> None:
     assert "no longer available" in (viewer.user.wait_for_answer().text or "")
     assert people.value("SELECT count(*) FROM interactions WHERE actor_id = %s "
                         "AND kind = 'like'", viewer.id) == 0
+
+
+def test_people_who_liked_you_come_first(people: People) -> None:
+    """Someone who already liked the viewer is shown first, even when a whole batch of
+    higher-ranked strangers is there; every card shown is recorded as a view."""
+    city = unique_city()
+    viewer = people.join("Viewer", gender="m", seeking="f", city=city)
+    for _ in range(FEED_BATCH):
+        stranger = people.join("Stranger", city=city)
+        people.sql("UPDATE ratings SET combined_score = 0.9 WHERE user_id = %s", stranger.id)
+    admirer = people.join("Admirer", city=city)
+    people.sql("UPDATE ratings SET combined_score = 0.1 WHERE user_id = %s", admirer.id)
+    card = browse(admirer.user)
+    assert card is not None and card_name(card) == "Viewer"
+    decide(admirer.user, card, "❤️")
+    first = browse(viewer.user)
+    assert first is not None and card_name(first) == "Admirer"
+    second = decide(viewer.user, first, "👎")
+    assert second is not None and card_name(second) == "Stranger"
+    assert people.value("SELECT count(*) FROM interactions WHERE actor_id = %s "
+                        "AND kind = 'view'", viewer.id) == 2
+
+
+def test_settings_change_the_radius(people: People) -> None:
+    """/settings shows the filters; a new radius is saved and shown."""
+    viewer = people.join("Viewer", gender="m", seeking="f", location=unique_spot())
+    viewer.user.mark_read()
+    viewer.user.send_text("/settings")
+    screen = viewer.user.wait_for_message()
+    assert "Looking for: women" in screen.body and "Radius: 50 km" in screen.body
+    viewer.user.press("📏 Radius", message_id=screen.message_id)
+    choices = viewer.user.wait_for_message()
+    viewer.user.press("25", message_id=choices.message_id)
+    assert "Radius: 25 km ✅" in viewer.user.wait_for_message().body
+    assert "Radius: 25 km" in viewer.user.wait_for_message().body
+    assert people.value("SELECT radius_km FROM profiles WHERE user_id = %s", viewer.id) == 25
