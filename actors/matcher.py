@@ -98,6 +98,7 @@ class MatcherActor(pykka.ThreadingActor):
             self._count("liked")
             if result.match_created and result.target is not None:
                 self._count("matched")
+                self._metrics.matches.labels(self._metrics.node_id).inc()
                 log.info("match", user_id=viewer.id, target=target, action="matched")
                 self._send_match_notice(result.target, viewer)
         return result

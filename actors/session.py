@@ -12,7 +12,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, field
+from dataclasses import asdict, dataclass, field
 from typing import Any
 from uuid import UUID
 
@@ -56,6 +56,7 @@ from node.bus import Delivery
 from node.metrics import Metrics
 from storage.accounts import Account
 from storage.state import ConversationStore, ProcessedUpdates
+from storage.stats import Stats
 
 log = structlog.get_logger(__name__)
 
@@ -77,6 +78,7 @@ class SessionDeps:
     signer: CallbackSigner
     metrics: Metrics
     admin_ids: frozenset[int] = frozenset()
+    stats: Stats | None = None  # /stats for admin_ids
 
 
 @dataclass
@@ -120,6 +122,7 @@ class SessionActor(pykka.ThreadingActor):
             "profile": self._cmd_profile,
             "language": self._cmd_language,
             "cancel": self._cmd_cancel,
+            "stats": self._cmd_stats,
         }
         self._callbacks: dict[str, Callable[[Context, list[str]], None]] = {
             "st": self._cb_step_choice,
@@ -291,6 +294,13 @@ class SessionActor(pykka.ThreadingActor):
                                                        ctx.text("common.edit_cancelled")))
         else:
             ctx.say("common.nothing_to_cancel")
+
+    def _cmd_stats(self, ctx: Context) -> None:
+        """Deployment-wide counts, for admins only; anyone else gets the unknown command."""
+        if self._deps.stats is None or ctx.user_id not in self._deps.admin_ids:
+            self._cmd_unknown(ctx)
+            return
+        ctx.say("admin.stats", **asdict(self._deps.stats.totals()))
 
     def _cmd_unknown(self, ctx: Context) -> None:
         ctx.say("common.unknown_command")

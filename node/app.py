@@ -21,6 +21,7 @@ from config.settings import Settings
 from domain.callbacks import CallbackSigner
 from node import bus
 from node.bus import Delivery, ShardConsumer, UpdatePublisher
+from node.gauges import GaugeSampler
 from node.http import build_app
 from node.intake import PollingIntake
 from node.metrics import Metrics
@@ -28,6 +29,7 @@ from node.telegram import TelegramGateway, build_bot
 from storage import db, state
 from storage.accounts import Accounts
 from storage.photos import PhotoStore
+from storage.stats import Stats
 
 log = structlog.get_logger(__name__)
 
@@ -103,6 +105,7 @@ class Node:
             signer=CallbackSigner(settings.bot_token.encode()),
             metrics=self.metrics,
             admin_ids=settings.admin_ids,
+            stats=Stats(self.pool),
         )
         self.sessions: ActorPool[SessionActorProxy] = ActorPool(
             "session", settings.session_actors, lambda: SessionActor.start(deps),
@@ -118,7 +121,10 @@ class Node:
 
         self.intake = PollingIntake(self.bot, publisher, self.metrics)
         self._closers.append(self.intake.close)
-        self._tasks.append(loop.create_task(self.intake.run(), name="intake"))
+        self._tasks += [
+            loop.create_task(self.intake.run(), name="intake"),
+            loop.create_task(GaugeSampler(self.metrics, self._pools, Stats(self.pool)).run(),
+                             name="gauges")]
 
         self._http = web.AppRunner(build_app(self.metrics, self._readiness_checks()),
                                    access_log=None)
