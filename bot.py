@@ -1,14 +1,25 @@
-"""Start one node of the dating bot: `python bot.py` (settings from the environment)."""
+"""Start one node of the dating bot: `python bot.py` (settings from the environment).
+
+`python bot.py --sandbox` runs the demo instead (node/demo.py, what `scripts/demo` runs): a
+local Bot API sandbox with a web page to try the bot as several users, and a node talking to
+it; no token needed. `python bot.py --sandbox --help` lists its options.
+"""
 
 from __future__ import annotations
 
+import argparse
 import asyncio
+import importlib
 import signal
 import sys
 
 from config.settings import Settings, SettingsError, load_settings
 from node.app import Node
 from node.logs import configure_logging
+
+# The demo is development tooling (it needs sandbox/ and moto), which the image leaves out
+# (.dockerignore): it is imported by name, only for --sandbox, and its absence is explained.
+DEMO_MODULE = "node.demo"
 
 
 async def serve(settings: Settings) -> None:
@@ -19,7 +30,27 @@ async def serve(settings: Settings) -> None:
     await node.run()
 
 
-def main() -> int:
+def run_demo(argv: list[str]) -> int:
+    try:
+        demo = importlib.import_module(DEMO_MODULE)
+    except ImportError as error:
+        print(f"the demo needs the development tree (sandbox/, moto): run scripts/demo from a "
+              f"checkout ({error})", file=sys.stderr)
+        return 2
+    status: int = demo.main(argv, prog="bot.py --sandbox")
+    return status
+
+
+def main(argv: list[str] | None = None) -> int:
+    args = sys.argv[1:] if argv is None else argv
+    if "--sandbox" in args:
+        return run_demo([arg for arg in args if arg != "--sandbox"])
+    parser = argparse.ArgumentParser(description="Run one node of the dating bot (settings "
+                                                 "from the environment, see .env.example).")
+    parser.add_argument("--sandbox", action="store_true",
+                        help="run the demo instead: a local Bot API sandbox with a web page and "
+                             "a node talking to it, no token needed (--sandbox --help: options)")
+    parser.parse_args(args)
     try:
         settings = load_settings()
     except SettingsError as error:

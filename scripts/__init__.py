@@ -1,0 +1,1 @@
+"""Command-line helpers; `python -m scripts.seed` among them (the shell scripts sit alongside)."""
