@@ -1,0 +1,1 @@
+"""The node's own endpoints (/healthz, /readyz, /metrics), its gauges and its logs."""
