@@ -169,9 +169,18 @@
       this.root = $("#chat-template").content.firstElementChild.cloneNode(true);
       this.root.dataset.userId = String(user.id);
       this.list = $(".messages", this.root);
+      // Follow new messages while the view is at the bottom; stop when the person scrolls up.
+      // (Content that grows, such as a photo that loads, moves no scrollTop: that is not the
+      // person leaving the bottom.)
+      this.lastTop = 0;
       this.list.addEventListener("scroll", () => {
         const list = this.list;
-        this.stick = list.scrollTop + list.clientHeight >= list.scrollHeight - 40;
+        if (list.scrollTop + list.clientHeight >= list.scrollHeight - 40) {
+          this.stick = true;
+        } else if (list.scrollTop < this.lastTop) {
+          this.stick = false;
+        }
+        this.lastTop = list.scrollTop;
       });
       this.renderHead();
       $(".close", this.root).addEventListener("click", () => closeChat(this.id));

@@ -122,8 +122,7 @@ def test_sign_up_browse_and_match_in_the_browser(
                            "%s IN (user_low, user_high)", (max_.user_id,)).fetchone()
     assert row is not None and row["n"] == 1
 
-    # Her liker card loses its buttons (edited in place) and the next liker is looked for.
-    her.expect("likes.none")
+    # Her liker card loses its buttons: edited in place.
     page.until(lambda _: not her.message(liker_id).find_elements(By.CSS_SELECTOR, ".inline-btn")
                and "edited" in (her.message(liker_id).get_attribute("textContent") or ""),
                "the liker card without buttons")
