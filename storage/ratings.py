@@ -14,9 +14,11 @@ import json
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
+from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from multiprocessing import get_context
 from typing import Any, Final
 
 import psycopg
@@ -34,6 +36,9 @@ from domain.ranking import (
 from storage.db import Pool
 
 BATCH_SIZE: Final = 20_000
+# Worker processes that score batches during a sweep: scoring is pure Python, and one
+# interpreter would leave the second core to PostgreSQL alone.
+SCORING_PROCESSES: Final = 2
 # Distinct from the schema lock; one key per sweep kind.
 SWEEP_LOCK_BASE: Final = 0x72617465  # "rate"
 SWEEP_KINDS: Final = ("incremental", "full", "maintenance")
@@ -144,6 +149,7 @@ class Rated:
     behaviour: float
     combined: float
     components: dict[str, Any]
+    components_json: str = ""  # filled where the rating is made, off the writer's thread
 
 
 @dataclass(frozen=True)
@@ -182,12 +188,24 @@ def score(features: ProfileFeatures, stats: BehaviourStats, priors: Priors,
     combined, combined_parts = combined_score(
         primary, behaviour, stats.evidence, created_at=features.created_at,
         last_active_at=features.last_active_at, now=now)
-    return Rated(features.user_id, primary, behaviour, combined, {
+    components = {
         "primary": _compact(primary_parts), "behaviour": _compact(behaviour_parts),
         "combined": _compact(combined_parts),
         # Read back by the feed (storage.discovery) for reciprocity and evidence.
         "evidence": behaviour_parts["evidence"], "give_rate": behaviour_parts["give_rate"],
-    })
+    }
+    return Rated(features.user_id, primary, behaviour, combined, components,
+                 json.dumps(components, separators=(",", ":")))
+
+
+Batch = tuple[list[tuple[Any, ...]], dict[int, dict[str, float]]]
+
+
+def score_batch(batch: Batch, priors: Priors, now: datetime) -> list[Rated]:
+    """Rate one batch as read by Ratings.read: pure, so sweeps run it in worker processes."""
+    feature_rows, stats = batch
+    return [score(_features(row), BehaviourStats(**stats.get(row[0], {})), priors, now)
+            for row in feature_rows]
 
 
 @dataclass(frozen=True)
@@ -254,10 +272,11 @@ class Ratings:
                         row["rate"])
         return Priors(received, given)
 
-    def rate(self, conn: psycopg.Connection[DictRow], user_ids: Sequence[int], priors: Priors,
-             now: datetime, after: int | None = None) -> list[Rated]:
-        """Rate these users. With `after`, user_ids is a whole range of ids (after, last] in
-        order, read by range scans; otherwise an arbitrary list."""
+    @staticmethod
+    def read(conn: psycopg.Connection[DictRow], user_ids: Sequence[int],
+             after: int | None = None) -> Batch:
+        """Features and decayed behaviour of these users. With `after`, user_ids is a whole
+        range of ids (after, last] in order, read by range scans; otherwise any list."""
         if after is None:
             features_sql, *stats_sql = _BY_LIST
             params: dict[str, Any] = {"ids": list(user_ids)}
@@ -274,8 +293,11 @@ class Ratings:
                         zip(names, (float(value or 0.0) for value in values), strict=True))
             wanted = set(user_ids)
             cursor.execute(features_sql, params)
-            return [score(_features(row), BehaviourStats(**stats.get(row[0], {})), priors, now)
-                    for row in cursor if row[0] in wanted]
+            return [row for row in cursor if row[0] in wanted], stats
+
+    def rate(self, conn: psycopg.Connection[DictRow], user_ids: Sequence[int], priors: Priors,
+             now: datetime) -> list[Rated]:
+        return score_batch(self.read(conn, user_ids), priors, now)
 
     # -- writing ---------------------------------------------------------------------------
 
@@ -291,7 +313,7 @@ class Ratings:
         with conn.cursor().copy("COPY rated_batch FROM STDIN") as copy:
             for item in rated:
                 copy.write_row((item.user_id, item.primary, item.behaviour, item.combined,
-                                json.dumps(item.components, separators=(",", ":"))))
+                                item.components_json))
         # The per-row trigger that copies combined_score to profiles.feed_score is skipped for
         # bulk writes (see schema.sql); the copy is done below in one statement instead.
         conn.execute("SET LOCAL dating.bulk_ratings = 'on'")
@@ -353,18 +375,20 @@ class Ratings:
 
     def _run_batches(self, sweep_id: int, kind: str, cursor: int, processed: int,
                      since: datetime | None, after_batch: Callable[[int], None] | None) -> int:
-        """Read and score batch n+1 in this thread while a writer thread commits batch n:
-        scoring is Python's work and writing is PostgreSQL's, so on two cores they overlap.
-        Commits stay in batch order, each with the sweep's cursor."""
+        """A pipeline: this thread reads batches, worker processes score them (Python's share
+        of the work, spread over the cores), a writer thread commits them in order, each with
+        the sweep's cursor, so a death leaves only whole batches behind."""
         priors = self.priors()
-        written: queue.Queue[tuple[int, list[Rated]] | None] = queue.Queue(maxsize=1)
+        scored: queue.Queue[tuple[int, Future[list[Rated]]] | None] = queue.Queue(
+            maxsize=SCORING_PROCESSES + 1)
         failure: list[BaseException] = []
         totals = [processed]
 
         def writer() -> None:
             try:
-                while (item := written.get()) is not None:
-                    last_id, rated = item
+                while (item := scored.get()) is not None:
+                    last_id, future = item
+                    rated = future.result()
                     with self._pool.connection() as conn:
                         self.write(conn, rated, sweep_id)
                         totals[0] += len(rated)
@@ -374,25 +398,26 @@ class Ratings:
                         after_batch(totals[0])
             except BaseException as error:
                 failure.append(error)
-                while written.get() is not None:  # let the reader finish and see the failure
+                while scored.get() is not None:  # let the reader finish and see the failure
                     pass
 
-        thread = threading.Thread(target=writer, name=f"sweep-{kind}-writer", daemon=True)
-        thread.start()
-        try:
-            contiguous = kind == "full" or since is None
-            while not failure:
-                with self._pool.connection() as conn:
-                    ids = self._next_ids(conn, kind, cursor, since)
-                    if not ids:
-                        break
-                    rated = self.rate(conn, ids, priors, datetime.now(UTC),
-                                      after=cursor if contiguous else None)
-                cursor = ids[-1]
-                written.put((cursor, rated))
-        finally:
-            written.put(None)
-            thread.join()
+        contiguous = kind == "full" or since is None
+        with ProcessPoolExecutor(SCORING_PROCESSES, mp_context=get_context("spawn")) as scorers:
+            thread = threading.Thread(target=writer, name=f"sweep-{kind}-writer", daemon=True)
+            thread.start()
+            try:
+                while not failure:
+                    with self._pool.connection() as conn:
+                        ids = self._next_ids(conn, kind, cursor, since)
+                        if not ids:
+                            break
+                        batch = self.read(conn, ids, after=cursor if contiguous else None)
+                    cursor = ids[-1]
+                    scored.put((cursor, scorers.submit(score_batch, batch, priors,
+                                                       datetime.now(UTC))))
+            finally:
+                scored.put(None)
+                thread.join()
         if failure:
             raise failure[0]
         return totals[0]
