@@ -137,10 +137,10 @@ class Accounts:
         with self._pool.connection() as conn:
             conn.execute("UPDATE users SET onboarding_step = %s WHERE id = %s", (step, user_id))
             if step is None:
+                self._mark_rating_dirty(conn, user_id)  # before profiles: see the method
                 conn.execute(
                     """UPDATE profiles SET completed_at = coalesce(completed_at, now())
                        WHERE user_id = %s""", (user_id,))
-                self._mark_rating_dirty(conn, user_id)
 
     def set_paused(self, user_id: int, paused: bool) -> None:
         self._update_user(user_id, is_paused=paused)
@@ -165,15 +165,18 @@ class Accounts:
         assignments = sql.SQL(", ").join(
             sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values)
         with self._pool.connection() as conn:
+            self._mark_rating_dirty(conn, user_id)  # before profiles: see the method
             conn.execute(
                 sql.SQL("UPDATE profiles SET {}, updated_at = now() WHERE user_id = %s").format(
                     assignments),
                 (*(list(v) if isinstance(v, tuple) else v for v in values.values()), user_id),
             )
-            self._mark_rating_dirty(conn, user_id)
 
     @staticmethod
     def _mark_rating_dirty(conn: Any, user_id: int) -> None:
+        """Flag the user for the next sweep. A transaction that also writes their profiles row
+        calls this first: the rater writes ratings, then profiles.feed_score, and taking the
+        two row locks in the other order deadlocked with an immediate re-rating."""
         conn.execute("UPDATE ratings SET dirty = true WHERE user_id = %s AND NOT dirty",
                      (user_id,))
 
