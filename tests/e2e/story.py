@@ -17,7 +17,7 @@ from typing import Any
 from PIL import Image
 
 from config.i18n import t
-from domain.interests import INTERESTS, MAX_INTERESTS
+from domain.interests import MAX_INTERESTS
 from domain.onboarding import ONBOARDING_ORDER, Step
 from domain.validation import ABOUT_MAX, MAX_PHOTOS, default_age_range
 from sandbox.client import (
@@ -148,7 +148,8 @@ class Newcomer:
         """The catalog's message for a refused value, then the step's question again."""
         return self.expect(self.t(key, **values), self.question(step))
 
-    def question(self, step: Step, photos_owned: int = 0) -> str:
+    def question(self, step: Step) -> str:
+        """The text of the step's question (the same in onboarding and editing)."""
         if step is Step.AGE_RANGE:
             low, high = default_age_range(self.age)
             return self.t("onboarding.ask_age_range", low=low, high=high)
@@ -184,10 +185,11 @@ class Newcomer:
         """Press the button labelled with a catalog text."""
         self.user.press(self.t(key, **values), message_id=message_id)
 
-    def start(self) -> None:
-        """/start as a new user: the welcome, then the first question."""
+    def start(self) -> ChatMessage:
+        """/start as a new user: the welcome, then the first question (returned)."""
         self.user.send_text("/start")
-        self.expect(self.t("onboarding.welcome"), self.question(Step.NAME))
+        [_, question] = self.expect(self.t("onboarding.welcome"), self.question(Step.NAME))
+        return question
 
     def answer(self, step: Step, *, city: str | None = None) -> ChatMessage:
         """Answer one step with a valid value; the next question."""
@@ -222,8 +224,7 @@ class Newcomer:
 
     def reach(self, step: Step, *, city: str | None = None) -> ChatMessage:
         """Start onboarding and answer every step before ``step``; its question."""
-        self.user.send_text("/start")
-        [_, question] = self.expect(self.t("onboarding.welcome"), self.question(Step.NAME))
+        question = self.start()
         for earlier in ONBOARDING_ORDER[:ONBOARDING_ORDER.index(step)]:
             question = self.answer(earlier, city=city)
         return question
@@ -257,10 +258,6 @@ class Newcomer:
             menu = f"{self.t('profile.paused_note')}\n\n{menu}"
         assert messages[-1].body == menu, self.user.transcript()
         return messages
-
-
-def interest_names(count: int) -> list[str]:
-    return list(INTERESTS[:count])
 
 
 def fetch(pool: db.Pool, query: str, *params: object) -> dict[str, Any] | None:
