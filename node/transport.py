@@ -7,8 +7,6 @@ same request for a fraction of that (see bench/onboarding.py). PTB accepts any B
 
 from __future__ import annotations
 
-import asyncio
-
 import aiohttp
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import ODVInput
@@ -77,7 +75,7 @@ class AiohttpRequest(BaseRequest):
             async with self._session.request(method, url, data=body,
                                              timeout=timeout) as response:
                 return response.status, await response.read()
-        except (TimeoutError, asyncio.TimeoutError) as error:
+        except TimeoutError as error:
             raise TimedOut from error
         except aiohttp.ClientError as error:
             raise NetworkError(f"aiohttp.{type(error).__name__}: {error}") from error

@@ -8,7 +8,8 @@ from pathlib import Path
 from config.i18n import LANGUAGES, catalog, placeholders
 
 ROOT = Path(__file__).resolve().parents[2]
-SOURCE_DIRS = ("actors", "domain", "node", "storage", "config")
+# Where user-facing texts are chosen; node/ and storage/ name events and tables, not texts.
+SOURCE_DIRS = ("actors", "domain", "config")
 KEY_RE = re.compile(r"""["']((?:common|help|commands|language|onboarding|buttons|errors|profile|
                         genders|seeking|interests|browse|likes|matches|chat|safety|settings|
                         admin|notices)\.[a-z0-9_]+)["']""", re.VERBOSE)
