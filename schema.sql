@@ -259,3 +259,11 @@ CREATE UNIQUE INDEX IF NOT EXISTS sweep_runs_firing_idx ON sweep_runs (kind, slo
 -- An incremental sweep rates the people in interactions and matches since the last one.
 CREATE INDEX IF NOT EXISTS interactions_created_idx ON interactions (created_at);
 CREATE INDEX IF NOT EXISTS matches_activity_idx ON matches (last_activity_at);
+
+-- Platform-wide figures the feed ranking needs, refreshed by every rating sweep: the mean like
+-- rate received and given per gender (priors) and the mean recent impressions (popularity cap).
+CREATE TABLE IF NOT EXISTS ranking_stats (
+    name         text PRIMARY KEY,
+    value        double precision NOT NULL,
+    computed_at  timestamptz NOT NULL DEFAULT now()
+);

@@ -28,15 +28,20 @@ from domain.ranking import (
     DEFAULT_AGE_MAX,
     DEFAULT_AGE_MIN,
     DEFAULT_PRIOR_LIKE_RATE,
+    IMPRESSION_HALF_LIFE_DAYS,
     CandidateRating,
     FeedCandidate,
     ProfileFeatures,
+    decay_sql,
     order_feed,
 )
 from storage.accounts import Account
 from storage.db import Pool
 
 Conn = Connection[DictRow]
+
+# Views a candidate received lately, decayed by a day's half-life: the popularity cap's input.
+_IMPRESSION_DECAY = decay_sql("i.created_at", half_life_days=IMPRESSION_HALF_LIFE_DAYS)
 
 # Cards chosen per refill of a pass: the ranking reorders each batch for the viewer.
 FEED_BATCH: Final = 20
@@ -464,18 +469,24 @@ class Discovery:
             {**params, "limit": FEED_BATCH}, prepare=True)]
 
     def _rank(self, conn: Conn, viewer: Account, ids: Sequence[int]) -> list[int]:
-        """The batch in the order domain.ranking.order_feed gives this viewer."""
+        """The batch in the order domain.ranking.order_feed gives this viewer: with the
+        viewer's own like rate against their gender's prior (reciprocity) and each
+        candidate's recent impressions against the platform's mean (the popularity cap),
+        as the last rating sweep measured them."""
         rows = conn.execute(
-            """SELECT p.user_id, p.age, p.gender, p.seeking, p.age_min, p.age_max, p.city_key,
+            f"""SELECT p.user_id, p.age, p.gender, p.seeking, p.age_min, p.age_max, p.city_key,
                       p.latitude, p.longitude, p.radius_km, p.interests,
                       coalesce(char_length(p.about), 0) AS about_len,
                       (SELECT count(*) FROM photos ph WHERE ph.user_id = p.user_id) AS photos,
                       p.name IS NOT NULL AS has_name, u.created_at, u.last_active_at,
                       coalesce(r.primary_score, 0) AS primary_score,
                       coalesce(r.behaviour_score, 0) AS behaviour_score,
-                      coalesce(r.components, '{}') AS components,
+                      coalesce(r.components, '{{}}') AS components,
                       EXISTS (SELECT 1 FROM interactions l WHERE l.actor_id = p.user_id
-                              AND l.kind = 'like' AND l.target_id = %(viewer)s) AS liked_viewer
+                              AND l.kind = 'like' AND l.target_id = %(viewer)s) AS liked_viewer,
+                      (SELECT coalesce(sum({_IMPRESSION_DECAY}), 0) FROM interactions i
+                       WHERE i.target_id = p.user_id AND i.kind = 'view'
+                         AND i.created_at > now() - interval '7 days') AS impressions
                FROM profiles p JOIN users u ON u.id = p.user_id
                LEFT JOIN ratings r ON r.user_id = p.user_id
                WHERE p.user_id = ANY(%(ids)s)""",
@@ -483,7 +494,8 @@ class Discovery:
         candidates = [FeedCandidate(_features(row), _rating(row["primary_score"],
                                                             row["behaviour_score"],
                                                             row["components"]),
-                                    liked_viewer=bool(row["liked_viewer"]))
+                                    liked_viewer=bool(row["liked_viewer"]),
+                                    recent_impressions=float(row["impressions"]))
                       for row in rows]
         viewer_features = ProfileFeatures(
             user_id=viewer.id, age=viewer.age, gender=viewer.gender, seeking=viewer.seeking,
@@ -492,7 +504,17 @@ class Discovery:
             interests=frozenset(viewer.interests), about_len=len(viewer.about or ""),
             photo_count=len(viewer.photos), has_name=viewer.name is not None,
             created_at=viewer.created_at, last_active_at=viewer.last_active_at)
-        ordered = order_feed(viewer_features, candidates, datetime.now(UTC))
+        context = conn.execute(
+            """SELECT (SELECT components FROM ratings WHERE user_id = %(viewer)s) AS own,
+                      (SELECT value FROM ranking_stats
+                       WHERE name = 'mean_recent_impressions') AS mean_impressions""",
+            {"viewer": viewer.id}, prepare=True).fetchone()
+        own = _components(context["own"] if context else None)
+        prior = float(own.get("prior_like_rate", DEFAULT_PRIOR_LIKE_RATE))
+        ordered = order_feed(
+            viewer_features, candidates, datetime.now(UTC),
+            viewer_like_rate=float(own.get("like_rate", prior)), prior_like_rate=prior,
+            mean_recent_impressions=float((context or {}).get("mean_impressions") or 0.0))
         return [candidate.profile.user_id for candidate in ordered]
 
     def undo_skip(self, viewer_id: int, skipped: int, current: int) -> bool:
@@ -843,10 +865,14 @@ def _features(row: DictRow) -> ProfileFeatures:
         last_active_at=row["last_active_at"])
 
 
+def _components(components: Any) -> dict[str, Any]:
+    return json.loads(components) if isinstance(components, str) else dict(components or {})
+
+
 def _rating(primary: float, behaviour: float, components: Any) -> CandidateRating:
     """The stored rating as the ranking reads it; evidence and give rate come from the
     rater's components when it stored them, else the ranking's neutral defaults."""
-    values = json.loads(components) if isinstance(components, str) else dict(components or {})
+    values = _components(components)
     return CandidateRating(
         primary=float(primary), behaviour=float(behaviour),
         evidence=float(values.get("evidence", 0.0)),

@@ -26,6 +26,7 @@ from psycopg.rows import DictRow, dict_row, tuple_row
 
 from domain.ranking import (
     DEFAULT_PRIOR_LIKE_RATE,
+    IMPRESSION_HALF_LIFE_DAYS,
     BehaviourStats,
     ProfileFeatures,
     behaviour_score,
@@ -193,6 +194,8 @@ def score(features: ProfileFeatures, stats: BehaviourStats, priors: Priors,
         "combined": _compact(combined_parts),
         # Read back by the feed (storage.discovery) for reciprocity and evidence.
         "evidence": behaviour_parts["evidence"], "give_rate": behaviour_parts["give_rate"],
+        "like_rate": behaviour_parts["like_rate"],
+        "prior_like_rate": priors.like_rate(features.gender),
     }
     return Rated(features.user_id, primary, behaviour, combined, components,
                  json.dumps(components, separators=(",", ":")))
@@ -263,14 +266,36 @@ class Ratings:
     # -- reading ---------------------------------------------------------------------------
 
     def priors(self) -> Priors:
+        """The priors as the last sweep measured them (neutral defaults before any)."""
         received: dict[str, float] = {}
         given: dict[str, float] = {}
         with self._pool.connection() as conn:
-            for row in conn.execute(_PRIORS_SQL):
-                if row["gender"] and row["rate"] is not None:
-                    (received if row["side"] == "received" else given)[row["gender"]] = float(
-                        row["rate"])
+            for row in conn.execute("SELECT name, value FROM ranking_stats"):
+                side, _, gender = str(row["name"]).partition(":")
+                if side in ("received", "given") and gender:
+                    (received if side == "received" else given)[gender] = float(row["value"])
         return Priors(received, given)
+
+    def measure(self) -> Priors:
+        """Measure the priors and the mean recent impressions and keep them for the feed."""
+        impressions = decay_sql("i.created_at", half_life_days=IMPRESSION_HALF_LIFE_DAYS)
+        with self._pool.connection() as conn:
+            rows = [(f"{row['side']}:{row['gender']}", float(row["rate"]))
+                    for row in conn.execute(_PRIORS_SQL)
+                    if row["gender"] and row["rate"] is not None]
+            mean = conn.execute(
+                f"""SELECT coalesce(sum({impressions}), 0)
+                           / greatest(1, (SELECT count(*) FROM profiles
+                                          WHERE completed_at IS NOT NULL)) AS value
+                    FROM interactions i
+                    WHERE i.kind = 'view' AND i.created_at > now() - interval '7 days'""",
+            ).fetchone()
+            rows.append(("mean_recent_impressions", float(mean["value"]) if mean else 0.0))
+            conn.cursor().executemany(
+                """INSERT INTO ranking_stats (name, value) VALUES (%s, %s)
+                   ON CONFLICT (name) DO UPDATE SET value = excluded.value,
+                                                    computed_at = now()""", rows)
+        return self.priors()
 
     @staticmethod
     def read(conn: psycopg.Connection[DictRow], user_ids: Sequence[int],
@@ -378,7 +403,7 @@ class Ratings:
         """A pipeline: this thread reads batches, worker processes score them (Python's share
         of the work, spread over the cores), a writer thread commits them in order, each with
         the sweep's cursor, so a death leaves only whole batches behind."""
-        priors = self.priors()
+        priors = self.measure()
         scored: queue.Queue[tuple[int, Future[list[Rated]]] | None] = queue.Queue(
             maxsize=SCORING_PROCESSES + 1)
         failure: list[BaseException] = []

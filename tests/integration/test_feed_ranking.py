@@ -78,3 +78,26 @@ class TestFeedOrder:
         rate(pool, choosy, 0.6, 0.5, 0.6, give_rate=0.05, evidence=200)
         rate(pool, open_hearted, 0.6, 0.5, 0.6, give_rate=0.7, evidence=200)
         assert shown(Discovery(pool), viewer(pool, city), 2) == [open_hearted, choosy]
+
+    def test_popular_profiles_do_not_take_every_impression(self, pool: db.Pool) -> None:
+        """Of two equally rated candidates, the one already shown far more than the platform's
+        average today comes second: the popularity cap is on in the real feed."""
+        city = f"Ratingtown-{uuid.uuid4().hex[:8]}"
+        popular, unseen = person(pool, city, "m", "f"), person(pool, city, "m", "f")
+        rate(pool, popular, 0.6, 0.5, 0.6)
+        rate(pool, unseen, 0.6, 0.5, 0.6)
+        accounts = Accounts(pool)
+        with pool.connection() as conn:
+            for _ in range(40):
+                onlooker = next(_ids)
+                accounts.register(onlooker, onlooker, "en", None)
+                conn.execute("INSERT INTO interactions (actor_id, target_id, kind) "
+                             "VALUES (%s, %s, 'view')", (onlooker, popular))
+            conn.execute("""INSERT INTO ranking_stats (name, value)
+                            VALUES ('mean_recent_impressions', 1)
+                            ON CONFLICT (name) DO UPDATE SET value = excluded.value""")
+        try:
+            assert shown(Discovery(pool), viewer(pool, city), 2) == [unseen, popular]
+        finally:
+            with pool.connection() as conn:
+                conn.execute("DELETE FROM ranking_stats WHERE name = 'mean_recent_impressions'")
