@@ -46,6 +46,8 @@ class Scheduler:
             hour=full_sweep_hour, minute=7, timezone=UTC), id="full-sweep")
         self._scheduler.add_job(self.maintenance, CronTrigger(
             minute=MAINTENANCE_MINUTE, timezone=UTC), id="maintenance")
+        self._scheduler.add_job(self.prefetch, CronTrigger(minute="*", timezone=UTC),
+                                id="feed-prefetch")
 
     def start(self) -> None:
         self._scheduler.start()
@@ -65,3 +67,7 @@ class Scheduler:
     def maintenance(self) -> Any:
         slot = slot_of(datetime.now(UTC), 60)
         return self._maintenance.clean(slot).get(timeout=JOB_TIMEOUT_SECONDS)
+
+    def prefetch(self) -> Any:
+        slot = slot_of(datetime.now(UTC), 1)
+        return self._maintenance.prefetch(slot).get(timeout=JOB_TIMEOUT_SECONDS)

@@ -43,6 +43,9 @@ Conn = Connection[DictRow]
 # Views a candidate received lately, decayed by a day's half-life: the popularity cap's input.
 _IMPRESSION_DECAY = decay_sql("i.created_at", half_life_days=IMPRESSION_HALF_LIFE_DAYS)
 
+# The scheduler refills the passes of recently active people holding fewer cards than this.
+PREFETCH_BELOW = 5
+
 # Cards chosen per refill of a pass: the ranking reorders each batch for the viewer.
 FEED_BATCH: Final = 20
 # People who already liked the viewer placed at the front of each batch.
@@ -341,6 +344,30 @@ class Discovery:
                     return FeedCard(_card(row), widened)
             self._save(conn, viewer.id, state)
             return None
+
+    def prefetch(self, viewer: Account) -> int:
+        """Fill the viewer's pass ahead of their next card, so that it comes straight from the
+        queue; the number of cards waiting. The scheduler runs it for people active lately."""
+        with self._pool.connection() as conn:
+            conn.execute(f"SET LOCAL work_mem = '{FEED_WORK_MEM}'; "
+                         "SET LOCAL synchronous_commit = off")
+            state = self._pass(conn, viewer)
+            if not state.queue:
+                self._refill(conn, viewer, state, _params(viewer, state.radius_km))
+            self._save(conn, viewer.id, state)
+            return len(state.queue)
+
+    def due_for_prefetch(self, active_within: timedelta, limit: int) -> list[int]:
+        """People active lately whose pass holds fewer than a few cards."""
+        with self._pool.connection() as conn:
+            return [int(row["id"]) for row in conn.execute(
+                """SELECT u.id FROM users u JOIN profiles p ON p.user_id = u.id
+                   LEFT JOIN feed_passes f ON f.viewer_id = u.id
+                   WHERE u.last_active_at > now() - %s AND p.completed_at IS NOT NULL
+                     AND u.onboarding_step IS NULL AND NOT u.is_banned
+                     AND (f.viewer_id IS NULL OR cardinality(f.queue) < %s)
+                   ORDER BY u.last_active_at DESC LIMIT %s""",
+                (active_within, PREFETCH_BELOW, limit))]
 
     def _pass(self, conn: Conn, viewer: Account) -> FeedPass:
         """The viewer's current pass (locked for this transaction), started over when the

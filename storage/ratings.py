@@ -42,7 +42,7 @@ BATCH_SIZE: Final = 20_000
 SCORING_PROCESSES: Final = 2
 # Distinct from the schema lock; one key per sweep kind.
 SWEEP_LOCK_BASE: Final = 0x72617465  # "rate"
-SWEEP_KINDS: Final = ("incremental", "full", "maintenance")
+SWEEP_KINDS: Final = ("incremental", "full", "maintenance", "prefetch")
 
 _DECAY = decay_sql("i.created_at")
 _MATCH_DECAY = decay_sql("m.created_at")
