@@ -2,28 +2,18 @@
 
 from __future__ import annotations
 
-import itertools
 import json
 import uuid
 
 from storage import db
 from storage.accounts import Account, Accounts
 from storage.discovery import Discovery
-
-_ids = itertools.count(6_100_000_001)
+from tests.profiles import complete_profile
 
 
 def person(pool: db.Pool, city: str, gender: str, seeking: str) -> int:
-    accounts = Accounts(pool)
-    user_id = next(_ids)
-    accounts.register(user_id, user_id, "en", None)
-    accounts.update_profile(user_id, name="Alex", age=30, gender=gender, seeking=seeking,
-                            age_min=20, age_max=45, city=city, city_key=city.lower(),
+    return complete_profile(pool, gender=gender, seeking=seeking, city=city,
                             about="Hello there", interests=["music", "books"])
-    accounts.add_photo(user_id, f"photos/r{user_id}", f"f{user_id}", f"u{user_id}",
-                       "image/jpeg", 10)
-    accounts.set_onboarding_step(user_id, None)
-    return user_id
 
 
 def rate(pool: db.Pool, user_id: int, primary: float, behaviour: float, combined: float,
@@ -88,8 +78,7 @@ class TestFeedOrder:
         rate(pool, unseen, 0.6, 0.5, 0.6)
         accounts = Accounts(pool)
         with pool.connection() as conn:
-            for _ in range(40):
-                onlooker = next(_ids)
+            for onlooker in range(popular + 1_000_000, popular + 1_000_040):
                 accounts.register(onlooker, onlooker, "en", None)
                 conn.execute("INSERT INTO interactions (actor_id, target_id, kind) "
                              "VALUES (%s, %s, 'view')", (onlooker, popular))

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import itertools
 import uuid
 from datetime import UTC, datetime, timedelta
 
@@ -11,20 +10,11 @@ from storage.accounts import Accounts
 from storage.discovery import Discovery
 from storage.maintenance import UNREFERENCED_OBJECT_AGE, VIEW_RETENTION, Maintenance
 from storage.photos import PhotoStore
-
-_ids = itertools.count(6_200_000_001)
+from tests.profiles import complete_profile
 
 
 def person(pool: db.Pool, city: str, gender: str, seeking: str) -> int:
-    accounts = Accounts(pool)
-    user_id = next(_ids)
-    accounts.register(user_id, user_id, "en", None)
-    accounts.update_profile(user_id, name="Sam", age=28, gender=gender, seeking=seeking,
-                            age_min=20, age_max=40, city=city, city_key=city.lower())
-    accounts.add_photo(user_id, f"photos/m{user_id}", f"f{user_id}", f"u{user_id}",
-                       "image/jpeg", 10)
-    accounts.set_onboarding_step(user_id, None)
-    return user_id
+    return complete_profile(pool, gender=gender, seeking=seeking, city=city, age=28)
 
 
 class TestCleanup:

@@ -12,6 +12,7 @@ from domain.ranking import BehaviourStats, behaviour_score
 from storage import db, ratings
 from storage.accounts import Accounts
 from storage.ratings import Ratings, SweepOutcome
+from tests.profiles import complete_profile
 from tests.services import postgres_database
 
 SLOT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
@@ -29,21 +30,11 @@ def database() -> Iterator[tuple[db.Pool, str]]:
 
 def make_people(pool: db.Pool, count: int, start: int = 1000) -> list[int]:
     """Complete profiles: half women seeking men, half men seeking women, one photo each."""
-    accounts = Accounts(pool)
-    ids = []
-    for n in range(count):
-        user_id = start + n
-        accounts.register(user_id, user_id, "en", None)
-        gender, seeking = ("f", "m") if n % 2 else ("m", "f")
-        accounts.update_profile(user_id, name=f"P{n}", age=25 + n % 10, gender=gender,
-                                seeking=seeking, age_min=18, age_max=60, city="Moscow",
-                                city_key="moscow", about="x" * (n * 10 % 200),
-                                interests=["music", "books"][: n % 3])
-        accounts.add_photo(user_id, f"photos/{user_id}", f"file{user_id}", f"u{user_id}",
-                           "image/jpeg", 100)
-        accounts.set_onboarding_step(user_id, None)
-        ids.append(user_id)
-    return ids
+    return [complete_profile(pool, user_id=start + n, gender="f" if n % 2 else "m",
+                             seeking="m" if n % 2 else "f", city="Moscow", age=25 + n % 10,
+                             name=f"P{n}", age_min=18, age_max=60, about="x" * (n * 10 % 200),
+                             interests=["music", "books"][: n % 3])
+            for n in range(count)]
 
 
 def like(pool: db.Pool, actor: int, target: int, kind: str = "like",
