@@ -8,7 +8,9 @@ sandbox as its own process, then two bots in turn, each as its own process:
   2. our node (bot.py), every user going through the whole onboarding (12 updates each:
      commands, texts, button presses, a photo) — and, with --asyncio-debug, once more under
      asyncio's debug mode, counting its slow-callback warnings.
-Prints updates per second, p50/p99 latency from an update entering the sandbox to the bot's
+Each bot runs twice: as fast as the users can go (its throughput), then with the users' actions
+paced to --rate per second over all users (its latency at that load). Prints updates per
+second, p50/p99 latency from an update entering the sandbox to the bot's
 first reaction (a message, an edit or a callback answer, by the sandbox's clock), and the bot
 process's CPU seconds per 1000 updates, with the ratio to the echo bot.
 """
@@ -124,12 +126,31 @@ def process(args: list[str], env: dict[str, str], ready: str,
         log_file.close()
 
 
+class Pacer:
+    """Spaces the starts of user actions to at most `rate` per second over all users, so a
+    run offers a chosen load instead of as much as the machine can take."""
+
+    def __init__(self, rate: float | None) -> None:
+        self._interval = 1.0 / rate if rate else 0.0
+        self._next = 0.0
+
+    async def turn(self) -> None:
+        if not self._interval:
+            return
+        now = time.monotonic()
+        slot = max(now, self._next)
+        self._next = slot + self._interval
+        if slot > now:
+            await asyncio.sleep(slot - now)
+
+
 class Driver:
     """Virtual users acting through the sandbox's control API, each waiting for answers."""
 
-    def __init__(self, sandbox_url: str) -> None:
+    def __init__(self, sandbox_url: str, rate: float | None = None) -> None:
         self.base = f"{sandbox_url}/sandbox"
         self.latencies: list[float] = []
+        self._pacer = Pacer(rate)
 
     async def run(self, users: int, script: tuple[Step, ...], language: str = "en") -> float:
         connector = aiohttp.TCPConnector(limit=0)
@@ -148,6 +169,7 @@ class Driver:
         version = -1
         bot_messages: set[int] = set()
         for step in script:
+            await self._pacer.turn()
             sent_at = time.time()
             async with session.post(f"{self.base}/users/{user_id}/{step.action}",
                                     json=step.body) as response:
@@ -183,8 +205,8 @@ class Driver:
 
 
 def measure(name: str, pid: int, sandbox_url: str, users: int,
-            script: tuple[Step, ...]) -> Result:
-    driver = Driver(sandbox_url)
+            script: tuple[Step, ...], rate: float | None = None) -> Result:
+    driver = Driver(sandbox_url, rate)
     cpu_before = process_cpu_seconds(pid)
     seconds = asyncio.run(driver.run(users, script))
     cpu = process_cpu_seconds(pid) - cpu_before
@@ -195,6 +217,8 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__,
                                      formatter_class=argparse.RawDescriptionHelpFormatter)
     parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--rate", type=float, default=200.0,
+                        help="updates per second offered in the paced runs (latency target)")
     parser.add_argument("--asyncio-debug", action="store_true",
                         help="also run the node under asyncio debug mode, counting slow callbacks")
     args = parser.parse_args()
@@ -212,12 +236,18 @@ def main() -> int:
             results = []
             with process([python, "bench/echo_bot.py"], env, "polling",
                          logs / "echo.log") as echo:
-                results.append(measure("PTB echo bot (baseline)", echo.pid, sandbox_url,
-                                       args.users, echo_script(len(ONBOARDING))))
+                results.append(measure("PTB echo bot, as fast as it goes", echo.pid,
+                                       sandbox_url, args.users, echo_script(len(ONBOARDING))))
+                results.append(measure(f"PTB echo bot, offered {args.rate:g}/s", echo.pid,
+                                       sandbox_url, args.users, echo_script(len(ONBOARDING)),
+                                       args.rate))
             with process([python, "bot.py"], env, "node started",
                          logs / "node.log") as node:
-                results.append(measure("our node, onboarding", node.pid, sandbox_url,
-                                       args.users, ONBOARDING))
+                results.append(measure("our node, onboarding, as fast as it goes", node.pid,
+                                       sandbox_url, args.users, ONBOARDING))
+                results.append(measure(f"our node, onboarding, offered {args.rate:g}/s",
+                                       node.pid, sandbox_url, args.users, ONBOARDING,
+                                       args.rate))
             slow = None
             if args.asyncio_debug:
                 debug_env = {**env, "PYTHONASYNCIODEBUG": "1",
@@ -227,7 +257,7 @@ def main() -> int:
                     measure("our node, asyncio debug", node.pid, sandbox_url,
                             max(20, args.users // 4), ONBOARDING)
                 slow = (logs / "node-debug.log").read_text().count("Executing <")
-    baseline = results[0]
+    baseline = results[0]  # CPU per update of the echo bot at full speed
     print(f"\n{args.users} virtual users, {len(ONBOARDING)} updates each\n")
     print("| bot | updates | updates/s | p50 ms | p99 ms | CPU s / 1000 updates | CPU ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
@@ -235,7 +265,8 @@ def main() -> int:
         print(f"| {result.name} | {result.updates} | {result.per_second:.0f} | "
               f"{result.percentile(0.5):.1f} | {result.percentile(0.99):.1f} | "
               f"{result.cpu_per_1000:.2f} | {result.cpu_per_1000 / baseline.cpu_per_1000:.2f} |")
-    print(f"\nmean latency of our node: {statistics.mean(results[1].latencies) * 1000:.1f} ms")
+    print(f"\nmean latency of our node at {args.rate:g}/s: "
+          f"{statistics.mean(results[3].latencies) * 1000:.1f} ms")
     if slow is not None:
         print(f"asyncio debug mode: {slow} slow-callback warnings (over 100 ms) in the node")
     return 0
