@@ -57,8 +57,9 @@ class ProfileActor(pykka.ThreadingActor):
             log.info("profile completed", user_id=user_id, action="profile_completed")
 
     def update(self, user_id: int, values: dict[str, object]) -> None:
-        self._accounts.update_profile(user_id, **values)
-        self._on_changed(user_id)
+        # A profile still being built is shown to nobody: it is rated once it is finished.
+        if self._accounts.update_profile(user_id, **values):
+            self._on_changed(user_id)
         log.info("profile edited", user_id=user_id, action="edited", fields=sorted(values))
 
     def set_paused(self, user_id: int, paused: bool) -> None:

@@ -158,7 +158,8 @@ class Accounts:
             conn.execute(sql.SQL("UPDATE users SET {} WHERE id = %s").format(assignments),
                          (*values.values(), user_id))
 
-    def update_profile(self, user_id: int, **values: object) -> None:
+    def update_profile(self, user_id: int, **values: object) -> bool:
+        """Set profile fields; True when the profile is a finished one (shown to others)."""
         unknown = set(values) - PROFILE_FIELDS
         if unknown:
             raise ValueError(f"not profile fields: {sorted(unknown)}")
@@ -166,11 +167,12 @@ class Accounts:
             sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values)
         with self._pool.connection() as conn:
             self._mark_rating_dirty(conn, user_id)  # before profiles: see the method
-            conn.execute(
-                sql.SQL("UPDATE profiles SET {}, updated_at = now() WHERE user_id = %s").format(
-                    assignments),
+            row = conn.execute(
+                sql.SQL("UPDATE profiles SET {}, updated_at = now() WHERE user_id = %s "
+                        "RETURNING completed_at IS NOT NULL AS complete").format(assignments),
                 (*(list(v) if isinstance(v, tuple) else v for v in values.values()), user_id),
-            )
+            ).fetchone()
+        return bool(row and row["complete"])
 
     @staticmethod
     def _mark_rating_dirty(conn: Any, user_id: int) -> None:
