@@ -41,11 +41,10 @@ CREATE TABLE IF NOT EXISTS profiles (
     CHECK ((latitude IS NULL) = (longitude IS NULL))
 );
 
--- Candidates are looked up by who they are and what they want.
-CREATE INDEX IF NOT EXISTS profiles_feed_idx
-    ON profiles (gender, age, seeking) WHERE completed_at IS NOT NULL;
-CREATE INDEX IF NOT EXISTS profiles_city_idx
-    ON profiles (city_key, gender, age) WHERE completed_at IS NOT NULL;
+-- The feed reads candidates through the covering indexes further down (by place, gender and
+-- rank); these first ones were never used and only slowed every profile write.
+DROP INDEX IF EXISTS profiles_feed_idx;
+DROP INDEX IF EXISTS profiles_city_idx;
 
 CREATE TABLE IF NOT EXISTS photos (
     id               uuid PRIMARY KEY DEFAULT gen_random_uuid(),
@@ -79,7 +78,8 @@ CREATE TABLE IF NOT EXISTS ratings (
     computed_at  timestamptz
 );
 CREATE INDEX IF NOT EXISTS ratings_dirty_idx ON ratings (user_id) WHERE dirty;
-CREATE INDEX IF NOT EXISTS ratings_combined_idx ON ratings (combined_score DESC);
+-- The feed orders by profiles.feed_score (a copy of combined_score), never by this table.
+DROP INDEX IF EXISTS ratings_combined_idx;
 
 CREATE TABLE IF NOT EXISTS sweep_runs (
     id           bigserial PRIMARY KEY,

@@ -152,6 +152,10 @@ class Rated:
     components: dict[str, Any]
     components_json: str = ""  # filled where the rating is made, off the writer's thread
 
+    @property
+    def row(self) -> RatedRow:
+        return (self.user_id, self.primary, self.behaviour, self.combined, self.components_json)
+
 
 @dataclass(frozen=True)
 class SweepOutcome:
@@ -201,14 +205,30 @@ def score(features: ProfileFeatures, stats: BehaviourStats, priors: Priors,
                  json.dumps(components, separators=(",", ":")))
 
 
-Batch = tuple[list[tuple[Any, ...]], dict[int, dict[str, float]]]
+# Feature rows, and per behaviour query its column names and rows (user_id first).
+Batch = tuple[list[tuple[Any, ...]], list[tuple[list[str], list[tuple[Any, ...]]]]]
+
+
+RatedRow = tuple[int, float, float, float, str]
 
 
 def score_batch(batch: Batch, priors: Priors, now: datetime) -> list[Rated]:
-    """Rate one batch as read by Ratings.read: pure, so sweeps run it in worker processes."""
-    feature_rows, stats = batch
+    """Rate one batch as read by Ratings.read."""
+    feature_rows, stats_rows = batch
+    stats: dict[int, dict[str, float]] = {}
+    for names, rows in stats_rows:
+        for user_id, *values in rows:
+            stats.setdefault(user_id, {}).update(
+                zip(names, (float(value or 0.0) for value in values), strict=True))
     return [score(_features(row), BehaviourStats(**stats.get(row[0], {})), priors, now)
             for row in feature_rows]
+
+
+def score_rows(batch: Batch, priors: Priors, now: datetime) -> list[RatedRow]:
+    """score_batch for a worker process: only what Ratings.write stores goes back, as plain
+    tuples, because unpickling thousands of objects would cost the sweep's main process more
+    than the scoring it hands out."""
+    return [rated.row for rated in score_batch(batch, priors, now)]
 
 
 @dataclass(frozen=True)
@@ -300,22 +320,22 @@ class Ratings:
     @staticmethod
     def read(conn: psycopg.Connection[DictRow], user_ids: Sequence[int],
              after: int | None = None) -> Batch:
-        """Features and decayed behaviour of these users. With `after`, user_ids is a whole
-        range of ids (after, last] in order, read by range scans; otherwise any list."""
+        """Features and decayed behaviour of these users, as the rows PostgreSQL returned
+        (turning them into objects is the scorer's work, in a worker process for sweeps).
+        With `after`, user_ids is a whole range of ids (after, last] in order, read by range
+        scans; otherwise any list."""
         if after is None:
             features_sql, *stats_sql = _BY_LIST
             params: dict[str, Any] = {"ids": list(user_ids)}
         else:
             features_sql, *stats_sql = _BY_RANGE
             params = {"low": after, "high": user_ids[-1]}
-        stats: dict[int, dict[str, float]] = {}
+        stats: list[tuple[list[str], list[tuple[Any, ...]]]] = []
         with conn.cursor(row_factory=tuple_row) as cursor:
             for query in stats_sql:
                 cursor.execute(query, params)
                 names = [column.name for column in cursor.description or ()][1:]
-                for user_id, *values in cursor:
-                    stats.setdefault(user_id, {}).update(
-                        zip(names, (float(value or 0.0) for value in values), strict=True))
+                stats.append((names, cursor.fetchall()))
             wanted = set(user_ids)
             cursor.execute(features_sql, params)
             return [row for row in cursor if row[0] in wanted], stats
@@ -327,7 +347,7 @@ class Ratings:
     # -- writing ---------------------------------------------------------------------------
 
     @staticmethod
-    def write(conn: psycopg.Connection[DictRow], rated: Sequence[Rated],
+    def write(conn: psycopg.Connection[DictRow], rated: Sequence[RatedRow],
               sweep_id: int | None) -> None:
         """Store ratings, their history (when part of a sweep) and the feed order key, set-based:
         one COPY into a temporary table, then one statement per target table."""
@@ -336,9 +356,8 @@ class Ratings:
                             behaviour_score double precision, combined_score double precision,
                             components jsonb) ON COMMIT DELETE ROWS""")
         with conn.cursor().copy("COPY rated_batch FROM STDIN") as copy:
-            for item in rated:
-                copy.write_row((item.user_id, item.primary, item.behaviour, item.combined,
-                                item.components_json))
+            for row in rated:
+                copy.write_row(row)
         # The per-row trigger that copies combined_score to profiles.feed_score is skipped for
         # bulk writes (see schema.sql); the copy is done below in one statement instead.
         conn.execute("SET LOCAL dating.bulk_ratings = 'on'")
@@ -373,7 +392,7 @@ class Ratings:
         priors = self.priors()
         with self._pool.connection() as conn:
             rated = self.rate(conn, user_ids, priors, now or datetime.now(UTC))
-            self.write(conn, rated, None)
+            self.write(conn, [item.row for item in rated], None)
         return rated
 
     # -- sweeps ----------------------------------------------------------------------------
@@ -404,7 +423,7 @@ class Ratings:
         of the work, spread over the cores), a writer thread commits them in order, each with
         the sweep's cursor, so a death leaves only whole batches behind."""
         priors = self.measure()
-        scored: queue.Queue[tuple[int, Future[list[Rated]]] | None] = queue.Queue(
+        scored: queue.Queue[tuple[int, Future[list[RatedRow]]] | None] = queue.Queue(
             maxsize=SCORING_PROCESSES + 1)
         failure: list[BaseException] = []
         totals = [processed]
@@ -415,6 +434,9 @@ class Ratings:
                     last_id, future = item
                     rated = future.result()
                     with self._pool.connection() as conn:
+                        # Safe without waiting for the disk: a batch lost in a crash loses
+                        # its cursor with it, and the resumed sweep rates it again.
+                        conn.execute("SET LOCAL synchronous_commit = off")
                         self.write(conn, rated, sweep_id)
                         totals[0] += len(rated)
                         conn.execute("""UPDATE sweep_runs SET cursor_user = %s, processed = %s
@@ -438,7 +460,7 @@ class Ratings:
                             break
                         batch = self.read(conn, ids, after=cursor if contiguous else None)
                     cursor = ids[-1]
-                    scored.put((cursor, scorers.submit(score_batch, batch, priors,
+                    scored.put((cursor, scorers.submit(score_rows, batch, priors,
                                                        datetime.now(UTC))))
             finally:
                 scored.put(None)
