@@ -10,7 +10,6 @@ session-level advisory lock per kind that a dead node's connection releases at o
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 from collections.abc import Callable, Iterator, Sequence
@@ -178,9 +177,10 @@ def _features(row: tuple[Any, ...]) -> ProfileFeatures:
         is_banned=is_banned, is_inactive=is_inactive, is_hidden=is_hidden)
 
 
-def _compact(parts: dict[str, float]) -> dict[str, float]:
-    """Components rounded for storage: four digits say all they mean, in a third of the bytes."""
-    return {name: round(value, 4) for name, value in parts.items()}
+def _json_numbers(parts: dict[str, float]) -> str:
+    """A flat dict of finite numbers as a JSON object, each to four significant digits (all
+    they mean): several times faster than rounding and json.dumps, once per profile."""
+    return "{" + ",".join(f'"{name}":{value:.4g}' for name, value in parts.items()) + "}"
 
 
 def score(features: ProfileFeatures, stats: BehaviourStats, priors: Priors,
@@ -193,16 +193,19 @@ def score(features: ProfileFeatures, stats: BehaviourStats, priors: Priors,
     combined, combined_parts = combined_score(
         primary, behaviour, stats.evidence, created_at=features.created_at,
         last_active_at=features.last_active_at, now=now)
-    components = {
-        "primary": _compact(primary_parts), "behaviour": _compact(behaviour_parts),
-        "combined": _compact(combined_parts),
-        # Read back by the feed (storage.discovery) for reciprocity and evidence.
+    extra = {
+        # Read back by the feed (storage.discovery) for reciprocity, evidence and the prior.
         "evidence": behaviour_parts["evidence"], "give_rate": behaviour_parts["give_rate"],
         "like_rate": behaviour_parts["like_rate"],
         "prior_like_rate": priors.like_rate(features.gender),
     }
-    return Rated(features.user_id, primary, behaviour, combined, components,
-                 json.dumps(components, separators=(",", ":")))
+    components: dict[str, Any] = {
+        "primary": primary_parts, "behaviour": behaviour_parts, "combined": combined_parts,
+        **extra}
+    as_json = (f'{{"primary":{_json_numbers(primary_parts)},'
+               f'"behaviour":{_json_numbers(behaviour_parts)},'
+               f'"combined":{_json_numbers(combined_parts)},{_json_numbers(extra)[1:]}')
+    return Rated(features.user_id, primary, behaviour, combined, components, as_json)
 
 
 # Feature rows, and per behaviour query its column names and rows (user_id first).
