@@ -74,13 +74,16 @@ class ChatRelayActor(pykka.ThreadingActor):
                      update_id=message.update_id, target=message.recipient_id,
                      reason=check.status.value)
             return check.status
+        assert check.partner is not None and check.sender is not None
+        # Durable before this returns, and keyed by the update: a repeated update (its node
+        # died after recording it) hands the copy over again, and it still arrives once.
+        self._outbox.deliver(check.partner.user_id, check.partner.chat_id,
+                             self._copies(message, check.sender, check.partner),
+                             key=f"relay:{message.update_id}")
         if not check.recorded:
-            log.info("repeated chat message not relayed again", user_id=message.sender_id,
+            log.info("repeated chat message: its copy goes out once", user_id=message.sender_id,
                      update_id=message.update_id)
             return check.status
-        assert check.partner is not None and check.sender is not None
-        self._outbox.submit(check.partner.chat_id,
-                            self._copies(message, check.sender, check.partner))
         self._metrics.user_actions.labels(self._metrics.node_id, "chat_message").inc()
         log.info("chat message relayed", user_id=message.sender_id, update_id=message.update_id,
                  kind=message.kind.value, match_id=check.match_id)

@@ -9,6 +9,7 @@ recipient's language with buttons signed for them, and handed to the outbox.
 from __future__ import annotations
 
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 
 import pykka
@@ -57,7 +58,10 @@ def viewer_of(account: Account) -> Viewer:
 class MatcherActor(pykka.ThreadingActor):
     def __init__(self, discovery: Discovery, accounts: Accounts, outbox: Outbox,
                  signer: CallbackSigner, metrics: Metrics,
-                 settings: MatcherSettings | None = None) -> None:
+                 settings: MatcherSettings | None = None,
+                 on_match: Callable[[int, int], None] | None = None) -> None:
+        """on_match(first, second) is told of every new match (every node hears of it: a
+        "match.made" event); it must not block."""
         super().__init__()
         self._discovery = discovery
         self._accounts = accounts
@@ -65,6 +69,7 @@ class MatcherActor(pykka.ThreadingActor):
         self._signer = signer
         self._metrics = metrics
         self._settings = settings or MatcherSettings()
+        self._on_match = on_match or (lambda _first, _second: None)
 
     # -- the feed -------------------------------------------------------------------------
 
@@ -101,12 +106,13 @@ class MatcherActor(pykka.ThreadingActor):
                 self._metrics.matches.labels(self._metrics.node_id).inc()
                 log.info("match", user_id=viewer.id, target=target, action="matched")
                 self._send_match_notice(result.target, viewer)
+                self._on_match(viewer.id, target)
         return result
 
     def _send_like_notice(self, recipient: Party, count: int) -> None:
         buttons = Buttons(self._signer, recipient.user_id, recipient.language)
-        self._outbox.submit(recipient.chat_id,
-                            [cards.like_notice(recipient.chat_id, buttons, count)])
+        self._outbox.deliver(recipient.user_id, recipient.chat_id,
+                             [cards.like_notice(recipient.chat_id, buttons, count)])
 
     def _send_match_notice(self, recipient: Party, other: Account) -> None:
         """The new match, told to the one who liked first: the other's card and 💬 Write."""
@@ -117,8 +123,10 @@ class MatcherActor(pykka.ThreadingActor):
         buttons = Buttons(self._signer, recipient.user_id, recipient.language)
         name = cards.display_name(recipient.language, other.name, other.username,
                                   other.show_username)
-        self._outbox.submit(recipient.chat_id, [cards.match_notice(
-            recipient.chat_id, buttons, viewer_of(recipient_account), card, name)])
+        low, high = sorted((recipient.user_id, other.id))
+        self._outbox.deliver(recipient.user_id, recipient.chat_id, [cards.match_notice(
+            recipient.chat_id, buttons, viewer_of(recipient_account), card, name)],
+            key=f"match:{low}:{high}")
 
     def flush_like_notices(self) -> int:
         """Send every batched like notice that is due; the number sent. Never raises: it

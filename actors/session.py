@@ -11,6 +11,7 @@ the actor: failures are logged, counted and answered with a polite message.
 from __future__ import annotations
 
 import time
+import traceback
 from collections.abc import Callable
 from dataclasses import asdict, dataclass, field
 from typing import Any
@@ -20,7 +21,7 @@ import pykka
 import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
-from actors.outbox import Outbox
+from actors.outbox import Outbox, SendOnce
 from actors.pool import ActorPool
 from actors.profile import ProfileActorProxy
 from config.i18n import language_for, t
@@ -55,12 +56,15 @@ from domain.validation import (
 from node.bus import Delivery
 from node.metrics import Metrics
 from storage.accounts import Account
-from storage.state import ConversationStore, ProcessedUpdates
+from storage.state import ConversationStore
 from storage.stats import Stats
 
 log = structlog.get_logger(__name__)
 
 ASK_TIMEOUT_SECONDS = 60.0
+# Tries of one update before it goes to the dead letters; waits between them grow 4x.
+HANDLE_ATTEMPTS = 3
+RETRY_BACKOFF_SECONDS = 0.05
 # Conversation-state flag: the user left onboarding with /cancel; input waits for /start.
 ONBOARDING_CANCELLED = "onboarding_cancelled"
 # Commands a first message may be, answered before the welcome (any other starts onboarding).
@@ -73,7 +77,7 @@ PHOTO_KINDS = frozenset({Kind.PHOTO, Kind.DOCUMENT})
 class SessionDeps:
     profiles: ActorPool[ProfileActorProxy]
     conversations: ConversationStore
-    processed: ProcessedUpdates
+    processed: SendOnce  # the reply journal: each update's effects and replies once
     outbox: Outbox
     signer: CallbackSigner
     metrics: Metrics
@@ -140,7 +144,12 @@ class SessionActor(pykka.ThreadingActor):
     # -- intake ---------------------------------------------------------------------------
 
     def handle(self, delivery: Delivery) -> None:
-        """Handle one update; never raises (an exception here would be lost in a future)."""
+        """Handle one update; never raises (an exception here would be lost in a future).
+
+        An update given out again (its node died, Telegram sent it twice) is recognised by its
+        update_id in the reply journal: what was done is not done again, and only replies not
+        yet sent go out. Handling that fails HANDLE_ATTEMPTS times in a row sends the update to
+        the dead letters with the error, and the user an apology."""
         started = time.perf_counter()
         metrics = self._deps.metrics
         try:
@@ -154,25 +163,41 @@ class SessionActor(pykka.ThreadingActor):
             return
         bound = log.bind(user_id=incoming.user_id, update_id=incoming.update_id)
         chat_id = incoming.chat_id
-        try:
-            if self._deps.processed.is_done(incoming.update_id):
-                bound.info("repeated update skipped")
-                delivery.done()
-                return
-            out = self._route(incoming)
-            self._deps.processed.mark_done(incoming.update_id)
-            metrics.updates.labels(metrics.node_id, incoming.kind.value).inc()
-        except Exception:
-            metrics.errors.labels(metrics.node_id, "session").inc()
-            bound.exception("update handling failed", kind=incoming.kind.value)
-            out = self._apology(incoming)
+        work = str(incoming.update_id)
 
         def finished() -> None:
             delivery.done()
             metrics.handler_seconds.labels(metrics.node_id).observe(
                 time.perf_counter() - started)
 
-        self._deps.outbox.submit(chat_id, out, finished)
+        failure: Exception | None = None
+        for attempt in range(1, HANDLE_ATTEMPTS + 1):
+            try:
+                if attempt == 1 and self._deps.processed.replay(work, finished,
+                                                                 incoming.user_id):
+                    bound.info("repeated update: nothing done twice")
+                    return
+                out = self._route(incoming)
+                break
+            except Exception as error:
+                failure = error
+                metrics.errors.labels(metrics.node_id, "session").inc()
+                bound.exception("update handling failed", kind=incoming.kind.value,
+                                attempt=attempt)
+                if attempt < HANDLE_ATTEMPTS:
+                    time.sleep(RETRY_BACKOFF_SECONDS * 4 ** (attempt - 1))
+        else:
+            trace = "".join(traceback.format_exception(failure)) if failure else "unknown"
+            delivery.dead_letter(trace[-2000:])
+            self._deps.outbox.submit(chat_id, self._apology(incoming))
+            return
+        metrics.updates.labels(metrics.node_id, incoming.kind.value).inc()
+        try:
+            self._deps.processed.send(work, chat_id, out, finished)
+        except Exception:
+            metrics.errors.labels(metrics.node_id, "session").inc()
+            bound.exception("reply journal unavailable; replies sent without it")
+            self._deps.outbox.submit(chat_id, out, finished)
 
     def _apology(self, incoming: Incoming) -> list[Reply]:
         language = language_for(incoming.language_code)

@@ -5,29 +5,37 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import threading
 from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
+import redis
+import redis.asyncio
 import structlog
 from aiohttp import web
 from telegram import BotCommand
 
-from actors.outbox import LocalSendLimiter, Outbox
+from actors.outbox import Outbox, RedisSendLimiter, SendOnce
 from actors.pool import ActorPool
 from actors.profile import ProfileActor, ProfileActorProxy
 from actors.session import SessionActor, SessionActorProxy, SessionDeps
 from config.i18n import LANGUAGES, t
 from config.settings import Settings
 from domain.callbacks import CallbackSigner
-from node import bus
-from node.bus import Delivery, ShardConsumer, UpdatePublisher
+from domain.replies import Reply
+from node import bus, topology
+from node.bus import Bus, Delivery, ShardConsumer
+from node.cluster import Coordinator, IntakeLease, new_member_id
+from node.events import Events
 from node.gauges import GaugeSampler
 from node.http import build_app
-from node.intake import PollingIntake
+from node.intake import PollingIntake, WebhookIntake
 from node.metrics import Metrics
 from node.telegram import TelegramGateway, build_bot
 from storage import db, state
 from storage.accounts import Accounts
+from storage.journal import ReplyJournal
 from storage.photos import PhotoStore
 from storage.stats import Stats
 
@@ -35,6 +43,8 @@ log = structlog.get_logger(__name__)
 
 COMMANDS = ("start", "profile", "language", "cancel", "help")
 STOP_TIMEOUT_SECONDS = 10.0
+# Of the 10 s a node has to stop, handing its shards over (work in hand finished) may take this.
+HANDOVER_SECONDS = 6.0
 
 
 class Node:
@@ -49,6 +59,10 @@ class Node:
         self._tasks: list[asyncio.Task[None]] = []
         self._pools: list[ActorPool[Any]] = []
         self.ready = False
+        self.started = threading.Event()  # set once start() finished, for other threads
+        self.member = new_member_id(settings.node_id)
+        self._webhook_runner: web.AppRunner | None = None
+        self.webhook_port = 0
 
     # -- lifecycle --------------------------------------------------------------------------
 
@@ -84,23 +98,31 @@ class Node:
         await self.bot.initialize()
         await self._register_commands()
 
+        # Bounded: every chat waiting for the limiter would otherwise open a connection.
+        self.async_redis = redis.asyncio.Redis(connection_pool=redis.asyncio.BlockingConnectionPool
+                                               .from_url(settings.redis_url, max_connections=32,
+                                                         timeout=10, socket_timeout=5,
+                                                         socket_connect_timeout=5))
         self.outbox = Outbox(self.bot, loop,
                              self.metrics,
-                             LocalSendLimiter(settings.send_rate_per_second,
+                             RedisSendLimiter(self.async_redis, keys,
+                                              settings.send_rate_per_second,
                                               settings.send_rate_per_chat),
                              on_blocked=self._user_blocked_bot)
+        await self._start_bus(keys)
         gateway = TelegramGateway(self.bot, loop)
         accounts = Accounts(self.pool)
         self.profiles: ActorPool[ProfileActorProxy] = ActorPool(
             "profile", settings.session_actors,
-            lambda: ProfileActor.start(accounts, self.photos, gateway),
+            lambda: ProfileActor.start(accounts, self.photos, gateway,
+                                       self._profile_changed),
             lambda ref: ProfileActorProxy(actor_ref=ref))
         self._pools.append(self.profiles)
         self._closers.append(self.profiles.stop)
         deps = SessionDeps(
             profiles=self.profiles,
             conversations=state.ConversationStore(self.redis, keys),
-            processed=state.ProcessedUpdates(self.redis, keys),
+            processed=self.once,
             outbox=self.outbox,
             signer=CallbackSigner(settings.bot_token.encode()),
             metrics=self.metrics,
@@ -113,18 +135,7 @@ class Node:
         self._pools.append(self.sessions)
         self._closers.append(self.sessions.stop)
 
-        self.consumer = ShardConsumer(settings.amqp_url, range(settings.shards), self._dispatch)
-        publisher = await asyncio.to_thread(UpdatePublisher, settings.amqp_url, settings.shards)
-        await asyncio.to_thread(self.consumer.start_and_wait)
-        self._closers.append(self.consumer.stop)
-        self.metrics.owned_shards.labels(settings.node_id).set(settings.shards)
-
-        self.intake = PollingIntake(self.bot, publisher, self.metrics)
-        self._closers.append(self.intake.close)
-        self._tasks += [
-            loop.create_task(self.intake.run(), name="intake"),
-            loop.create_task(GaugeSampler(self.metrics, self._pools, Stats(self.pool)).run(),
-                             name="gauges")]
+        await self._start_pipeline(keys)
 
         self._http = web.AppRunner(build_app(self.metrics, self._readiness_checks()),
                                    access_log=None)
@@ -133,19 +144,83 @@ class Node:
         await site.start()
         self.metrics_port = self._bound_port(site)
         self.ready = True
-        log.info("node started", metrics_port=self.metrics_port)
+        self.started.set()
+        log.info("node started", metrics_port=self.metrics_port, mode=settings.bot_mode,
+                 webhook_port=self.webhook_port, member=self.member)
+
+    def _profile_changed(self, user_id: int) -> None:
+        """A profile's own data changed: tell every node (they drop what they cached of it)."""
+        self.events.profile_changed(user_id)
+
+    async def _start_bus(self, keys: state.Keys) -> None:
+        """The reply journal and the bus, early: actors hand replies for other users to the
+        bus (Outbox.deliver) and publish events."""
+        self.journal = ReplyJournal(self.redis, keys, self.async_redis)
+        self._closers.append(self.journal.close)
+        self.once = SendOnce(self.outbox, self.journal, self.metrics, self.member)
+        self.bus = Bus(self.settings.amqp_url, self.settings.shards, self.member, self.metrics)
+        await asyncio.to_thread(self.bus.start_and_wait)
+        self._closers.append(self.bus.stop)
+        self.events = Events(self.bus, self.metrics)
+        self.outbox.forward_through(self._forward)
+
+    async def _start_pipeline(self, keys: state.Keys) -> None:
+        """Consume the shards this node is given, then take updates in (polling or webhook)."""
+        settings = self.settings
+        loop = asyncio.get_running_loop()
+        # Replies for a user forwarded from another node: one thread keeps their order.
+        self._forwarded = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forwarded")
+        self._closers.append(self._forwarded.shutdown)
+        self.consumer = ShardConsumer(settings.amqp_url, self._dispatch, self.bus, self.metrics,
+                                      self.journal.count_delivery)
+        await asyncio.to_thread(self.consumer.start_and_wait)
+        self._closers.append(self.consumer.stop)
+        self.coordinator = Coordinator(self.redis, keys, self.member, settings.shards,
+                                       self.consumer, self.metrics)
+        await asyncio.to_thread(self.coordinator.start)
+        self._closers.append(lambda: self.coordinator.stop(HANDOVER_SECONDS))
+        log.info("joined the cluster", member=self.member, members=self.coordinator.members,
+                 shards=sorted(self.coordinator.owned))
+
+        self.intake: PollingIntake | None = None
+        self.webhook: WebhookIntake | None = None
+        if settings.bot_mode == "webhook":
+            self.webhook = WebhookIntake(self.bot, self.bus, self.metrics, settings.webhook_url,
+                                         settings.webhook_secret, self.redis, keys)
+            self._webhook_runner = web.AppRunner(self.webhook.app(), access_log=None,
+                                                 shutdown_timeout=2.0)
+            await self._webhook_runner.setup()
+            webhook_site = web.TCPSite(self._webhook_runner, "0.0.0.0", settings.webhook_port)
+            await webhook_site.start()
+            self.webhook_port = self._bound_port(webhook_site)
+            await self.webhook.register()
+        else:
+            self.intake = PollingIntake(self.bot, self.bus, self.metrics,
+                                        IntakeLease(settings.database_url,
+                                                    settings.bot_token.split(":", 1)[0]),
+                                        self.redis, keys)
+            self._tasks.append(loop.create_task(self.intake.run(), name="intake"))
+        self._tasks.append(
+            loop.create_task(GaugeSampler(self.metrics, self._pools, Stats(self.pool)).run(),
+                             name="gauges"))
 
     async def stop(self) -> None:
         """Stop taking updates, let work in hand finish, then close in reverse order."""
         self.ready = False
         log.info("node stopping")
+        if getattr(self, "webhook", None) is not None:
+            self.webhook.accepting = False  # type: ignore[union-attr]
+        if self._webhook_runner is not None:
+            await self._webhook_runner.cleanup()
         for task in self._tasks:
             task.cancel()
         for task in self._tasks:
             with contextlib.suppress(asyncio.CancelledError):
                 await task
-        if hasattr(self, "intake"):
-            await self.intake.confirm()
+        intake = getattr(self, "intake", None)
+        if intake is not None:
+            await intake.confirm()
+            await asyncio.to_thread(intake.close)
         if hasattr(self, "_http"):
             await self._http.cleanup()
         # Closers block (joins, pool waits): run them off the loop so the outbox can still
@@ -157,6 +232,8 @@ class Node:
                 log.exception("error while stopping")
         if hasattr(self, "bot"):
             await self.bot.shutdown()
+        if hasattr(self, "async_redis"):
+            await self.async_redis.aclose(close_connection_pool=True)
         self._closers.clear()
         self._tasks.clear()
         alive = [pool.name for pool in self._pools if pool.any_alive()]
@@ -167,8 +244,34 @@ class Node:
     # -- wiring ---------------------------------------------------------------------------
 
     def _dispatch(self, delivery: Delivery) -> None:
-        """Runs on the consumer thread: hand the update to the user's session actor."""
-        self.sessions.for_user(delivery.user_id).handle(delivery)
+        """Runs on the consumer thread: an update goes to the user's session actor, replies
+        forwarded by another node to the outbox (once)."""
+        if delivery.kind == topology.KIND_SEND:
+            self._forwarded.submit(self._send_forwarded, delivery)
+        else:
+            self.sessions.for_user(delivery.user_id).handle(delivery)
+
+    def _send_forwarded(self, delivery: Delivery) -> None:
+        body = delivery.update
+        try:
+            chat_id = int(body["chat_id"])
+            replies = [Reply(str(method), dict(params)) for method, params in body["replies"]]
+        except (KeyError, TypeError, ValueError) as error:
+            delivery.dead_letter(f"unusable forwarded replies: {error}")
+            return
+        try:
+            if not self.once.replay(delivery.key, delivery.done, delivery.user_id):
+                self.once.send(delivery.key, chat_id, replies, delivery.done)
+        except redis.RedisError as error:
+            # Without the journal "once" cannot be kept; the message stays unacknowledged and
+            # is given out again when this node stops or dies.
+            log.error("forwarded replies not sent: journal unavailable", error=str(error),
+                      user_id=delivery.user_id)
+
+    def _forward(self, user_id: int, key: str, chat_id: int, replies: list[list[Any]]) -> None:
+        """Outbox.deliver's route (actor threads): durable in the user's shard queue."""
+        self.bus.send_to_user(user_id, key, chat_id, replies).result(
+            bus.CONFIRM_TIMEOUT_SECONDS)
 
     def _user_blocked_bot(self, chat_id: int) -> None:
         """Runs on the loop (outbox): the user's profile actor records it off the loop."""
@@ -186,6 +289,8 @@ class Node:
                 raise RuntimeError("an actor has died")
             if not self.consumer.is_alive():
                 raise RuntimeError("the shard consumer has stopped")
+            if not self.bus.is_alive():
+                raise RuntimeError("the bus has stopped")
 
         def rabbitmq() -> None:
             with bus.open_connection(self.settings.amqp_url) as connection:

@@ -1,43 +1,99 @@
-"""Long-polling intake: getUpdates, publish every update to its shard, then confirm.
+"""Intake: Telegram's updates into RabbitMQ, by exactly one route per bot token.
 
-The offset moves past a batch only after the broker has confirmed each of its messages, so a
-crash between the two makes Telegram hand the batch out again (the consumer side recognises
-repeated update_ids) instead of losing it.
+* Polling (BOT_MODE=polling): the node holding the intake lease (node.cluster.IntakeLease, a
+  PostgreSQL advisory lock) long-polls getUpdates; every other node waits to take the lease
+  over. Telegram's offset moves past a batch only after the broker has confirmed each of its
+  messages, so a crash between the two makes Telegram hand the batch out again (the consumer
+  side recognises repeated update_ids) instead of losing it. The last published offset is kept
+  in Redis, so a successor starts where the holder stopped.
+* Webhooks (BOT_MODE=webhook): every node accepts Telegram's POSTs (behind a load balancer),
+  checks the secret token in constant time (401 otherwise), publishes the update and answers
+  200 only once the broker has confirmed it — a node that dies before answering makes
+  Telegram send the update again.
 """
 
 from __future__ import annotations
 
 import asyncio
+import hashlib
+import hmac
 import random
-from concurrent.futures import ThreadPoolExecutor
+from urllib.parse import urlsplit
 
+import redis
 import structlog
+from aiohttp import web
 from telegram import Bot
-from telegram.error import Conflict, NetworkError, TimedOut
+from telegram.error import Conflict, NetworkError, TelegramError, TimedOut
 
 from domain.incoming import user_of
-from node.bus import UpdatePublisher
+from node.bus import CONFIRM_TIMEOUT_SECONDS, Bus
+from node.cluster import INTAKE_CHECK_SECONDS, INTAKE_RETRY_SECONDS, IntakeLease
 from node.metrics import Metrics
+from storage.state import Keys
 
 log = structlog.get_logger(__name__)
 
 POLL_TIMEOUT_SECONDS = 20
 ALLOWED_UPDATES = ["message", "callback_query", "my_chat_member"]
 MAX_BACKOFF_SECONDS = 15.0
+SECRET_HEADER = "X-Telegram-Bot-Api-Secret-Token"
+WEBHOOK_MAX_CONNECTIONS = 40
 
 
 class PollingIntake:
-    def __init__(self, bot: Bot, publisher: UpdatePublisher, metrics: Metrics) -> None:
+    def __init__(self, bot: Bot, bus: Bus, metrics: Metrics, lease: IntakeLease,
+                 client: redis.Redis, keys: Keys) -> None:
         self._bot = bot
-        self._publisher = publisher
+        self._bus = bus
         self._metrics = metrics
-        # The publisher's connection belongs to this one thread, as kombu requires.
-        self._executor = ThreadPoolExecutor(max_workers=1, thread_name_prefix="intake-publish")
+        self._lease = lease
+        self._redis = client
+        self._offset_key = keys("intake", "offset")
         self._offset: int | None = None
 
+    @property
+    def leader(self) -> bool:
+        return self._lease.held
+
     async def run(self) -> None:
-        """Poll until cancelled."""
-        loop = asyncio.get_running_loop()
+        """Take the intake lease whenever it is free and poll while holding it; until
+        cancelled."""
+        while True:
+            try:
+                acquired = await asyncio.to_thread(self._lease.try_acquire)
+            except Exception as error:
+                log.warning("could not ask for the intake lease", error=str(error))
+                acquired = False
+            if not acquired:
+                await asyncio.sleep(INTAKE_RETRY_SECONDS * random.uniform(0.8, 1.2))
+                continue
+            self._metrics.intake_leader.labels(self._metrics.node_id).set(1)
+            log.info("intake lease taken: this node polls Telegram")
+            try:
+                await self._poll_while_held()
+            finally:
+                self._metrics.intake_leader.labels(self._metrics.node_id).set(0)
+            log.warning("intake lease lost: polling stopped")
+
+    async def _poll_while_held(self) -> None:
+        stored = await asyncio.to_thread(self._redis.get, self._offset_key)
+        if stored is not None:
+            self._offset = max(self._offset or 0, int(stored)) or None
+        poll = asyncio.get_running_loop().create_task(self._poll(), name="getUpdates")
+        try:
+            while True:
+                done, _ = await asyncio.wait({poll}, timeout=INTAKE_CHECK_SECONDS)
+                if done:
+                    poll.result()
+                    return
+                if not await asyncio.to_thread(self._lease.alive):
+                    return
+        finally:
+            poll.cancel()
+            await asyncio.gather(poll, return_exceptions=True)
+
+    async def _poll(self) -> None:
         failures = 0
         while True:
             try:
@@ -47,6 +103,9 @@ class PollingIntake:
                 failures = 0
             except (Conflict, NetworkError, TimedOut) as error:
                 failures += 1
+                if isinstance(error, Conflict) and "webhook" in str(error).lower():
+                    log.warning("a webhook is set; deleting it to poll")
+                    await self._delete_webhook()
                 delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** failures) * random.uniform(0.5, 1.0)
                 log.warning("getUpdates failed", error=str(error), retry_in=round(delay, 2))
                 await asyncio.sleep(delay)
@@ -59,17 +118,115 @@ class PollingIntake:
                 user_id = user_of(raw)
                 if user_id is not None:
                     batch.append((user_id, raw))
-            await loop.run_in_executor(self._executor, self._publisher.publish, batch)
-            self._offset = updates[-1].update_id + 1
+            offset = updates[-1].update_id + 1
+            await self._publish_until_done(batch, offset)
+            self._offset = offset
+
+    async def _publish_until_done(self, batch: list[tuple[int, dict[str, object]]],
+                                  offset: int) -> None:
+        """The offset moves on only once the batch is queued: keep trying (the broker may
+        be restarting); Telegram keeps the updates meanwhile."""
+        failures = 0
+        while True:
+            try:
+                await asyncio.to_thread(self._publish, batch, offset)
+                return
+            except Exception as error:
+                failures += 1
+                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** failures) * random.uniform(0.5, 1.0)
+                log.error("updates not queued; trying again", error=str(error),
+                          updates=len(batch), retry_in=round(delay, 2))
+                await asyncio.sleep(delay)
+
+    def _publish(self, batch: list[tuple[int, dict[str, object]]], offset: int) -> None:
+        self._bus.publish_updates(batch)
+        try:
+            self._redis.set(self._offset_key, offset)
+        except redis.RedisError as error:  # a successor then publishes some updates again
+            log.warning("intake offset not stored", error=str(error))
+
+    async def _delete_webhook(self) -> None:
+        try:
+            await self._bot.delete_webhook(drop_pending_updates=False)
+        except TelegramError as error:
+            log.warning("could not delete the webhook", error=str(error))
 
     async def confirm(self) -> None:
         """Tell Telegram the last published batch is taken, so no successor sees it again."""
-        if self._offset is not None:
+        if self._offset is not None and self._lease.held:
             try:
                 await self._bot.get_updates(offset=self._offset, timeout=0, limit=1)
             except (Conflict, NetworkError, TimedOut) as error:
                 log.warning("could not confirm the last updates", error=str(error))
 
     def close(self) -> None:
-        self._executor.submit(self._publisher.close).result(timeout=10)
-        self._executor.shutdown(wait=True)
+        """Give the lease up (blocking: run it off the loop)."""
+        self._lease.release()
+
+
+class WebhookIntake:
+    """The webhook route of every node: POST an update, get 200 once it is safely queued."""
+
+    def __init__(self, bot: Bot, bus: Bus, metrics: Metrics, url: str, secret: str,
+                 client: redis.Redis, keys: Keys) -> None:
+        self._bot = bot
+        self._bus = bus
+        self._metrics = metrics
+        self.url = url
+        self.path = urlsplit(url).path or "/"
+        self._secret = secret.encode()
+        self._redis = client
+        self._fingerprint_key = keys("intake", "webhook")
+        self.accepting = True
+
+    def app(self) -> web.Application:
+        app = web.Application(client_max_size=1 << 20)
+        app.router.add_post(self.path, self.receive)
+        return app
+
+    async def receive(self, request: web.Request) -> web.Response:
+        given = request.headers.get(SECRET_HEADER, "").encode()
+        if not hmac.compare_digest(given, self._secret):
+            self._metrics.errors.labels(self._metrics.node_id, "webhook_secret").inc()
+            return web.Response(status=401, text="wrong secret token")
+        if not self.accepting:
+            return web.Response(status=503, text="this node is stopping")
+        try:
+            update = await request.json()
+            update_id = int(update["update_id"])
+        except (ValueError, KeyError, TypeError):
+            return web.Response(status=400, text="not an update")
+        user_id = user_of(update)
+        if user_id is None:
+            return web.Response(status=200)
+        try:
+            await asyncio.wait_for(asyncio.wrap_future(self._bus.publish_update(user_id,
+                                                                                update)),
+                                   CONFIRM_TIMEOUT_SECONDS)
+        except Exception as error:
+            log.warning("webhook update not queued; Telegram will send it again",
+                        update_id=update_id, error=str(error))
+            return web.Response(status=503, text="not queued")
+        return web.Response(status=200)
+
+    def _fingerprint(self) -> str:
+        text = "\n".join([self.url, self._secret.decode(), ",".join(ALLOWED_UPDATES)])
+        return hashlib.sha256(text.encode()).hexdigest()
+
+    async def register(self) -> None:
+        """Point Telegram at WEBHOOK_URL unless it already is (with this secret); every node
+        calls this at start, and only the first one with new settings changes anything."""
+        fingerprint = self._fingerprint()
+        stored = await asyncio.to_thread(self._redis.get, self._fingerprint_key)
+        info = await self._bot.get_webhook_info()
+        if info.url == self.url and stored is not None and _text(stored) == fingerprint:
+            return
+        await self._bot.set_webhook(self.url, secret_token=self._secret.decode(),
+                                    allowed_updates=ALLOWED_UPDATES,
+                                    max_connections=WEBHOOK_MAX_CONNECTIONS)
+        await asyncio.to_thread(self._redis.set, self._fingerprint_key, fingerprint)
+        log.info("webhook set", url=self.url)
+
+
+def _text(value: bytes | str) -> str:
+    return value.decode() if isinstance(value, bytes) else value

@@ -36,6 +36,13 @@ class Metrics:
             ("node_id", "shard"), registry=registry)
         self.cluster_members = Gauge("bot_cluster_members", "Live nodes this node sees",
                                      ("node_id",), registry=registry)
+        self.replies_resent = counter(
+            "bot_replies_resent_total", "Replies a node left unsent, sent by another; "
+            "certainty=uncertain: it was on its way to Telegram and may show twice",
+            "certainty")
+        self.in_doubt = counter(
+            "bot_updates_in_doubt_total", "Updates handled again whose node died while handling "
+            "them: their effects may have been committed, their replies were not recorded")
         self.events = counter("bot_events_total", "Events between nodes, by topic and direction",
                               "topic", "direction")
         self.intake_leader = Gauge(

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hashlib
 from pathlib import Path
 
 from psycopg import Connection
@@ -30,11 +31,24 @@ def create_pool(url: str, *, min_size: int = 2, max_size: int = 16, name: str = 
 
 
 def apply_schema(pool: Pool) -> None:
-    """Apply schema.sql; nodes starting together serialise on an advisory lock."""
+    """Apply schema.sql; nodes starting together serialise on an advisory lock.
+
+    A schema already applied (the same file, by its digest) is not applied again: its ALTER
+    TABLE statements take exclusive locks, which would stall — or deadlock with — the nodes
+    already serving when another node starts."""
     sql = SCHEMA_PATH.read_text(encoding="utf-8")
+    digest = hashlib.sha256(sql.encode()).hexdigest()
     with pool.connection() as conn:
         conn.execute("SELECT pg_advisory_xact_lock(%s)", (SCHEMA_LOCK_KEY,))
+        conn.execute("""CREATE TABLE IF NOT EXISTS schema_applied (
+                            digest text PRIMARY KEY,
+                            applied_at timestamptz NOT NULL DEFAULT now())""")
+        if conn.execute("SELECT 1 FROM schema_applied WHERE digest = %s",
+                        (digest,)).fetchone():
+            return
         conn.execute(sql.encode())  # bytes: several statements in one simple-query call
+        conn.execute("INSERT INTO schema_applied (digest) VALUES (%s) ON CONFLICT DO NOTHING",
+                     (digest,))
 
 
 def ping(pool: Pool) -> None:

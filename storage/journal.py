@@ -1,0 +1,201 @@
+"""The reply journal (Redis): what a piece of work — a Telegram update, or a durable send to a
+user — answered, and how much of that answer Telegram has accepted.
+
+An entry is written once the work's effects are committed and before any reply goes out
+(``record``); the outbox then moves its sent count on after each reply Telegram accepted
+(``progress``, written by a background thread so the event loop never waits for Redis), and
+``finish`` marks it complete. Work that is given out again finds its entry: complete → nothing
+to do; incomplete → only the replies not yet accepted go out. Entries live as long as Telegram
+keeps undelivered updates, and a little longer.
+
+Before each reply leaves for Telegram its number is written as ``a`` (awaited, so the write
+happens first): a reply numbered above ``n`` but not above ``a`` was on its way when its node
+died — Telegram may or may not have taken it (Entry.uncertain). Sending it again is the one
+way a user can see a reply twice; the resend is logged and counted.
+
+Work is claimed (``claim``) before it is handled: the node's name is written as ``p``. Work
+given out again that finds ``p`` but no recorded replies was being handled when its node died:
+its effects may or may not be committed (they live in PostgreSQL, the journal in Redis; no
+transaction spans both). It is handled again — the database's unique keys keep likes,
+matches and relayed messages single — but its replies are rendered anew and may differ
+(Entry.recorded is False: "in doubt"). This is the second window docs/cluster.md names.
+
+Layout: a hash ``<ns>:done:<key>`` with ``p`` (who claimed it), ``c`` (chat id), ``r`` (the
+replies, JSON; dropped once complete), ``n`` (replies accepted so far), ``a`` (the last reply
+sent off) and ``s`` (1 once complete).
+"""
+
+from __future__ import annotations
+
+import json
+import queue
+import threading
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import redis
+import redis.asyncio
+import structlog
+
+from domain.replies import Reply
+from storage.state import Keys
+
+log = structlog.get_logger(__name__)
+
+# Telegram keeps undelivered updates for 24 hours; a little longer covers any redelivery.
+JOURNAL_TTL_SECONDS = 26 * 3600
+CLAIM_TTL_SECONDS = 3600
+
+_CLAIM = """
+local raw = redis.call('HGETALL', KEYS[1])
+if #raw == 0 then
+  redis.call('HSET', KEYS[1], 'p', ARGV[1])
+  redis.call('EXPIRE', KEYS[1], ARGV[2])
+end
+return raw
+"""
+DELIVERY_COUNT_TTL_SECONDS = 24 * 3600
+WRITE_BATCH = 500
+
+
+@dataclass(frozen=True, slots=True)
+class Entry:
+    chat_id: int
+    replies: tuple[Reply, ...]
+    sent: int
+    complete: bool
+    attempted: int = 0
+    recorded: bool = True  # False: claimed by a node that died before recording replies
+    claimed_by: str = ""
+
+    @property
+    def uncertain(self) -> bool:
+        """The next unsent reply had left for Telegram when its node stopped."""
+        return not self.complete and self.attempted > self.sent
+
+    @property
+    def unsent(self) -> tuple[Reply, ...]:
+        return () if self.complete else self.replies[self.sent:]
+
+
+def _entry(raw: dict[bytes, bytes]) -> Entry | None:
+    if not raw:
+        return None
+    return Entry(chat_id=int(raw.get(b"c", b"0")), replies=_load(raw.get(b"r")),
+                 sent=int(raw.get(b"n", b"0")), complete=raw.get(b"s") == b"1",
+                 attempted=int(raw.get(b"a", b"0")),
+                 recorded=b"c" in raw or b"s" in raw,
+                 claimed_by=raw.get(b"p", b"").decode())
+
+
+def _dump(replies: tuple[Reply, ...] | list[Reply]) -> str:
+    return json.dumps([[reply.method, reply.params] for reply in replies],
+                      separators=(",", ":"), ensure_ascii=False)
+
+
+def _load(raw: bytes | str | None) -> tuple[Reply, ...]:
+    if not raw:
+        return ()
+    return tuple(Reply(method, params) for method, params in json.loads(raw))
+
+
+class ReplyJournal:
+    """Blocking reads and writes for actor threads, plus a writer thread for the outbox."""
+
+    def __init__(self, client: redis.Redis, keys: Keys,
+                 async_client: redis.asyncio.Redis | None = None) -> None:
+        self._redis = client
+        self._async = async_client
+        self._keys = keys
+        self._claim = client.register_script(_CLAIM)
+        self._writes: queue.SimpleQueue[tuple[str, str, int, Callable[[], None] | None]
+                                        | None] = queue.SimpleQueue()
+        self._writer = threading.Thread(target=self._write_loop, name="reply-journal",
+                                        daemon=True)
+        self._writer.start()
+
+    def key(self, work: str) -> str:
+        return self._keys("done", work)
+
+    def entry(self, work: str) -> Entry | None:
+        raw: dict[bytes, bytes] = self._redis.hgetall(self.key(work))  # type: ignore[assignment]
+        return _entry(raw)
+
+    def claim(self, work: str, holder: str) -> Entry | None:
+        """The work's entry, or None after claiming it for holder (fresh work); one call."""
+        flat = self._claim(keys=[self.key(work)], args=[holder, CLAIM_TTL_SECONDS])
+        return _entry(dict(zip(flat[::2], flat[1::2], strict=True)))
+
+    def record(self, work: str, chat_id: int, replies: tuple[Reply, ...] | list[Reply]) -> None:
+        """The work is done and these replies are due (none: it is complete at once)."""
+        key = self.key(work)
+        fields: list[str | int] = ["c", chat_id, "n", 0]
+        fields += ["r", _dump(replies)] if replies else ["s", 1]
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.hset(key, items=fields)
+        pipe.expire(key, JOURNAL_TTL_SECONDS)
+        pipe.execute()
+
+    async def attempt(self, work: str, number: int) -> None:
+        """On the event loop, before reply ``number`` leaves: record that it is on its way.
+        Without it a crash leaves no trace of a reply Telegram may have taken."""
+        if self._async is None:
+            return
+        try:
+            await self._async.hset(self.key(work), "a", number)
+        except redis.RedisError as error:
+            log.warning("reply attempt not recorded", error=str(error))
+
+    def progress(self, work: str, sent: int) -> None:
+        """From any thread, without waiting: this many replies were accepted."""
+        self._writes.put(("n", work, sent, None))
+
+    def finish(self, work: str, then: Callable[[], None] | None = None) -> None:
+        """From any thread, without waiting: every reply was tried; then() runs once that is
+        written (or failed to be)."""
+        self._writes.put(("s", work, 0, then))
+
+    def count_delivery(self, work: str) -> int:
+        """Count one more delivery of a message given out again; how often it has been
+        delivered in all (the first delivery is not counted, so this starts at 2)."""
+        key = self._keys("deliveries", work)
+        pipe = self._redis.pipeline(transaction=False)
+        pipe.incr(key)
+        pipe.expire(key, DELIVERY_COUNT_TTL_SECONDS)
+        count, _ = pipe.execute()
+        return int(count) + 1
+
+    def close(self, timeout: float = 5.0) -> None:
+        self._writes.put(None)
+        self._writer.join(timeout)
+
+    def _write_loop(self) -> None:
+        stopping = False
+        while not stopping:
+            batch = [self._writes.get()]
+            while len(batch) < WRITE_BATCH:
+                try:
+                    batch.append(self._writes.get_nowait())
+                except queue.Empty:
+                    break
+            if None in batch:
+                stopping = True
+            writes = [item for item in batch if item is not None]
+            pipe = self._redis.pipeline(transaction=False)
+            for op, work, value, _ in writes:
+                key = self.key(work)
+                if op == "n":
+                    pipe.hset(key, "n", value)
+                else:
+                    pipe.hset(key, "s", 1)
+                    pipe.hdel(key, "r")
+            try:
+                pipe.execute()
+            except redis.RedisError as error:
+                log.warning("reply journal not written", error=str(error), entries=len(writes))
+            for _, _, _, then in writes:
+                if then is not None:
+                    try:
+                        then()
+                    except Exception:
+                        log.exception("callback after a journal write failed")
