@@ -1,0 +1,205 @@
+"""The RabbitMQ side (real broker, a vhost of its own): shard queues consumed by one node at
+a time, dead letters, and broadcasts between nodes."""
+
+from __future__ import annotations
+
+import json
+import threading
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import pytest
+import redis
+from kombu import Connection
+
+from node import topology
+from node.bus import MAX_DELIVERIES, Bus, Delivery, ShardConsumer
+from node.metrics import Metrics
+from storage import state
+from storage.journal import ReplyJournal
+from tests.cluster.conftest import eventually
+from tests.services import rabbitmq_vhost
+
+SHARDS = 4
+
+
+@pytest.fixture(scope="module")
+def amqp_url() -> Iterator[str]:
+    with rabbitmq_vhost("cluster-bus") as url:
+        yield url
+
+
+class Recorder:
+    """A handler that remembers what it was given; acks unless told otherwise."""
+
+    def __init__(self, name: str, act: Callable[[Delivery], None] | None = None) -> None:
+        self.name = name
+        self.seen: list[int] = []
+        self.lock = threading.Lock()
+        self.act = act or (lambda delivery: delivery.done())
+
+    def saw(self, expected: list[int]) -> Callable[[], bool]:
+        return lambda: self.seen == expected
+
+    def __call__(self, delivery: Delivery) -> None:
+        with self.lock:
+            self.seen.append(int(delivery.update["update_id"]))
+        self.act(delivery)
+
+
+@pytest.fixture
+def node_parts(amqp_url: str) -> Iterator[Callable[..., tuple[Bus, ShardConsumer, Metrics]]]:
+    """Starts a bus and a shard consumer as a node would; stops them all at the end."""
+    running: list[tuple[Bus, ShardConsumer]] = []
+
+    def start(name: str, handler: Callable[[Delivery], None],
+              count: Callable[[str], int] | None = None) -> tuple[Bus, ShardConsumer, Metrics]:
+        metrics = Metrics(name)
+        bus = Bus(amqp_url, SHARDS, name, metrics).start_and_wait()
+        consumer = ShardConsumer(amqp_url, handler, bus, metrics, count).start_and_wait()
+        running.append((bus, consumer))
+        return bus, consumer, metrics
+
+    yield start
+    for bus, consumer in reversed(running):
+        consumer.stop()
+        bus.stop()
+
+
+def ignore(_: Delivery) -> None:
+    """A handler whose node dies before acknowledging anything."""
+
+
+def hear(into: list[object]) -> Callable[[str, dict[str, Any]], None]:
+    return lambda _topic, payload: into.append(payload["user_id"])
+
+
+def update(update_id: int, user_id: int = 4) -> dict[str, object]:
+    return {"update_id": update_id, "message": {"from": {"id": user_id}, "text": "hi"}}
+
+
+def purge(amqp_url: str, *queues: str) -> None:
+    with Connection(amqp_url) as conn:
+        channel = conn.channel()
+        for name in queues:
+            channel.queue_purge(name)
+
+
+def dead_letters(amqp_url: str) -> list[tuple[dict[str, object], dict[str, object]]]:
+    """Take every dead letter: (body, headers)."""
+    taken = []
+    with Connection(amqp_url) as conn:
+        channel = conn.channel()
+        while (message := channel.basic_get(topology.DEAD_LETTER_QUEUE, no_ack=True)):
+            taken.append((json.loads(message.body), dict(message.headers)))
+    return taken
+
+
+class TestSingleActiveConsumer:
+    def test_a_double_claim_still_gives_each_message_to_one_consumer(
+            self, amqp_url: str, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]
+    ) -> None:
+        """Two nodes both subscribed to one shard (a mistaken double claim): only the first
+        gets messages; once it lets go, the second takes over."""
+        first, second = Recorder("first"), Recorder("second")
+        bus, first_consumer, _ = node_parts("first", first)
+        _, second_consumer, _ = node_parts("second", second)
+        purge(amqp_url, topology.shard_queue_name(0))
+        first_consumer.consume(0, "first|1")
+        eventually(lambda: 0 in first_consumer.shards, what="the first subscription")
+        second_consumer.consume(0, "second|2")
+        eventually(lambda: 0 in second_consumer.shards, what="the second subscription")
+        bus.publish_updates([(4, update(n)) for n in range(1, 41)])
+        eventually(lambda: len(first.seen) == 40, what="all 40 reaching the first consumer")
+        assert second.seen == []
+        released = threading.Event()
+        first_consumer.release(0, released.set)
+        assert released.wait(5)
+        bus.publish_updates([(4, update(n)) for n in range(41, 51)])
+        eventually(lambda: len(second.seen) == 10, what="the second consumer taking over")
+        assert first.seen == list(range(1, 41)) and second.seen == list(range(41, 51))
+
+    def test_releasing_waits_for_the_work_in_hand(
+            self, amqp_url: str, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]
+    ) -> None:
+        """A shard is reported drained only after its last message in hand is acknowledged."""
+        held: list[Delivery] = []
+        recorder = Recorder("slow", act=held.append)
+        bus, consumer, _ = node_parts("slow", recorder)
+        purge(amqp_url, topology.shard_queue_name(1))
+        consumer.consume(1, "slow|1")
+        eventually(lambda: 1 in consumer.shards, what="the subscription")
+        bus.publish_updates([(5, update(n, 5)) for n in range(1, 4)])
+        eventually(lambda: len(held) == 3, what="three messages in hand")
+        drained = threading.Event()
+        consumer.release(1, drained.set)
+        held[0].done()
+        held[1].done()
+        assert not drained.wait(0.3), "drained with a message still in hand"
+        held[2].done()
+        assert drained.wait(5)
+
+
+class TestDeadLetters:
+    def test_a_message_that_keeps_failing_goes_to_the_dead_letters(
+            self, amqp_url: str, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]
+    ) -> None:
+        """An update whose handler gives up lands in the dead letter queue with the error,
+        and the node counts it."""
+        recorder = Recorder("poison", act=lambda d: d.dead_letter("ValueError: bad input"))
+        bus, consumer, metrics = node_parts("poison", recorder)
+        purge(amqp_url, topology.shard_queue_name(2), topology.DEAD_LETTER_QUEUE)
+        consumer.consume(2, "poison|1")
+        eventually(lambda: 2 in consumer.shards, what="the subscription")
+        bus.publish_updates([(6, update(77, 6))])
+        letters = eventually(lambda: dead_letters(amqp_url), what="a dead letter")
+        [(body, headers)] = letters
+        assert body["update_id"] == 77
+        assert headers["x-error"] == "ValueError: bad input"
+        assert headers["update_id"] == 77 and headers["x-shard"] == 2
+        eventually(lambda: metrics.dead_letters.labels("poison")._value.get() == 1,
+                   what="the dead letter being counted")
+
+    def test_a_message_delivered_too_often_is_not_handled_again(
+            self, amqp_url: str, keys: state.Keys, client: redis.Redis,
+            node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]) -> None:
+        """A message that is never acknowledged (its node keeps dying) is dead-lettered on
+        its fifth delivery instead of being handed to the handler once more."""
+        journal = ReplyJournal(client, keys)
+        purge(amqp_url, topology.shard_queue_name(3), topology.DEAD_LETTER_QUEUE)
+        bus, _, _ = node_parts("publisher", Recorder("unused"))
+        bus.publish_updates([(7, update(99, 7))])
+        handled = 0
+        for attempt in range(1, MAX_DELIVERIES + 1):
+            recorder = Recorder(f"crashing-{attempt}", act=ignore)
+            metrics = Metrics(f"crashing-{attempt}")
+            consumer = ShardConsumer(amqp_url, recorder, bus, metrics,
+                                     journal.count_delivery).start_and_wait()
+            consumer.consume(3, f"crashing-{attempt}|{attempt}")
+            if attempt < MAX_DELIVERIES:
+                eventually(recorder.saw([99]), what=f"delivery {attempt}")
+                handled += 1
+                consumer.stop()  # its connection closes: the broker gives the message out again
+            else:
+                letters = eventually(lambda: dead_letters(amqp_url), what="a dead letter")
+                consumer.stop()
+                assert recorder.seen == []
+                assert "delivered 5 times" in str(letters[0][1]["x-error"])
+        journal.close()
+        assert handled == MAX_DELIVERIES - 1
+
+
+class TestBroadcasts:
+    def test_every_live_node_hears_a_broadcast(
+            self, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]) -> None:
+        """A profile change published by one node reaches every node, itself included."""
+        heard: dict[str, list[object]] = {"a": [], "b": [], "c": []}
+        buses = []
+        for name, into in heard.items():
+            bus, _, _ = node_parts(f"listener-{name}", Recorder(name))
+            bus.on_event(topology.PROFILE_CHANGED, hear(into))
+            buses.append(bus)
+        # Handlers are registered after start here; the bus reads them per message.
+        buses[0].broadcast(topology.PROFILE_CHANGED, {"user_id": 42}).result(5)
+        eventually(lambda: all(values == [42] for values in heard.values()),
+                   what="every node hearing the event")
