@@ -7,7 +7,7 @@ A ThreadingActor is one thread; keying instances by user keeps each user's messa
 from __future__ import annotations
 
 from collections.abc import Callable, Iterator
-from typing import Any, Generic, TypeVar
+from typing import Any, Generic, TypeVar, cast
 
 import pykka
 
@@ -16,10 +16,12 @@ P = TypeVar("P")
 
 class ActorPool(Generic[P]):
     def __init__(self, name: str, size: int, start: Callable[[], pykka.ActorRef[Any]],
-                 proxy: Callable[[pykka.ActorRef[Any]], P]) -> None:
+                 proxy_type: type[P]) -> None:
+        """proxy_type is the typed proxy class (pykka.typing) the callers see; like Mopidy, we
+        cast real proxies to it, since instantiating it would run methods in the caller."""
         self.name = name
         self.refs = [start() for _ in range(size)]
-        self._proxies = [proxy(ref) for ref in self.refs]
+        self._proxies = [cast(P, ref.proxy()) for ref in self.refs]
 
     def for_user(self, user_id: int) -> P:
         return self._proxies[user_id % len(self._proxies)]

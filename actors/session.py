@@ -24,6 +24,7 @@ from pykka.typing import ActorMemberMixin, proxy_method
 from actors.outbox import Outbox, SendOnce
 from actors.pool import ActorPool
 from actors.profile import ProfileActorProxy
+from actors.session_discovery import DiscoveryDeps, DiscoveryMixin
 from config.i18n import language_for, t
 from domain import replies, screens
 from domain.callbacks import CallbackSigner
@@ -82,6 +83,7 @@ class SessionDeps:
     signer: CallbackSigner
     metrics: Metrics
     admin_ids: frozenset[int] = frozenset()
+    discovery: DiscoveryDeps | None = None
     stats: Stats | None = None  # /stats for admin_ids
 
 
@@ -116,7 +118,7 @@ class Context:
         self.out.extend(items)
 
 
-class SessionActor(pykka.ThreadingActor):
+class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
     def __init__(self, deps: SessionDeps) -> None:
         super().__init__()
         self._deps = deps
@@ -140,6 +142,8 @@ class SessionActor(pykka.ThreadingActor):
             "dl": self._cb_delete_account,
             "lg": self._cb_language,
         }
+        if deps.discovery is not None:
+            self._register_discovery()
 
     # -- intake ---------------------------------------------------------------------------
 
@@ -342,6 +346,8 @@ class SessionActor(pykka.ThreadingActor):
     # -- conversation steps ---------------------------------------------------------------
 
     def _on_idle_input(self, ctx: Context) -> None:
+        if self._deps.discovery is not None and self._discovery_input(ctx):
+            return
         ctx.say("common.idle_hint")
 
     def _onboarding_cancelled(self, ctx: Context) -> bool:

@@ -8,7 +8,7 @@ import contextlib
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
-from typing import Any
+from typing import Any, cast
 
 import redis
 import redis.asyncio
@@ -16,10 +16,15 @@ import structlog
 from aiohttp import web
 from telegram import BotCommand
 
+from actors.chat_relay import ChatRelayActor, ChatRelayActorProxy
+from actors.maintenance import MaintenanceActor, MaintenanceActorProxy
+from actors.matcher import LikeNoticeTicker, MatcherActor, MatcherActorProxy, MatcherSettings
 from actors.outbox import Outbox, RedisSendLimiter, SendOnce
 from actors.pool import ActorPool
 from actors.profile import ProfileActor, ProfileActorProxy
+from actors.rater import RaterActor, RaterActorProxy
 from actors.session import SessionActor, SessionActorProxy, SessionDeps
+from actors.session_discovery import DiscoveryDeps
 from config.i18n import LANGUAGES, t
 from config.settings import Settings
 from domain.callbacks import CallbackSigner
@@ -32,16 +37,21 @@ from node.gauges import GaugeSampler
 from node.http import build_app
 from node.intake import PollingIntake, WebhookIntake
 from node.metrics import Metrics
+from node.scheduler import Scheduler
 from node.telegram import TelegramGateway, build_bot
 from storage import db, state
 from storage.accounts import Accounts
+from storage.discovery import Discovery
 from storage.journal import ReplyJournal
+from storage.maintenance import Maintenance
 from storage.photos import PhotoStore
+from storage.ratings import Ratings, SweepOutcome
 from storage.stats import Stats
 
 log = structlog.get_logger(__name__)
 
-COMMANDS = ("start", "profile", "language", "cancel", "help")
+COMMANDS = ("start", "browse", "likes", "matches", "profile", "settings", "stop", "language",
+            "cancel", "help")
 STOP_TIMEOUT_SECONDS = 10.0
 # Of the 10 s a node has to stop, handing its shards over (work in hand finished) may take this.
 HANDOVER_SECONDS = 6.0
@@ -84,7 +94,7 @@ class Node:
         self._loop = loop = asyncio.get_running_loop()
         log.info("node starting", shards=settings.shards, session_actors=settings.session_actors)
 
-        self.pool = db.create_pool(settings.database_url, max_size=settings.session_actors + 8)
+        self.pool = db.create_pool(settings.database_url, max_size=3 * settings.session_actors + 8)
         self._closers.append(self.pool.close)
         await asyncio.to_thread(db.apply_schema, self.pool)
         self.redis = state.connect(settings.redis_url)
@@ -112,26 +122,46 @@ class Node:
         await self._start_bus(keys)
         gateway = TelegramGateway(self.bot, loop)
         accounts = Accounts(self.pool)
+        self._start_rating(settings)
         self.profiles: ActorPool[ProfileActorProxy] = ActorPool(
             "profile", settings.session_actors,
             lambda: ProfileActor.start(accounts, self.photos, gateway,
                                        self._profile_changed),
-            lambda ref: ProfileActorProxy(actor_ref=ref))
+            ProfileActorProxy)
         self._pools.append(self.profiles)
         self._closers.append(self.profiles.stop)
+        signer = CallbackSigner(settings.bot_token.encode())
+        conversations = state.ConversationStore(self.redis, keys)
+        discovery = Discovery(self.pool)
+        self.matchers: ActorPool[MatcherActorProxy] = ActorPool(
+            "matcher", settings.session_actors,
+            lambda: MatcherActor.start(discovery, accounts, self.outbox, signer, self.metrics,
+                                       MatcherSettings.of(settings), self.events.match_made),
+            MatcherActorProxy)
+        self._pools.append(self.matchers)
+        self._closers.append(self.matchers.stop)
+        self._closers.append(LikeNoticeTicker(self.matchers).start().stop)
+        self.relays: ActorPool[ChatRelayActorProxy] = ActorPool(
+            "chat_relay", settings.session_actors,
+            lambda: ChatRelayActor.start(discovery, conversations, self.outbox, signer,
+                                         self.metrics),
+            ChatRelayActorProxy)
+        self._pools.append(self.relays)
+        self._closers.append(self.relays.stop)
         deps = SessionDeps(
             profiles=self.profiles,
-            conversations=state.ConversationStore(self.redis, keys),
+            conversations=conversations,
             processed=self.once,
             outbox=self.outbox,
-            signer=CallbackSigner(settings.bot_token.encode()),
+            signer=signer,
             metrics=self.metrics,
             admin_ids=settings.admin_ids,
+            discovery=DiscoveryDeps(self.matchers, self.relays, settings.daily_like_limit),
             stats=Stats(self.pool),
         )
         self.sessions: ActorPool[SessionActorProxy] = ActorPool(
             "session", settings.session_actors, lambda: SessionActor.start(deps),
-            lambda ref: SessionActorProxy(actor_ref=ref))
+            SessionActorProxy)
         self._pools.append(self.sessions)
         self._closers.append(self.sessions.stop)
 
@@ -148,9 +178,34 @@ class Node:
         log.info("node started", metrics_port=self.metrics_port, mode=settings.bot_mode,
                  webhook_port=self.webhook_port, member=self.member)
 
+    def _start_rating(self, settings: Settings) -> None:
+        """The rater and maintenance actors, and the scheduler that fires their sweeps."""
+        ratings = Ratings(self.pool, settings.database_url)
+        rater = RaterActor.start(ratings, settings.node_id, self.metrics, self._sweep_finished)
+        maintenance = MaintenanceActor.start(Maintenance(self.pool, self.photos),
+                                             Discovery(self.pool), Accounts(self.pool),
+                                             settings.database_url, settings.node_id,
+                                             self.metrics)
+        self.rater = cast(RaterActorProxy, rater.proxy())
+        self.maintenance = cast(MaintenanceActorProxy, maintenance.proxy())
+        for ref in (rater, maintenance):
+            self._closers.append(lambda ref=ref: ref.stop(block=True,  # type: ignore[misc]
+                                                          timeout=STOP_TIMEOUT_SECONDS))
+        self.scheduler = Scheduler(self.rater, self.maintenance, settings.rating_sweep_minutes,
+                                   settings.full_sweep_hour)
+        self.scheduler.start()
+        self._closers.append(self.scheduler.stop)
+
     def _profile_changed(self, user_id: int) -> None:
-        """A profile's own data changed: tell every node (they drop what they cached of it)."""
+        """A profile's own data changed: re-rate it now rather than at the next sweep, and
+        tell every node (they drop what they cached of it)."""
+        self.rater.recompute([user_id])
         self.events.profile_changed(user_id)
+
+    def _sweep_finished(self, kind: str, outcome: SweepOutcome) -> None:
+        if hasattr(self, "events"):
+            self.events.sweep_finished(kind, sweep_id=outcome.sweep_id,
+                                       processed=outcome.processed)
 
     async def _start_bus(self, keys: state.Keys) -> None:
         """The reply journal and the bus, early: actors hand replies for other users to the
@@ -285,7 +340,7 @@ class Node:
 
     def _readiness_checks(self) -> dict[str, Callable[[], None]]:
         def actors() -> None:
-            if not (self.sessions.alive() and self.profiles.alive()):
+            if not all(pool.alive() for pool in self._pools):
                 raise RuntimeError("an actor has died")
             if not self.consumer.is_alive():
                 raise RuntimeError("the shard consumer has stopped")
