@@ -18,6 +18,7 @@ import asyncio
 import hashlib
 import hmac
 import random
+from typing import Any
 from urllib.parse import urlsplit
 
 import redis
@@ -97,9 +98,7 @@ class PollingIntake:
         failures = 0
         while True:
             try:
-                updates = await self._bot.get_updates(
-                    offset=self._offset, timeout=POLL_TIMEOUT_SECONDS,
-                    allowed_updates=ALLOWED_UPDATES)
+                updates = await self._get_updates()
                 failures = 0
             except (Conflict, NetworkError, TimedOut) as error:
                 failures += 1
@@ -114,15 +113,22 @@ class PollingIntake:
                 continue
             batch = []
             for update in updates:
-                raw = update.to_dict()
-                user_id = user_of(raw)
+                user_id = user_of(update)
                 if user_id is not None:
-                    batch.append((user_id, raw))
-            offset = updates[-1].update_id + 1
+                    batch.append((user_id, update))
+            offset = int(updates[-1]["update_id"]) + 1
             await self._publish_until_done(batch, offset)
             self._offset = offset
 
-    async def _publish_until_done(self, batch: list[tuple[int, dict[str, object]]],
+    async def _get_updates(self) -> list[dict[str, Any]]:
+        """The next batch as Telegram sent it: the consumers parse what they need, so building
+        PTB's Update objects here (about 0.3 ms of CPU per update) would be wasted work."""
+        result = await self._bot.do_api_request(
+            "getUpdates", api_kwargs={"offset": self._offset, "timeout": POLL_TIMEOUT_SECONDS,
+                                      "allowed_updates": ALLOWED_UPDATES})
+        return result if isinstance(result, list) else []
+
+    async def _publish_until_done(self, batch: list[tuple[int, dict[str, Any]]],
                                   offset: int) -> None:
         """The offset moves on only once the batch is queued: keep trying (the broker may
         be restarting); Telegram keeps the updates meanwhile."""
@@ -138,7 +144,7 @@ class PollingIntake:
                           updates=len(batch), retry_in=round(delay, 2))
                 await asyncio.sleep(delay)
 
-    def _publish(self, batch: list[tuple[int, dict[str, object]]], offset: int) -> None:
+    def _publish(self, batch: list[tuple[int, dict[str, Any]]], offset: int) -> None:
         self._bus.publish_updates(batch)
         try:
             self._redis.set(self._offset_key, offset)
