@@ -17,7 +17,7 @@ from domain.validation import (
     validate_photo_upload,
 )
 from node.telegram import FileTooLarge, TelegramGateway
-from storage.accounts import Account, Accounts
+from storage.accounts import KEEP_STEP, Account, Accounts, Keep
 from storage.photos import PhotoStore
 
 log = structlog.get_logger(__name__)
@@ -50,17 +50,19 @@ class ProfileActor(pykka.ThreadingActor):
     def set_language(self, user_id: int, language: str) -> None:
         self._accounts.set_language(user_id, language)
 
-    def set_onboarding_step(self, user_id: int, step: str | None) -> None:
-        self._accounts.set_onboarding_step(user_id, step)
-        if step is None:
-            self._on_changed(user_id)
-            log.info("profile completed", user_id=user_id, action="profile_completed")
-
-    def update(self, user_id: int, values: dict[str, object]) -> None:
+    def save(self, user_id: int, values: dict[str, object],
+             step: str | Keep | None = KEEP_STEP) -> Account:
+        """Set profile fields and/or move the onboarding step (None: finished) in one
+        transaction; the account as it is now."""
+        account, shown = self._accounts.save(user_id, values, step)
         # A profile still being built is shown to nobody: it is rated once it is finished.
-        if self._accounts.update_profile(user_id, **values):
+        if shown:
             self._on_changed(user_id)
-        log.info("profile edited", user_id=user_id, action="edited", fields=sorted(values))
+        if values:
+            log.info("profile edited", user_id=user_id, action="edited", fields=sorted(values))
+        if step is None:
+            log.info("profile completed", user_id=user_id, action="profile_completed")
+        return account
 
     def set_paused(self, user_id: int, paused: bool) -> None:
         self._accounts.set_paused(user_id, paused)
@@ -72,9 +74,10 @@ class ProfileActor(pykka.ThreadingActor):
         log.info("user blocked the bot", user_id=user_id, action="inactive")
 
     def add_photo(self, user_id: int, file_id: str, file_unique_id: str, claimed_type: str,
-                  claimed_size: int, photos_owned: int, as_document_in: int | None = None) -> int:
+                  claimed_size: int, photos_owned: int,
+                  as_document_in: int | None = None) -> Account:
         """Download a Telegram photo once, keep its bytes under a random key and its file_id
-        for showing; the number of photos owned afterwards. Raises Invalid with the reason.
+        for showing; the account with the photo. Raises Invalid with the reason.
         An image sent as a document (as_document_in: its chat) gets a photo file_id first,
         since Telegram refuses a document's file_id where a photo is sent."""
         validate_photo_upload(claimed_type or "image/jpeg", claimed_size, photos_owned)
@@ -100,14 +103,17 @@ class ProfileActor(pykka.ThreadingActor):
         added = self._accounts.add_photo(user_id, key, file_id, file_unique_id, content_type,
                                          len(data))
         account = self._accounts.get(user_id)
-        count = len(account.photos) if account else 0
+        if account is None:
+            self._photos.delete([key])
+            raise LookupError(f"account {user_id} vanished while adding a photo")
+        count = len(account.photos)
         if not added:
             self._photos.delete([key])
             if count >= MAX_PHOTOS:
                 raise Invalid("errors.photo_limit", {"limit": MAX_PHOTOS})
             raise Invalid("errors.photo_duplicate")
         log.info("photo added", user_id=user_id, action="photo_added", photos=count)
-        return count
+        return account
 
     def delete_photo(self, user_id: int, photo_id: UUID) -> bool:
         key = self._accounts.delete_photo(user_id, photo_id)
@@ -140,8 +146,7 @@ class ProfileActorProxy(ActorMemberMixin, pykka.ActorProxy[ProfileActor]):
     register = proxy_method(ProfileActor.register)
     touch = proxy_method(ProfileActor.touch)
     set_language = proxy_method(ProfileActor.set_language)
-    set_onboarding_step = proxy_method(ProfileActor.set_onboarding_step)
-    update = proxy_method(ProfileActor.update)
+    save = proxy_method(ProfileActor.save)
     set_paused = proxy_method(ProfileActor.set_paused)
     set_inactive = proxy_method(ProfileActor.set_inactive)
     add_photo = proxy_method(ProfileActor.add_photo)

@@ -56,7 +56,7 @@ from domain.validation import (
 )
 from node.bus import Delivery
 from node.metrics import Metrics
-from storage.accounts import Account
+from storage.accounts import KEEP_STEP, Account
 from storage.state import ConversationStore
 from storage.stats import Stats
 
@@ -385,10 +385,9 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
             ctx.out.append(replies.message(ctx.chat_id, ctx.text(invalid.key, **invalid.params)))
             self._ask_current_step(ctx, conversation)
             return
-        self._ask(self._profile(ctx.user_id).update(ctx.user_id, values))
         if step is Step.LOCATION and conversation.flow is Flow.ONBOARDING:
             ctx.send(replies.message_removing_keyboard(ctx.chat_id, ctx.text("common.saved")))
-        self._advance(ctx, conversation, Event.ACCEPTED)
+        self._advance(ctx, conversation, Event.ACCEPTED, values)
 
     @staticmethod
     def _text_values(step: Step, text: str, account: Account) -> dict[str, object]:
@@ -416,22 +415,29 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
         incoming = ctx.incoming
         if incoming.kind not in PHOTO_KINDS:
             raise Invalid("errors.expected_photo")
-        owned: int = self._ask(self._profile(ctx.user_id).add_photo(
+        ctx.account = self._ask(self._profile(ctx.user_id).add_photo(
             ctx.user_id, incoming.file_id, incoming.file_unique_id, incoming.mime_type,
             incoming.file_size, len(ctx.account.photos),
             ctx.chat_id if incoming.kind is Kind.DOCUMENT else None))
+        owned = len(ctx.account.photos)
         self._deps.metrics.user_actions.labels(self._deps.metrics.node_id, "photo_added").inc()
-        self._reload(ctx)
         if conversation.flow is Flow.ONBOARDING and transition(
                 conversation, Event.ACCEPTED, owned) == conversation:
             ctx.send(screens.photo_saved(ctx.chat_id, ctx.buttons, owned))
             return
         self._advance(ctx, conversation, Event.ACCEPTED)
 
-    def _advance(self, ctx: Context, conversation: Conversation, event: Event) -> None:
-        """Move the conversation on after an event and say what comes next."""
-        account = self._reload(ctx)
-        following = transition(conversation, event, len(account.photos))
+    def _advance(self, ctx: Context, conversation: Conversation, event: Event,
+                 values: dict[str, object] | None = None) -> None:
+        """Save the step's values, move the conversation on after an event and say what
+        comes next. The values and the next onboarding step are one write, which hands back
+        the account as it is now (ctx.account must be current when this is called)."""
+        following = transition(conversation, event, len(ctx.account.photos))
+        moves_onboarding = conversation.flow is Flow.ONBOARDING and following != conversation
+        if values or moves_onboarding:
+            next_step = following.step.value if following.step else None
+            ctx.account = self._ask(self._profile(ctx.user_id).save(
+                ctx.user_id, values or {}, next_step if moves_onboarding else KEEP_STEP))
         if following == conversation:
             return
         if conversation.flow is Flow.EDIT:
@@ -442,16 +448,12 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
                      replies.message(ctx.chat_id, ctx.text("common.saved")))
             self._show_own_profile(ctx)
             return
-        profile = self._profile(ctx.user_id)
-        next_step = following.step.value if following.step else None
-        self._ask(profile.set_onboarding_step(ctx.user_id, next_step))
         if following.flow is Flow.ONBOARDING:
             self._ask_current_step(ctx, following)
             return
         self._deps.metrics.user_actions.labels(self._deps.metrics.node_id,
                                                "profile_completed").inc()
         ctx.say("onboarding.done")
-        self._reload(ctx)
         self._show_own_profile(ctx)
 
     # -- buttons --------------------------------------------------------------------------
@@ -483,17 +485,17 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
             self._outdated(ctx)
             return
         step, value = conversation.step, args[1]
-        profile = self._profile(ctx.user_id)
         account = ctx.account
         event = Event.ACCEPTED
+        values: dict[str, object] | None = None
         try:
             if step is Step.GENDER and value in ("m", "f"):
-                self._ask(profile.update(ctx.user_id, {"gender": value}))
+                values = {"gender": value}
             elif step is Step.SEEKING and value in ("m", "f", "any"):
-                self._ask(profile.update(ctx.user_id, {"seeking": value}))
+                values = {"seeking": value}
             elif step is Step.AGE_RANGE and value == "keep":
                 low, high = default_age_range(account.age or 25)
-                self._ask(profile.update(ctx.user_id, {"age_min": low, "age_max": high}))
+                values = {"age_min": low, "age_max": high}
             elif (step, value) in ((Step.ABOUT, "skip"), (Step.INTERESTS, "done")):
                 event = Event.DONE
             elif step is Step.INTERESTS and value.isdigit() and int(value) < len(INTERESTS):
@@ -511,13 +513,14 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
                                              ctx.text(invalid.key, **invalid.params), True))
             return
         try:
-            self._advance(ctx, conversation, event)
+            self._advance(ctx, conversation, event, values)
         except TransitionError:
             self._outdated(ctx)
 
     def _toggle_interest(self, ctx: Context, interest: str) -> None:
         chosen = toggle_interest(ctx.account.interests, interest, INTERESTS, MAX_INTERESTS)
-        self._ask(self._profile(ctx.user_id).update(ctx.user_id, {"interests": list(chosen)}))
+        ctx.account = self._ask(self._profile(ctx.user_id).save(ctx.user_id,
+                                                                {"interests": list(chosen)}))
         ctx.send(replies.answer_callback(ctx.incoming.callback_id),
                  replies.edit_keyboard(ctx.chat_id, ctx.incoming.message_id,
                                        screens.interests_keyboard(ctx.buttons, chosen)))

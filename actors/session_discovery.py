@@ -498,10 +498,9 @@ class DiscoveryMixin:
         if km not in cards.RADIUS_CHOICES_KM:
             self._outdated(ctx)
             return
-        self._ask(self._profile(ctx.user_id).update(ctx.user_id, {"radius_km": km}))
+        ctx.account = self._ask(self._profile(ctx.user_id).save(ctx.user_id, {"radius_km": km}))
         self._drop_buttons(ctx)
         ctx.say("settings.radius_set", km=km)
-        self._reload(ctx)
         self._cmd_settings(ctx)
 
     def _cb_show_username(self, ctx: Context, args: list[str]) -> None:

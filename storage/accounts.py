@@ -2,8 +2,10 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
+from enum import Enum
 from typing import Any
 from uuid import UUID
 
@@ -84,6 +86,20 @@ WHERE u.id = %s
 """
 
 
+class Keep(Enum):
+    """Accounts.save's step argument when the onboarding step stays as it is."""
+
+    STEP = "keep"
+
+
+KEEP_STEP = Keep.STEP
+
+
+def _fetch(conn: Any, user_id: int) -> Account | None:
+    row = conn.execute(_ACCOUNT_SQL, (user_id,)).fetchone()
+    return _account(row) if row else None
+
+
 def _account(row: dict[str, Any]) -> Account:
     values = dict(row)
     values["interests"] = tuple(values["interests"])
@@ -101,8 +117,7 @@ class Accounts:
 
     def get(self, user_id: int) -> Account | None:
         with self._pool.connection() as conn:
-            row = conn.execute(_ACCOUNT_SQL, (user_id,)).fetchone()
-        return _account(row) if row else None
+            return _fetch(conn, user_id)
 
     def register(self, user_id: int, chat_id: int, language: str,
                  username: str | None) -> tuple[Account, bool]:
@@ -116,9 +131,9 @@ class Accounts:
             if inserted:
                 conn.execute("INSERT INTO profiles (user_id) VALUES (%s)", (user_id,))
                 conn.execute("INSERT INTO ratings (user_id) VALUES (%s)", (user_id,))
-            row = conn.execute(_ACCOUNT_SQL, (user_id,)).fetchone()
-        assert row is not None
-        return _account(row), inserted is not None
+            account = _fetch(conn, user_id)
+        assert account is not None
+        return account, inserted is not None
 
     def touch(self, account: Account, username: str | None) -> None:
         """Record activity, at most once a minute per user so that reads stay reads."""
@@ -135,12 +150,30 @@ class Accounts:
 
     def set_onboarding_step(self, user_id: int, step: str | None) -> None:
         with self._pool.connection() as conn:
-            conn.execute("UPDATE users SET onboarding_step = %s WHERE id = %s", (step, user_id))
-            if step is None:
-                self._mark_rating_dirty(conn, user_id)  # before profiles: see the method
-                conn.execute(
-                    """UPDATE profiles SET completed_at = coalesce(completed_at, now())
-                       WHERE user_id = %s""", (user_id,))
+            self._set_onboarding_step(conn, user_id, step)
+
+    def save(self, user_id: int, values: Mapping[str, object],
+             step: str | Keep | None = KEEP_STEP) -> tuple[Account, bool]:
+        """An answer in one transaction: set profile fields and/or move the onboarding step
+        (None: onboarding is finished), then read the account back; True when the profile is
+        a finished one (shown to others)."""
+        with self._pool.connection() as conn:
+            shown = self._update_profile(conn, user_id, values) if values else False
+            if not isinstance(step, Keep):
+                self._set_onboarding_step(conn, user_id, step)
+                shown = shown or step is None
+            account = _fetch(conn, user_id)
+        if account is None:
+            raise LookupError(f"account {user_id} vanished while saving")
+        return account, shown
+
+    def _set_onboarding_step(self, conn: Any, user_id: int, step: str | None) -> None:
+        conn.execute("UPDATE users SET onboarding_step = %s WHERE id = %s", (step, user_id))
+        if step is None:
+            self._mark_rating_dirty(conn, user_id)  # before profiles: see the method
+            conn.execute(
+                """UPDATE profiles SET completed_at = coalesce(completed_at, now())
+                   WHERE user_id = %s""", (user_id,))
 
     def set_paused(self, user_id: int, paused: bool) -> None:
         self._update_user(user_id, is_paused=paused)
@@ -160,18 +193,21 @@ class Accounts:
 
     def update_profile(self, user_id: int, **values: object) -> bool:
         """Set profile fields; True when the profile is a finished one (shown to others)."""
+        with self._pool.connection() as conn:
+            return self._update_profile(conn, user_id, values)
+
+    def _update_profile(self, conn: Any, user_id: int, values: Mapping[str, object]) -> bool:
         unknown = set(values) - PROFILE_FIELDS
         if unknown:
             raise ValueError(f"not profile fields: {sorted(unknown)}")
         assignments = sql.SQL(", ").join(
             sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values)
-        with self._pool.connection() as conn:
-            self._mark_rating_dirty(conn, user_id)  # before profiles: see the method
-            row = conn.execute(
-                sql.SQL("UPDATE profiles SET {}, updated_at = now() WHERE user_id = %s "
-                        "RETURNING completed_at IS NOT NULL AS complete").format(assignments),
-                (*(list(v) if isinstance(v, tuple) else v for v in values.values()), user_id),
-            ).fetchone()
+        self._mark_rating_dirty(conn, user_id)  # before profiles: see the method
+        row = conn.execute(
+            sql.SQL("UPDATE profiles SET {}, updated_at = now() WHERE user_id = %s "
+                    "RETURNING completed_at IS NOT NULL AS complete").format(assignments),
+            (*(list(v) if isinstance(v, tuple) else v for v in values.values()), user_id),
+        ).fetchone()
         return bool(row and row["complete"])
 
     @staticmethod
