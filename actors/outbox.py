@@ -23,7 +23,8 @@ import random
 import threading
 import time
 import uuid
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
 from typing import Any, Protocol
 
 import redis
@@ -54,57 +55,28 @@ HARMLESS_BAD_REQUESTS = ("message is not modified", "query is too old", "message
 # durable: (user_id, key, chat_id, [[method, params], ...]).
 Forward = Callable[[int, str, int, list[list[Any]]], None]
 Progress = Callable[[int], None]
-# Awaited before the n-th reply of a submission goes to Telegram (1-based).
-BeforeSend = Callable[[int], Awaitable[None]]
+
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """Where to note that a reply is leaving for Telegram: field ``a`` of the journal entry
+    ``key`` becomes ``number`` (see storage.journal)."""
+
+    key: str
+    number: int
+
+
+# The n-th reply (1-based) of a submission → where its departure is noted.
+Departures = Callable[[int], Departure]
 
 
 class SendLimiter(Protocol):
-    """Decides when a message to a chat may go; pause() applies a 429's retry_after."""
+    """Decides when a message to a chat may go, and notes its departure in the same step;
+    pause() applies a 429's retry_after."""
 
-    async def acquire(self, chat_id: int) -> None: ...
+    async def acquire(self, chat_id: int, departure: Departure | None = None) -> None: ...
 
     def pause(self, seconds: float) -> None: ...
-
-
-class LocalSendLimiter:
-    """Token buckets in this process: one for the bot, one per chat (with a small burst)."""
-
-    CHAT_BURST = 5
-
-    def __init__(self, per_second: float, per_chat: float) -> None:
-        self._rate = per_second
-        self._chat_rate = per_chat
-        self._tokens = per_second
-        self._updated = time.monotonic()
-        self._chats: dict[int, tuple[float, float]] = {}
-        self._paused_until = 0.0
-
-    def pause(self, seconds: float) -> None:
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-
-    async def acquire(self, chat_id: int) -> None:
-        while True:
-            now = time.monotonic()
-            wait = self._paused_until - now
-            if wait <= 0:
-                self._tokens = min(self._rate, self._tokens + (now - self._updated) * self._rate)
-                self._updated = now
-                chat_tokens, chat_updated = self._chats.get(chat_id, (self.CHAT_BURST, now))
-                chat_tokens = min(self.CHAT_BURST,
-                                  chat_tokens + (now - chat_updated) * self._chat_rate)
-                if self._tokens >= 1 and chat_tokens >= 1:
-                    self._tokens -= 1
-                    self._chats[chat_id] = (chat_tokens - 1, now)
-                    if len(self._chats) > 100_000:
-                        self._forget_full_chats(now)
-                    return
-                self._chats[chat_id] = (chat_tokens, now)
-                wait = max((1 - self._tokens) / self._rate, (1 - chat_tokens) / self._chat_rate)
-            await asyncio.sleep(wait)
-
-    def _forget_full_chats(self, now: float) -> None:
-        self._chats = {chat: state for chat, state in self._chats.items()
-                       if state[0] + (now - state[1]) * self._chat_rate < self.CHAT_BURST}
 
 
 class Outbox:
@@ -124,12 +96,14 @@ class Outbox:
 
     def submit(self, chat_id: int, replies: Sequence[Reply],
                done: Callable[[], None] | None = None,
-               progress: Progress | None = None, before: BeforeSend | None = None) -> None:
+               progress: Progress | None = None,
+               departures: Departures | None = None) -> None:
         """Queue replies behind earlier ones for the chat; done() runs once all were tried,
-        progress(n) after the first n were (both on the loop: they must not block), and
-        before(n) is awaited just before the n-th goes out. Safe to call from any thread."""
+        progress(n) after the first n were (both on the loop: they must not block), and the
+        n-th message's departure is noted at departures(n) as it leaves. Safe to call from any
+        thread."""
         self._loop.call_soon_threadsafe(self._enqueue, chat_id, tuple(replies), done, progress,
-                                        before)
+                                        departures)
 
     def deliver(self, user_id: int, chat_id: int, replies: Sequence[Reply],
                 key: str | None = None) -> None:
@@ -150,15 +124,16 @@ class Outbox:
 
     def _enqueue(self, chat_id: int, replies: tuple[Reply, ...],
                  done: Callable[[], None] | None, progress: Progress | None,
-                 before: BeforeSend | None) -> None:
+                 departures: Departures | None) -> None:
         previous = self._tails.get(chat_id)
         task = self._loop.create_task(self._send_in_turn(chat_id, previous, replies, done,
-                                                         progress, before))
+                                                         progress, departures))
         self._tails[chat_id] = task
 
     async def _send_in_turn(self, chat_id: int, previous: asyncio.Task[None] | None,
                             replies: tuple[Reply, ...], done: Callable[[], None] | None,
-                            progress: Progress | None, before: BeforeSend | None) -> None:
+                            progress: Progress | None,
+                            departures: Departures | None) -> None:
         try:
             if previous is not None:
                 await asyncio.wait([previous])
@@ -167,7 +142,7 @@ class Outbox:
                 target = reply.chat_id
                 if target is not None and target in blocked:
                     pass
-                elif await self.send(reply, _numbered(before, index)) is False:
+                elif await self.send(reply, departures(index) if departures else None) is False:
                     blocked.add(target if target is not None else chat_id)
                 if progress is not None:
                     progress(index)
@@ -180,18 +155,17 @@ class Outbox:
             if self._tails.get(chat_id) is asyncio.current_task():
                 del self._tails[chat_id]
 
-    async def send(self, reply: Reply,
-                   before: Callable[[], Awaitable[None]] | None = None) -> Any:
+    async def send(self, reply: Reply, departure: Departure | None = None) -> Any:
         """Send one call, retrying what Telegram asks to retry; False if the chat is closed to
-        the bot (403), None for a call that was refused or failed for good. before() is
-        awaited right before each attempt leaves for Telegram (after the limiter)."""
+        the bot (403), None for a call that was refused or failed for good. A message's
+        departure is noted as the limiter lets it go: only a message can show twice when it
+        is sent again (another answer to a button or a repeated edit is refused as harmless),
+        so other calls are not noted."""
         method = reply.method
         target = reply.chat_id
         for attempt in range(1, MAX_ATTEMPTS + 1):
             if target is not None and method in LIMITED_METHODS:
-                await self._limiter.acquire(target)
-            if before is not None:
-                await before()
+                await self._limiter.acquire(target, departure)
             try:
                 result = await self._bot.do_api_request(method, api_kwargs=_api_kwargs(reply))
             except RetryAfter as error:
@@ -226,12 +200,6 @@ class Outbox:
 
     def _count(self, method: str, outcome: str) -> None:
         self._metrics.api_calls.labels(self._metrics.node_id, method, outcome).inc()
-
-
-def _numbered(before: BeforeSend | None, number: int) -> Callable[[], Awaitable[None]] | None:
-    if before is None:
-        return None
-    return lambda: before(number)
 
 
 def _api_kwargs(reply: Reply) -> dict[str, Any]:
@@ -273,6 +241,7 @@ local chat_tokens = tonumber(c[1]) or chat_burst
 chat_tokens = math.min(chat_burst,
                        chat_tokens + math.max(0, now - (tonumber(c[2]) or now)) * chat_rate)
 if tokens >= 1 and chat_tokens >= 1 then
+  if KEYS[4] then redis.call('HSET', KEYS[4], 'a', ARGV[5]) end
   redis.call('HSET', KEYS[1], 't', tokens - 1, 'at', now)
   redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
   redis.call('HSET', KEYS[2], 't', chat_tokens - 1, 'at', now)
@@ -296,7 +265,8 @@ return 1
 class RedisSendLimiter:
     """Token buckets in Redis, shared by every node of the bot: one for the bot, one per chat,
     and a pause key that a 429 sets for its retry_after. One script call per send decides
-    atomically; a refused caller sleeps for the time the script says.
+    atomically, and notes the departure in the reply journal when it lets a message go; a
+    refused caller sleeps for the time the script says.
 
     Telegram does not say whether a 429 was for the chat or for the whole bot, so a 429 pauses
     every send of every node: pausing only the chat would run into a bot-wide limit again."""
@@ -328,17 +298,20 @@ class RedisSendLimiter:
         except redis.RedisError as error:
             log.warning("could not pause the other nodes", error=str(error))
 
-    async def acquire(self, chat_id: int) -> None:
+    async def acquire(self, chat_id: int, departure: Departure | None = None) -> None:
+        keys = [self._keys("send", "bot"), self._keys("send", "chat", chat_id),
+                self._keys("send", "pause")]
+        args: list[float | int] = [self._rate, self._burst, self._chat_rate, self._chat_burst]
+        if departure is not None:
+            keys.append(departure.key)
+            args.append(departure.number)
         while True:
             wait = self._paused_until - time.monotonic()
             if wait > 0:
                 await asyncio.sleep(wait)
                 continue
             try:
-                wait_ms = int(await self._acquire(
-                    keys=[self._keys("send", "bot"), self._keys("send", "chat", chat_id),
-                          self._keys("send", "pause")],
-                    args=[self._rate, self._burst, self._chat_rate, self._chat_burst]))
+                wait_ms = int(await self._acquire(keys=keys, args=args))
             except redis.RedisError as error:
                 # Without Redis the limits cannot be kept together; wait rather than flood.
                 log.warning("send limiter unavailable", error=str(error))
@@ -420,11 +393,13 @@ class SendOnce:
             self._sending[work] = [done]
         journal = self._journal
 
+        key = journal.key(work)
+
         def progress(sent: int) -> None:
             journal.progress(work, already + sent)
 
-        async def before(number: int) -> None:
-            await journal.attempt(work, already + number)
+        def departure(number: int) -> Departure:
+            return Departure(key, already + number)
 
         def finished() -> None:
             with self._lock:
@@ -436,7 +411,7 @@ class SendOnce:
 
             journal.finish(work, after)
 
-        self._outbox.submit(chat_id, replies, finished, progress, before)
+        self._outbox.submit(chat_id, replies, finished, progress, departure)
 
     def _count(self, certainty: str) -> None:
         if self._metrics is not None:

@@ -210,7 +210,7 @@ class Node:
     async def _start_bus(self, keys: state.Keys) -> None:
         """The reply journal and the bus, early: actors hand replies for other users to the
         bus (Outbox.deliver) and publish events."""
-        self.journal = ReplyJournal(self.redis, keys, self.async_redis)
+        self.journal = ReplyJournal(self.redis, keys)
         self._closers.append(self.journal.close)
         self.once = SendOnce(self.outbox, self.journal, self.metrics, self.member)
         self.bus = Bus(self.settings.amqp_url, self.settings.shards, self.member, self.metrics)

@@ -8,10 +8,12 @@ An entry is written once the work's effects are committed and before any reply g
 to do; incomplete → only the replies not yet accepted go out. Entries live as long as Telegram
 keeps undelivered updates, and a little longer.
 
-Before each reply leaves for Telegram its number is written as ``a`` (awaited, so the write
-happens first): a reply numbered above ``n`` but not above ``a`` was on its way when its node
-died — Telegram may or may not have taken it (Entry.uncertain). Sending it again is the one
-way a user can see a reply twice; the resend is logged and counted.
+Before a message leaves for Telegram its number is written as ``a`` (by the send limiter's
+script that lets it go, so the write happens first and costs no extra round trip): a reply
+numbered above ``n`` but not above ``a`` was on its way when its node died — Telegram may or
+may not have taken it (Entry.uncertain). Sending it again is the one way a user can see a
+reply twice; the resend is logged and counted. Other calls (answering a button, an edit) are
+not noted: Telegram refuses a repeated one as harmless.
 
 Work is claimed (``claim``) before it is handled: the node's name is written as ``p``. Work
 given out again that finds ``p`` but no recorded replies was being handled when its node died:
@@ -30,11 +32,10 @@ from __future__ import annotations
 import json
 import queue
 import threading
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 import redis
-import redis.asyncio
 import structlog
 
 from domain.replies import Reply
@@ -99,17 +100,29 @@ def _load(raw: bytes | str | None) -> tuple[Reply, ...]:
     return tuple(Reply(method, params) for method, params in json.loads(raw))
 
 
+Write = tuple[str, str, int, Callable[[], None] | None]  # (op, work, sent, then)
+
+
+def _coalesced(writes: Sequence[Write]) -> dict[str, int | None]:
+    """One write per entry: its last sent count, or None once it is complete (a complete
+    entry's count no longer matters). Under load most entries finish within one batch."""
+    latest: dict[str, int | None] = {}
+    for op, work, sent, _ in writes:
+        if op == "s":
+            latest[work] = None
+        elif latest.get(work, 0) is not None:
+            latest[work] = sent
+    return latest
+
+
 class ReplyJournal:
     """Blocking reads and writes for actor threads, plus a writer thread for the outbox."""
 
-    def __init__(self, client: redis.Redis, keys: Keys,
-                 async_client: redis.asyncio.Redis | None = None) -> None:
+    def __init__(self, client: redis.Redis, keys: Keys) -> None:
         self._redis = client
-        self._async = async_client
         self._keys = keys
         self._claim = client.register_script(_CLAIM)
-        self._writes: queue.SimpleQueue[tuple[str, str, int, Callable[[], None] | None]
-                                        | None] = queue.SimpleQueue()
+        self._writes: queue.SimpleQueue[Write | None] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="reply-journal",
                                         daemon=True)
         self._writer.start()
@@ -135,16 +148,6 @@ class ReplyJournal:
         pipe.hset(key, items=fields)
         pipe.expire(key, JOURNAL_TTL_SECONDS)
         pipe.execute()
-
-    async def attempt(self, work: str, number: int) -> None:
-        """On the event loop, before reply ``number`` leaves: record that it is on its way.
-        Without it a crash leaves no trace of a reply Telegram may have taken."""
-        if self._async is None:
-            return
-        try:
-            await self._async.hset(self.key(work), "a", number)
-        except redis.RedisError as error:
-            log.warning("reply attempt not recorded", error=str(error))
 
     def progress(self, work: str, sent: int) -> None:
         """From any thread, without waiting: this many replies were accepted."""
@@ -182,13 +185,13 @@ class ReplyJournal:
                 stopping = True
             writes = [item for item in batch if item is not None]
             pipe = self._redis.pipeline(transaction=False)
-            for op, work, value, _ in writes:
+            for work, sent in _coalesced(writes).items():
                 key = self.key(work)
-                if op == "n":
-                    pipe.hset(key, "n", value)
-                else:
+                if sent is None:
                     pipe.hset(key, "s", 1)
                     pipe.hdel(key, "r")
+                else:
+                    pipe.hset(key, "n", sent)
             try:
                 pipe.execute()
             except redis.RedisError as error:

@@ -12,7 +12,7 @@ import pytest
 import redis
 import redis.asyncio
 
-from actors.outbox import BeforeSend, Outbox, Progress, SendOnce
+from actors.outbox import Departures, Outbox, Progress, RedisSendLimiter, SendOnce
 from domain import replies
 from domain.replies import Reply
 from storage import state
@@ -31,7 +31,7 @@ class Submitted:
     replies: tuple[Reply, ...]
     done: Callable[[], None] | None
     progress: Progress | None
-    before: BeforeSend | None
+    departures: Departures | None
 
     def accept(self, count: int) -> None:
         """Telegram accepted the first count replies, then the outbox is done."""
@@ -50,8 +50,8 @@ class FakeOutbox:
 
     def submit(self, chat_id: int, replies: Sequence[Reply],
                done: Callable[[], None] | None = None, progress: Progress | None = None,
-               before: BeforeSend | None = None) -> None:
-        self.submitted.append(Submitted(chat_id, tuple(replies), done, progress, before))
+               departures: Departures | None = None) -> None:
+        self.submitted.append(Submitted(chat_id, tuple(replies), done, progress, departures))
 
 
 @pytest.fixture
@@ -61,19 +61,20 @@ def journal(client: redis.Redis, keys: state.Keys) -> Iterator[ReplyJournal]:
     made.close()
 
 
-def leaves_for_telegram(client: redis.Redis, keys: state.Keys, work: str, number: int) -> None:
-    """What a node's outbox records (on its event loop) just before reply number goes out."""
+def leaves_for_telegram(submitted: Submitted, keys: state.Keys, number: int) -> None:
+    """What a node's outbox does (on its event loop) as reply number goes out: the send
+    limiter lets it go and notes its departure."""
+    assert submitted.departures is not None
+    departure = submitted.departures(number)
 
-    async def attempt() -> None:
+    async def let_go() -> None:
         async_client = redis.asyncio.Redis.from_url(REDIS_URL)
-        journal = ReplyJournal(client, keys, async_client)
         try:
-            await journal.attempt(work, number)
+            await RedisSendLimiter(async_client, keys, 100, 100).acquire(CHAT, departure)
         finally:
-            journal.close()
             await async_client.aclose()
 
-    asyncio.run(attempt())
+    asyncio.run(let_go())
 
 
 def node(journal: ReplyJournal) -> tuple[SendOnce, FakeOutbox]:
@@ -136,7 +137,7 @@ class TestSendOnce:
         crashed, crashed_outbox = node(journal)
         crashed.send("105", CHAT, ANSWERS, lambda: None)
         crashed_outbox.submitted[0].accept(1)
-        leaves_for_telegram(client, keys, "105", 2)  # then the node dies
+        leaves_for_telegram(crashed_outbox.submitted[0], keys, 2)  # then the node dies
         eventually(lambda: (entry := journal.entry("105")) is not None and entry.sent == 1,
                    what="the first reply recorded as sent")
         entry = journal.entry("105")
