@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from typing import TYPE_CHECKING, Any, Literal
 
 import aiohttp
+import orjson
 from aiohttp import web
 
 from sandbox.flood import FloodConfig, FloodControl
@@ -60,7 +61,7 @@ UPDATE_LOG_SIZE = 20_000
 
 
 def dumps(value: Any) -> bytes:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":")).encode()
+    return orjson.dumps(value, option=orjson.OPT_NON_STR_KEYS)
 
 
 class Signal:

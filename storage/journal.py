@@ -29,12 +29,12 @@ sent off) and ``s`` (1 once complete).
 
 from __future__ import annotations
 
-import json
 import queue
 import threading
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
+import orjson
 import redis
 import structlog
 
@@ -89,15 +89,14 @@ def _entry(raw: dict[bytes, bytes]) -> Entry | None:
                  claimed_by=raw.get(b"p", b"").decode())
 
 
-def _dump(replies: tuple[Reply, ...] | list[Reply]) -> str:
-    return json.dumps([[reply.method, reply.params] for reply in replies],
-                      separators=(",", ":"), ensure_ascii=False)
+def _dump(replies: tuple[Reply, ...] | list[Reply]) -> bytes:
+    return orjson.dumps([[reply.method, reply.params] for reply in replies])
 
 
 def _load(raw: bytes | str | None) -> tuple[Reply, ...]:
     if not raw:
         return ()
-    return tuple(Reply(method, params) for method, params in json.loads(raw))
+    return tuple(Reply(method, params) for method, params in orjson.loads(raw))
 
 
 Write = tuple[str, str, int, Callable[[], None] | None]  # (op, work, sent, then)
@@ -142,7 +141,7 @@ class ReplyJournal:
     def record(self, work: str, chat_id: int, replies: tuple[Reply, ...] | list[Reply]) -> None:
         """The work is done and these replies are due (none: it is complete at once)."""
         key = self.key(work)
-        fields: list[str | int] = ["c", chat_id, "n", 0]
+        fields: list[str | int | bytes] = ["c", chat_id, "n", 0]
         fields += ["r", _dump(replies)] if replies else ["s", 1]
         pipe = self._redis.pipeline(transaction=False)
         pipe.hset(key, items=fields)
