@@ -30,11 +30,12 @@ from typing import Any, Protocol
 import redis
 import redis.asyncio
 import structlog
-from telegram import Bot, InputMedia
+from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
 from domain.replies import Reply
 from node.metrics import Metrics
+from node.transport import json_body
 from storage.journal import ReplyJournal
 from storage.state import Keys
 
@@ -167,7 +168,10 @@ class Outbox:
             if target is not None and method in LIMITED_METHODS:
                 await self._limiter.acquire(target, departure)
             try:
-                result = await self._bot.do_api_request(method, api_kwargs=_api_kwargs(reply))
+                # Straight to the transport as one JSON document: PTB's Bot methods would
+                # build and encode its parameters field by field (and warn for every call).
+                result = await self._bot.request.post(f"{self._bot.base_url}/{method}",
+                                                      request_data=json_body(reply.params))
             except RetryAfter as error:
                 delay = _seconds(error.retry_after)
                 self._metrics.api_429.labels(self._metrics.node_id).inc()
@@ -200,16 +204,6 @@ class Outbox:
 
     def _count(self, method: str, outcome: str) -> None:
         self._metrics.api_calls.labels(self._metrics.node_id, method, outcome).inc()
-
-
-def _api_kwargs(reply: Reply) -> dict[str, Any]:
-    """The reply's parameters as PTB's do_api_request takes them: it passes plain values on,
-    but insists that a media group's items are InputMedia objects (it sets their defaults)."""
-    if reply.method != "sendMediaGroup":
-        return reply.params
-    media = [InputMedia(item["type"], item["media"], caption=item.get("caption"))
-             for item in reply.params["media"]]
-    return {**reply.params, "media": media}
 
 
 def _seconds(retry_after: Any) -> float:

@@ -9,7 +9,10 @@ sandbox as its own process, then two bots in turn, each as its own process:
      commands, texts, button presses, a photo) — and, with --asyncio-debug, once more under
      asyncio's debug mode, counting its slow-callback warnings.
 Each bot runs twice: as fast as the users can go (its throughput), then with the users' actions
-paced to --rate per second over all users (its latency at that load). Prints updates per
+paced to --rate per second over all users (its latency at that load). In the paced run the users
+start one after another over the first half of its nominal length, so that at any moment they
+are at different steps, as in real traffic; started together, they would move through the steps
+in lockstep (200 photo uploads within one second, then 200 profile completions). Prints updates per
 second, p50/p99 latency from an update entering the sandbox to the bot's
 first reaction (a message, an edit or a callback answer, by the sandbox's clock), and the bot
 process's CPU seconds per 1000 updates, with the ratio to the echo bot.
@@ -151,6 +154,7 @@ class Driver:
         self.base = f"{sandbox_url}/sandbox"
         self.latencies: list[float] = []
         self._pacer = Pacer(rate)
+        self._rate = rate
 
     async def run(self, users: int, script: tuple[Step, ...], language: str = "en") -> float:
         connector = aiohttp.TCPConnector(limit=0)
@@ -160,12 +164,16 @@ class Driver:
                 async with session.post(f"{self.base}/users", json={
                         "first_name": f"User{n}", "language_code": language}) as response:
                     ids.append((await response.json())["user"]["id"])
+            # Paced: users start over the first half of the run's nominal length.
+            spread = len(ids) * len(script) / self._rate / 2 if self._rate else 0.0
             start = time.perf_counter()
-            await asyncio.gather(*(self._user(session, user_id, script) for user_id in ids))
+            await asyncio.gather(*(self._user(session, user_id, script, n * spread / len(ids))
+                                   for n, user_id in enumerate(ids)))
             return time.perf_counter() - start
 
     async def _user(self, session: aiohttp.ClientSession, user_id: int,
-                    script: tuple[Step, ...]) -> None:
+                    script: tuple[Step, ...], delay: float) -> None:
+        await asyncio.sleep(delay)
         version = -1
         bot_messages: set[int] = set()
         for step in script:
@@ -231,8 +239,7 @@ def main() -> int:
         with process([python, "-m", "sandbox", "--port", str(port), "--token", TEST_BOT_TOKEN,
                       "--allow-unstarted"], {}, "listening", logs / "sandbox.log"):
             # INFO, as in production: the node writes an audit line per user action.
-            env = services.environ(TELEGRAM_API_URL=sandbox_url, LOG_LEVEL="INFO",
-                                   SESSION_ACTORS="16")
+            env = services.environ(TELEGRAM_API_URL=sandbox_url, LOG_LEVEL="INFO")
             results = []
             with process([python, "bench/echo_bot.py"], env, "polling",
                          logs / "echo.log") as echo:

@@ -9,6 +9,8 @@ and responses are parsed with orjson (PTB invites overriding parse_json_payload)
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import Any, cast
 from urllib.parse import urlencode
 
 import aiohttp
@@ -19,6 +21,30 @@ from telegram.error import NetworkError, TelegramError, TimedOut
 from telegram.request import BaseRequest, RequestData
 
 FORM_HEADERS = {"Content-Type": "application/x-www-form-urlencoded"}
+JSON_HEADERS = {"Content-Type": "application/json"}
+
+
+class JsonBody:
+    """The parameters of a call without files, which AiohttpRequest sends as one JSON document
+    (Telegram takes any such call as application/json): nested objects such as a keyboard need
+    no field-by-field encoding. It reads like RequestData where PTB's own transport reads it,
+    so that one can send it too (RequestData itself is final; see json_body)."""
+
+    contains_files = False
+
+    def __init__(self, parameters: Mapping[str, Any]) -> None:
+        self.document = {name: value for name, value in parameters.items() if value is not None}
+
+    @property
+    def json_parameters(self) -> dict[str, str]:
+        return {name: value if isinstance(value, str) else orjson.dumps(value).decode()
+                for name, value in self.document.items()}
+
+
+def json_body(parameters: Mapping[str, Any]) -> RequestData:
+    """Parameters for BaseRequest.post as a JsonBody: PTB hands request_data to the transport
+    untouched, so the stand-in only has to read like RequestData."""
+    return cast(RequestData, JsonBody(parameters))
 
 
 class AiohttpRequest(BaseRequest):
@@ -66,7 +92,10 @@ class AiohttpRequest(BaseRequest):
         pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
         body: aiohttp.FormData | bytes | None = None
         headers: dict[str, str] | None = None
-        if request_data is not None:
+        if isinstance(request_data, JsonBody):
+            body = orjson.dumps(request_data.document)
+            headers = JSON_HEADERS
+        elif request_data is not None:
             if request_data.contains_files:
                 form = aiohttp.FormData(request_data.json_parameters)
                 for name, part in request_data.multipart_data.items():
