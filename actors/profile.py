@@ -34,9 +34,6 @@ class ProfileActor(pykka.ThreadingActor):
         self._telegram = telegram
         self._on_changed = on_changed or (lambda _user_id: None)
 
-    def get(self, user_id: int) -> Account | None:
-        return self._accounts.get(user_id)
-
     def register(self, user_id: int, chat_id: int, language: str,
                  username: str | None) -> tuple[Account, bool]:
         account, created = self._accounts.register(user_id, chat_id, language, username)
@@ -142,7 +139,6 @@ class ProfileActor(pykka.ThreadingActor):
 
 
 class ProfileActorProxy(ActorMemberMixin, pykka.ActorProxy[ProfileActor]):
-    get = proxy_method(ProfileActor.get)
     register = proxy_method(ProfileActor.register)
     touch = proxy_method(ProfileActor.touch)
     set_language = proxy_method(ProfileActor.set_language)

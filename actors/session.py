@@ -56,7 +56,7 @@ from domain.validation import (
 )
 from node.bus import Delivery
 from node.metrics import Metrics
-from storage.accounts import KEEP_STEP, Account
+from storage.accounts import KEEP_STEP, Account, Accounts
 from storage.state import ConversationStore
 from storage.stats import Stats
 
@@ -76,7 +76,8 @@ PHOTO_KINDS = frozenset({Kind.PHOTO, Kind.DOCUMENT})
 
 @dataclass(frozen=True)
 class SessionDeps:
-    profiles: ActorPool[ProfileActorProxy]
+    profiles: ActorPool[ProfileActorProxy]  # every change to an account goes through these
+    accounts: Accounts  # reads: a session reads its user's account itself, saving a hand-off
     conversations: ConversationStore
     processed: SendOnce  # the reply journal: each update's effects and replies once
     outbox: Outbox
@@ -95,6 +96,7 @@ class Context:
     account: Account
     buttons: Buttons
     out: list[Reply] = field(default_factory=list)
+    state_empty: bool = False  # the conversation state was read and is empty: nothing to clear
 
     @property
     def user_id(self) -> int:
@@ -221,7 +223,7 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
         if incoming.kind is Kind.BOT_BLOCKED:
             self._ask(profile.set_inactive(incoming.user_id))
             return []
-        account: Account | None = self._ask(profile.get(incoming.user_id))
+        account = self._deps.accounts.get(incoming.user_id)
         if account is None:
             if incoming.kind in (Kind.CALLBACK, Kind.BOT_UNBLOCKED):
                 return self._unknown_user_button(incoming)
@@ -283,7 +285,7 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
         return Conversation.idle()
 
     def _reload(self, ctx: Context) -> Account:
-        account: Account | None = self._ask(self._profile(ctx.user_id).get(ctx.user_id))
+        account = self._deps.accounts.get(ctx.user_id)
         if account is None:
             raise LookupError(f"account {ctx.user_id} vanished while handling an update")
         ctx.account = account
@@ -351,13 +353,16 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
         ctx.say("common.idle_hint")
 
     def _onboarding_cancelled(self, ctx: Context) -> bool:
-        return bool(self._deps.conversations.get(ctx.user_id).get(ONBOARDING_CANCELLED))
+        state = self._deps.conversations.get(ctx.user_id)
+        ctx.state_empty = not state
+        return bool(state.get(ONBOARDING_CANCELLED))
 
     def _ask_current_step(self, ctx: Context, conversation: Conversation) -> None:
         """Ask the step's question; a user who left onboarding with /cancel is back in it."""
         assert conversation.step is not None
         if conversation.flow is Flow.ONBOARDING:
-            self._deps.conversations.clear(ctx.user_id)
+            if not ctx.state_empty:
+                self._deps.conversations.clear(ctx.user_id)
         elif conversation.step is Step.PHOTOS:
             ctx.say("profile.send_new_photo")
             return

@@ -150,6 +150,7 @@ class Node:
         self._closers.append(self.relays.stop)
         deps = SessionDeps(
             profiles=self.profiles,
+            accounts=accounts,
             conversations=conversations,
             processed=self.once,
             outbox=self.outbox,
