@@ -254,7 +254,7 @@ class Node:
             self.intake = PollingIntake(self.bot, self.bus, self.metrics,
                                         IntakeLease(settings.database_url,
                                                     settings.bot_token.split(":", 1)[0]),
-                                        self.redis, keys)
+                                        self.async_redis, keys)
             self._tasks.append(loop.create_task(self.intake.run(), name="intake"))
         self._tasks.append(
             loop.create_task(GaugeSampler(self.metrics, self._pools, Stats(self.pool)).run(),

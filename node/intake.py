@@ -22,6 +22,7 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import redis
+import redis.asyncio
 import structlog
 from aiohttp import web
 from telegram import Bot
@@ -44,7 +45,7 @@ WEBHOOK_MAX_CONNECTIONS = 40
 
 class PollingIntake:
     def __init__(self, bot: Bot, bus: Bus, metrics: Metrics, lease: IntakeLease,
-                 client: redis.Redis, keys: Keys) -> None:
+                 client: redis.asyncio.Redis, keys: Keys) -> None:
         self._bot = bot
         self._bus = bus
         self._metrics = metrics
@@ -78,7 +79,7 @@ class PollingIntake:
             log.warning("intake lease lost: polling stopped")
 
     async def _poll_while_held(self) -> None:
-        stored = await asyncio.to_thread(self._redis.get, self._offset_key)
+        stored = await self._redis.get(self._offset_key)
         if stored is not None:
             self._offset = max(self._offset or 0, int(stored)) or None
         poll = asyncio.get_running_loop().create_task(self._poll(), name="getUpdates")
@@ -131,23 +132,23 @@ class PollingIntake:
     async def _publish_until_done(self, batch: list[tuple[int, dict[str, Any]]],
                                   offset: int) -> None:
         """The offset moves on only once the batch is queued: keep trying (the broker may
-        be restarting); Telegram keeps the updates meanwhile."""
+        be restarting); Telegram keeps the updates meanwhile. The loop waits for the broker's
+        confirms itself (no worker thread in between)."""
         failures = 0
         while True:
             try:
-                await asyncio.to_thread(self._publish, batch, offset)
-                return
+                confirmed = [asyncio.wrap_future(self._bus.publish_update(user_id, update))
+                             for user_id, update in batch]
+                await asyncio.wait_for(asyncio.gather(*confirmed), CONFIRM_TIMEOUT_SECONDS)
+                break
             except Exception as error:
                 failures += 1
                 delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** failures) * random.uniform(0.5, 1.0)
                 log.error("updates not queued; trying again", error=str(error),
                           updates=len(batch), retry_in=round(delay, 2))
                 await asyncio.sleep(delay)
-
-    def _publish(self, batch: list[tuple[int, dict[str, Any]]], offset: int) -> None:
-        self._bus.publish_updates(batch)
         try:
-            self._redis.set(self._offset_key, offset)
+            await self._redis.set(self._offset_key, offset)
         except redis.RedisError as error:  # a successor then publishes some updates again
             log.warning("intake offset not stored", error=str(error))
 
