@@ -26,7 +26,7 @@ import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Self
 
 import orjson
 import structlog
@@ -129,35 +129,104 @@ class _Outgoing:
 EventHandler = Callable[[str, dict[str, Any]], None]
 
 
-class Bus(threading.Thread):
+def _all_confirmed(futures: list[Future[None]]) -> Future[None]:
+    """A future done once every one of futures is: with the first failure, or None."""
+    combined: Future[None] = Future()
+    combined.set_running_or_notify_cancel()  # it stands for work already handed over
+    left = len(futures)
+    lock = threading.Lock()
+
+    def one_done(future: Future[None]) -> None:
+        nonlocal left
+        error = None if future.cancelled() else future.exception()
+        with lock:
+            left -= 1
+            if combined.done():
+                return
+            if future.cancelled() or error is not None:
+                combined.set_exception(error or PublishError("publishing was cancelled"))
+            elif left == 0:
+                combined.set_result(None)
+
+    if not futures:
+        combined.set_result(None)
+    for future in futures:
+        future.add_done_callback(one_done)
+    return combined
+
+
+class BrokerThread(threading.Thread):
+    """A thread that owns one broker connection and serves it (_serve) until stopped. A lost
+    connection is opened again with a growing pause; a failure before the thread was first
+    ready is handed to start_and_wait instead."""
+
+    def __init__(self, name: str, url: str, what: str) -> None:
+        super().__init__(name=name, daemon=True)
+        self._url = url
+        self._what = what
+        self._waker = _Waker()
+        self._stop_requested = threading.Event()
+        self._ready = threading.Event()
+        self._error: BaseException | None = None
+
+    def start_and_wait(self, timeout: float = 20.0) -> Self:
+        self.start()
+        if not self._ready.wait(timeout):
+            raise TimeoutError(f"{self._what} did not start")
+        if self._error is not None:
+            raise self._error
+        return self
+
+    def stop(self, timeout: float = 10.0) -> None:
+        self._stop_requested.set()
+        self._waker.wake()
+        self.join(timeout)
+        self._waker.close()
+
+    def run(self) -> None:
+        delay = 0.2
+        while not self._stop_requested.is_set():
+            try:
+                with open_connection(self._url, heartbeat=CONSUMER_HEARTBEAT_SECONDS) as conn:
+                    self._serve(conn)
+                    return
+            except Exception as error:
+                if not self._ready.is_set():
+                    self._error = error
+                    self._ready.set()
+                    log.exception(f"{self._what} could not start")
+                    return
+                log.warning(f"{self._what} connection lost; reconnecting", error=str(error))
+                self._connection_lost()
+                time.sleep(delay)
+                delay = min(RECONNECT_MAX_SECONDS, delay * 2)
+        self._stopped_while_disconnected()
+
+    def _serve(self, conn: Connection) -> None:
+        raise NotImplementedError
+
+    def _connection_lost(self) -> None:
+        """The connection is gone; another is about to be opened."""
+
+    def _stopped_while_disconnected(self) -> None:
+        """Stopped between a lost connection and the next one."""
+
+
+class Bus(BrokerThread):
     """Publishes with confirms (a future per message) and hears broadcasts; one thread."""
 
     def __init__(self, url: str, shards: int, member: str, metrics: Metrics) -> None:
-        super().__init__(name="bus", daemon=True)
+        super().__init__("bus", url, "the bus")
         self.shards = shards
-        self._url = url
         self._member = member
         self._metrics = metrics
         self._confirms = not url.startswith("memory://")
         self._outgoing: queue.SimpleQueue[_Outgoing] = queue.SimpleQueue()
         self._unconfirmed: dict[int, _Outgoing] = {}
         self._next_tag = 1
-        self._waker = _Waker()
-        self._stop_requested = threading.Event()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
         self._handlers: list[tuple[str, EventHandler]] = []
-        self._connection: Connection | None = None
 
     # -- any thread -----------------------------------------------------------------------
-
-    def start_and_wait(self, timeout: float = 20.0) -> Bus:
-        self.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError("the bus did not connect")
-        if self._error is not None:
-            raise self._error
-        return self
 
     def on_event(self, prefix: str, handler: EventHandler) -> None:
         """Call handler(topic, payload) on the bus thread for each broadcast whose topic starts
@@ -173,18 +242,26 @@ class Bus(threading.Thread):
         return item.future
 
     def publish_update(self, user_id: int, update: dict[str, Any]) -> Future[None]:
-        return self.publish(
-            topology.UPDATES_EXCHANGE, str(topology.shard_of(user_id, self.shards)),
-            encode(update), {"update_id": update["update_id"], "user_id": user_id,
-                             topology.KIND_HEADER: topology.KIND_UPDATE})
+        return self.publish_update_batch([(user_id, update)])
+
+    def publish_update_batch(self, updates: Sequence[tuple[int, dict[str, Any]]]) -> Future[None]:
+        """Queue (user_id, update) pairs with one wake-up of the bus thread; one future that
+        resolves once the broker has confirmed them all (or fails with the first refusal), so
+        the intake's event loop hears once per batch instead of once per update."""
+        items = [_Outgoing(topology.UPDATES_EXCHANGE,
+                           str(topology.shard_of(user_id, self.shards)), encode(update),
+                           {"update_id": update["update_id"], "user_id": user_id,
+                            topology.KIND_HEADER: topology.KIND_UPDATE}, True)
+                 for user_id, update in updates]
+        for item in items:
+            self._outgoing.put(item)
+        self._waker.wake()
+        return _all_confirmed([item.future for item in items])
 
     def publish_updates(self, updates: Sequence[tuple[int, dict[str, Any]]],
                         timeout: float = CONFIRM_TIMEOUT_SECONDS) -> None:
         """Publish (user_id, update) pairs; returns once the broker has confirmed each."""
-        futures = [self.publish_update(user_id, update) for user_id, update in updates]
-        deadline = time.monotonic() + timeout
-        for future in futures:
-            future.result(max(0.0, deadline - time.monotonic()))
+        self.publish_update_batch(updates).result(timeout)
 
     def send_to_user(self, user_id: int, key: str, chat_id: int,
                      replies: list[list[Any]], what: str = "send") -> Future[None]:
@@ -211,33 +288,9 @@ class Bus(threading.Thread):
         return self.publish(topology.DEAD_EXCHANGE, topology.DEAD_ROUTING_KEY, body,
                             dead_headers)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop_requested.set()
-        self._waker.wake()
-        self.join(timeout)
-        self._waker.close()
-
     # -- the bus thread -------------------------------------------------------------------
 
-    def run(self) -> None:
-        delay = 0.2
-        while not self._stop_requested.is_set():
-            try:
-                with open_connection(self._url, heartbeat=CONSUMER_HEARTBEAT_SECONDS) as conn:
-                    self._connection = conn
-                    self._serve(conn)
-                    return
-            except Exception as error:
-                if not self._ready.is_set():
-                    self._error = error
-                    self._ready.set()
-                    log.exception("the bus could not start")
-                    return
-                log.warning("bus connection lost; reconnecting", error=str(error))
-                time.sleep(delay)
-                delay = min(RECONNECT_MAX_SECONDS, delay * 2)
-            finally:
-                self._connection = None
+    def _stopped_while_disconnected(self) -> None:
         self._fail_all(PublishError("the bus stopped"))
 
     def _serve(self, conn: Connection) -> None:
@@ -384,41 +437,28 @@ class _InHand:
     message: Message
 
 
-class ShardConsumer(threading.Thread):
+class ShardConsumer(BrokerThread):
     """Consumes the shards it is told to (consume/release/drop from any thread)."""
 
     def __init__(self, url: str, handle: Callable[[Delivery], None], bus: Bus,
                  metrics: Metrics, count_delivery: Callable[[str], int] | None = None,
                  name: str = "shard-consumer") -> None:
-        super().__init__(name=name, daemon=True)
-        self._url = url
+        super().__init__(name, url, "shard consumer")
         self._handle = handle
         self._bus = bus
         self._metrics = metrics
         self._count_delivery = count_delivery
         self._requests: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self._waker = _Waker()
         self._wanted: dict[int, str] = {}        # shard → lease value (what we should consume)
         self._consumers: dict[int, Consumer] = {}
         self._in_hand: dict[int, _InHand] = {}   # delivery tag → message
         self._by_shard: dict[int, set[int]] = {}
         self._draining: dict[int, Callable[[], None]] = {}
         self._generation = 0
-        self._stop_requested = threading.Event()
-        self._ready = threading.Event()
-        self._error: BaseException | None = None
         self._channel: Any = None
         self._next_depth_sample = 0.0
 
     # -- any thread -----------------------------------------------------------------------
-
-    def start_and_wait(self, timeout: float = 20.0) -> ShardConsumer:
-        self.start()
-        if not self._ready.wait(timeout):
-            raise TimeoutError("shard consumer did not start")
-        if self._error is not None:
-            raise self._error
-        return self
 
     def report(self, request: tuple[Any, ...]) -> None:
         self._requests.put(request)
@@ -441,32 +481,7 @@ class ShardConsumer(threading.Thread):
     def shards(self) -> frozenset[int]:
         return frozenset(self._consumers)
 
-    def stop(self, timeout: float = 10.0) -> None:
-        self._stop_requested.set()
-        self._waker.wake()
-        self.join(timeout)
-        self._waker.close()
-
     # -- the consumer thread --------------------------------------------------------------
-
-    def run(self) -> None:
-        delay = 0.2
-        while not self._stop_requested.is_set():
-            try:
-                with open_connection(self._url, heartbeat=CONSUMER_HEARTBEAT_SECONDS) as conn:
-                    self._serve(conn)
-                    return
-            except Exception as error:
-                if not self._ready.is_set():
-                    self._error = error
-                    self._ready.set()
-                    log.exception("shard consumer could not start")
-                    return
-                log.warning("shard consumer connection lost; reconnecting",
-                            error=str(error))
-                self._forget_connection()
-                time.sleep(delay)
-                delay = min(RECONNECT_MAX_SECONDS, delay * 2)
 
     def _serve(self, conn: Connection) -> None:
         conn.ensure_connection(max_retries=5, interval_start=0.2, interval_step=0.5)
@@ -488,11 +503,11 @@ class ShardConsumer(threading.Thread):
         if self._in_hand:
             log.warning("stopping with messages in hand; the broker gives them out again",
                         count=len(self._in_hand))
-        self._forget_connection()
+        self._connection_lost()
 
-    def _forget_connection(self) -> None:
-        """The connection is gone: the broker gives its unacknowledged messages out again;
-        acks for them from the old connection must be ignored."""
+    def _connection_lost(self) -> None:
+        """The broker gives the connection's unacknowledged messages out again; acks for them
+        from the old connection must be ignored."""
         self._generation += 1
         self._in_hand.clear()
         self._by_shard.clear()

@@ -137,9 +137,8 @@ class PollingIntake:
         failures = 0
         while True:
             try:
-                confirmed = [asyncio.wrap_future(self._bus.publish_update(user_id, update))
-                             for user_id, update in batch]
-                await asyncio.wait_for(asyncio.gather(*confirmed), CONFIRM_TIMEOUT_SECONDS)
+                await asyncio.wait_for(asyncio.wrap_future(self._bus.publish_update_batch(batch)),
+                                       CONFIRM_TIMEOUT_SECONDS)
                 break
             except Exception as error:
                 failures += 1
