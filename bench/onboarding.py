@@ -36,6 +36,7 @@ from pathlib import Path
 from typing import Any
 
 import aiohttp
+import orjson
 
 from tests.services import TEST_BOT_TOKEN, free_port, fresh_services
 
@@ -174,16 +175,16 @@ class Driver:
     async def _user(self, session: aiohttp.ClientSession, user_id: int,
                     script: tuple[Step, ...], delay: float) -> None:
         await asyncio.sleep(delay)
-        version = -1
         bot_messages: set[int] = set()
         for step in script:
             await self._pacer.turn()
             sent_at = time.time()
             async with session.post(f"{self.base}/users/{user_id}/{step.action}",
                                     json=step.body) as response:
-                acted = await response.json()
+                acted = await response.json(loads=orjson.loads)
                 if not acted.get("ok", True) or "update_id" not in acted:
                     raise RuntimeError(f"user {user_id} could not {step}: {acted}")
+            version = acted["chat_version"]  # the bot's reaction comes after it
             query_id = acted.get("callback_query_id")
             reacted_at: float | None = None
             answered = query_id is None
@@ -191,7 +192,7 @@ class Driver:
                 async with session.get(f"{self.base}/users/{user_id}/chat",
                                        params={"changed_since": str(version),
                                                "wait": "10"}) as response:
-                    view = await response.json()
+                    view = await response.json(loads=orjson.loads)
                 version = view["version"]
                 times = [m["sent_at"] for m in view["messages"]
                          if m["outgoing"] and m["sent_at"] >= sent_at]
