@@ -190,8 +190,9 @@ class Driver:
             answered = query_id is None
             while True:
                 async with session.get(f"{self.base}/users/{user_id}/chat",
-                                       params={"changed_since": str(version),
-                                               "wait": "10"}) as response:
+                                       params={"changed_since": str(version), "wait": "10",
+                                               "until_sent": str(step.messages_after),
+                                               "until_answered": query_id or ""}) as response:
                     view = await response.json(loads=orjson.loads)
                 version = view["version"]
                 times = [m["sent_at"] for m in view["messages"]

@@ -530,19 +530,29 @@ async def act(request: web.Request) -> web.Response:
 
 @handler
 async def read_chat(request: web.Request) -> web.Response:
-    """A chat's messages and callback answers changed since ``changed_since`` (long poll)."""
+    """A chat's messages and callback answers changed since ``changed_since`` (long poll).
+    ``until_sent=N`` and ``until_answered=ID`` make the poll wait on, up to ``wait``, until
+    the bot has sent N messages in the chat and answered that callback query: one read for
+    a whole reaction instead of one per message."""
     sandbox = _sandbox(request)
     bot = _bot(sandbox, request)
     user = _user(sandbox, request)
     chat = bot.chat_for(user)
     try:
         since = int(request.query.get("changed_since", "-1"))
+        until_sent = int(request.query.get("until_sent", "0"))
     except ValueError:
-        raise ControlError("changed_since must be an integer") from None
+        raise ControlError("changed_since and until_sent must be integers") from None
+    until_answered = request.query.get("until_answered", "")
+
+    def waiting() -> bool:
+        return (chat.version <= since or chat.sent_by_bot < until_sent
+                or (until_answered != "" and not chat.answered(until_answered)))
+
     wait = _wait_seconds(request)
-    if chat.version <= since and wait > 0:
+    if waiting() and wait > 0:
         deadline = time.monotonic() + wait
-        while chat.version <= since and not sandbox.closing:
+        while waiting() and not sandbox.closing:
             remaining = deadline - time.monotonic()
             if remaining <= 0 or bot.chats.get(user.id) is not chat:
                 break

@@ -281,6 +281,7 @@ class ChatState:
         self.blocked = False
         self.started = started
         self.callbacks: list[CallbackRecord] = []
+        self.sent_by_bot = 0  # messages the bot has sent here, deleted ones included
         self.last_action: str | None = None
         self.last_action_at: float | None = None
 
@@ -330,6 +331,7 @@ class ChatState:
         )
         self.messages[message_id] = stored
         if outgoing:
+            self.sent_by_bot += 1
             self.bot.stats.messages_sent += 1
             if markup is not None:
                 if "keyboard" in markup:
@@ -340,6 +342,10 @@ class ChatState:
 
     def touch(self, message: StoredMessage) -> None:
         message.version = self.bump()
+
+    def answered(self, callback_query_id: str) -> bool:
+        return any(record.id == callback_query_id and record.answered_at is not None
+                   for record in self.callbacks)
 
     def view(self, changed_since: int = -1) -> JSON:
         return {

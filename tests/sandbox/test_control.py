@@ -141,6 +141,31 @@ class TestChatView:
         assert [c["user"]["id"] for c in after["chats"]] == [alice.id]
 
 
+    def test_one_read_for_a_whole_reaction(self, sandbox: SandboxClient, tg: LiveBot,
+                                           alice: VirtualUser) -> None:
+        """An action tells the chat's version after it; a read from there with until_sent and
+        until_answered waits for the bot's whole reaction, not for its first part."""
+        markup = InlineKeyboardMarkup([[InlineKeyboardButton("Да", callback_data="yes")]])
+        tg.run(tg.bot.send_message(alice.id, "Ок?", reply_markup=markup))
+        acted = sandbox.post(f"users/{alice.id}/press", {"text": "Да", "kind": "inline"})
+        query = tg.next_update().callback_query
+        assert query is not None
+
+        def react() -> None:
+            tg.run(tg.bot.send_message(alice.id, "one"))
+            tg.run(query.answer())
+            tg.run(tg.bot.send_message(alice.id, "two"))
+
+        reacting = threading.Thread(target=react)
+        reacting.start()
+        view = sandbox.get(f"users/{alice.id}/chat", wait=10, params={
+            "changed_since": acted["chat_version"], "until_sent": 3,
+            "until_answered": acted["callback_query_id"]})
+        reacting.join()
+        assert [m["text"] for m in view["messages"] if m["outgoing"]] == ["one", "two"]
+        assert [answer["answered"] for answer in view["callback_answers"]] == [True]
+
+
 class TestServer:
     def test_extra_routes_and_a_second_bot(self) -> None:
         """setup= adds routes; several tokens serve several bots; stop() frees everything."""
