@@ -95,11 +95,6 @@ class Keep(Enum):
 KEEP_STEP = Keep.STEP
 
 
-def _complete(cursor: Any) -> bool:
-    row = cursor.fetchone()
-    return bool(row and row["complete"])
-
-
 def _fetch(conn: Any, user_id: int) -> Account | None:
     row = conn.execute(_ACCOUNT_SQL, (user_id,)).fetchone()
     return _account(row) if row else None
@@ -121,8 +116,7 @@ class Accounts:
         self._pool = pool
 
     def get(self, user_id: int) -> Account | None:
-        # Pipelined: BEGIN goes out with the query (two round trips with COMMIT, not three).
-        with self._pool.connection() as conn, conn.pipeline():
+        with self._pool.connection() as conn:
             return _fetch(conn, user_id)
 
     def register(self, user_id: int, chat_id: int, language: str,
@@ -163,14 +157,12 @@ class Accounts:
         """An answer in one transaction: set profile fields and/or move the onboarding step
         (None: onboarding is finished), then read the account back; True when the profile is
         a finished one (shown to others)."""
-        # Pipelined: every statement goes out at once and the account read waits for them all;
-        # with COMMIT, two round trips instead of six.
-        with self._pool.connection() as conn, conn.pipeline():
-            updated = self._update_profile(conn, user_id, values) if values else None
+        with self._pool.connection() as conn:
+            shown = self._update_profile(conn, user_id, values) if values else False
             if not isinstance(step, Keep):
                 self._set_onboarding_step(conn, user_id, step)
+                shown = shown or step is None
             account = _fetch(conn, user_id)
-            shown = (updated is not None and _complete(updated)) or step is None
         if account is None:
             raise LookupError(f"account {user_id} vanished while saving")
         return account, shown
@@ -202,21 +194,21 @@ class Accounts:
     def update_profile(self, user_id: int, **values: object) -> bool:
         """Set profile fields; True when the profile is a finished one (shown to others)."""
         with self._pool.connection() as conn:
-            return _complete(self._update_profile(conn, user_id, values))
+            return self._update_profile(conn, user_id, values)
 
-    def _update_profile(self, conn: Any, user_id: int, values: Mapping[str, object]) -> Any:
-        """Sends the update; its cursor yields whether the profile is a finished one."""
+    def _update_profile(self, conn: Any, user_id: int, values: Mapping[str, object]) -> bool:
         unknown = set(values) - PROFILE_FIELDS
         if unknown:
             raise ValueError(f"not profile fields: {sorted(unknown)}")
         assignments = sql.SQL(", ").join(
             sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values)
         self._mark_rating_dirty(conn, user_id)  # before profiles: see the method
-        return conn.execute(
+        row = conn.execute(
             sql.SQL("UPDATE profiles SET {}, updated_at = now() WHERE user_id = %s "
                     "RETURNING completed_at IS NOT NULL AS complete").format(assignments),
             (*(list(v) if isinstance(v, tuple) else v for v in values.values()), user_id),
-        )
+        ).fetchone()
+        return bool(row and row["complete"])
 
     @staticmethod
     def _mark_rating_dirty(conn: Any, user_id: int) -> None:
