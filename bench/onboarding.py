@@ -178,13 +178,14 @@ class Driver:
         bot_messages: set[int] = set()
         for step in script:
             await self._pacer.turn()
-            sent_at = time.time()
+            started = time.time()
             async with session.post(f"{self.base}/users/{user_id}/{step.action}",
                                     json=step.body) as response:
                 acted = await response.json(loads=orjson.loads)
                 if not acted.get("ok", True) or "update_id" not in acted:
                     raise RuntimeError(f"user {user_id} could not {step}: {acted}")
             version = acted["chat_version"]  # the bot's reaction comes after it
+            sent_at = acted["acted_at"]  # the sandbox's clock, as the reactions' times are
             query_id = acted.get("callback_query_id")
             reacted_at: float | None = None
             answered = query_id is None
@@ -209,7 +210,7 @@ class Driver:
                     for c in view["callback_answers"])
                 if len(bot_messages) >= step.messages_after and answered and reacted_at is not None:
                     break
-                if time.time() - sent_at > 30:
+                if time.time() - started > 30:
                     raise TimeoutError(f"user {user_id} got no answer to {step}")
             self.latencies.append(reacted_at - sent_at)
 

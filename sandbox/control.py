@@ -522,8 +522,10 @@ async def act(request: web.Request) -> web.Response:
     bot = _bot(sandbox, request, body)
     user = _user(sandbox, request)
     result = await user_action(sandbox, bot, user, request.match_info["action"], body)
-    # The chat's version right after the user's own change (read before anything else runs on
-    # this loop): long-polling from it waits for the bot's reaction, not for the user's message.
+    # When the update entered the sandbox, and the chat's version right after the user's own
+    # change (both read before anything else runs on this loop): long-polling from that version
+    # waits for the bot's reaction, not for the user's message.
+    result = {**result, "acted_at": time.time()}
     chat = bot.chats.get(user.id)
     return _json({**result, "chat_version": chat.version} if chat is not None else result)
 

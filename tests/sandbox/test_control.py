@@ -143,8 +143,9 @@ class TestChatView:
 
     def test_one_read_for_a_whole_reaction(self, sandbox: SandboxClient, tg: LiveBot,
                                            alice: VirtualUser) -> None:
-        """An action tells the chat's version after it; a read from there with until_sent and
-        until_answered waits for the bot's whole reaction, not for its first part."""
+        """An action tells when it happened and the chat's version after it; a read from there
+        with until_sent and until_answered waits for the bot's whole reaction, not for its
+        first part."""
         markup = InlineKeyboardMarkup([[InlineKeyboardButton("Да", callback_data="yes")]])
         tg.run(tg.bot.send_message(alice.id, "Ок?", reply_markup=markup))
         acted = sandbox.post(f"users/{alice.id}/press", {"text": "Да", "kind": "inline"})
@@ -162,8 +163,10 @@ class TestChatView:
             "changed_since": acted["chat_version"], "until_sent": 3,
             "until_answered": acted["callback_query_id"]})
         reacting.join()
-        assert [m["text"] for m in view["messages"] if m["outgoing"]] == ["one", "two"]
+        replies = [m for m in view["messages"] if m["outgoing"]]
+        assert [m["text"] for m in replies] == ["one", "two"]
         assert [answer["answered"] for answer in view["callback_answers"]] == [True]
+        assert acted["acted_at"] <= replies[0]["sent_at"]  # one clock for both
 
 
 class TestServer:
