@@ -2,8 +2,9 @@
 
     .venv/bin/python -m bench.onboarding --users 200
 
-Starts fresh services (a database, a Redis namespace, a RabbitMQ vhost, an S3 endpoint), the
-sandbox as its own process, then two bots in turn, each as its own process:
+Starts fresh services (a database, a Redis namespace, a RabbitMQ vhost, an S3 endpoint: moto
+in a process of its own), the sandbox as its own process, then two bots in turn, each as its
+own process:
   1. the baseline: a plain PTB echo bot (bench/echo_bot.py), every user sending texts;
   2. our node (bot.py), every user going through the whole onboarding (12 updates each:
      commands, texts, button presses, a photo) — and, with --asyncio-debug, once more under
@@ -236,7 +237,7 @@ def main() -> int:
     logs = ROOT / "bench" / "results"
     logs.mkdir(parents=True, exist_ok=True)
     python = sys.executable
-    with fresh_services() as services:
+    with fresh_services(s3_in_own_process=True) as services:
         port = free_port()
         sandbox_url = f"http://127.0.0.1:{port}"
         with process([python, "-m", "sandbox", "--port", str(port), "--token", TEST_BOT_TOKEN,

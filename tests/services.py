@@ -8,6 +8,8 @@ import os
 import shutil
 import socket
 import subprocess
+import sys
+import time
 import uuid
 from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
@@ -75,17 +77,45 @@ def rabbitmq_vhost(prefix: str = "dating-test") -> Iterator[str]:
 
 
 @contextmanager
-def s3_endpoint() -> Iterator[str]:
+def s3_endpoint(own_process: bool = False) -> Iterator[str]:
+    """moto's S3 server on loopback: a thread of this process, or (own_process, for
+    benchmarks) a process of its own, so that it does not share this one's CPU."""
+    port = free_port()
+    url = f"http://127.0.0.1:{port}"
+    if own_process:
+        child = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
+                                  "-p", str(port)], stdout=subprocess.DEVNULL,
+                                 stderr=subprocess.DEVNULL)
+        try:
+            _wait_for_port(port, child)
+            yield url
+        finally:
+            child.terminate()
+            child.wait(10)
+        return
     # moto pulls in much of botocore; only runs that need an S3 endpoint pay for importing it.
     from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
-    port = free_port()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     try:
-        yield f"http://127.0.0.1:{port}"
+        yield url
     finally:
         server.stop()
+
+
+def _wait_for_port(port: int, child: subprocess.Popen[bytes], timeout: float = 30.0) -> None:
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if child.poll() is not None:
+                raise RuntimeError(f"the S3 server exited with {child.returncode}") from None
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"no S3 server on port {port}") from None
+            time.sleep(0.05)  # polling the port: there is no readiness signal to wait on
 
 
 @dataclass(frozen=True)
@@ -119,7 +149,8 @@ class Services:
 
 
 @contextmanager
-def fresh_services(extra: Mapping[str, str] | None = None) -> Iterator[Services]:
+def fresh_services(extra: Mapping[str, str] | None = None,
+                   s3_in_own_process: bool = False) -> Iterator[Services]:
     with (postgres_database() as database_url, redis_namespace() as namespace,
-          rabbitmq_vhost() as amqp_url, s3_endpoint() as s3):
+          rabbitmq_vhost() as amqp_url, s3_endpoint(s3_in_own_process) as s3):
         yield Services(database_url, REDIS_URL, namespace, amqp_url, s3)
