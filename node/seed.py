@@ -22,7 +22,7 @@ from __future__ import annotations
 import io
 import random
 from collections.abc import Sequence
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import timedelta
 from functools import cache
 
@@ -110,27 +110,6 @@ PALETTE = ((255, 94, 98), (255, 153, 102), (72, 198, 239), (111, 134, 214), (67,
 
 
 @dataclass(frozen=True)
-class SeededProfile:
-    """One generated person, as stored."""
-
-    user_id: int
-    language: str
-    name: str
-    gender: str
-    age: int
-    seeking: str
-    age_min: int
-    age_max: int
-    city: str
-    latitude: float | None
-    longitude: float | None
-    about: str | None
-    interests: tuple[str, ...]
-    username: str | None
-    photos: int
-
-
-@dataclass(frozen=True)
 class Draft:
     language: str
     name: str
@@ -148,6 +127,13 @@ class Draft:
     photos: int
     inactive_for: timedelta  # time since the person last used the bot
     joined_ago: timedelta
+
+
+@dataclass(frozen=True)
+class SeededProfile(Draft):
+    """One generated person, as stored."""
+
+    user_id: int
 
 
 def draft_profile(rng: random.Random, number: int) -> Draft:
@@ -280,10 +266,7 @@ class Seeder:
             conn.execute(
                 """UPDATE users SET last_active_at = now() - %s, created_at = now() - %s
                    WHERE id = %s""", (draft.inactive_for, draft.joined_ago, user.id))
-        return SeededProfile(user.id, draft.language, draft.name, draft.gender, draft.age,
-                             draft.seeking, draft.age_min, draft.age_max, draft.city,
-                             draft.latitude, draft.longitude, draft.about, draft.interests,
-                             draft.username, draft.photos)
+        return SeededProfile(**asdict(draft), user_id=user.id)
 
 
 def seed_profiles(settings: Settings, count: int, rng_seed: int = 1,
