@@ -386,7 +386,6 @@ class SendOnce:
         with self._lock:
             self._sending[work] = [done]
         journal = self._journal
-
         key = journal.key(work)
 
         def progress(sent: int) -> None:

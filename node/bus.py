@@ -237,8 +237,7 @@ class Bus(BrokerThread):
                 headers: dict[str, Any] | None = None, persistent: bool = True) -> Future[None]:
         """Queue one message; the future resolves once the broker has confirmed it."""
         item = _Outgoing(exchange, routing_key, body, headers or {}, persistent)
-        self._outgoing.put(item)
-        self._waker.wake()
+        self._queue([item])
         return item.future
 
     def publish_update(self, user_id: int, update: dict[str, Any]) -> Future[None]:
@@ -253,10 +252,14 @@ class Bus(BrokerThread):
                            {"update_id": update["update_id"], "user_id": user_id,
                             topology.KIND_HEADER: topology.KIND_UPDATE}, True)
                  for user_id, update in updates]
+        self._queue(items)
+        return _all_confirmed([item.future for item in items])
+
+    def _queue(self, items: list[_Outgoing]) -> None:
+        """Hand messages to the bus thread, waking it once."""
         for item in items:
             self._outgoing.put(item)
         self._waker.wake()
-        return _all_confirmed([item.future for item in items])
 
     def publish_updates(self, updates: Sequence[tuple[int, dict[str, Any]]],
                         timeout: float = CONFIRM_TIMEOUT_SECONDS) -> None:
