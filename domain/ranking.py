@@ -349,6 +349,9 @@ def behaviour_weight(evidence: float) -> float:
 def _combined(
     primary: float, behaviour: float, evidence: float, age_days: float, idle_days: float
 ) -> float:
+    """combined_score's score without its parts: it runs per candidate in the feed and per
+    profile in a sweep, so it builds nothing and calls nothing (combined_score recomputes the
+    parts for display and takes its score from here, so the two cannot disagree)."""
     e = evidence if evidence > 0.0 else 0.0
     w = BEHAVIOUR_WEIGHT_MAX * e / (e + EVIDENCE_HALF)
     quality = (1.0 - w) * primary + w * behaviour
