@@ -12,7 +12,7 @@ from uuid import UUID
 from psycopg import sql
 
 from domain.onboarding import ONBOARDING_ORDER
-from storage.db import Pool
+from storage.db import Pool, Statement, autocommit, run_together
 
 # Columns of profiles a user may set, one step at a time or when editing.
 PROFILE_FIELDS = frozenset({
@@ -111,12 +111,48 @@ def _account(row: dict[str, Any]) -> Account:
     return Account(**values)
 
 
+def _rating_dirty(user_id: int) -> Statement:
+    """Flag the user for the next sweep. A transaction that also writes their profiles row
+    runs this first: the rater writes ratings, then profiles.feed_score, and taking the two
+    row locks in the other order deadlocked with an immediate re-rating."""
+    return "UPDATE ratings SET dirty = true WHERE user_id = %s AND NOT dirty", (user_id,)
+
+
+def _profile_update(user_id: int, values: Mapping[str, object]) -> list[Statement]:
+    """Set profile fields: the rating flag, then the update saying whether the profile is a
+    finished one (see _complete)."""
+    unknown = set(values) - PROFILE_FIELDS
+    if unknown:
+        raise ValueError(f"not profile fields: {sorted(unknown)}")
+    assignments = sql.SQL(", ").join(
+        sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values)
+    return [_rating_dirty(user_id),
+            (sql.SQL("UPDATE profiles SET {}, updated_at = now() WHERE user_id = %s "
+                     "RETURNING completed_at IS NOT NULL AS complete").format(assignments),
+             (*(list(v) if isinstance(v, tuple) else v for v in values.values()), user_id))]
+
+
+def _step_update(user_id: int, step: str | None) -> list[Statement]:
+    statements: list[Statement] = [
+        ("UPDATE users SET onboarding_step = %s WHERE id = %s", (step, user_id))]
+    if step is None:
+        statements += [_rating_dirty(user_id),  # before profiles: see _rating_dirty
+                       ("UPDATE profiles SET completed_at = coalesce(completed_at, now()) "
+                        "WHERE user_id = %s", (user_id,))]
+    return statements
+
+
+def _complete(rows: list[Any]) -> bool:
+    """Whether the profile an update wrote is a finished one (shown to others)."""
+    return bool(rows and rows[0]["complete"])
+
+
 class Accounts:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
 
     def get(self, user_id: int) -> Account | None:
-        with self._pool.connection() as conn:
+        with autocommit(self._pool) as conn:
             return _fetch(conn, user_id)
 
     def register(self, user_id: int, chat_id: int, language: str,
@@ -149,31 +185,24 @@ class Accounts:
         self._update_user(user_id, language=language)
 
     def set_onboarding_step(self, user_id: int, step: str | None) -> None:
-        with self._pool.connection() as conn:
-            self._set_onboarding_step(conn, user_id, step)
+        with autocommit(self._pool) as conn:
+            run_together(conn, _step_update(user_id, step))
 
     def save(self, user_id: int, values: Mapping[str, object],
              step: str | Keep | None = KEEP_STEP) -> tuple[Account, bool]:
-        """An answer in one transaction: set profile fields and/or move the onboarding step
-        (None: onboarding is finished), then read the account back; True when the profile is
-        a finished one (shown to others)."""
-        with self._pool.connection() as conn:
-            shown = self._update_profile(conn, user_id, values) if values else False
-            if not isinstance(step, Keep):
-                self._set_onboarding_step(conn, user_id, step)
-                shown = shown or step is None
-            account = _fetch(conn, user_id)
-        if account is None:
+        """An answer in one transaction and one round trip: set profile fields and/or move the
+        onboarding step (None: onboarding is finished), then read the account back; True when
+        the profile is a finished one (shown to others)."""
+        statements = _profile_update(user_id, values) if values else []
+        if not isinstance(step, Keep):
+            statements += _step_update(user_id, step)
+        statements.append((_ACCOUNT_SQL, (user_id,)))
+        with autocommit(self._pool) as conn:
+            results = run_together(conn, statements)
+        if not results[-1]:
             raise LookupError(f"account {user_id} vanished while saving")
-        return account, shown
-
-    def _set_onboarding_step(self, conn: Any, user_id: int, step: str | None) -> None:
-        conn.execute("UPDATE users SET onboarding_step = %s WHERE id = %s", (step, user_id))
-        if step is None:
-            self._mark_rating_dirty(conn, user_id)  # before profiles: see the method
-            conn.execute(
-                """UPDATE profiles SET completed_at = coalesce(completed_at, now())
-                   WHERE user_id = %s""", (user_id,))
+        shown = step is None or bool(values and _complete(results[1]))
+        return _account(results[-1][0]), shown
 
     def set_paused(self, user_id: int, paused: bool) -> None:
         self._update_user(user_id, is_paused=paused)
@@ -193,30 +222,8 @@ class Accounts:
 
     def update_profile(self, user_id: int, **values: object) -> bool:
         """Set profile fields; True when the profile is a finished one (shown to others)."""
-        with self._pool.connection() as conn:
-            return self._update_profile(conn, user_id, values)
-
-    def _update_profile(self, conn: Any, user_id: int, values: Mapping[str, object]) -> bool:
-        unknown = set(values) - PROFILE_FIELDS
-        if unknown:
-            raise ValueError(f"not profile fields: {sorted(unknown)}")
-        assignments = sql.SQL(", ").join(
-            sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values)
-        self._mark_rating_dirty(conn, user_id)  # before profiles: see the method
-        row = conn.execute(
-            sql.SQL("UPDATE profiles SET {}, updated_at = now() WHERE user_id = %s "
-                    "RETURNING completed_at IS NOT NULL AS complete").format(assignments),
-            (*(list(v) if isinstance(v, tuple) else v for v in values.values()), user_id),
-        ).fetchone()
-        return bool(row and row["complete"])
-
-    @staticmethod
-    def _mark_rating_dirty(conn: Any, user_id: int) -> None:
-        """Flag the user for the next sweep. A transaction that also writes their profiles row
-        calls this first: the rater writes ratings, then profiles.feed_score, and taking the
-        two row locks in the other order deadlocked with an immediate re-rating."""
-        conn.execute("UPDATE ratings SET dirty = true WHERE user_id = %s AND NOT dirty",
-                     (user_id,))
+        with autocommit(self._pool) as conn:
+            return _complete(run_together(conn, _profile_update(user_id, values))[1])
 
     def add_photo(self, user_id: int, object_key: str, file_id: str, file_unique_id: str,
                   content_type: str, size: int) -> bool:
@@ -235,7 +242,7 @@ class Accounts:
                 (user_id, object_key, file_id, file_unique_id, content_type, size, user_id),
             ).fetchone()
             if row:
-                self._mark_rating_dirty(conn, user_id)
+                conn.execute(*_rating_dirty(user_id))
         return row is not None
 
     def delete_photo(self, user_id: int, photo_id: UUID) -> str | None:
@@ -254,7 +261,7 @@ class Accounts:
                    WHERE p.id = ranked.id""", (user_id,))
             conn.execute("INSERT INTO orphaned_objects (object_key) VALUES (%s) "
                          "ON CONFLICT DO NOTHING", (row["object_key"],))
-            self._mark_rating_dirty(conn, user_id)
+            conn.execute(*_rating_dirty(user_id))
             return str(row["object_key"])
 
     def make_main_photo(self, user_id: int, photo_id: UUID) -> bool:

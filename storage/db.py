@@ -3,9 +3,11 @@
 from __future__ import annotations
 
 import hashlib
+from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
-from psycopg import Connection
+from psycopg import ClientCursor, Connection, sql
 from psycopg.rows import DictRow, dict_row
 from psycopg_pool import ConnectionPool
 
@@ -14,6 +16,8 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
 SCHEMA_LOCK_KEY = 0x64617469  # "dati"
 
 Pool = ConnectionPool[Connection[DictRow]]
+# A statement with its parameters, as run_together takes them.
+Statement = tuple[sql.Composed | str, tuple[object, ...]]
 
 
 def create_pool(url: str, *, min_size: int = 2, max_size: int = 16, name: str = "db") -> Pool:
@@ -28,6 +32,33 @@ def create_pool(url: str, *, min_size: int = 2, max_size: int = 16, name: str = 
     )
     pool.open(wait=True, timeout=15)
     return pool
+
+
+@contextmanager
+def autocommit(pool: Pool) -> Iterator[Connection[DictRow]]:
+    """A pooled connection in autocommit, for work that is one round trip: one statement
+    (without it: BEGIN, the statement, COMMIT), or several sent together (run_together)."""
+    with pool.connection() as conn:
+        conn.autocommit = True
+        try:
+            yield conn
+        finally:
+            conn.autocommit = False
+
+
+def run_together(conn: Connection[DictRow], statements: list[Statement]) -> list[list[DictRow]]:
+    """Run statements as one simple query: one round trip and, in autocommit, one
+    transaction (PostgreSQL runs a multi-statement query as one). Parameters are bound on the
+    client, which is what lets one query hold several statements. Each statement's rows."""
+    cursor = ClientCursor(conn)
+    query = sql.SQL("; ").join(sql.SQL(text) if isinstance(text, str) else text
+                               for text, _ in statements)
+    cursor.execute(query, [value for _, values in statements for value in values])
+    results = []
+    while True:
+        results.append(cursor.fetchall() if cursor.description else [])
+        if not cursor.nextset():
+            return results
 
 
 def apply_schema(pool: Pool) -> None:

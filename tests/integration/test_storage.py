@@ -50,6 +50,29 @@ class TestSchema:
 
 
 class TestAccounts:
+    def test_a_refused_answer_saves_nothing(self, pool: db.Pool) -> None:
+        """save() sends its statements together, as one transaction: when one is refused, the
+        step does not move and the other fields keep their values."""
+        accounts = Accounts(pool)
+        user_id = new_user(accounts)
+        with pytest.raises(psycopg.errors.CheckViolation):
+            accounts.save(user_id, {"name": "Anna", "age": 17}, "gender")
+        account = accounts.get(user_id)
+        assert account is not None
+        assert (account.name, account.age, account.onboarding_step) == (None, None, "name")
+
+    def test_save_writes_fields_and_step_and_reads_them_back(self, pool: db.Pool) -> None:
+        """The account save() hands back is the one stored, finished profile included."""
+        accounts = Accounts(pool)
+        user_id = new_user(accounts)
+        saved, shown = accounts.save(user_id, {"name": "O'Brien; DROP", "interests": ["music"]},
+                                     "age")
+        assert not shown and saved == accounts.get(user_id)
+        assert (saved.name, saved.interests, saved.onboarding_step) == (
+            "O'Brien; DROP", ("music",), "age")
+        finished, shown = accounts.save(user_id, {}, None)
+        assert shown and finished.is_complete and finished == accounts.get(user_id)
+
     def test_register_is_idempotent(self, pool: db.Pool) -> None:
         """Registering twice returns the same account and says it was created only once."""
         accounts = Accounts(pool)
