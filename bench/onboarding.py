@@ -11,12 +11,14 @@ own process:
      asyncio's debug mode, counting its slow-callback warnings.
 Each bot runs twice: as fast as the users can go (its throughput), then with the users' actions
 paced to --rate per second over all users (its latency at that load). In the paced run the users
-start one after another over the first half of its nominal length, so that at any moment they
-are at different steps, as in real traffic; started together, they would move through the steps
-in lockstep (200 photo uploads within one second, then 200 profile completions). Prints updates per
-second, p50/p99 latency from an update entering the sandbox to the bot's
-first reaction (a message, an edit or a callback answer, by the sandbox's clock), and the bot
-process's CPU seconds per 1000 updates, with the ratio to the echo bot.
+start one after another over its whole nominal length, so that at any moment the steps are mixed
+as in steady traffic. Started together, they would move through the steps in lockstep (200
+photo uploads within one second, then 200 profile completions); started over only the first
+half, the run's last seconds were mostly its two heaviest steps (the photo and the finished
+profile) instead of one update in six. Prints updates per second, p50/p99 latency from an update
+entering the sandbox to the bot's first reaction (a message, an edit or a callback answer, by the
+sandbox's clock), the same by onboarding step for the paced run, and the bot process's CPU
+seconds per 1000 updates, with the ratio to the echo bot.
 """
 
 from __future__ import annotations
@@ -79,6 +81,7 @@ class Result:
     seconds: float
     latencies: list[float]
     cpu_seconds: float
+    step_latencies: dict[int, list[float]]
 
     @property
     def per_second(self) -> float:
@@ -89,8 +92,13 @@ class Result:
         return self.cpu_seconds / self.updates * 1000
 
     def percentile(self, share: float) -> float:
-        ordered = sorted(self.latencies)
-        return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
+        return percentile(self.latencies, share)
+
+
+def percentile(latencies: list[float], share: float) -> float:
+    """The latency (ms) that `share` of them do not exceed."""
+    ordered = sorted(latencies)
+    return ordered[min(len(ordered) - 1, int(share * len(ordered)))] * 1000
 
 
 def process_cpu_seconds(pid: int) -> float:
@@ -155,6 +163,7 @@ class Driver:
     def __init__(self, sandbox_url: str, rate: float | None = None) -> None:
         self.base = f"{sandbox_url}/sandbox"
         self.latencies: list[float] = []
+        self.step_latencies: dict[int, list[float]] = {}  # by the step's place in the script
         self._pacer = Pacer(rate)
         self._rate = rate
 
@@ -166,8 +175,8 @@ class Driver:
                 async with session.post(f"{self.base}/users", json={
                         "first_name": f"User{n}", "language_code": language}) as response:
                     ids.append((await response.json())["user"]["id"])
-            # Paced: users start over the first half of the run's nominal length.
-            spread = len(ids) * len(script) / self._rate / 2 if self._rate else 0.0
+            # Paced: users start one after another over the run's nominal length.
+            spread = len(ids) * len(script) / self._rate if self._rate else 0.0
             start = time.perf_counter()
             await asyncio.gather(*(self._user(session, user_id, script, n * spread / len(ids))
                                    for n, user_id in enumerate(ids)))
@@ -177,7 +186,7 @@ class Driver:
                     script: tuple[Step, ...], delay: float) -> None:
         await asyncio.sleep(delay)
         bot_messages: set[int] = set()
-        for step in script:
+        for place, step in enumerate(script):
             await self._pacer.turn()
             started = time.time()
             async with session.post(f"{self.base}/users/{user_id}/{step.action}",
@@ -214,6 +223,7 @@ class Driver:
                 if time.time() - started > 30:
                     raise TimeoutError(f"user {user_id} got no answer to {step}")
             self.latencies.append(reacted_at - sent_at)
+            self.step_latencies.setdefault(place, []).append(reacted_at - sent_at)
 
 
 def measure(name: str, pid: int, sandbox_url: str, users: int,
@@ -222,7 +232,8 @@ def measure(name: str, pid: int, sandbox_url: str, users: int,
     cpu_before = process_cpu_seconds(pid)
     seconds = asyncio.run(driver.run(users, script))
     cpu = process_cpu_seconds(pid) - cpu_before
-    return Result(name, users * len(script), seconds, driver.latencies, cpu)
+    return Result(name, users * len(script), seconds, driver.latencies, cpu,
+                  driver.step_latencies)
 
 
 def main() -> int:
@@ -278,6 +289,15 @@ def main() -> int:
               f"{result.cpu_per_1000:.2f} | {result.cpu_per_1000 / baseline.cpu_per_1000:.2f} |")
     print(f"\nmean latency of our node at {args.rate:g}/s: "
           f"{statistics.mean(results[3].latencies) * 1000:.1f} ms")
+    paced = results[3]
+    print(f"\nour node at {args.rate:g}/s, by onboarding step:\n")
+    print("| step | p50 ms | p99 ms | max ms |")
+    print("| --- | ---: | ---: | ---: |")
+    for place, step in enumerate(ONBOARDING):
+        latencies = paced.step_latencies[place]
+        label = step.body.get("text", step.action)
+        print(f"| {place + 1}. {step.action} {label} | {percentile(latencies, 0.5):.1f} | "
+              f"{percentile(latencies, 0.99):.1f} | {max(latencies) * 1000:.1f} |")
     if slow is not None:
         print(f"asyncio debug mode: {slow} slow-callback warnings (over 100 ms) in the node")
     return 0
