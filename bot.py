@@ -13,6 +13,8 @@ import importlib
 import signal
 import sys
 
+import uvloop
+
 from config.settings import Settings, SettingsError, load_settings
 from node.app import Node
 from node.logs import configure_logging
@@ -57,7 +59,9 @@ def main(argv: list[str] | None = None) -> int:
         print(f"configuration error: {error}", file=sys.stderr)
         return 2
     configure_logging(settings.log_level, settings.node_id, settings.log_format)
-    asyncio.run(serve(settings))
+    # uvloop: the loop sends every Bot API call and limiter script; it costs about a fifth
+    # less CPU per call than asyncio's own loop (docs/architecture.md).
+    uvloop.run(serve(settings))
     return 0
 
 
