@@ -6,9 +6,10 @@ Starts fresh services (a database, a Redis namespace, a RabbitMQ vhost, an S3 en
 in a process of its own), the sandbox as its own process, then two bots in turn, each as its
 own process:
   1. the baseline: a plain PTB echo bot (bench/echo_bot.py), every user sending texts;
-  2. our node (bot.py), every user going through the whole onboarding (12 updates each:
-     commands, texts, button presses, a photo) — and, with --asyncio-debug, once more under
-     asyncio's debug mode, counting its slow-callback warnings.
+  2. our node (bot.py, with NODE_PROCESSES=--node-processes: by default one process per
+     core), every user going through the whole onboarding (12 updates each: commands, texts,
+     button presses, a photo) — and, with --asyncio-debug, once more under asyncio's debug
+     mode, counting its slow-callback warnings.
 Each bot runs twice: as fast as the users can go (its throughput), then with the users' actions
 paced to --rate per second over all users (its latency at that load). In the paced run the users
 start one after another over its whole nominal length, so that at any moment the steps are mixed
@@ -17,8 +18,8 @@ photo uploads within one second, then 200 profile completions); started over onl
 half, the run's last seconds were mostly its two heaviest steps (the photo and the finished
 profile) instead of one update in six. Prints updates per second, p50/p99 latency from an update
 entering the sandbox to the bot's first reaction (a message, an edit or a callback answer, by the
-sandbox's clock), the same by onboarding step for the paced run, and the bot process's CPU
-seconds per 1000 updates, with the ratio to the echo bot.
+sandbox's clock), the same by onboarding step for the paced run, and the bot's CPU seconds
+(all its processes) per 1000 updates, with the ratio to the echo bot.
 """
 
 from __future__ import annotations
@@ -102,8 +103,21 @@ def percentile(latencies: list[float], share: float) -> float:
 
 
 def process_cpu_seconds(pid: int) -> float:
+    """CPU seconds of a process and of the processes it started (a node's supervisor and its
+    node processes), as far as they are running."""
     fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
-    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    own = (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += (task / "children").read_text().split()
+    return own + sum(_if_running(int(child)) for child in children)
+
+
+def _if_running(pid: int) -> float:
+    try:
+        return process_cpu_seconds(pid)
+    except FileNotFoundError:  # it has just exited
+        return 0.0
 
 
 @contextmanager
@@ -242,6 +256,8 @@ def main() -> int:
     parser.add_argument("--users", type=int, default=200)
     parser.add_argument("--rate", type=float, default=200.0,
                         help="updates per second offered in the paced runs (latency target)")
+    parser.add_argument("--node-processes", type=int, default=os.cpu_count() or 1,
+                        help="NODE_PROCESSES of our node (default: one per core)")
     parser.add_argument("--asyncio-debug", action="store_true",
                         help="also run the node under asyncio debug mode, counting slow callbacks")
     args = parser.parse_args()
@@ -263,7 +279,9 @@ def main() -> int:
                 results.append(measure(f"PTB echo bot, offered {args.rate:g}/s", echo.pid,
                                        sandbox_url, args.users, echo_script(len(ONBOARDING)),
                                        args.rate))
-            with process([python, "bot.py"], env, "node started",
+            node_env = {**env, "NODE_PROCESSES": str(args.node_processes)}
+            node_ready = "node processes started" if args.node_processes > 1 else "node started"
+            with process([python, "bot.py"], node_env, node_ready,
                          logs / "node.log") as node:
                 results.append(measure("our node, onboarding, as fast as it goes", node.pid,
                                        sandbox_url, args.users, ONBOARDING))
@@ -272,15 +290,16 @@ def main() -> int:
                                        args.rate))
             slow = None
             if args.asyncio_debug:
-                debug_env = {**env, "PYTHONASYNCIODEBUG": "1",
+                debug_env = {**node_env, "PYTHONASYNCIODEBUG": "1",
                              "REDIS_NAMESPACE": env["REDIS_NAMESPACE"] + "-debug"}
-                with process([python, "bot.py"], debug_env, "node started",
+                with process([python, "bot.py"], debug_env, node_ready,
                              logs / "node-debug.log") as node:
                     measure("our node, asyncio debug", node.pid, sandbox_url,
                             max(20, args.users // 4), ONBOARDING)
                 slow = (logs / "node-debug.log").read_text().count("Executing <")
     baseline = results[0]  # CPU per update of the echo bot at full speed
-    print(f"\n{args.users} virtual users, {len(ONBOARDING)} updates each\n")
+    print(f"\n{args.users} virtual users, {len(ONBOARDING)} updates each; our node runs "
+          f"NODE_PROCESSES={args.node_processes} (its CPU: all its processes)\n")
     print("| bot | updates | updates/s | p50 ms | p99 ms | CPU s / 1000 updates | CPU ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for result in results:

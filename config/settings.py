@@ -173,6 +173,14 @@ SETTINGS: tuple[Setting, ...] = (
         "Session actors per node; a user always goes to the same one.",
     ),
     Setting(
+        "NODE_PROCESSES",
+        _int_range(1, 64),
+        "1",
+        "Processes this node runs, each a cluster member with its own actors and share of the "
+        "shards (named NODE_ID-1, NODE_ID-2, ...); METRICS_PORT serves them all. Python runs "
+        "one thread at a time per process: with more cores than one, more processes use them.",
+    ),
+    Setting(
         "SEND_RATE_PER_SECOND",
         _float_range(0.1, 100000),
         "30",
@@ -260,6 +268,7 @@ class Settings:
     admin_ids: frozenset[int]
     shards: int
     session_actors: int
+    node_processes: int
     send_rate_per_second: float
     send_rate_per_chat: float
     bot_mode: str

@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import contextlib
+import socket
 import threading
 from collections.abc import Callable
 from concurrent.futures import ThreadPoolExecutor
@@ -34,7 +35,7 @@ from node.bus import Bus, Delivery, ShardConsumer
 from node.cluster import Coordinator, IntakeLease, new_member_id
 from node.events import Events
 from node.gauges import GaugeSampler
-from node.http import build_app
+from node.http import bound_port, build_app
 from node.intake import PollingIntake, WebhookIntake
 from node.metrics import Metrics
 from node.scheduler import Scheduler
@@ -60,8 +61,12 @@ HANDOVER_SECONDS = 6.0
 class Node:
     """Build with settings, then `await node.run()` (until request_stop) or start()/stop()."""
 
-    def __init__(self, settings: Settings) -> None:
+    def __init__(self, settings: Settings, metrics_socket: socket.socket | None = None) -> None:
+        """metrics_socket: a listening socket to serve /metrics, /healthz and /readyz on
+        instead of METRICS_PORT; a node process of a supervisor (node/supervisor.py) gets one,
+        and then shares WEBHOOK_PORT with its sibling processes."""
         self.settings = settings
+        self._metrics_socket = metrics_socket
         self.metrics = Metrics(settings.node_id)
         self._stop_requested: asyncio.Event | None = None
         self._loop: asyncio.AbstractEventLoop | None = None
@@ -171,9 +176,13 @@ class Node:
         self._http = web.AppRunner(build_app(self.metrics, self._readiness_checks()),
                                    access_log=None)
         await self._http.setup()
-        site = web.TCPSite(self._http, "0.0.0.0", settings.metrics_port)
-        await site.start()
-        self.metrics_port = self._bound_port(site)
+        if self._metrics_socket is not None:
+            await web.SockSite(self._http, self._metrics_socket).start()
+            self.metrics_port = int(self._metrics_socket.getsockname()[1])
+        else:
+            site = web.TCPSite(self._http, "0.0.0.0", settings.metrics_port)
+            await site.start()
+            self.metrics_port = bound_port(site)
         self.ready = True
         self.started.set()
         log.info("node started", metrics_port=self.metrics_port, mode=settings.bot_mode,
@@ -246,9 +255,11 @@ class Node:
             self._webhook_runner = web.AppRunner(self.webhook.app(), access_log=None,
                                                  shutdown_timeout=2.0)
             await self._webhook_runner.setup()
-            webhook_site = web.TCPSite(self._webhook_runner, "0.0.0.0", settings.webhook_port)
+            # The kernel spreads the connections over the processes sharing the port.
+            webhook_site = web.TCPSite(self._webhook_runner, "0.0.0.0", settings.webhook_port,
+                                       reuse_port=self._metrics_socket is not None)
             await webhook_site.start()
-            self.webhook_port = self._bound_port(webhook_site)
+            self.webhook_port = bound_port(webhook_site)
             await self.webhook.register()
         else:
             self.intake = PollingIntake(self.bot, self.bus, self.metrics,
@@ -363,8 +374,3 @@ class Node:
     def _ping_redis(self) -> None:
         self.redis.ping()
 
-    @staticmethod
-    def _bound_port(site: web.TCPSite) -> int:
-        server = site._server  # aiohttp exposes the bound socket only through the server
-        sockets = getattr(server, "sockets", None) or []
-        return int(sockets[0].getsockname()[1]) if sockets else 0

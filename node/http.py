@@ -12,6 +12,12 @@ from node.metrics import Metrics
 READINESS_TIMEOUT_SECONDS = 3.0
 
 
+def bound_port(site: web.TCPSite) -> int:
+    server = site._server  # aiohttp exposes the bound socket only through the server
+    sockets = getattr(server, "sockets", None) or []
+    return int(sockets[0].getsockname()[1]) if sockets else 0
+
+
 def build_app(metrics: Metrics, checks: Mapping[str, Callable[[], None]]) -> web.Application:
     """checks: name → a blocking probe that raises when that dependency is not usable."""
 
