@@ -35,7 +35,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from domain.replies import Reply
 from node.metrics import Metrics
-from node.transport import json_body
+from node.transport import call_api
 from storage.journal import ReplyJournal
 from storage.state import Keys
 
@@ -168,10 +168,7 @@ class Outbox:
             if target is not None and method in LIMITED_METHODS:
                 await self._limiter.acquire(target, departure)
             try:
-                # Straight to the transport as one JSON document: PTB's Bot methods would
-                # build and encode its parameters field by field (and warn for every call).
-                result = await self._bot.request.post(f"{self._bot.base_url}/{method}",
-                                                      request_data=json_body(reply.params))
+                result = await call_api(self._bot, method, reply.params)
             except RetryAfter as error:
                 delay = _seconds(error.retry_after)
                 self._metrics.api_429.labels(self._metrics.node_id).inc()

@@ -15,6 +15,7 @@ from urllib.parse import urlencode
 
 import aiohttp
 import orjson
+from telegram import Bot
 from telegram._utils.defaultvalue import DefaultValue
 from telegram._utils.types import JSONDict, ODVInput
 from telegram.error import NetworkError, TelegramError, TimedOut
@@ -45,6 +46,13 @@ def json_body(parameters: Mapping[str, Any]) -> RequestData:
     """Parameters for BaseRequest.post as a JsonBody: PTB hands request_data to the transport
     untouched, so the stand-in only has to read like RequestData."""
     return cast(RequestData, JsonBody(parameters))
+
+
+async def call_api(bot: Bot, method: str, parameters: Mapping[str, Any]) -> Any:
+    """A Bot API call's result as Telegram sent it, the parameters posted as one JSON document:
+    PTB's Bot methods would build and encode them field by field and its result objects, and
+    warn for every call. PTB's error mapping (RetryAfter, Forbidden, ...) still applies."""
+    return await bot.request.post(f"{bot.base_url}/{method}", request_data=json_body(parameters))
 
 
 class AiohttpRequest(BaseRequest):
