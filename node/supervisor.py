@@ -55,10 +55,6 @@ STEADY_SECONDS = 60.0
 PARENT_CHECK_SECONDS = 1.0
 
 
-def process_name(node_id: str, number: int) -> str:
-    return f"{node_id}-{number}"
-
-
 def merged_exposition(texts: Iterable[str]) -> bytes:
     """Prometheus text expositions as one: each metric family once, with every sample of it
     (families of one name from several processes would otherwise repeat their TYPE lines,
@@ -89,8 +85,7 @@ class _Collected:
 class NodeProcess:
     """One node process, started again when it exits unless the supervisor is stopping."""
 
-    def __init__(self, number: int, name: str, environ: Mapping[str, str]) -> None:
-        self.number = number
+    def __init__(self, name: str, environ: Mapping[str, str]) -> None:
         self.name = name
         self._environ = environ
         self._socket = socket.create_server(("127.0.0.1", 0))
@@ -118,13 +113,13 @@ class NodeProcess:
 
 
 class Supervisor:
-    def __init__(self, settings: Settings, environ: Mapping[str, str] | None = None) -> None:
+    def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        base = dict(os.environ if environ is None else environ)
+        names = [f"{settings.node_id}-{number}"
+                 for number in range(1, settings.node_processes + 1)]
         self.processes = [
-            NodeProcess(number, name, {**base, "NODE_PROCESSES": "1", "NODE_ID": name})
-            for number in range(1, settings.node_processes + 1)
-            for name in [process_name(settings.node_id, number)]]
+            NodeProcess(name, {**os.environ, "NODE_PROCESSES": "1", "NODE_ID": name})
+            for name in names]
         self.registry = CollectorRegistry()
         self._restarts = Counter("bot_node_process_restarts_total",
                                  "Node processes started again after they exited",
@@ -136,7 +131,6 @@ class Supervisor:
             lambda: sum(process.running for process in self.processes))
         self._stopping = asyncio.Event()
         self.metrics_port = 0
-        self.started = asyncio.Event()
 
     def request_stop(self) -> None:
         self._stopping.set()
@@ -156,7 +150,6 @@ class Supervisor:
             await self._until_all_answer()
             log.info("node processes started", processes=len(self.processes),
                      metrics_port=self.metrics_port)
-            self.started.set()
             await self._stopping.wait()
             log.info("node processes stopping")
             await self._stop_all()
