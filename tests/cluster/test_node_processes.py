@@ -9,6 +9,7 @@ import os
 import signal
 import sys
 from collections.abc import Iterator
+from contextlib import contextmanager
 from pathlib import Path
 
 import httpx
@@ -58,21 +59,32 @@ def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxClient]
     process.terminate()
 
 
-@pytest.fixture
-def node(services: Services, sandbox: SandboxClient, tmp_path: Path) -> Iterator[Node]:
+@contextmanager
+def node_of(services: Services, sandbox: SandboxClient, logs: Path,
+            **settings: str) -> Iterator[Node]:
+    """`python bot.py` with NODE_PROCESSES=2, killed with its processes at the end if a test
+    left it running."""
     metrics_port = free_port()
     env = services.environ(TELEGRAM_API_URL=sandbox.url, NODE_PROCESSES="2",
                            NODE_ID=NODE_ID, METRICS_PORT=str(metrics_port), LOG_LEVEL="INFO",
-                           PYTHONUNBUFFERED="1")
+                           PYTHONUNBUFFERED="1", **settings)
     process = Process([sys.executable, "bot.py"], env, "node processes started",
-                      tmp_path / "node.log")
+                      logs / "node.log")
     started = Node(process, metrics_port)
-    yield started
-    if process.alive:
-        children = started.children()
-        process.kill()
-        for pid in children:
-            os.kill(pid, signal.SIGKILL)
+    try:
+        yield started
+    finally:
+        if process.alive:
+            children = started.children()
+            process.kill()
+            for pid in children:
+                os.kill(pid, signal.SIGKILL)
+
+
+@pytest.fixture
+def node(services: Services, sandbox: SandboxClient, tmp_path: Path) -> Iterator[Node]:
+    with node_of(services, sandbox, tmp_path) as started:
+        yield started
 
 
 def welcomed(sandbox: SandboxClient, count: int) -> None:
@@ -125,6 +137,20 @@ def test_both_processes_serve_users_and_answer_on_one_port(node: Node,
     assert ready.status_code == 200
     reports = ready.json()["processes"]
     assert set(reports) == PROCESSES and all(report["ready"] for report in reports.values())
+
+
+def test_in_webhook_mode_the_processes_share_the_webhook_port(
+        services: Services, sandbox: SandboxClient, tmp_path: Path) -> None:
+    """BOT_MODE=webhook: both processes listen on WEBHOOK_PORT (the kernel spreads the
+    sandbox's POSTs over them), and every user is welcomed."""
+    port = free_port()
+    with node_of(services, sandbox, tmp_path, BOT_MODE="webhook", WEBHOOK_PORT=str(port),
+                 WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram",
+                 WEBHOOK_SECRET="processes-secret",
+                 REDIS_NAMESPACE=f"{services.redis_namespace}-webhook") as node:
+        assert len(node.children()) == 2
+        welcomed(sandbox, 8)
+        assert node.get("/readyz").status_code == 200
 
 
 def test_a_killed_process_is_started_again(node: Node, sandbox: SandboxClient) -> None:
