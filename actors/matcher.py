@@ -100,13 +100,16 @@ class MatcherActor(pykka.ThreadingActor):
             if result.notice_count and result.target is not None:
                 self._send_like_notice(result.target, result.notice_count)
         elif result.status is LikeStatus.MATCHED:
-            self._count("liked")
-            if result.match_created and result.target is not None:
+            if result.match_created:
+                self._count("liked")
                 self._count("matched")
                 self._metrics.matches.labels(self._metrics.node_id).inc()
                 log.info("match", user_id=viewer.id, target=target, action="matched")
-                self._send_match_notice(result.target, viewer)
                 self._on_match(viewer.id, target)
+            if result.target is not None:
+                # Also when an earlier handling of this like made the match: it may have died
+                # before telling; the notice's key lets it reach the other person once.
+                self._send_match_notice(result.target, viewer)
         return result
 
     def _send_like_notice(self, recipient: Party, count: int) -> None:

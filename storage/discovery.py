@@ -64,6 +64,11 @@ LIKE_WINDOW: Final = timedelta(days=1)
 # does not fit is scanned once per candidate instead, which would be very slow.
 FEED_WORK_MEM: Final = "32MB"
 PAIR_LOCK_PREFIX: Final = "pair"
+# A like handled again within this time after its match was made tells of the match again: a
+# node may have died between committing the match and telling of it, and updates are given out
+# again only within Telegram's 24 hours. The other's notice is sent once whatever happens (its
+# send key lives in the reply journal for 26 hours).
+RETELL_MATCH_WITHIN: Final = timedelta(hours=24)
 
 
 def cell_of(latitude: float, longitude: float, size_degrees: float) -> int:
@@ -234,7 +239,9 @@ class LikeStatus(StrEnum):
 class LikeResult:
     status: LikeStatus
     target: Party | None = None
-    match_created: bool = False      # this call created the match: it alone notifies
+    # True: this call made the match. False with MATCHED: an earlier handling of the same like
+    # made it, and it is told again (Discovery.like).
+    match_created: bool = False
     notice_count: int = 0            # > 0: send the "someone likes you" notice now
 
 
@@ -609,6 +616,13 @@ class Discovery:
             if conn.execute("""SELECT 1 FROM interactions WHERE actor_id = %(viewer)s
                                AND kind = 'like' AND target_id = %(target)s""",
                             params).fetchone():
+                # The same like handled again (its node died after committing it): the match
+                # it made is told again, the other's notice once per pair (its send key).
+                if conn.execute(
+                        """SELECT 1 FROM matches WHERE user_low = %s AND user_high = %s
+                           AND status = 'active' AND created_at > now() - %s::interval""",
+                        (low, high, RETELL_MATCH_WITHIN)).fetchone():
+                    return LikeResult(LikeStatus.MATCHED, target_party)
                 return LikeResult(LikeStatus.ALREADY_LIKED, target_party)
             if conn.execute("SELECT 1 FROM matches WHERE user_low = %s AND user_high = %s",
                             (low, high)).fetchone():

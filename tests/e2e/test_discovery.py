@@ -19,6 +19,7 @@ from tests.e2e.people import (
     browse,
     card_name,
     decide,
+    match_notice,
     next_card,
     skip_all,
     unique_city,
@@ -339,6 +340,41 @@ def test_simultaneous_likes_through_the_bot_make_one_match(people: People) -> No
         assert people.value("SELECT count(*) FROM matches WHERE user_low = least(%s, %s) "
                             "AND user_high = greatest(%s, %s)",
                             she.id, he.id, she.id, he.id) == 1
+
+
+def test_a_match_made_by_a_node_that_died_is_still_told_once(people: People) -> None:
+    """A node died after committing a like and the match it made, before telling anyone; the
+    like is handled again (as the same update given out again would be): the liker is shown
+    the match and the other person gets the match notice, once — a further repeat adds
+    nothing."""
+    city = unique_city()
+    she = people.join("Iris", gender="f", seeking="m", city=city)
+    he = people.join("Ivan", gender="m", seeking="f", city=city)
+    her_card = browse(she.user)
+    assert her_card is not None
+    decide(she.user, her_card, "❤️")
+    his_card = browse(he.user)
+    assert his_card is not None and card_name(his_card) == "Iris"
+    # What the dead node committed: his like and the match, in one transaction.
+    with people.pool.connection() as conn:
+        conn.execute("INSERT INTO interactions (actor_id, target_id, kind) "
+                     "VALUES (%s, %s, 'like')", (he.id, she.id))
+        conn.execute("INSERT INTO matches (user_low, user_high) VALUES (least(%s, %s), "
+                     "greatest(%s, %s))", (he.id, she.id, he.id, she.id))
+    like = his_card.callback_data("❤️")
+    he.user.press("❤️", message_id=his_card.message_id)
+    match_notice(he, she)
+    match_notice(she, he)
+    he.user.press_forged(his_card.message_id, like)  # the same press once more
+    he.user.wait_until(lambda chat: sum("It's a match" in m.body
+                                        for m in chat.bot_messages) == 2,
+                       what="the match shown to him again")
+    she.user.mark_read()
+    she.user.send_text("/help")  # handled after any notice still on its way to her
+    she.user.wait_for_message()
+    assert sum("It's a match" in m.body for m in she.user.messages) == 1
+    assert people.value("SELECT count(*) FROM interactions WHERE actor_id = %s "
+                        "AND kind = 'like'", he.id) == 1
 
 
 def test_daily_like_limit_is_told(people: People) -> None:

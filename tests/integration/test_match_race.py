@@ -87,6 +87,29 @@ def test_repeated_like_is_recorded_once(pool: db.Pool) -> None:
     assert [row["message"] for row in rows] == ["hi"]
 
 
+def test_a_like_that_made_a_match_tells_of_it_again_for_a_day(pool: db.Pool) -> None:
+    """The like that made a match, handled again, reports the match (not made by this call),
+    so that it is told even if the first handling died before telling; once the match is a
+    day old, the repeat is only a known like."""
+    accounts, discovery = Accounts(pool), Discovery(pool)
+    woman, man = complete_user(accounts, "f", "m"), complete_user(accounts, "m", "f")
+    with pool.connection() as conn:
+        for viewer, shown in ((woman, man), (man, woman)):
+            conn.execute("INSERT INTO interactions (actor_id, target_id, kind) "
+                         "VALUES (%s, %s, 'view')", (viewer, shown))
+    discovery.like(woman, man, None, daily_limit=100, notice_minutes=10)
+    made = discovery.like(man, woman, None, daily_limit=100, notice_minutes=10)
+    again = discovery.like(man, woman, None, daily_limit=100, notice_minutes=10)
+    assert (made.status, made.match_created) == (LikeStatus.MATCHED, True)
+    assert (again.status, again.match_created) == (LikeStatus.MATCHED, False)
+    assert again.target is not None and again.target.user_id == woman
+    with pool.connection() as conn:
+        conn.execute("UPDATE matches SET created_at = now() - interval '25 hours' "
+                     "WHERE user_low = %s AND user_high = %s", (min(woman, man), max(woman, man)))
+    later = discovery.like(man, woman, None, daily_limit=100, notice_minutes=10)
+    assert later.status is LikeStatus.ALREADY_LIKED
+
+
 def test_like_for_someone_never_shown_is_refused(pool: db.Pool) -> None:
     """A like for a profile that was never served to the liker is refused and not stored."""
     accounts, discovery = Accounts(pool), Discovery(pool)
