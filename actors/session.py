@@ -488,6 +488,11 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
         conversation = self._conversation(ctx.account)
         if len(args) != 2 or conversation.step is None or conversation.step.value != args[0]:
             self._outdated(ctx)
+            if conversation.flow is Flow.IDLE and ctx.account.is_complete:
+                # A question of the onboarding that is over: pressed late, or the last answer
+                # handled again after its node died before replying. The finished profile is
+                # where the user stands (and what that answer showed).
+                self._show_own_profile(ctx)
             return
         step, value = conversation.step, args[1]
         account = ctx.account

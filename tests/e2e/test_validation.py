@@ -207,6 +207,24 @@ def test_stale_step_button_is_refused(person: Newcomer, pool: db.Pool) -> None:
     person.answer(Step.SEEKING)
 
 
+def test_onboarding_button_after_the_profile_is_finished_shows_it(
+        sandbox: SandboxClient, pool: db.Pool) -> None:
+    """The last onboarding button pressed again once the profile is finished (late, or the
+    same update handled again after its node died) is refused and the profile shown, as the
+    first press showed it; nothing changes."""
+    anna = Newcomer.create(sandbox, "en")
+    gender = anna.reach(Step.GENDER)
+    for step in (Step.GENDER, Step.SEEKING, Step.AGE_RANGE, Step.LOCATION, Step.ABOUT,
+                 Step.INTERESTS):
+        anna.answer(step)
+    card, menu = anna.finish()
+    anna.press("buttons.man", message_id=gender.message_id)
+    anna.expect_alert(anna.t("common.outdated_button"))
+    anna.expect(card.body, menu.body)
+    row = profile_row(pool, anna.id)
+    assert row is not None and (row["gender"], row["onboarding_step"]) == ("f", None)
+
+
 @pytest.mark.parametrize("data", ["garbage", "st:gender:m", "st:gender:m~AAAAAAAA", "~", "",
                                   "dl:yes~" + "x" * 8, "é" * 30])
 def test_forged_button_data_is_refused(sandbox: SandboxClient, pool: db.Pool,
