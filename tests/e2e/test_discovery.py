@@ -288,15 +288,25 @@ def test_like_notice_is_batched_with_a_count(people: People) -> None:
     assert len(notices) == 2
 
 
+def couple(people: People, her_name: str, his_name: str) -> tuple[Person, Person]:
+    """A woman and a man in a city of their own: each is the other's only candidate."""
+    city = unique_city()
+    return (people.join(her_name, gender="f", seeking="m", city=city),
+            people.join(his_name, gender="m", seeking="f", city=city))
+
+
+def like_the_card(person: Person) -> None:
+    """Open the feed and like the one card in it."""
+    card = browse(person.user)
+    assert card is not None
+    decide(person.user, card, "❤️")
+
+
 def test_answering_a_like_makes_a_match_told_to_both(people: People) -> None:
     """❤️ in /likes creates the match: both get the other's card with a 💬 Write button, and
     /matches lists it."""
-    city = unique_city()
-    she = people.join("Alice", gender="f", seeking="m", city=city)
-    he = people.join("Bob", gender="m", seeking="f", city=city)
-    card = browse(he.user)
-    assert card is not None
-    decide(he.user, card, "❤️")
+    she, he = couple(people, "Alice", "Bob")
+    like_the_card(he)
     she.user.mark_read()
     she.user.send_text("/likes")
     liker = next_card(she.user)
@@ -321,9 +331,7 @@ def test_simultaneous_likes_through_the_bot_make_one_match(people: People) -> No
     """Two people pressing ❤️ on each other's cards at the same moment, many times over, end
     with exactly one match and exactly one match notice each."""
     for _ in range(5):
-        city = unique_city()
-        she = people.join("Eve", gender="f", seeking="m", city=city)
-        he = people.join("Dan", gender="m", seeking="f", city=city)
+        she, he = couple(people, "Eve", "Dan")
         her_card, his_card = browse(she.user), browse(he.user)
         assert her_card is not None and his_card is not None
         she.user.press("❤️", message_id=her_card.message_id)
@@ -347,12 +355,8 @@ def test_a_match_made_by_a_node_that_died_is_still_told_once(people: People) -> 
     like is handled again (as the same update given out again would be): the liker is shown
     the match and the other person gets the match notice, once — a further repeat adds
     nothing."""
-    city = unique_city()
-    she = people.join("Iris", gender="f", seeking="m", city=city)
-    he = people.join("Ivan", gender="m", seeking="f", city=city)
-    her_card = browse(she.user)
-    assert her_card is not None
-    decide(she.user, her_card, "❤️")
+    she, he = couple(people, "Iris", "Ivan")
+    like_the_card(she)
     his_card = browse(he.user)
     assert his_card is not None and card_name(his_card) == "Iris"
     # What the dead node committed: his like and the match, in one transaction.
