@@ -25,7 +25,7 @@ import signal
 import socket
 import sys
 import time
-from collections.abc import Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import Any
 
@@ -264,7 +264,7 @@ async def supervise(settings: Settings) -> None:
     await supervisor.run()
 
 
-async def stop_when_orphaned(stop: Any) -> None:
+async def stop_when_orphaned(stop: Callable[[], None]) -> None:
     """In a node process: call stop() once the supervisor that started it is gone (the
     process is then adopted, and its parent changes)."""
     parent = os.getppid()

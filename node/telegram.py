@@ -11,7 +11,7 @@ import contextlib
 import os
 import warnings
 from collections.abc import Awaitable, Callable
-from typing import Any, TypeVar
+from typing import TypeVar
 from urllib.parse import quote
 
 from telegram import Bot
@@ -23,8 +23,8 @@ from node.transport import AiohttpRequest, call_api
 
 # Opt in to PTB's coming behaviour: durations such as RetryAfter.retry_after are timedeltas.
 os.environ.setdefault("PTB_TIMEDELTA", "true")
-# The outbox sends plain dicts through Bot.do_api_request on purpose (no PTB objects to build
-# per reply); PTB warns on every such call for a method it also wraps.
+# The intake calls getUpdates through Bot.do_api_request on purpose (raw updates, no PTB
+# objects); PTB warns on every such call for a method it also wraps.
 warnings.filterwarnings("ignore", message=r"Please use 'Bot\.", category=PTBUserWarning)
 
 T = TypeVar("T")
@@ -94,9 +94,6 @@ class TelegramGateway:
             return message.photo[-1].file_id
 
         return self.run(upload, DOWNLOAD_TIMEOUT_SECONDS)
-
-    def call(self, method: str, params: dict[str, Any]) -> Any:
-        return self.run(lambda: self.bot.do_api_request(method, api_kwargs=params))
 
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
