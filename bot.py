@@ -34,8 +34,11 @@ async def serve(settings: Settings, metrics_socket: socket.socket | None = None)
     loop = asyncio.get_running_loop()
     for signum in (signal.SIGTERM, signal.SIGINT):
         loop.add_signal_handler(signum, node.request_stop)
-    orphaned = (loop.create_task(stop_when_orphaned(node.request_stop))
-                if metrics_socket is not None else None)
+    orphaned = (
+        loop.create_task(stop_when_orphaned(node.request_stop))
+        if metrics_socket is not None
+        else None
+    )
     try:
         await node.run()
     finally:
@@ -47,8 +50,11 @@ def run_demo(argv: list[str]) -> int:
     try:
         demo = importlib.import_module(DEMO_MODULE)
     except ImportError as error:
-        print(f"the demo needs the development tree (sandbox/, moto): run scripts/demo from a "
-              f"checkout ({error})", file=sys.stderr)
+        print(
+            f"the demo needs the development tree (sandbox/, moto): run scripts/demo from a "
+            f"checkout ({error})",
+            file=sys.stderr,
+        )
         return 2
     status: int = demo.main(argv, prog="bot.py --sandbox")
     return status
@@ -58,14 +64,23 @@ def main(argv: list[str] | None = None) -> int:
     args = sys.argv[1:] if argv is None else argv
     if "--sandbox" in args:
         return run_demo([arg for arg in args if arg != "--sandbox"])
-    parser = argparse.ArgumentParser(description="Run one node of the dating bot (settings "
-                                                 "from the environment, see .env.example).")
-    parser.add_argument("--sandbox", action="store_true",
-                        help="run the demo instead: a local Bot API sandbox with a web page and "
-                             "a node talking to it, no token needed (--sandbox --help: options)")
-    parser.add_argument(METRICS_FD_FLAG, type=int, metavar="FD",
-                        help="run as one process of a node of NODE_PROCESSES, serving its "
-                             "endpoints on this inherited socket (the supervisor passes it)")
+    parser = argparse.ArgumentParser(
+        description="Run one node of the dating bot (settings "
+        "from the environment, see .env.example)."
+    )
+    parser.add_argument(
+        "--sandbox",
+        action="store_true",
+        help="run the demo instead: a local Bot API sandbox with a web page and "
+        "a node talking to it, no token needed (--sandbox --help: options)",
+    )
+    parser.add_argument(
+        METRICS_FD_FLAG,
+        type=int,
+        metavar="FD",
+        help="run as one process of a node of NODE_PROCESSES, serving its "
+        "endpoints on this inherited socket (the supervisor passes it)",
+    )
     options = parser.parse_args(args)
     try:
         settings = load_settings()

@@ -30,8 +30,9 @@ from storage.state import ConversationStore
 log = structlog.get_logger(__name__)
 
 # Kinds whose copy can carry a caption; stickers and video notes get a name line before them.
-CAPTIONED_KINDS = frozenset({Kind.PHOTO, Kind.VIDEO, Kind.ANIMATION, Kind.AUDIO, Kind.DOCUMENT,
-                             Kind.VOICE})
+CAPTIONED_KINDS = frozenset(
+    {Kind.PHOTO, Kind.VIDEO, Kind.ANIMATION, Kind.AUDIO, Kind.DOCUMENT, Kind.VOICE}
+)
 UNCAPTIONED_KINDS = frozenset({Kind.STICKER, Kind.VIDEO_NOTE})
 RELAYED_KINDS = CAPTIONED_KINDS | UNCAPTIONED_KINDS | {Kind.TEXT}
 
@@ -50,8 +51,14 @@ class ChatMessage:
 
 
 class ChatRelayActor(pykka.ThreadingActor):
-    def __init__(self, discovery: Discovery, conversations: ConversationStore, outbox: Outbox,
-                 signer: CallbackSigner, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        discovery: Discovery,
+        conversations: ConversationStore,
+        outbox: Outbox,
+        signer: CallbackSigner,
+        metrics: Metrics,
+    ) -> None:
         super().__init__()
         self._discovery = discovery
         self._conversations = conversations
@@ -67,26 +74,42 @@ class ChatRelayActor(pykka.ThreadingActor):
         """Relay one message to the match; the refusal reason when it may not go."""
         if message.kind not in RELAYED_KINDS:
             raise ValueError(f"{message.kind} is not relayed")
-        check = self._discovery.record_chat_message(message.sender_id, message.recipient_id,
-                                                    message.update_id, message.kind.value)
+        check = self._discovery.record_chat_message(
+            message.sender_id, message.recipient_id, message.update_id, message.kind.value
+        )
         if check.status is not ChatStatus.ACTIVE:
-            log.info("chat message refused", user_id=message.sender_id,
-                     update_id=message.update_id, target=message.recipient_id,
-                     reason=check.status.value)
+            log.info(
+                "chat message refused",
+                user_id=message.sender_id,
+                update_id=message.update_id,
+                target=message.recipient_id,
+                reason=check.status.value,
+            )
             return check.status
         assert check.partner is not None and check.sender is not None
         # Durable before this returns, and keyed by the update: a repeated update (its node
         # died after recording it) hands the copy over again, and it still arrives once.
-        self._outbox.deliver(check.partner.user_id, check.partner.chat_id,
-                             self._copies(message, check.sender, check.partner),
-                             key=f"relay:{message.update_id}")
+        self._outbox.deliver(
+            check.partner.user_id,
+            check.partner.chat_id,
+            self._copies(message, check.sender, check.partner),
+            key=f"relay:{message.update_id}",
+        )
         if not check.recorded:
-            log.info("repeated chat message: its copy goes out once", user_id=message.sender_id,
-                     update_id=message.update_id)
+            log.info(
+                "repeated chat message: its copy goes out once",
+                user_id=message.sender_id,
+                update_id=message.update_id,
+            )
             return check.status
         self._metrics.user_actions.labels(self._metrics.node_id, "chat_message").inc()
-        log.info("chat message relayed", user_id=message.sender_id, update_id=message.update_id,
-                 kind=message.kind.value, match_id=check.match_id)
+        log.info(
+            "chat message relayed",
+            user_id=message.sender_id,
+            update_id=message.update_id,
+            kind=message.kind.value,
+            match_id=check.match_id,
+        )
         return check.status
 
     def _copies(self, message: ChatMessage, sender: Party, recipient: Party) -> list[Reply]:
@@ -100,16 +123,29 @@ class ChatRelayActor(pykka.ThreadingActor):
             keyboard = [[buttons("chat.button_reply", Action.WRITE, str(sender.user_id))]]
         chat_id = recipient.chat_id
         if message.kind is Kind.TEXT:
-            return [replies.message(chat_id, t(lang, "chat.relayed_text", name=name,
-                                               text=message.text), keyboard)]
+            return [
+                replies.message(
+                    chat_id, t(lang, "chat.relayed_text", name=name, text=message.text), keyboard
+                )
+            ]
         if message.kind in CAPTIONED_KINDS:
-            caption = (t(lang, "chat.relayed_text", name=name, text=message.text)
-                       if message.text else t(lang, "chat.from", name=name))
-            return [cards.with_keyboard(replies.copy(chat_id, message.sender_chat_id,
-                                                     message.message_id, caption), keyboard)]
-        return [replies.message(chat_id, t(lang, "chat.from", name=name)),
-                cards.with_keyboard(replies.copy(chat_id, message.sender_chat_id,
-                                                 message.message_id), keyboard)]
+            caption = (
+                t(lang, "chat.relayed_text", name=name, text=message.text)
+                if message.text
+                else t(lang, "chat.from", name=name)
+            )
+            return [
+                cards.with_keyboard(
+                    replies.copy(chat_id, message.sender_chat_id, message.message_id, caption),
+                    keyboard,
+                )
+            ]
+        return [
+            replies.message(chat_id, t(lang, "chat.from", name=name)),
+            cards.with_keyboard(
+                replies.copy(chat_id, message.sender_chat_id, message.message_id), keyboard
+            ),
+        ]
 
 
 class ChatRelayActorProxy(ActorMemberMixin, pykka.ActorProxy[ChatRelayActor]):

@@ -22,8 +22,15 @@ PREFETCH_MAX_USERS = 2000
 
 
 class MaintenanceActor(pykka.ThreadingActor):
-    def __init__(self, maintenance: Maintenance, discovery: Discovery, accounts: Accounts,
-                 database_url: str, node_id: str, metrics: Metrics) -> None:
+    def __init__(
+        self,
+        maintenance: Maintenance,
+        discovery: Discovery,
+        accounts: Accounts,
+        database_url: str,
+        node_id: str,
+        metrics: Metrics,
+    ) -> None:
         super().__init__()
         self._maintenance = maintenance
         self._discovery = discovery
@@ -42,10 +49,13 @@ class MaintenanceActor(pykka.ThreadingActor):
             self._metrics.errors.labels(self._metrics.node_id, "maintenance").inc()
             log.exception("maintenance failed; the next firing tries again")
             return None
-        log.info("maintenance finished", views=report.views, feed_passes=report.feed_passes,
-                 objects=report.objects)
+        log.info(
+            "maintenance finished",
+            views=report.views,
+            feed_passes=report.feed_passes,
+            objects=report.objects,
+        )
         return report
-
 
     def prefetch(self, slot: datetime) -> int | None:
         """Fill the feed passes of people active in the last minutes, so that their next
@@ -55,8 +65,9 @@ class MaintenanceActor(pykka.ThreadingActor):
                 if firing is None:
                     return None
                 filled = 0
-                for user_id in self._discovery.due_for_prefetch(PREFETCH_ACTIVE_WITHIN,
-                                                                PREFETCH_MAX_USERS):
+                for user_id in self._discovery.due_for_prefetch(
+                    PREFETCH_ACTIVE_WITHIN, PREFETCH_MAX_USERS
+                ):
                     account = self._accounts.get(user_id)
                     if account is not None and account.is_complete:
                         filled += self._discovery.prefetch(account) > 0

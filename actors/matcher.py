@@ -47,8 +47,9 @@ class MatcherSettings:
 
     @classmethod
     def of(cls, settings: Settings) -> MatcherSettings:
-        return cls(settings.daily_like_limit, settings.like_notice_minutes,
-                   settings.reports_to_hide)
+        return cls(
+            settings.daily_like_limit, settings.like_notice_minutes, settings.reports_to_hide
+        )
 
 
 def viewer_of(account: Account) -> Viewer:
@@ -56,10 +57,16 @@ def viewer_of(account: Account) -> Viewer:
 
 
 class MatcherActor(pykka.ThreadingActor):
-    def __init__(self, discovery: Discovery, accounts: Accounts, outbox: Outbox,
-                 signer: CallbackSigner, metrics: Metrics,
-                 settings: MatcherSettings | None = None,
-                 on_match: Callable[[int, int], None] | None = None) -> None:
+    def __init__(
+        self,
+        discovery: Discovery,
+        accounts: Accounts,
+        outbox: Outbox,
+        signer: CallbackSigner,
+        metrics: Metrics,
+        settings: MatcherSettings | None = None,
+        on_match: Callable[[int, int], None] | None = None,
+    ) -> None:
         """on_match(first, second) is told of every new match (every node hears of it: a
         "match.made" event); it must not block."""
         super().__init__()
@@ -90,11 +97,20 @@ class MatcherActor(pykka.ThreadingActor):
     def like(self, viewer: Account, target: int, message: str | None) -> LikeResult:
         """Record a like; tell the liked person (a batched notice, or the match)."""
         settings = self._settings
-        result = self._discovery.like(viewer.id, target, message,
-                                      daily_limit=settings.daily_like_limit,
-                                      notice_minutes=settings.like_notice_minutes)
-        log.info("like", user_id=viewer.id, target=target, outcome=result.status.value,
-                 with_message=message is not None)
+        result = self._discovery.like(
+            viewer.id,
+            target,
+            message,
+            daily_limit=settings.daily_like_limit,
+            notice_minutes=settings.like_notice_minutes,
+        )
+        log.info(
+            "like",
+            user_id=viewer.id,
+            target=target,
+            outcome=result.status.value,
+            with_message=message is not None,
+        )
         if result.status is LikeStatus.LIKED:
             self._count("liked")
             if result.notice_count and result.target is not None:
@@ -114,8 +130,11 @@ class MatcherActor(pykka.ThreadingActor):
 
     def _send_like_notice(self, recipient: Party, count: int) -> None:
         buttons = Buttons(self._signer, recipient.user_id, recipient.language)
-        self._outbox.deliver(recipient.user_id, recipient.chat_id,
-                             [cards.like_notice(recipient.chat_id, buttons, count)])
+        self._outbox.deliver(
+            recipient.user_id,
+            recipient.chat_id,
+            [cards.like_notice(recipient.chat_id, buttons, count)],
+        )
 
     def _send_match_notice(self, recipient: Party, other: Account) -> None:
         """The new match, told to the one who liked first: the other's card and 💬 Write."""
@@ -124,12 +143,20 @@ class MatcherActor(pykka.ThreadingActor):
         if card is None or recipient_account is None:
             return
         buttons = Buttons(self._signer, recipient.user_id, recipient.language)
-        name = cards.display_name(recipient.language, other.name, other.username,
-                                  other.show_username)
+        name = cards.display_name(
+            recipient.language, other.name, other.username, other.show_username
+        )
         low, high = sorted((recipient.user_id, other.id))
-        self._outbox.deliver(recipient.user_id, recipient.chat_id, [cards.match_notice(
-            recipient.chat_id, buttons, viewer_of(recipient_account), card, name)],
-            key=f"match:{low}:{high}")
+        self._outbox.deliver(
+            recipient.user_id,
+            recipient.chat_id,
+            [
+                cards.match_notice(
+                    recipient.chat_id, buttons, viewer_of(recipient_account), card, name
+                )
+            ],
+            key=f"match:{low}:{high}",
+        )
 
     def flush_like_notices(self) -> int:
         """Send every batched like notice that is due; the number sent. Never raises: it
@@ -176,12 +203,12 @@ class MatcherActor(pykka.ThreadingActor):
         return done
 
     def report(self, reporter: int, reported: int, reason: str) -> bool:
-        done = self._discovery.report(reporter, reported, reason,
-                                      reports_to_hide=self._settings.reports_to_hide)
+        done = self._discovery.report(
+            reporter, reported, reason, reports_to_hide=self._settings.reports_to_hide
+        )
         if done:
             self._count("reported")
-            log.info("report", user_id=reporter, target=reported, reason=reason,
-                     action="reported")
+            log.info("report", user_id=reporter, target=reported, reason=reason, action="reported")
         return done
 
     def comment_report(self, reporter: int, reported: int, comment: str) -> None:
@@ -198,15 +225,23 @@ class MatcherActor(pykka.ThreadingActor):
     def resolve_reports(self, moderator_id: int, reported: int, ban: bool) -> bool:
         done = self._discovery.resolve_reports(moderator_id, reported, ban)
         if done:
-            log.info("reports reviewed", user_id=moderator_id, target=reported,
-                     action="banned" if ban else "dismissed")
+            log.info(
+                "reports reviewed",
+                user_id=moderator_id,
+                target=reported,
+                action="banned" if ban else "dismissed",
+            )
         return done
 
     def set_banned(self, moderator_id: int, user_id: int, banned: bool) -> bool:
         done = self._discovery.set_banned(user_id, banned)
         if done:
-            log.info("ban changed", user_id=moderator_id, target=user_id,
-                     action="banned" if banned else "unbanned")
+            log.info(
+                "ban changed",
+                user_id=moderator_id,
+                target=user_id,
+                action="banned" if banned else "unbanned",
+            )
         return done
 
     def _count(self, action: str) -> None:
@@ -238,8 +273,11 @@ class LikeNoticeTicker:
     """Asks one matcher every few seconds to send the batched like notices that are due.
     Every node runs one; the claim in storage makes each notice go out once."""
 
-    def __init__(self, matchers: ActorPool[MatcherActorProxy],
-                 interval_seconds: float = LIKE_NOTICE_SWEEP_SECONDS) -> None:
+    def __init__(
+        self,
+        matchers: ActorPool[MatcherActorProxy],
+        interval_seconds: float = LIKE_NOTICE_SWEEP_SECONDS,
+    ) -> None:
         self._matchers = matchers
         self._interval = interval_seconds
         self._stopped = threading.Event()

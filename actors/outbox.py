@@ -44,11 +44,26 @@ log = structlog.get_logger(__name__)
 MAX_ATTEMPTS = 5
 BACKOFF_BASE_SECONDS = 0.2
 # Methods that put a message into a chat; Telegram's flood limits count these.
-LIMITED_METHODS = frozenset({
-    "sendMessage", "sendPhoto", "sendMediaGroup", "copyMessage", "sendSticker", "sendVoice",
-    "sendVideoNote", "sendVideo", "sendAnimation", "sendAudio", "sendDocument", "sendLocation",
-    "editMessageText", "editMessageCaption", "editMessageReplyMarkup", "editMessageMedia",
-})
+LIMITED_METHODS = frozenset(
+    {
+        "sendMessage",
+        "sendPhoto",
+        "sendMediaGroup",
+        "copyMessage",
+        "sendSticker",
+        "sendVoice",
+        "sendVideoNote",
+        "sendVideo",
+        "sendAnimation",
+        "sendAudio",
+        "sendDocument",
+        "sendLocation",
+        "editMessageText",
+        "editMessageCaption",
+        "editMessageReplyMarkup",
+        "editMessageMedia",
+    }
+)
 HARMLESS_BAD_REQUESTS = ("message is not modified", "query is too old", "message to delete not")
 
 
@@ -81,8 +96,14 @@ class SendLimiter(Protocol):
 
 
 class Outbox:
-    def __init__(self, bot: Bot, loop: asyncio.AbstractEventLoop, metrics: Metrics,
-                 limiter: SendLimiter, on_blocked: Callable[[int], None]) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        loop: asyncio.AbstractEventLoop,
+        metrics: Metrics,
+        limiter: SendLimiter,
+        on_blocked: Callable[[int], None],
+    ) -> None:
         self._bot = bot
         self._loop = loop
         self._metrics = metrics
@@ -95,19 +116,25 @@ class Outbox:
         """Send deliver()'s replies through the owner of the recipient's shard."""
         self._forward = forward
 
-    def submit(self, chat_id: int, replies: Sequence[Reply],
-               done: Callable[[], None] | None = None,
-               progress: Progress | None = None,
-               departures: Departures | None = None) -> None:
+    def submit(
+        self,
+        chat_id: int,
+        replies: Sequence[Reply],
+        done: Callable[[], None] | None = None,
+        progress: Progress | None = None,
+        departures: Departures | None = None,
+    ) -> None:
         """Queue replies behind earlier ones for the chat; done() runs once all were tried,
         progress(n) after the first n were (both on the loop: they must not block), and the
         n-th message's departure is noted at departures(n) as it leaves. Safe to call from any
         thread."""
-        self._loop.call_soon_threadsafe(self._enqueue, chat_id, tuple(replies), done, progress,
-                                        departures)
+        self._loop.call_soon_threadsafe(
+            self._enqueue, chat_id, tuple(replies), done, progress, departures
+        )
 
-    def deliver(self, user_id: int, chat_id: int, replies: Sequence[Reply],
-                key: str | None = None) -> None:
+    def deliver(
+        self, user_id: int, chat_id: int, replies: Sequence[Reply], key: str | None = None
+    ) -> None:
         """Replies for another user, sent by the node that owns their shard; durable when
         this returns, and sent once per key. Blocks (a broker confirm): call it from an actor
         thread, never on the loop."""
@@ -116,25 +143,40 @@ class Outbox:
         if self._forward is None:
             self.submit(chat_id, replies)
             return
-        self._forward(user_id, key or f"send:{uuid.uuid4().hex}", chat_id,
-                      [[reply.method, reply.params] for reply in replies])
+        self._forward(
+            user_id,
+            key or f"send:{uuid.uuid4().hex}",
+            chat_id,
+            [[reply.method, reply.params] for reply in replies],
+        )
 
     @property
     def pending_chats(self) -> int:
         return len(self._tails)
 
-    def _enqueue(self, chat_id: int, replies: tuple[Reply, ...],
-                 done: Callable[[], None] | None, progress: Progress | None,
-                 departures: Departures | None) -> None:
+    def _enqueue(
+        self,
+        chat_id: int,
+        replies: tuple[Reply, ...],
+        done: Callable[[], None] | None,
+        progress: Progress | None,
+        departures: Departures | None,
+    ) -> None:
         previous = self._tails.get(chat_id)
-        task = self._loop.create_task(self._send_in_turn(chat_id, previous, replies, done,
-                                                         progress, departures))
+        task = self._loop.create_task(
+            self._send_in_turn(chat_id, previous, replies, done, progress, departures)
+        )
         self._tails[chat_id] = task
 
-    async def _send_in_turn(self, chat_id: int, previous: asyncio.Task[None] | None,
-                            replies: tuple[Reply, ...], done: Callable[[], None] | None,
-                            progress: Progress | None,
-                            departures: Departures | None) -> None:
+    async def _send_in_turn(
+        self,
+        chat_id: int,
+        previous: asyncio.Task[None] | None,
+        replies: tuple[Reply, ...],
+        done: Callable[[], None] | None,
+        progress: Progress | None,
+        departures: Departures | None,
+    ) -> None:
         try:
             if previous is not None:
                 await asyncio.wait([previous])
@@ -185,15 +227,19 @@ class Outbox:
                 harmless = any(text in error.message.lower() for text in HARMLESS_BAD_REQUESTS)
                 self._count(method, "not_modified" if harmless else "bad_request")
                 if not harmless:
-                    log.error("telegram refused a call", method=method, error=error.message,
-                              chat_id=target)
+                    log.error(
+                        "telegram refused a call",
+                        method=method,
+                        error=error.message,
+                        chat_id=target,
+                    )
                 return None
             except (TimedOut, NetworkError) as error:
                 self._count(method, "network_error")
                 if attempt == MAX_ATTEMPTS:
                     log.error("giving up on a call", method=method, error=str(error))
                     return None
-                await asyncio.sleep(BACKOFF_BASE_SECONDS * 2 ** attempt * random.uniform(0.5, 1.5))
+                await asyncio.sleep(BACKOFF_BASE_SECONDS * 2**attempt * random.uniform(0.5, 1.5))
                 continue
             self._count(method, "ok")
             return result
@@ -204,8 +250,9 @@ class Outbox:
 
 
 def _seconds(retry_after: Any) -> float:
-    return float(retry_after.total_seconds() if hasattr(retry_after, "total_seconds")
-                 else retry_after)
+    return float(
+        retry_after.total_seconds() if hasattr(retry_after, "total_seconds") else retry_after
+    )
 
 
 # The bot's bucket holds this many seconds of sending (at least one message): sends granted
@@ -262,8 +309,9 @@ class RedisSendLimiter:
     Telegram does not say whether a 429 was for the chat or for the whole bot, so a 429 pauses
     every send of every node: pausing only the chat would run into a bot-wide limit again."""
 
-    def __init__(self, client: redis.asyncio.Redis, keys: Keys, per_second: float,
-                 per_chat: float) -> None:
+    def __init__(
+        self, client: redis.asyncio.Redis, keys: Keys, per_second: float, per_chat: float
+    ) -> None:
         self._redis = client
         self._keys = keys
         self._rate = per_second
@@ -284,14 +332,18 @@ class RedisSendLimiter:
 
     async def _pause_everyone(self, seconds: float) -> None:
         try:
-            await self._pause(keys=[self._keys("send", "pause")],
-                              args=[max(1, int(seconds * 1000))])
+            await self._pause(
+                keys=[self._keys("send", "pause")], args=[max(1, int(seconds * 1000))]
+            )
         except redis.RedisError as error:
             log.warning("could not pause the other nodes", error=str(error))
 
     async def acquire(self, chat_id: int, departure: Departure | None = None) -> None:
-        keys = [self._keys("send", "bot"), self._keys("send", "chat", chat_id),
-                self._keys("send", "pause")]
+        keys = [
+            self._keys("send", "bot"),
+            self._keys("send", "chat", chat_id),
+            self._keys("send", "pause"),
+        ]
         args: list[float | int] = [self._rate, self._burst, self._chat_rate, self._chat_burst]
         if departure is not None:
             keys.append(departure.key)
@@ -322,8 +374,13 @@ class SendOnce:
     this node → its done() waits for that. Between Telegram accepting a reply and the journal
     recording it lies the one window in which a node's death makes a reply go out twice."""
 
-    def __init__(self, outbox: Outbox, journal: ReplyJournal,
-                 metrics: Metrics | None = None, holder: str = "") -> None:
+    def __init__(
+        self,
+        outbox: Outbox,
+        journal: ReplyJournal,
+        metrics: Metrics | None = None,
+        holder: str = "",
+    ) -> None:
         self._outbox = outbox
         self._journal = journal
         self._metrics = metrics
@@ -349,28 +406,39 @@ class SendOnce:
         if not entry.recorded:
             # Its node died while handling it: the effects may be committed, the replies were
             # not recorded. Handling it again is all that is left (see storage.journal).
-            log.warning("work in doubt: handled again", work=work, claimed_by=entry.claimed_by,
-                        user_id=user_id)
+            log.warning(
+                "work in doubt: handled again",
+                work=work,
+                claimed_by=entry.claimed_by,
+                user_id=user_id,
+            )
             if self._metrics is not None:
                 self._metrics.in_doubt.labels(self._metrics.node_id).inc()
             return False
         if entry.complete or not entry.unsent:
             done()
             return True
-        log.info("sending what a node left unsent", work=work, unsent=len(entry.unsent),
-                 sent=entry.sent)
+        log.info(
+            "sending what a node left unsent", work=work, unsent=len(entry.unsent), sent=entry.sent
+        )
         if entry.uncertain:
             # The node died while this reply was on its way: Telegram may have taken it.
             # Sending it again may show it twice; not sending may lose it. We send.
-            log.warning("a reply may reach the user twice", work=work, chat_id=entry.chat_id,
-                        method=entry.unsent[0].method, reply=entry.sent + 1)
+            log.warning(
+                "a reply may reach the user twice",
+                work=work,
+                chat_id=entry.chat_id,
+                method=entry.unsent[0].method,
+                reply=entry.sent + 1,
+            )
             self._count("uncertain")
         self._count("unsent")
         self._start(work, entry.chat_id, entry.unsent, entry.sent, done)
         return True
 
-    def send(self, work: str, chat_id: int, replies: Sequence[Reply],
-             done: Callable[[], None]) -> None:
+    def send(
+        self, work: str, chat_id: int, replies: Sequence[Reply], done: Callable[[], None]
+    ) -> None:
         """Record the replies of finished work and send them; blocking (one Redis write)."""
         self._journal.record(work, chat_id, list(replies))
         if not replies:
@@ -378,8 +446,14 @@ class SendOnce:
             return
         self._start(work, chat_id, tuple(replies), 0, done)
 
-    def _start(self, work: str, chat_id: int, replies: tuple[Reply, ...], already: int,
-               done: Callable[[], None]) -> None:
+    def _start(
+        self,
+        work: str,
+        chat_id: int,
+        replies: tuple[Reply, ...],
+        already: int,
+        done: Callable[[], None],
+    ) -> None:
         with self._lock:
             self._sending[work] = [done]
         journal = self._journal

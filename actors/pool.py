@@ -15,8 +15,9 @@ P = TypeVar("P")
 
 
 class ActorPool(Generic[P]):
-    def __init__(self, name: str, size: int, start: Callable[[], pykka.ActorRef[Any]],
-                 proxy_type: type[P]) -> None:
+    def __init__(
+        self, name: str, size: int, start: Callable[[], pykka.ActorRef[Any]], proxy_type: type[P]
+    ) -> None:
         """proxy_type is the typed proxy class (pykka.typing) the callers see; like Mopidy, we
         cast real proxies to it, since instantiating it would run methods in the caller."""
         self.name = name

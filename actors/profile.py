@@ -24,8 +24,13 @@ log = structlog.get_logger(__name__)
 
 
 class ProfileActor(pykka.ThreadingActor):
-    def __init__(self, accounts: Accounts, photos: PhotoStore, telegram: TelegramGateway,
-                 on_changed: Callable[[int], None] | None = None) -> None:
+    def __init__(
+        self,
+        accounts: Accounts,
+        photos: PhotoStore,
+        telegram: TelegramGateway,
+        on_changed: Callable[[int], None] | None = None,
+    ) -> None:
         """on_changed(user_id) is told of every change to what a profile shows (the rater
         re-rates it); it must not block."""
         super().__init__()
@@ -34,8 +39,9 @@ class ProfileActor(pykka.ThreadingActor):
         self._telegram = telegram
         self._on_changed = on_changed or (lambda _user_id: None)
 
-    def register(self, user_id: int, chat_id: int, language: str,
-                 username: str | None) -> tuple[Account, bool]:
+    def register(
+        self, user_id: int, chat_id: int, language: str, username: str | None
+    ) -> tuple[Account, bool]:
         account, created = self._accounts.register(user_id, chat_id, language, username)
         if created:
             log.info("user registered", user_id=user_id, action="registered", language=language)
@@ -47,8 +53,9 @@ class ProfileActor(pykka.ThreadingActor):
     def set_language(self, user_id: int, language: str) -> None:
         self._accounts.set_language(user_id, language)
 
-    def save(self, user_id: int, values: dict[str, object],
-             step: str | Keep | None = KEEP_STEP) -> Account:
+    def save(
+        self, user_id: int, values: dict[str, object], step: str | Keep | None = KEEP_STEP
+    ) -> Account:
         """Set profile fields and/or move the onboarding step (None: finished) in one
         transaction; the account as it is now."""
         account, shown = self._accounts.save(user_id, values, step)
@@ -63,16 +70,26 @@ class ProfileActor(pykka.ThreadingActor):
 
     def set_paused(self, user_id: int, paused: bool) -> None:
         self._accounts.set_paused(user_id, paused)
-        log.info("profile paused" if paused else "profile resumed", user_id=user_id,
-                 action="paused" if paused else "resumed")
+        log.info(
+            "profile paused" if paused else "profile resumed",
+            user_id=user_id,
+            action="paused" if paused else "resumed",
+        )
 
     def set_inactive(self, user_id: int) -> None:
         self._accounts.set_inactive(user_id, True)
         log.info("user blocked the bot", user_id=user_id, action="inactive")
 
-    def add_photo(self, user_id: int, file_id: str, file_unique_id: str, claimed_type: str,
-                  claimed_size: int, photos_owned: int,
-                  as_document_in: int | None = None) -> Account:
+    def add_photo(
+        self,
+        user_id: int,
+        file_id: str,
+        file_unique_id: str,
+        claimed_type: str,
+        claimed_size: int,
+        photos_owned: int,
+        as_document_in: int | None = None,
+    ) -> Account:
         """Download a Telegram photo once, keep its bytes under a random key and its file_id
         for showing; the account with the photo. Raises Invalid with the reason.
         An image sent as a document (as_document_in: its chat) gets a photo file_id first,
@@ -81,8 +98,9 @@ class ProfileActor(pykka.ThreadingActor):
         try:
             data = self._telegram.download(file_id, PHOTO_MAX_BYTES)
         except FileTooLarge:
-            raise Invalid("errors.photo_too_large",
-                          {"limit_mb": PHOTO_MAX_BYTES // (1024 * 1024)}) from None
+            raise Invalid(
+                "errors.photo_too_large", {"limit_mb": PHOTO_MAX_BYTES // (1024 * 1024)}
+            ) from None
         except Exception as error:
             log.warning("photo download failed", user_id=user_id, error=str(error))
             raise Invalid("errors.photo_download_failed") from None
@@ -97,8 +115,9 @@ class ProfileActor(pykka.ThreadingActor):
                 log.warning("photo upload failed", user_id=user_id, error=str(error))
                 raise Invalid("errors.photo_download_failed") from None
         key = self._photos.put(data, content_type)
-        added = self._accounts.add_photo(user_id, key, file_id, file_unique_id, content_type,
-                                         len(data))
+        added = self._accounts.add_photo(
+            user_id, key, file_id, file_unique_id, content_type, len(data)
+        )
         account = self._accounts.get(user_id)
         if account is None:
             self._photos.delete([key])

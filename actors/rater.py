@@ -22,8 +22,13 @@ log = structlog.get_logger(__name__)
 
 
 class RaterActor(pykka.ThreadingActor):
-    def __init__(self, ratings: Ratings, node_id: str, metrics: Metrics,
-                 on_finished: Callable[[str, SweepOutcome], None] | None = None) -> None:
+    def __init__(
+        self,
+        ratings: Ratings,
+        node_id: str,
+        metrics: Metrics,
+        on_finished: Callable[[str, SweepOutcome], None] | None = None,
+    ) -> None:
         super().__init__()
         self._ratings = ratings
         self._node_id = node_id
@@ -42,9 +47,14 @@ class RaterActor(pykka.ThreadingActor):
             return outcome
         seconds = time.perf_counter() - started
         self._metrics.sweep_seconds.labels(self._metrics.node_id, kind).observe(seconds)
-        log.info("rating sweep finished", kind=kind, sweep_id=outcome.sweep_id,
-                 processed=outcome.processed, resumed=outcome.resumed,
-                 seconds=round(seconds, 2))
+        log.info(
+            "rating sweep finished",
+            kind=kind,
+            sweep_id=outcome.sweep_id,
+            processed=outcome.processed,
+            resumed=outcome.resumed,
+            seconds=round(seconds, 2),
+        )
         if self._on_finished is not None:
             self._on_finished(kind, outcome)
         return outcome
@@ -55,8 +65,7 @@ class RaterActor(pykka.ThreadingActor):
             self._ratings.recompute(user_ids)
         except Exception:
             self._metrics.errors.labels(self._metrics.node_id, "rater").inc()
-            log.exception("rating recompute failed; the next sweep rates them",
-                          users=len(user_ids))
+            log.exception("rating recompute failed; the next sweep rates them", users=len(user_ids))
 
 
 class RaterActorProxy(ActorMemberMixin, pykka.ActorProxy[RaterActor]):

@@ -173,14 +173,12 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
 
         def finished() -> None:
             delivery.done()
-            metrics.handler_seconds.labels(metrics.node_id).observe(
-                time.perf_counter() - started)
+            metrics.handler_seconds.labels(metrics.node_id).observe(time.perf_counter() - started)
 
         failure: Exception | None = None
         for attempt in range(1, HANDLE_ATTEMPTS + 1):
             try:
-                if attempt == 1 and self._deps.processed.replay(work, finished,
-                                                                 incoming.user_id):
+                if attempt == 1 and self._deps.processed.replay(work, finished, incoming.user_id):
                     bound.info("repeated update: nothing done twice")
                     return
                 out = self._route(incoming)
@@ -188,8 +186,7 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
             except Exception as error:
                 failure = error
                 metrics.errors.labels(metrics.node_id, "session").inc()
-                bound.exception("update handling failed", kind=incoming.kind.value,
-                                attempt=attempt)
+                bound.exception("update handling failed", kind=incoming.kind.value, attempt=attempt)
                 if attempt < HANDLE_ATTEMPTS:
                     time.sleep(RETRY_BACKOFF_SECONDS * 4 ** (attempt - 1))
         else:
@@ -228,10 +225,10 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
             if incoming.kind in (Kind.CALLBACK, Kind.BOT_UNBLOCKED):
                 return self._unknown_user_button(incoming)
             language = language_for(incoming.language_code)
-            account, _ = self._ask(profile.register(incoming.user_id, incoming.chat_id,
-                                                    language, incoming.username))
-            self._deps.metrics.user_actions.labels(self._deps.metrics.node_id,
-                                                   "registered").inc()
+            account, _ = self._ask(
+                profile.register(incoming.user_id, incoming.chat_id, language, incoming.username)
+            )
+            self._deps.metrics.user_actions.labels(self._deps.metrics.node_id, "registered").inc()
             ctx = self._context(incoming, account)
             if incoming.kind is Kind.COMMAND and incoming.command in FIRST_CONTACT_COMMANDS:
                 self._commands[incoming.command](ctx)
@@ -266,13 +263,16 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
         language = language_for(incoming.language_code)
         out = [replies.message(incoming.chat_id, t(language, "profile.no_profile"))]
         if incoming.callback_id:
-            out.insert(0, replies.answer_callback(incoming.callback_id,
-                                                  t(language, "common.outdated_button")))
+            out.insert(
+                0,
+                replies.answer_callback(
+                    incoming.callback_id, t(language, "common.outdated_button")
+                ),
+            )
         return out
 
     def _context(self, incoming: Incoming, account: Account) -> Context:
-        return Context(incoming, account, Buttons(self._deps.signer, account.id,
-                                                  account.language))
+        return Context(incoming, account, Buttons(self._deps.signer, account.id, account.language))
 
     def _conversation(self, account: Account) -> Conversation:
         step = resume_step(account.onboarding_step)
@@ -317,12 +317,14 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
         conversation = self._conversation(ctx.account)
         if conversation.flow is Flow.ONBOARDING:
             self._deps.conversations.set(ctx.user_id, {ONBOARDING_CANCELLED: True})
-            ctx.send(replies.message_removing_keyboard(ctx.chat_id,
-                                                       ctx.text("onboarding.cancelled")))
+            ctx.send(
+                replies.message_removing_keyboard(ctx.chat_id, ctx.text("onboarding.cancelled"))
+            )
         elif conversation.flow is Flow.EDIT:
             self._deps.conversations.clear(ctx.user_id)
-            ctx.send(replies.message_removing_keyboard(ctx.chat_id,
-                                                       ctx.text("common.edit_cancelled")))
+            ctx.send(
+                replies.message_removing_keyboard(ctx.chat_id, ctx.text("common.edit_cancelled"))
+            )
         else:
             ctx.say("common.nothing_to_cancel")
 
@@ -367,8 +369,16 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
             ctx.say("profile.send_new_photo")
             return
         account = ctx.account
-        ctx.send(screens.ask_step(conversation.step, ctx.chat_id, ctx.buttons, account.age,
-                                  account.interests, len(account.photos)))
+        ctx.send(
+            screens.ask_step(
+                conversation.step,
+                ctx.chat_id,
+                ctx.buttons,
+                account.age,
+                account.interests,
+                len(account.photos),
+            )
+        )
 
     def _on_step_input(self, ctx: Context, conversation: Conversation) -> None:
         step = conversation.step
@@ -409,8 +419,7 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
     def _location_values(incoming: Incoming) -> dict[str, object]:
         if incoming.kind is Kind.LOCATION:
             latitude, longitude = validate_location(incoming.latitude, incoming.longitude)
-            return {"latitude": latitude, "longitude": longitude, "city": None,
-                    "city_key": None}
+            return {"latitude": latitude, "longitude": longitude, "city": None, "city_key": None}
         if incoming.kind is not Kind.TEXT:
             raise Invalid("errors.expected_location")
         city, key = validate_city(incoming.text)
@@ -420,20 +429,34 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
         incoming = ctx.incoming
         if incoming.kind not in PHOTO_KINDS:
             raise Invalid("errors.expected_photo")
-        ctx.account = self._ask(self._profile(ctx.user_id).add_photo(
-            ctx.user_id, incoming.file_id, incoming.file_unique_id, incoming.mime_type,
-            incoming.file_size, len(ctx.account.photos),
-            ctx.chat_id if incoming.kind is Kind.DOCUMENT else None))
+        ctx.account = self._ask(
+            self._profile(ctx.user_id).add_photo(
+                ctx.user_id,
+                incoming.file_id,
+                incoming.file_unique_id,
+                incoming.mime_type,
+                incoming.file_size,
+                len(ctx.account.photos),
+                ctx.chat_id if incoming.kind is Kind.DOCUMENT else None,
+            )
+        )
         owned = len(ctx.account.photos)
         self._deps.metrics.user_actions.labels(self._deps.metrics.node_id, "photo_added").inc()
-        if conversation.flow is Flow.ONBOARDING and transition(
-                conversation, Event.ACCEPTED, owned) == conversation:
+        if (
+            conversation.flow is Flow.ONBOARDING
+            and transition(conversation, Event.ACCEPTED, owned) == conversation
+        ):
             ctx.send(screens.photo_saved(ctx.chat_id, ctx.buttons, owned))
             return
         self._advance(ctx, conversation, Event.ACCEPTED)
 
-    def _advance(self, ctx: Context, conversation: Conversation, event: Event,
-                 values: dict[str, object] | None = None) -> None:
+    def _advance(
+        self,
+        ctx: Context,
+        conversation: Conversation,
+        event: Event,
+        values: dict[str, object] | None = None,
+    ) -> None:
         """Save the step's values, move the conversation on after an event and say what
         comes next. The values and the next onboarding step are one write, which hands back
         the account as it is now (ctx.account must be current when this is called)."""
@@ -441,23 +464,29 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
         moves_onboarding = conversation.flow is Flow.ONBOARDING and following != conversation
         if values or moves_onboarding:
             next_step = following.step.value if following.step else None
-            ctx.account = self._ask(self._profile(ctx.user_id).save(
-                ctx.user_id, values or {}, next_step if moves_onboarding else KEEP_STEP))
+            ctx.account = self._ask(
+                self._profile(ctx.user_id).save(
+                    ctx.user_id, values or {}, next_step if moves_onboarding else KEEP_STEP
+                )
+            )
         if following == conversation:
             return
         if conversation.flow is Flow.EDIT:
             self._deps.conversations.clear(ctx.user_id)
             # The location question showed a reply keyboard: saying "saved" takes it away.
-            ctx.send(replies.message_removing_keyboard(ctx.chat_id, ctx.text("common.saved"))
-                     if conversation.step is Step.LOCATION else
-                     replies.message(ctx.chat_id, ctx.text("common.saved")))
+            ctx.send(
+                replies.message_removing_keyboard(ctx.chat_id, ctx.text("common.saved"))
+                if conversation.step is Step.LOCATION
+                else replies.message(ctx.chat_id, ctx.text("common.saved"))
+            )
             self._show_own_profile(ctx)
             return
         if following.flow is Flow.ONBOARDING:
             self._ask_current_step(ctx, following)
             return
-        self._deps.metrics.user_actions.labels(self._deps.metrics.node_id,
-                                               "profile_completed").inc()
+        self._deps.metrics.user_actions.labels(
+            self._deps.metrics.node_id, "profile_completed"
+        ).inc()
         ctx.say("onboarding.done")
         self._show_own_profile(ctx)
 
@@ -468,8 +497,12 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
         parts = self._deps.signer.verify(ctx.user_id, incoming.callback_data)
         handler = self._callbacks.get(parts[0]) if parts else None
         if parts is None or handler is None:
-            log.info("button refused", user_id=ctx.user_id, update_id=incoming.update_id,
-                     reason="bad signature" if parts is None else "unknown action")
+            log.info(
+                "button refused",
+                user_id=ctx.user_id,
+                update_id=incoming.update_id,
+                reason="bad signature" if parts is None else "unknown action",
+            )
             self._outdated(ctx)
             return
         handler(ctx, parts[1:])
@@ -478,8 +511,11 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
 
     def _outdated(self, ctx: Context) -> None:
         """Refuse an old, forged or foreign button; a pending question is asked again."""
-        ctx.send(replies.answer_callback(ctx.incoming.callback_id,
-                                         ctx.text("common.outdated_button"), alert=True))
+        ctx.send(
+            replies.answer_callback(
+                ctx.incoming.callback_id, ctx.text("common.outdated_button"), alert=True
+            )
+        )
         conversation = self._conversation(ctx.account)
         if conversation.flow is not Flow.IDLE:
             self._ask_current_step(ctx, conversation)
@@ -519,8 +555,11 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
                 self._outdated(ctx)
                 return
         except Invalid as invalid:
-            ctx.send(replies.answer_callback(ctx.incoming.callback_id,
-                                             ctx.text(invalid.key, **invalid.params), True))
+            ctx.send(
+                replies.answer_callback(
+                    ctx.incoming.callback_id, ctx.text(invalid.key, **invalid.params), True
+                )
+            )
             return
         try:
             self._advance(ctx, conversation, event, values)
@@ -529,11 +568,17 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
 
     def _toggle_interest(self, ctx: Context, interest: str) -> None:
         chosen = toggle_interest(ctx.account.interests, interest, INTERESTS, MAX_INTERESTS)
-        ctx.account = self._ask(self._profile(ctx.user_id).save(ctx.user_id,
-                                                                {"interests": list(chosen)}))
-        ctx.send(replies.answer_callback(ctx.incoming.callback_id),
-                 replies.edit_keyboard(ctx.chat_id, ctx.incoming.message_id,
-                                       screens.interests_keyboard(ctx.buttons, chosen)))
+        ctx.account = self._ask(
+            self._profile(ctx.user_id).save(ctx.user_id, {"interests": list(chosen)})
+        )
+        ctx.send(
+            replies.answer_callback(ctx.incoming.callback_id),
+            replies.edit_keyboard(
+                ctx.chat_id,
+                ctx.incoming.message_id,
+                screens.interests_keyboard(ctx.buttons, chosen),
+            ),
+        )
 
     def _cb_edit(self, ctx: Context, args: list[str]) -> None:
         if not args or args[0] not in {step.value for step in screens.EDITABLE_STEPS}:
@@ -565,8 +610,11 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
         except ValueError:
             photo_id = None
         if photo_id is None or all(photo.id != photo_id for photo in ctx.account.photos):
-            ctx.send(replies.answer_callback(ctx.incoming.callback_id,
-                                             ctx.text("errors.photo_missing"), alert=True))
+            ctx.send(
+                replies.answer_callback(
+                    ctx.incoming.callback_id, ctx.text("errors.photo_missing"), alert=True
+                )
+            )
             return None
         return photo_id
 
@@ -575,12 +623,14 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
         if photo_id is None:
             return
         if len(ctx.account.photos) <= 1:
-            ctx.send(replies.answer_callback(ctx.incoming.callback_id,
-                                             ctx.text("errors.photo_last"), alert=True))
+            ctx.send(
+                replies.answer_callback(
+                    ctx.incoming.callback_id, ctx.text("errors.photo_last"), alert=True
+                )
+            )
             return
         self._ask(self._profile(ctx.user_id).delete_photo(ctx.user_id, photo_id))
-        self._deps.metrics.user_actions.labels(self._deps.metrics.node_id,
-                                               "photo_deleted").inc()
+        self._deps.metrics.user_actions.labels(self._deps.metrics.node_id, "photo_deleted").inc()
         ctx.say("profile.photo_deleted")
         self._reload(ctx)
         self._show_photo_manager(ctx)
@@ -604,11 +654,15 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
             return
         paused = not ctx.account.is_paused
         self._ask(self._profile(ctx.user_id).set_paused(ctx.user_id, paused))
-        self._deps.metrics.user_actions.labels(self._deps.metrics.node_id,
-                                               "paused" if paused else "resumed").inc()
+        self._deps.metrics.user_actions.labels(
+            self._deps.metrics.node_id, "paused" if paused else "resumed"
+        ).inc()
         ctx.say("profile.paused" if paused else "profile.resumed")
-        ctx.send(replies.edit_keyboard(ctx.chat_id, ctx.incoming.message_id,
-                                       screens.profile_menu(ctx.buttons, paused)))
+        ctx.send(
+            replies.edit_keyboard(
+                ctx.chat_id, ctx.incoming.message_id, screens.profile_menu(ctx.buttons, paused)
+            )
+        )
 
     def _cb_delete_account(self, ctx: Context, args: list[str]) -> None:
         choice = args[0] if args else ""
@@ -639,14 +693,24 @@ class SessionActor(DiscoveryMixin, pykka.ThreadingActor):
 
     def _show_own_profile(self, ctx: Context) -> None:
         account = ctx.account
-        ctx.send(*screens.own_profile(ctx.chat_id, ctx.buttons, account,
-                                      [photo.telegram_file_id for photo in account.photos],
-                                      account.is_paused))
+        ctx.send(
+            *screens.own_profile(
+                ctx.chat_id,
+                ctx.buttons,
+                account,
+                [photo.telegram_file_id for photo in account.photos],
+                account.is_paused,
+            )
+        )
 
     def _show_photo_manager(self, ctx: Context) -> None:
-        ctx.send(*screens.photo_manager(
-            ctx.chat_id, ctx.buttons,
-            [(photo.id.hex, photo.telegram_file_id) for photo in ctx.account.photos]))
+        ctx.send(
+            *screens.photo_manager(
+                ctx.chat_id,
+                ctx.buttons,
+                [(photo.id.hex, photo.telegram_file_id) for photo in ctx.account.photos],
+            )
+        )
 
 
 def _stale(account: Account) -> bool:

@@ -64,6 +64,7 @@ class DiscoveryMixin:
     _callbacks: dict[str, ButtonHandler]
 
     if TYPE_CHECKING:
+
         def _ask(self, future: pykka.Future[Any]) -> Any: ...
         def _profile(self, user_id: int) -> ProfileActorProxy: ...
         def _reload(self, ctx: Context) -> Account: ...
@@ -72,12 +73,18 @@ class DiscoveryMixin:
         def _cmd_unknown(self, ctx: Context) -> None: ...
 
     def _register_discovery(self) -> None:
-        self._commands.update({
-            "browse": self._cmd_browse, "likes": self._cmd_likes,
-            "matches": self._cmd_matches, "settings": self._cmd_settings,
-            "stop": self._cmd_stop, "reports": self._cmd_reports,
-            "ban": self._cmd_ban, "unban": self._cmd_unban,
-        })
+        self._commands.update(
+            {
+                "browse": self._cmd_browse,
+                "likes": self._cmd_likes,
+                "matches": self._cmd_matches,
+                "settings": self._cmd_settings,
+                "stop": self._cmd_stop,
+                "reports": self._cmd_reports,
+                "ban": self._cmd_ban,
+                "unban": self._cmd_unban,
+            }
+        )
         session_cancel = self._commands["cancel"]
 
         def cancel(ctx: Context) -> None:
@@ -86,19 +93,31 @@ class DiscoveryMixin:
 
         self._commands["cancel"] = cancel
         buttons: dict[Action, ButtonHandler] = {
-            Action.LIKE: self._cb_like, Action.LIKE_WITH_MESSAGE: self._cb_like_with_message,
-            Action.SKIP: self._cb_skip, Action.UNDO_SKIP: self._cb_undo_skip,
-            Action.REPORT: self._cb_report, Action.STOP_BROWSING: self._cb_stop_browsing,
-            Action.BROWSE: self._cb_browse, Action.LIKES: self._cb_likes,
-            Action.LIKER_LIKE: self._cb_liker_like, Action.LIKER_SKIP: self._cb_liker_skip,
-            Action.MATCHES: self._cb_matches, Action.MATCH_OPEN: self._cb_match_open,
-            Action.WRITE: self._cb_write, Action.UNMATCH: self._cb_unmatch,
-            Action.BLOCK: self._cb_block, Action.MATCH_REPORT: self._cb_match_report,
-            Action.LEAVE_CHAT: self._cb_leave_chat, Action.REPORT_REASON: self._cb_report_reason,
+            Action.LIKE: self._cb_like,
+            Action.LIKE_WITH_MESSAGE: self._cb_like_with_message,
+            Action.SKIP: self._cb_skip,
+            Action.UNDO_SKIP: self._cb_undo_skip,
+            Action.REPORT: self._cb_report,
+            Action.STOP_BROWSING: self._cb_stop_browsing,
+            Action.BROWSE: self._cb_browse,
+            Action.LIKES: self._cb_likes,
+            Action.LIKER_LIKE: self._cb_liker_like,
+            Action.LIKER_SKIP: self._cb_liker_skip,
+            Action.MATCHES: self._cb_matches,
+            Action.MATCH_OPEN: self._cb_match_open,
+            Action.WRITE: self._cb_write,
+            Action.UNMATCH: self._cb_unmatch,
+            Action.BLOCK: self._cb_block,
+            Action.MATCH_REPORT: self._cb_match_report,
+            Action.LEAVE_CHAT: self._cb_leave_chat,
+            Action.REPORT_REASON: self._cb_report_reason,
             Action.REPORT_NO_COMMENT: self._cb_report_no_comment,
-            Action.SETTINGS: self._cb_settings, Action.RADIUS_MENU: self._cb_radius_menu,
-            Action.RADIUS: self._cb_radius, Action.SHOW_USERNAME: self._cb_show_username,
-            Action.BAN: self._cb_ban, Action.DISMISS: self._cb_dismiss,
+            Action.SETTINGS: self._cb_settings,
+            Action.RADIUS_MENU: self._cb_radius_menu,
+            Action.RADIUS: self._cb_radius,
+            Action.SHOW_USERNAME: self._cb_show_username,
+            Action.BAN: self._cb_ban,
+            Action.DISMISS: self._cb_dismiss,
         }
         self._callbacks.update({action.value: handler for action, handler in buttons.items()})
 
@@ -135,8 +154,9 @@ class DiscoveryMixin:
             self._outdated(ctx)
             return None
 
-    def _answer(self, ctx: Context, key: str | None = None, alert: bool = False,
-                **values: object) -> None:
+    def _answer(
+        self, ctx: Context, key: str | None = None, alert: bool = False, **values: object
+    ) -> None:
         text = ctx.text(key, **values) if key else None
         ctx.send(replies.answer_callback(ctx.incoming.callback_id, text, alert))
 
@@ -155,11 +175,13 @@ class DiscoveryMixin:
         if CHAT in state:
             self._relay(ctx, int(state[CHAT]))
         elif LIKE_MESSAGE in state:
-            self._like_message_input(ctx, int(state[LIKE_MESSAGE]),
-                                     Origin(state.get(ORIGIN, Origin.BROWSE.value)))
+            self._like_message_input(
+                ctx, int(state[LIKE_MESSAGE]), Origin(state.get(ORIGIN, Origin.BROWSE.value))
+            )
         elif REPORT_COMMENT in state:
-            self._report_comment_input(ctx, int(state[REPORT_COMMENT]),
-                                       Origin(state.get(ORIGIN, Origin.BROWSE.value)))
+            self._report_comment_input(
+                ctx, int(state[REPORT_COMMENT]), Origin(state.get(ORIGIN, Origin.BROWSE.value))
+            )
         else:
             return False
         return True
@@ -193,9 +215,16 @@ class DiscoveryMixin:
         if found is None:
             ctx.send(cards.nobody_left(ctx.chat_id, ctx.buttons, ctx.account.has_location))
             return
-        ctx.send(cards.browse_card(ctx.chat_id, ctx.buttons, viewer_of(ctx.account), found.card,
-                                   undo_skip_of=undo_skip_of,
-                                   widened_to_km=found.widened_to_km))
+        ctx.send(
+            cards.browse_card(
+                ctx.chat_id,
+                ctx.buttons,
+                viewer_of(ctx.account),
+                found.card,
+                undo_skip_of=undo_skip_of,
+                widened_to_km=found.widened_to_km,
+            )
+        )
 
     def _cb_like(self, ctx: Context, args: list[str]) -> None:
         target = self._user_arg(ctx, args)
@@ -237,8 +266,7 @@ class DiscoveryMixin:
         if card is None or other is None:
             return
         name = cards.display_name(ctx.language, other.name, other.username, other.show_username)
-        ctx.send(cards.match_notice(ctx.chat_id, ctx.buttons, viewer_of(ctx.account), card,
-                                    name))
+        ctx.send(cards.match_notice(ctx.chat_id, ctx.buttons, viewer_of(ctx.account), card, name))
 
     def _continue(self, ctx: Context, origin: Origin) -> None:
         """After a decision: the next card of the feed, or the next liker."""
@@ -304,8 +332,9 @@ class DiscoveryMixin:
             ctx.say("likes.none")
             return
         card, remaining = found
-        ctx.send(cards.liker_card(ctx.chat_id, ctx.buttons, viewer_of(ctx.account), card,
-                                  remaining))
+        ctx.send(
+            cards.liker_card(ctx.chat_id, ctx.buttons, viewer_of(ctx.account), card, remaining)
+        )
 
     def _cb_liker_like(self, ctx: Context, args: list[str]) -> None:
         target = self._user_arg(ctx, args)
@@ -343,8 +372,11 @@ class DiscoveryMixin:
         if match is None or card is None:
             self._answer(ctx, "chat.not_matched", alert=True)
             return
-        ctx.send(cards.match_card(ctx.chat_id, ctx.buttons, viewer_of(ctx.account), card, match,
-                                  datetime.now(UTC)))
+        ctx.send(
+            cards.match_card(
+                ctx.chat_id, ctx.buttons, viewer_of(ctx.account), card, match, datetime.now(UTC)
+            )
+        )
 
     def _cb_write(self, ctx: Context, args: list[str]) -> None:
         other = self._user_arg(ctx, args)
@@ -362,10 +394,19 @@ class DiscoveryMixin:
         if incoming.kind not in RELAYED_KINDS:
             ctx.say("chat.cannot_relay")
             return
-        status = self._ask(self._relay_actor(ctx).relay(ChatMessage(
-            sender_id=ctx.user_id, recipient_id=other, update_id=incoming.update_id,
-            kind=incoming.kind, sender_chat_id=ctx.chat_id, message_id=incoming.message_id,
-            text=incoming.text)))
+        status = self._ask(
+            self._relay_actor(ctx).relay(
+                ChatMessage(
+                    sender_id=ctx.user_id,
+                    recipient_id=other,
+                    update_id=incoming.update_id,
+                    kind=incoming.kind,
+                    sender_chat_id=ctx.chat_id,
+                    message_id=incoming.message_id,
+                    text=incoming.text,
+                )
+            )
+        )
         if status is not ChatStatus.ACTIVE:
             self._deps.conversations.clear(ctx.user_id)
             ctx.say(CHAT_REFUSALS[status])
@@ -382,8 +423,9 @@ class DiscoveryMixin:
 
     # -- safety ---------------------------------------------------------------------------
 
-    def _confirmed(self, ctx: Context, args: list[str], action: Action, question: str,
-                   other: int) -> bool:
+    def _confirmed(
+        self, ctx: Context, args: list[str], action: Action, question: str, other: int
+    ) -> bool:
         """True once the user said yes; otherwise asks (with the other's name)."""
         if len(args) > 1 and args[1] == "y":
             return True
@@ -400,8 +442,9 @@ class DiscoveryMixin:
 
     def _cb_unmatch(self, ctx: Context, args: list[str]) -> None:
         other = self._user_arg(ctx, args)
-        if other is None or not self._confirmed(ctx, args, Action.UNMATCH,
-                                                "safety.confirm_unmatch", other):
+        if other is None or not self._confirmed(
+            ctx, args, Action.UNMATCH, "safety.confirm_unmatch", other
+        ):
             return
         if not self._ask(self._matcher(ctx).unmatch(ctx.user_id, other)):
             self._answer(ctx, "chat.not_matched", alert=True)
@@ -412,8 +455,9 @@ class DiscoveryMixin:
 
     def _cb_block(self, ctx: Context, args: list[str]) -> None:
         other = self._user_arg(ctx, args)
-        if other is None or not self._confirmed(ctx, args, Action.BLOCK,
-                                                "safety.confirm_block", other):
+        if other is None or not self._confirmed(
+            ctx, args, Action.BLOCK, "safety.confirm_block", other
+        ):
             return
         if not self._ask(self._matcher(ctx).block(ctx.user_id, other)):
             self._outdated(ctx)
@@ -482,10 +526,18 @@ class DiscoveryMixin:
         if not self._require_complete(ctx):
             return
         account = ctx.account
-        ctx.send(cards.settings_screen(
-            ctx.chat_id, ctx.buttons, seeking=account.seeking, age_min=account.age_min,
-            age_max=account.age_max, radius_km=account.radius_km,
-            has_location=account.has_location, show_username=account.show_username))
+        ctx.send(
+            cards.settings_screen(
+                ctx.chat_id,
+                ctx.buttons,
+                seeking=account.seeking,
+                age_min=account.age_min,
+                age_max=account.age_max,
+                radius_km=account.radius_km,
+                has_location=account.has_location,
+                show_username=account.show_username,
+            )
+        )
 
     def _cb_settings(self, ctx: Context, args: list[str]) -> None:
         self._cmd_settings(ctx)
@@ -521,8 +573,7 @@ class DiscoveryMixin:
         if case is None:
             ctx.say("admin.no_reports")
             return
-        ctx.send(cards.report_case(ctx.chat_id, ctx.buttons, case.card, case.reports,
-                                   case.hidden))
+        ctx.send(cards.report_case(ctx.chat_id, ctx.buttons, case.card, case.reports, case.hidden))
 
     def _review(self, ctx: Context, args: list[str], ban: bool) -> None:
         if not self._is_admin(ctx):

@@ -43,23 +43,31 @@ def wait_for(check: object, timeout: float, what: str) -> None:
 def settled(nodes: list[NodeProcess]) -> bool:
     """Every node owns its share (the start-up handovers are over before measuring)."""
     counts = [node.metric("bot_owned_shards") for node in nodes]
-    return None not in counts and sum(c or 0 for c in counts) == SHARDS and \
-        all((c or 0) >= SHARDS // len(nodes) for c in counts)
+    return (
+        None not in counts
+        and sum(c or 0 for c in counts) == SHARDS
+        and all((c or 0) >= SHARDS // len(nodes) for c in counts)
+    )
 
 
-def run_cluster(nodes: int, pairs: int, logs: Path,
-                kill: bool = False) -> tuple[Run, list[float]]:
+def run_cluster(nodes: int, pairs: int, logs: Path, kill: bool = False) -> tuple[Run, list[float]]:
     """One run; the run and, with kill, the recovery time of each affected user."""
     logs.mkdir(parents=True, exist_ok=True)
     with fresh_services() as services:
         port = free_port()
         url = f"http://127.0.0.1:{port}"
-        sandbox = sandbox_process(port, TEST_BOT_TOKEN, logs / "sandbox.log",
-                                  global_rate=100000, chat_rate=100000)
+        sandbox = sandbox_process(
+            port, TEST_BOT_TOKEN, logs / "sandbox.log", global_rate=100000, chat_rate=100000
+        )
         # The sandbox's flood control is on with limits nobody reaches: Telegram's limits are
         # not what is measured here.
-        env = services.environ(TELEGRAM_API_URL=url, SHARDS=str(SHARDS), LOG_LEVEL="INFO",
-                               SEND_RATE_PER_SECOND="10000", SEND_RATE_PER_CHAT="1000")
+        env = services.environ(
+            TELEGRAM_API_URL=url,
+            SHARDS=str(SHARDS),
+            LOG_LEVEL="INFO",
+            SEND_RATE_PER_SECOND="10000",
+            SEND_RATE_PER_CHAT="1000",
+        )
         running = start_nodes([f"node-{n}" for n in range(1, nodes + 1)], env, free_port, logs)
         client = state.connect(services.redis_url)
         try:
@@ -73,17 +81,23 @@ def run_cluster(nodes: int, pairs: int, logs: Path,
                 wait_for(lambda: driver.progress >= 0.3, 120, "a third of the run")
                 victim = running[1]
                 leases = ShardLeases(client, state.Keys(services.redis_namespace), "bench")
-                doomed = {shard for shard, member in leases.holders(SHARDS).items()
-                          if member.startswith(victim.name + "~")}
+                doomed = {
+                    shard
+                    for shard, member in leases.holders(SHARDS).items()
+                    if member.startswith(victim.name + "~")
+                }
                 victim.process.kill()
                 killed_at = time.time()
                 drive.join()
                 run = runs[0]
                 # Steps the killed node's users had pending when it died: when were they
                 # answered?
-                recovery = [step.reacted_at - killed_at for step in run.steps
-                            if step.user_id % SHARDS in doomed
-                            and step.sent_at < killed_at < step.reacted_at]
+                recovery = [
+                    step.reacted_at - killed_at
+                    for step in run.steps
+                    if step.user_id % SHARDS in doomed
+                    and step.sent_at < killed_at < step.reacted_at
+                ]
             drive.join()
             return runs[0], recovery
         finally:
@@ -95,8 +109,9 @@ def run_cluster(nodes: int, pairs: int, logs: Path,
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--pairs", type=int, default=100, help="pairs of virtual users")
     args = parser.parse_args()
     logs = ROOT / "bench" / "results" / "cluster"
@@ -114,14 +129,18 @@ def main() -> int:
     for nodes, updates, seconds, latencies, failed in rows:
         p50 = latencies[len(latencies) // 2] * 1000
         p99 = latencies[min(len(latencies) - 1, int(len(latencies) * 0.99))] * 1000
-        print(f"| {nodes} | {updates} | {seconds:.1f} | {updates / seconds:.0f} | {p50:.0f} "
-              f"| {p99:.0f} | {failed} |")
+        print(
+            f"| {nodes} | {updates} | {seconds:.1f} | {updates / seconds:.0f} | {p50:.0f} "
+            f"| {p99:.0f} | {failed} |"
+        )
     if recovery:
-        print(f"\nSIGKILL of one of 3 nodes: the {len(recovery)} steps its users had pending "
-              f"were answered {statistics.median(recovery):.1f} s (median) and "
-              f"{max(recovery):.1f} s (last) after the kill; "
-              f"{run.updates / run.seconds:.0f} updates/s over that run, "
-              f"{len(run.failures)} failed pairs")
+        print(
+            f"\nSIGKILL of one of 3 nodes: the {len(recovery)} steps its users had pending "
+            f"were answered {statistics.median(recovery):.1f} s (median) and "
+            f"{max(recovery):.1f} s (last) after the kill; "
+            f"{run.updates / run.seconds:.0f} updates/s over that run, "
+            f"{len(run.failures)} failed pairs"
+        )
     return 0
 
 

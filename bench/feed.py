@@ -45,13 +45,33 @@ from storage.discovery import Discovery
 
 T = TypeVar("T")
 
-ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL",
-                           "postgresql://postgres@127.0.0.1:5432/postgres")
+ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 CITIES = 100
 COORDINATE_SHARE = 0.4
-INTERESTS = ("music", "movies", "books", "travel", "sport", "gym", "cooking", "games", "art",
-             "photography", "dancing", "hiking", "pets", "tech", "science", "fashion", "cars",
-             "yoga", "theatre", "volunteering")
+INTERESTS = (
+    "music",
+    "movies",
+    "books",
+    "travel",
+    "sport",
+    "gym",
+    "cooking",
+    "games",
+    "art",
+    "photography",
+    "dancing",
+    "hiking",
+    "pets",
+    "tech",
+    "science",
+    "fashion",
+    "cars",
+    "yoga",
+    "theatre",
+    "volunteering",
+)
 
 _POPULATION_SQL = """
 SELECT setseed(%(seed)s::float8);
@@ -111,8 +131,9 @@ def grow(pool: db.Pool, first: int, last: int, seed: float) -> None:
         cursor = conn.cursor()
         for part in statement.split(";\n"):
             if part.strip():
-                cursor.execute(part, {"seed": seed, "first": first, "last": last,
-                                      "interests": list(INTERESTS)})
+                cursor.execute(
+                    part, {"seed": seed, "first": first, "last": last, "interests": list(INTERESTS)}
+                )
     analyze(pool)
 
 
@@ -130,12 +151,15 @@ def choose_viewers(pool: db.Pool, count: int, population: int) -> list[int]:
             """SELECT p.user_id FROM profiles p JOIN users u ON u.id = p.user_id
                WHERE NOT (u.is_paused OR u.is_banned OR u.is_inactive OR u.is_hidden)
                  AND p.user_id <= %s
-               ORDER BY md5(p.user_id::text) LIMIT %s""", (population, count)).fetchall()
+               ORDER BY md5(p.user_id::text) LIMIT %s""",
+            (population, count),
+        ).fetchall()
     return [int(row["user_id"]) for row in rows]
 
 
-def prepare_viewer(pool: db.Pool, discovery: Discovery, viewer: Account, seen: int,
-                   population: int) -> None:
+def prepare_viewer(
+    pool: db.Pool, discovery: Discovery, viewer: Account, seen: int, population: int
+) -> None:
     """The viewer has seen ``seen`` people: the top of their feed (80 % skipped, 20 % liked;
     at most half of it, so that cards are left) and then random others; their pass's cursor
     stands after the top part."""
@@ -145,7 +169,7 @@ def prepare_viewer(pool: db.Pool, discovery: Discovery, viewer: Account, seen: i
     state = discovery.current_pass(viewer)
     with pool.connection() as conn:
         pool_top = discovery.feed_batch(conn, viewer, state, limit=2 * seen)
-        top = pool_top[:min(seen, len(pool_top) // 2)]  # some are always left to show
+        top = pool_top[: min(seen, len(pool_top) // 2)]  # some are always left to show
         ids = [row.user_id for row in top if row.visible]
         decided = {"like": ids[::5], "skip": [t for n, t in enumerate(ids) if n % 5]}
         for kind, targets in decided.items():
@@ -153,7 +177,9 @@ def prepare_viewer(pool: db.Pool, discovery: Discovery, viewer: Account, seen: i
                 """INSERT INTO interactions (actor_id, target_id, kind, created_at)
                    SELECT %(viewer)s, t, k, now() - interval '1 day'
                    FROM unnest(%(ids)s::bigint[]) t, unnest(ARRAY['view', %(kind)s]) k
-                   ON CONFLICT DO NOTHING""", {"viewer": viewer.id, "ids": targets, "kind": kind})
+                   ON CONFLICT DO NOTHING""",
+                {"viewer": viewer.id, "ids": targets, "kind": kind},
+            )
         conn.execute(
             """INSERT INTO interactions (actor_id, target_id, kind, created_at)
                SELECT %(viewer)s, t, k, now() - interval '2 days'
@@ -162,14 +188,17 @@ def prepare_viewer(pool: db.Pool, discovery: Discovery, viewer: Account, seen: i
                     unnest(ARRAY['view', 'skip']) k
                WHERE t <> %(viewer)s
                ON CONFLICT DO NOTHING""",
-            {"viewer": viewer.id, "rest": seen - len(ids), "population": population})
-        after_id, after_score = ((top[-1].user_id, top[-1].feed_score) if top
-                                 else (2**63 - 1, float("inf")))
+            {"viewer": viewer.id, "rest": seen - len(ids), "population": population},
+        )
+        after_id, after_score = (
+            (top[-1].user_id, top[-1].feed_score) if top else (2**63 - 1, float("inf"))
+        )
         conn.execute(
             """INSERT INTO feed_passes (viewer_id, filters, radius_km, widened, widened_told,
                                         after_score, after_id, started_at)
                VALUES (%s, %s, %s, %s, true, %s, %s, now())""",
-            (viewer.id, state.filters, state.radius_km, state.widened, after_score, after_id))
+            (viewer.id, state.filters, state.radius_km, state.widened, after_score, after_id),
+        )
 
 
 def timed(action: Callable[[], T]) -> tuple[float, T]:
@@ -178,8 +207,9 @@ def timed(action: Callable[[], T]) -> tuple[float, T]:
     return (time.perf_counter() - started) * 1000, result
 
 
-def measure(pool: db.Pool, discovery: Discovery, viewers: list[Account], cards: int,
-            restarts: int) -> Timings:
+def measure(
+    pool: db.Pool, discovery: Discovery, viewers: list[Account], cards: int, restarts: int
+) -> Timings:
     timings = Timings([], [])
     for viewer in viewers:
         for _ in range(cards):
@@ -205,21 +235,27 @@ def percentile(values: list[float], share: float) -> float:
 def summary(label: str, values: list[float]) -> str:
     if not values:
         return f"  {label:<26} no samples"
-    return (f"  {label:<26} n={len(values):<5} p50={statistics.median(values):7.2f} ms  "
-            f"p99={percentile(values, 0.99):7.2f} ms  max={max(values):7.2f} ms")
+    return (
+        f"  {label:<26} n={len(values):<5} p50={statistics.median(values):7.2f} ms  "
+        f"p99={percentile(values, 0.99):7.2f} ms  max={max(values):7.2f} ms"
+    )
 
 
 def explain(pool: db.Pool, discovery: Discovery, viewer: Account) -> str:
     query, params = discovery.feed_batch_query(viewer, discovery.current_pass(viewer))
     with pool.connection() as conn:
-        rows = conn.execute(sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + query,
-                            params).fetchall()
+        rows = conn.execute(
+            sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + query, params
+        ).fetchall()
     return "\n".join("    " + row["QUERY PLAN"] for row in rows)
 
 
 def describe(viewer: Account) -> str:
-    place = (f"coordinates, radius {viewer.radius_km} km" if viewer.has_location
-             else f"city {viewer.city}")
+    place = (
+        f"coordinates, radius {viewer.radius_km} km"
+        if viewer.has_location
+        else f"city {viewer.city}"
+    )
     return f"viewer {viewer.id} ({viewer.gender} seeking {viewer.seeking}, {place})"
 
 
@@ -237,16 +273,21 @@ def run(args: argparse.Namespace) -> None:
             grow(pool, population + 1, size, args.seed)
             population = size
             print(f"\n== {size:,} profiles (generated in {time.perf_counter() - started:.0f} s)")
-            viewers = [account for user_id in choose_viewers(pool, args.viewers, size)
-                       if (account := accounts.get(user_id)) is not None]
+            viewers = [
+                account
+                for user_id in choose_viewers(pool, args.viewers, size)
+                if (account := accounts.get(user_id)) is not None
+            ]
             for viewer in viewers:
                 prepare_viewer(pool, discovery, viewer, args.seen, size)
             analyze(pool)
             timings = measure(pool, discovery, viewers, args.cards, args.restarts)
             print(summary("next card", timings.next_card_ms))
             print(summary("first card of a new pass", timings.pass_start_ms))
-            for viewer in (next(v for v in viewers if not v.has_location),
-                           next(v for v in viewers if v.has_location)):
+            for viewer in (
+                next(v for v in viewers if not v.has_location),
+                next(v for v in viewers if v.has_location),
+            ):
                 prepare_viewer(pool, discovery, viewer, args.seen, size)
                 print(f"  plan of one ranked batch, {describe(viewer)}:")
                 print(explain(pool, discovery, viewer))

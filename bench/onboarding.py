@@ -121,12 +121,14 @@ def _if_running(pid: int) -> float:
 
 
 @contextmanager
-def process(args: list[str], env: dict[str, str], ready: str,
-            log_path: Path) -> Iterator[subprocess.Popen[bytes]]:
+def process(
+    args: list[str], env: dict[str, str], ready: str, log_path: Path
+) -> Iterator[subprocess.Popen[bytes]]:
     """Start a child, wait for a line matching ready on its output, stop it at the end."""
     log_file = log_path.open("wb")
-    child = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.PIPE,
-                             stderr=log_file)
+    child = subprocess.Popen(
+        args, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.PIPE, stderr=log_file
+    )
     assert child.stdout is not None
     deadline = time.monotonic() + 60
     for line in child.stdout:
@@ -138,8 +140,9 @@ def process(args: list[str], env: dict[str, str], ready: str,
     else:
         raise RuntimeError(f"{args} exited early; see {log_path}")
     # Keep draining its output, or the child blocks once the pipe is full.
-    pump = threading.Thread(target=lambda: [log_file.write(line) for line in child.stdout or ()],
-                            daemon=True)
+    pump = threading.Thread(
+        target=lambda: [log_file.write(line) for line in child.stdout or ()], daemon=True
+    )
     pump.start()
     try:
         yield child
@@ -186,25 +189,32 @@ class Driver:
         async with aiohttp.ClientSession(connector=connector) as session:
             ids = []
             for n in range(users):
-                async with session.post(f"{self.base}/users", json={
-                        "first_name": f"User{n}", "language_code": language}) as response:
+                async with session.post(
+                    f"{self.base}/users", json={"first_name": f"User{n}", "language_code": language}
+                ) as response:
                     ids.append((await response.json())["user"]["id"])
             # Paced: users start one after another over the run's nominal length.
             spread = len(ids) * len(script) / self._rate if self._rate else 0.0
             start = time.perf_counter()
-            await asyncio.gather(*(self._user(session, user_id, script, n * spread / len(ids))
-                                   for n, user_id in enumerate(ids)))
+            await asyncio.gather(
+                *(
+                    self._user(session, user_id, script, n * spread / len(ids))
+                    for n, user_id in enumerate(ids)
+                )
+            )
             return time.perf_counter() - start
 
-    async def _user(self, session: aiohttp.ClientSession, user_id: int,
-                    script: tuple[Step, ...], delay: float) -> None:
+    async def _user(
+        self, session: aiohttp.ClientSession, user_id: int, script: tuple[Step, ...], delay: float
+    ) -> None:
         await asyncio.sleep(delay)
         bot_messages: set[int] = set()
         for place, step in enumerate(script):
             await self._pacer.turn()
             started = time.time()
-            async with session.post(f"{self.base}/users/{user_id}/{step.action}",
-                                    json=step.body) as response:
+            async with session.post(
+                f"{self.base}/users/{user_id}/{step.action}", json=step.body
+            ) as response:
                 acted = await response.json(loads=orjson.loads)
                 if not acted.get("ok", True) or "update_id" not in acted:
                     raise RuntimeError(f"user {user_id} could not {step}: {acted}")
@@ -214,24 +224,39 @@ class Driver:
             reacted_at: float | None = None
             answered = query_id is None
             while True:
-                async with session.get(f"{self.base}/users/{user_id}/chat",
-                                       params={"changed_since": str(version), "wait": "10",
-                                               "until_sent": str(step.messages_after),
-                                               "until_answered": query_id or ""}) as response:
+                async with session.get(
+                    f"{self.base}/users/{user_id}/chat",
+                    params={
+                        "changed_since": str(version),
+                        "wait": "10",
+                        "until_sent": str(step.messages_after),
+                        "until_answered": query_id or "",
+                    },
+                ) as response:
                     view = await response.json(loads=orjson.loads)
                 version = view["version"]
-                times = [m["sent_at"] for m in view["messages"]
-                         if m["outgoing"] and m["sent_at"] >= sent_at]
-                times += [m["edited_at"] for m in view["messages"]
-                          if m["edited_at"] and m["edited_at"] >= sent_at]
-                times += [c["answered_at"] for c in view["callback_answers"]
-                          if c["callback_query_id"] == query_id and c["answered_at"]]
+                times = [
+                    m["sent_at"]
+                    for m in view["messages"]
+                    if m["outgoing"] and m["sent_at"] >= sent_at
+                ]
+                times += [
+                    m["edited_at"]
+                    for m in view["messages"]
+                    if m["edited_at"] and m["edited_at"] >= sent_at
+                ]
+                times += [
+                    c["answered_at"]
+                    for c in view["callback_answers"]
+                    if c["callback_query_id"] == query_id and c["answered_at"]
+                ]
                 if times and reacted_at is None:
                     reacted_at = min(times)
                 bot_messages.update(m["message_id"] for m in view["messages"] if m["outgoing"])
                 answered = answered or any(
                     c["callback_query_id"] == query_id and c["answered"]
-                    for c in view["callback_answers"])
+                    for c in view["callback_answers"]
+                )
                 if len(bot_messages) >= step.messages_after and answered and reacted_at is not None:
                     break
                 if time.time() - started > 30:
@@ -240,26 +265,43 @@ class Driver:
             self.step_latencies.setdefault(place, []).append(reacted_at - sent_at)
 
 
-def measure(name: str, pid: int, sandbox_url: str, users: int,
-            script: tuple[Step, ...], rate: float | None = None) -> Result:
+def measure(
+    name: str,
+    pid: int,
+    sandbox_url: str,
+    users: int,
+    script: tuple[Step, ...],
+    rate: float | None = None,
+) -> Result:
     driver = Driver(sandbox_url, rate)
     cpu_before = process_cpu_seconds(pid)
     seconds = asyncio.run(driver.run(users, script))
     cpu = process_cpu_seconds(pid) - cpu_before
-    return Result(name, users * len(script), seconds, driver.latencies, cpu,
-                  driver.step_latencies)
+    return Result(name, users * len(script), seconds, driver.latencies, cpu, driver.step_latencies)
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__,
-                                     formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--users", type=int, default=200)
-    parser.add_argument("--rate", type=float, default=200.0,
-                        help="updates per second offered in the paced runs (latency target)")
-    parser.add_argument("--node-processes", type=int, default=os.cpu_count() or 1,
-                        help="NODE_PROCESSES of our node (default: one per core)")
-    parser.add_argument("--asyncio-debug", action="store_true",
-                        help="also run the node under asyncio debug mode, counting slow callbacks")
+    parser.add_argument(
+        "--rate",
+        type=float,
+        default=200.0,
+        help="updates per second offered in the paced runs (latency target)",
+    )
+    parser.add_argument(
+        "--node-processes",
+        type=int,
+        default=os.cpu_count() or 1,
+        help="NODE_PROCESSES of our node (default: one per core)",
+    )
+    parser.add_argument(
+        "--asyncio-debug",
+        action="store_true",
+        help="also run the node under asyncio debug mode, counting slow callbacks",
+    )
     args = parser.parse_args()
     logs = ROOT / "bench" / "results"
     logs.mkdir(parents=True, exist_ok=True)
@@ -267,47 +309,101 @@ def main() -> int:
     with fresh_services(s3_in_own_process=True) as services:
         port = free_port()
         sandbox_url = f"http://127.0.0.1:{port}"
-        with process([python, "-m", "sandbox", "--port", str(port), "--token", TEST_BOT_TOKEN,
-                      "--allow-unstarted"], {}, "listening", logs / "sandbox.log"):
+        with process(
+            [
+                python,
+                "-m",
+                "sandbox",
+                "--port",
+                str(port),
+                "--token",
+                TEST_BOT_TOKEN,
+                "--allow-unstarted",
+            ],
+            {},
+            "listening",
+            logs / "sandbox.log",
+        ):
             # INFO, as in production: the node writes an audit line per user action.
             env = services.environ(TELEGRAM_API_URL=sandbox_url, LOG_LEVEL="INFO")
             results = []
-            with process([python, "bench/echo_bot.py"], env, "polling",
-                         logs / "echo.log") as echo:
-                results.append(measure("PTB echo bot, as fast as it goes", echo.pid,
-                                       sandbox_url, args.users, echo_script(len(ONBOARDING))))
-                results.append(measure(f"PTB echo bot, offered {args.rate:g}/s", echo.pid,
-                                       sandbox_url, args.users, echo_script(len(ONBOARDING)),
-                                       args.rate))
+            with process([python, "bench/echo_bot.py"], env, "polling", logs / "echo.log") as echo:
+                results.append(
+                    measure(
+                        "PTB echo bot, as fast as it goes",
+                        echo.pid,
+                        sandbox_url,
+                        args.users,
+                        echo_script(len(ONBOARDING)),
+                    )
+                )
+                results.append(
+                    measure(
+                        f"PTB echo bot, offered {args.rate:g}/s",
+                        echo.pid,
+                        sandbox_url,
+                        args.users,
+                        echo_script(len(ONBOARDING)),
+                        args.rate,
+                    )
+                )
             node_env = {**env, "NODE_PROCESSES": str(args.node_processes)}
             node_ready = "node processes started" if args.node_processes > 1 else "node started"
-            with process([python, "bot.py"], node_env, node_ready,
-                         logs / "node.log") as node:
-                results.append(measure("our node, onboarding, as fast as it goes", node.pid,
-                                       sandbox_url, args.users, ONBOARDING))
-                results.append(measure(f"our node, onboarding, offered {args.rate:g}/s",
-                                       node.pid, sandbox_url, args.users, ONBOARDING,
-                                       args.rate))
+            with process([python, "bot.py"], node_env, node_ready, logs / "node.log") as node:
+                results.append(
+                    measure(
+                        "our node, onboarding, as fast as it goes",
+                        node.pid,
+                        sandbox_url,
+                        args.users,
+                        ONBOARDING,
+                    )
+                )
+                results.append(
+                    measure(
+                        f"our node, onboarding, offered {args.rate:g}/s",
+                        node.pid,
+                        sandbox_url,
+                        args.users,
+                        ONBOARDING,
+                        args.rate,
+                    )
+                )
             slow = None
             if args.asyncio_debug:
-                debug_env = {**node_env, "PYTHONASYNCIODEBUG": "1",
-                             "REDIS_NAMESPACE": env["REDIS_NAMESPACE"] + "-debug"}
-                with process([python, "bot.py"], debug_env, node_ready,
-                             logs / "node-debug.log") as node:
-                    measure("our node, asyncio debug", node.pid, sandbox_url,
-                            max(20, args.users // 4), ONBOARDING)
+                debug_env = {
+                    **node_env,
+                    "PYTHONASYNCIODEBUG": "1",
+                    "REDIS_NAMESPACE": env["REDIS_NAMESPACE"] + "-debug",
+                }
+                with process(
+                    [python, "bot.py"], debug_env, node_ready, logs / "node-debug.log"
+                ) as node:
+                    measure(
+                        "our node, asyncio debug",
+                        node.pid,
+                        sandbox_url,
+                        max(20, args.users // 4),
+                        ONBOARDING,
+                    )
                 slow = (logs / "node-debug.log").read_text().count("Executing <")
     baseline = results[0]  # CPU per update of the echo bot at full speed
-    print(f"\n{args.users} virtual users, {len(ONBOARDING)} updates each; our node runs "
-          f"NODE_PROCESSES={args.node_processes} (its CPU: all its processes)\n")
+    print(
+        f"\n{args.users} virtual users, {len(ONBOARDING)} updates each; our node runs "
+        f"NODE_PROCESSES={args.node_processes} (its CPU: all its processes)\n"
+    )
     print("| bot | updates | updates/s | p50 ms | p99 ms | CPU s / 1000 updates | CPU ratio |")
     print("| --- | ---: | ---: | ---: | ---: | ---: | ---: |")
     for result in results:
-        print(f"| {result.name} | {result.updates} | {result.per_second:.0f} | "
-              f"{result.percentile(0.5):.1f} | {result.percentile(0.99):.1f} | "
-              f"{result.cpu_per_1000:.2f} | {result.cpu_per_1000 / baseline.cpu_per_1000:.2f} |")
-    print(f"\nmean latency of our node at {args.rate:g}/s: "
-          f"{statistics.mean(results[3].latencies) * 1000:.1f} ms")
+        print(
+            f"| {result.name} | {result.updates} | {result.per_second:.0f} | "
+            f"{result.percentile(0.5):.1f} | {result.percentile(0.99):.1f} | "
+            f"{result.cpu_per_1000:.2f} | {result.cpu_per_1000 / baseline.cpu_per_1000:.2f} |"
+        )
+    print(
+        f"\nmean latency of our node at {args.rate:g}/s: "
+        f"{statistics.mean(results[3].latencies) * 1000:.1f} ms"
+    )
     paced = results[3]
     print(f"\nour node at {args.rate:g}/s, by onboarding step:\n")
     print("| step | p50 ms | p99 ms | max ms |")
@@ -315,8 +411,10 @@ def main() -> int:
     for place, step in enumerate(ONBOARDING):
         latencies = paced.step_latencies[place]
         label = step.body.get("text", step.action)
-        print(f"| {place + 1}. {step.action} {label} | {percentile(latencies, 0.5):.1f} | "
-              f"{percentile(latencies, 0.99):.1f} | {max(latencies) * 1000:.1f} |")
+        print(
+            f"| {place + 1}. {step.action} {label} | {percentile(latencies, 0.5):.1f} | "
+            f"{percentile(latencies, 0.99):.1f} | {max(latencies) * 1000:.1f} |"
+        )
     if slow is not None:
         print(f"asyncio debug mode: {slow} slow-callback warnings (over 100 ms) in the node")
     return 0

@@ -154,8 +154,12 @@ SETTINGS: tuple[Setting, ...] = (
     Setting("S3_SECRET_KEY", _text, "minioadmin", "S3 secret key.", secret=True),
     Setting("S3_BUCKET", _name, "dating-photos", "Private bucket for photos, created if missing."),
     Setting("S3_REGION", _name, "us-east-1", "Region the S3 client signs requests for."),
-    Setting("NODE_ID", _optional_name, "",
-            "Name of this node in logs and metrics; the host name if empty."),
+    Setting(
+        "NODE_ID",
+        _optional_name,
+        "",
+        "Name of this node in logs and metrics; the host name if empty.",
+    ),
     Setting("LOG_LEVEL", _log_level, "INFO", "DEBUG, INFO, WARNING, ERROR or CRITICAL."),
     Setting(
         "LOG_FORMAT",
@@ -214,11 +218,13 @@ SETTINGS: tuple[Setting, ...] = (
         "requests get 401. Required with BOT_MODE=webhook.",
         secret=True,
     ),
-    Setting("WEBHOOK_PORT", _int_range(0, 65535), "8080",
-            "Port each node accepts webhook POSTs on (BOT_MODE=webhook)."),
     Setting(
-        "DAILY_LIKE_LIMIT", _int_range(1, 100000), "100", "Likes one user may give per day."
+        "WEBHOOK_PORT",
+        _int_range(0, 65535),
+        "8080",
+        "Port each node accepts webhook POSTs on (BOT_MODE=webhook).",
     ),
+    Setting("DAILY_LIKE_LIMIT", _int_range(1, 100000), "100", "Likes one user may give per day."),
     Setting(
         "LIKE_NOTICE_MINUTES",
         _int_range(0, 1440),

@@ -106,8 +106,9 @@ def shared_interest_count(viewer: Viewer, card: ProfileCard) -> int:
     return len(set(viewer.interests) & set(card.interests))
 
 
-def caption_for(language: str, viewer: Viewer, card: ProfileCard,
-                extra_lines: Sequence[str] = ()) -> str:
+def caption_for(
+    language: str, viewer: Viewer, card: ProfileCard, extra_lines: Sequence[str] = ()
+) -> str:
     """The card caption with the distance (when both shared a location), the number of
     shared interests and the like's message."""
     lines: list[str] = []
@@ -128,28 +129,39 @@ def with_keyboard(reply: Reply, keyboard: Keyboard | None) -> Reply:
     return Reply(reply.method, {**reply.params, "reply_markup": {"inline_keyboard": keyboard}})
 
 
-def _card_reply(chat_id: int, card: ProfileCard, caption: str,
-                keyboard: Keyboard | None) -> Reply:
+def _card_reply(chat_id: int, card: ProfileCard, caption: str, keyboard: Keyboard | None) -> Reply:
     if card.photo_file_id:
         return replies.photo(chat_id, card.photo_file_id, caption, keyboard)
     return replies.message(chat_id, caption, keyboard)
 
 
-def browse_card(chat_id: int, buttons: Buttons, viewer: Viewer, card: ProfileCard, *,
-                undo_skip_of: int | None = None, widened_to_km: int | None = None) -> Reply:
+def browse_card(
+    chat_id: int,
+    buttons: Buttons,
+    viewer: Viewer,
+    card: ProfileCard,
+    *,
+    undo_skip_of: int | None = None,
+    widened_to_km: int | None = None,
+) -> Reply:
     """One card of the feed with its choices; ↩️ when the previous card was skipped."""
     lang = buttons.language
     notes = [t(lang, "browse.radius_widened", km=widened_to_km)] if widened_to_km else []
     target = str(card.user_id)
     last_row = [buttons("browse.button_stop", Action.STOP_BROWSING)]
     if undo_skip_of is not None:
-        last_row.insert(0, buttons("browse.button_undo", Action.UNDO_SKIP, str(undo_skip_of),
-                                   target))
+        last_row.insert(
+            0, buttons("browse.button_undo", Action.UNDO_SKIP, str(undo_skip_of), target)
+        )
     keyboard = [
-        [buttons("browse.button_like", Action.LIKE, target),
-         buttons("browse.button_like_message", Action.LIKE_WITH_MESSAGE, target)],
-        [buttons("browse.button_skip", Action.SKIP, target),
-         buttons("browse.button_report", Action.REPORT, target)],
+        [
+            buttons("browse.button_like", Action.LIKE, target),
+            buttons("browse.button_like_message", Action.LIKE_WITH_MESSAGE, target),
+        ],
+        [
+            buttons("browse.button_skip", Action.SKIP, target),
+            buttons("browse.button_report", Action.REPORT, target),
+        ],
         last_row,
     ]
     return _card_reply(chat_id, card, caption_for(lang, viewer, card, notes), keyboard)
@@ -158,42 +170,48 @@ def browse_card(chat_id: int, buttons: Buttons, viewer: Viewer, card: ProfileCar
 def nobody_left(chat_id: int, buttons: Buttons, has_location: bool) -> Reply:
     """Nobody is left to show: offer the filters that would widen the feed."""
     lang = buttons.language
-    row = [buttons("buttons.edit_age_range", "ed", "age_range"),
-           buttons("buttons.edit_seeking", "ed", "seeking")]
+    row = [
+        buttons("buttons.edit_age_range", "ed", "age_range"),
+        buttons("buttons.edit_seeking", "ed", "seeking"),
+    ]
     if has_location:
         row.append(buttons("settings.button_radius", Action.RADIUS_MENU))
     return replies.message(chat_id, t(lang, "browse.nobody_left"), [row])
 
 
-def liker_card(chat_id: int, buttons: Buttons, viewer: Viewer, card: ProfileCard,
-               remaining: int) -> Reply:
+def liker_card(
+    chat_id: int, buttons: Buttons, viewer: Viewer, card: ProfileCard, remaining: int
+) -> Reply:
     """Someone who liked the viewer, to answer with ❤️ or 👎."""
     lang = buttons.language
     extra = [t(lang, "likes.more_waiting", count=remaining)] if remaining > 0 else []
     target = str(card.user_id)
-    keyboard = [[buttons("likes.button_like", Action.LIKER_LIKE, target),
-                 buttons("likes.button_skip", Action.LIKER_SKIP, target)]]
+    keyboard = [
+        [
+            buttons("likes.button_like", Action.LIKER_LIKE, target),
+            buttons("likes.button_skip", Action.LIKER_SKIP, target),
+        ]
+    ]
     return _card_reply(chat_id, card, caption_for(lang, viewer, card, extra), keyboard)
 
 
 def like_notice(chat_id: int, buttons: Buttons, count: int) -> Reply:
     """The batched "someone likes you" notice, with how many are waiting."""
     lang = buttons.language
-    text = (t(lang, "notices.one_like") if count == 1
-            else t(lang, "notices.many_likes", count=count))
+    text = t(lang, "notices.one_like") if count == 1 else t(lang, "notices.many_likes", count=count)
     return replies.message(chat_id, text, [[buttons("notices.button_see", Action.LIKES)]])
 
 
-def display_name(language: str, name: str | None, username: str | None,
-                 show_username: bool) -> str:
+def display_name(language: str, name: str | None, username: str | None, show_username: bool) -> str:
     """A user's name as matches see it, with @username only if they chose to show it."""
     shown = name or t(language, "chat.someone")
     return f"{shown} (@{username})" if show_username and username else shown
 
 
-def match_notice(chat_id: int, buttons: Buttons, viewer: Viewer, card: ProfileCard,
-                 other_display_name: str) -> Reply:
-    """"It's a match" with the other one's card and a 💬 Write button."""
+def match_notice(
+    chat_id: int, buttons: Buttons, viewer: Viewer, card: ProfileCard, other_display_name: str
+) -> Reply:
+    """ "It's a match" with the other one's card and a 💬 Write button."""
     lang = buttons.language
     head = t(lang, "matches.new_match", name=other_display_name)
     keyboard = [[buttons("matches.button_write", Action.WRITE, str(card.user_id))]]
@@ -211,99 +229,165 @@ def ago(language: str, then: datetime, now: datetime) -> str:
     return t(language, "matches.days_ago", count=int(seconds // 86400))
 
 
-def matches_list(chat_id: int, buttons: Buttons, matches: Sequence[MatchSummary],
-                 now: datetime) -> Reply:
+def matches_list(
+    chat_id: int, buttons: Buttons, matches: Sequence[MatchSummary], now: datetime
+) -> Reply:
     """Every active match with its last activity, a button each to open it."""
     lang = buttons.language
     if not matches:
-        return replies.message(chat_id, t(lang, "matches.none"),
-                               [[buttons("matches.button_browse", Action.BROWSE)]])
+        return replies.message(
+            chat_id, t(lang, "matches.none"), [[buttons("matches.button_browse", Action.BROWSE)]]
+        )
     lines = [t(lang, "matches.title", count=len(matches))]
     keyboard: Keyboard = []
     for number, match in enumerate(matches, start=1):
         state = t(lang, f"matches.conversation_{match.conversation}")
-        lines.append(t(lang, "matches.line", number=number, name=match.name, age=match.age,
-                       ago=ago(lang, match.last_activity_at, now), state=state))
-        keyboard.append([buttons.raw(f"{number}. {match.name}", Action.MATCH_OPEN,
-                                     str(match.other_id))])
+        lines.append(
+            t(
+                lang,
+                "matches.line",
+                number=number,
+                name=match.name,
+                age=match.age,
+                ago=ago(lang, match.last_activity_at, now),
+                state=state,
+            )
+        )
+        keyboard.append(
+            [buttons.raw(f"{number}. {match.name}", Action.MATCH_OPEN, str(match.other_id))]
+        )
     return replies.message(chat_id, "\n".join(lines), keyboard)
 
 
-def match_card(chat_id: int, buttons: Buttons, viewer: Viewer, card: ProfileCard,
-               match: MatchSummary, now: datetime) -> Reply:
+def match_card(
+    chat_id: int,
+    buttons: Buttons,
+    viewer: Viewer,
+    card: ProfileCard,
+    match: MatchSummary,
+    now: datetime,
+) -> Reply:
     """One match's card with what can be done: write, unmatch, block, report."""
     lang = buttons.language
     other = str(card.user_id)
     activity = t(lang, "matches.last_activity", ago=ago(lang, match.last_activity_at, now))
     keyboard = [
         [buttons("matches.button_write", Action.WRITE, other)],
-        [buttons("matches.button_unmatch", Action.UNMATCH, other),
-         buttons("matches.button_block", Action.BLOCK, other),
-         buttons("matches.button_report", Action.MATCH_REPORT, other)],
+        [
+            buttons("matches.button_unmatch", Action.UNMATCH, other),
+            buttons("matches.button_block", Action.BLOCK, other),
+            buttons("matches.button_report", Action.MATCH_REPORT, other),
+        ],
     ]
     return _card_reply(chat_id, card, caption_for(lang, viewer, card, [activity]), keyboard)
 
 
-def confirm(chat_id: int, buttons: Buttons, question_key: str, action: Action, other_id: int,
-            name: str | None) -> Reply:
+def confirm(
+    chat_id: int,
+    buttons: Buttons,
+    question_key: str,
+    action: Action,
+    other_id: int,
+    name: str | None,
+) -> Reply:
     """A yes/no question about another user; yes repeats the action with "y"."""
     lang = buttons.language
-    return replies.message(chat_id, t(lang, question_key, name=name), [[
-        buttons("safety.button_yes", action, str(other_id), "y"),
-        buttons("safety.button_no", Action.MATCHES)]])
+    return replies.message(
+        chat_id,
+        t(lang, question_key, name=name),
+        [
+            [
+                buttons("safety.button_yes", action, str(other_id), "y"),
+                buttons("safety.button_no", Action.MATCHES),
+            ]
+        ],
+    )
 
 
 def report_reasons(chat_id: int, buttons: Buttons, target: int, origin: Origin) -> Reply:
     lang = buttons.language
-    keyboard = [[buttons(f"safety.reason_{reason}", Action.REPORT_REASON, str(target), reason,
-                         origin.value)] for reason in REPORT_REASONS]
+    keyboard = [
+        [
+            buttons(
+                f"safety.reason_{reason}", Action.REPORT_REASON, str(target), reason, origin.value
+            )
+        ]
+        for reason in REPORT_REASONS
+    ]
     return replies.message(chat_id, t(lang, "safety.choose_reason"), keyboard)
 
 
 def ask_report_comment(chat_id: int, buttons: Buttons) -> Reply:
-    return replies.message(chat_id, t(buttons.language, "safety.ask_comment",
-                                      limit=REPORT_COMMENT_MAX),
-                           [[buttons("safety.button_no_comment", Action.REPORT_NO_COMMENT)]])
+    return replies.message(
+        chat_id,
+        t(buttons.language, "safety.ask_comment", limit=REPORT_COMMENT_MAX),
+        [[buttons("safety.button_no_comment", Action.REPORT_NO_COMMENT)]],
+    )
 
 
 def chat_opened(chat_id: int, buttons: Buttons, name: str | None) -> Reply:
-    return replies.message(chat_id, t(buttons.language, "chat.opened", name=name),
-                           [[buttons("chat.button_leave", Action.LEAVE_CHAT)]])
+    return replies.message(
+        chat_id,
+        t(buttons.language, "chat.opened", name=name),
+        [[buttons("chat.button_leave", Action.LEAVE_CHAT)]],
+    )
 
 
-def settings_screen(chat_id: int, buttons: Buttons, *, seeking: str | None,
-                    age_min: int | None, age_max: int | None, radius_km: int,
-                    has_location: bool, show_username: bool) -> Reply:
+def settings_screen(
+    chat_id: int,
+    buttons: Buttons,
+    *,
+    seeking: str | None,
+    age_min: int | None,
+    age_max: int | None,
+    radius_km: int,
+    has_location: bool,
+    show_username: bool,
+) -> Reply:
     """The discovery filters and privacy choice, each with the button that changes it."""
     lang = buttons.language
-    lines = [t(lang, "settings.title"),
-             t(lang, "settings.seeking", seeking=t(lang, f"seeking.{seeking or 'any'}")),
-             t(lang, "settings.ages", low=age_min or 18, high=age_max or 100)]
+    lines = [
+        t(lang, "settings.title"),
+        t(lang, "settings.seeking", seeking=t(lang, f"seeking.{seeking or 'any'}")),
+        t(lang, "settings.ages", low=age_min or 18, high=age_max or 100),
+    ]
     if has_location:
         lines.append(t(lang, "settings.radius", km=radius_km))
-    lines.append(t(lang, "settings.username_shown" if show_username
-                   else "settings.username_hidden"))
-    first_row = [buttons("buttons.edit_seeking", "ed", "seeking"),
-                 buttons("buttons.edit_age_range", "ed", "age_range")]
+    lines.append(
+        t(lang, "settings.username_shown" if show_username else "settings.username_hidden")
+    )
+    first_row = [
+        buttons("buttons.edit_seeking", "ed", "seeking"),
+        buttons("buttons.edit_age_range", "ed", "age_range"),
+    ]
     if has_location:
         first_row.append(buttons("settings.button_radius", Action.RADIUS_MENU))
     keyboard = [
         first_row,
-        [buttons("settings.button_hide_username" if show_username
-                 else "settings.button_show_username", Action.SHOW_USERNAME)],
+        [
+            buttons(
+                "settings.button_hide_username"
+                if show_username
+                else "settings.button_show_username",
+                Action.SHOW_USERNAME,
+            )
+        ],
     ]
     return replies.message(chat_id, "\n".join(lines), keyboard)
 
 
 def radius_choices(chat_id: int, buttons: Buttons, current_km: int) -> Reply:
     lang = buttons.language
-    row = [buttons.raw(f"✅ {km}" if km == current_km else str(km), Action.RADIUS, str(km))
-           for km in RADIUS_CHOICES_KM]
+    row = [
+        buttons.raw(f"✅ {km}" if km == current_km else str(km), Action.RADIUS, str(km))
+        for km in RADIUS_CHOICES_KM
+    ]
     return replies.message(chat_id, t(lang, "settings.choose_radius"), [row[:3], row[3:]])
 
 
-def report_case(chat_id: int, buttons: Buttons, card: ProfileCard,
-                reports: Sequence[ReportLine], hidden: bool) -> Reply:
+def report_case(
+    chat_id: int, buttons: Buttons, card: ProfileCard, reports: Sequence[ReportLine], hidden: bool
+) -> Reply:
     """A reported profile for a moderator: the card, every open report, ban or dismiss."""
     lang = buttons.language
     lines = [t(lang, "admin.case_head", user_id=card.user_id, count=len(reports))]
@@ -311,8 +395,15 @@ def report_case(chat_id: int, buttons: Buttons, card: ProfileCard,
         lines.append(t(lang, "admin.case_hidden"))
     for report in reports:
         reason = t(lang, f"safety.reason_{report.reason}")
-        lines.append(t(lang, "admin.case_line", reason=reason, comment=report.comment)
-                     if report.comment else reason)
-    keyboard = [[buttons("admin.button_ban", Action.BAN, str(card.user_id)),
-                 buttons("admin.button_dismiss", Action.DISMISS, str(card.user_id))]]
+        lines.append(
+            t(lang, "admin.case_line", reason=reason, comment=report.comment)
+            if report.comment
+            else reason
+        )
+    keyboard = [
+        [
+            buttons("admin.button_ban", Action.BAN, str(card.user_id)),
+            buttons("admin.button_dismiss", Action.DISMISS, str(card.user_id)),
+        ]
+    ]
     return _card_reply(chat_id, card, card_caption(lang, card, None, lines), keyboard)

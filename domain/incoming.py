@@ -32,8 +32,16 @@ class Kind(Enum):
 
 
 # Media a chat relay can forward as it is, keyed by the message field that carries it.
-RELAYABLE_MEDIA = (Kind.PHOTO, Kind.STICKER, Kind.VOICE, Kind.VIDEO_NOTE, Kind.VIDEO,
-                   Kind.ANIMATION, Kind.AUDIO, Kind.DOCUMENT)
+RELAYABLE_MEDIA = (
+    Kind.PHOTO,
+    Kind.STICKER,
+    Kind.VOICE,
+    Kind.VIDEO_NOTE,
+    Kind.VIDEO,
+    Kind.ANIMATION,
+    Kind.AUDIO,
+    Kind.DOCUMENT,
+)
 
 
 @dataclass(frozen=True, slots=True)
@@ -45,12 +53,12 @@ class Incoming:
     language_code: str | None = None
     username: str | None = None
     first_name: str = ""
-    text: str = ""                      # message text, caption, or the command's argument
-    command: str = ""                   # "start" for "/start@bot payload"
+    text: str = ""  # message text, caption, or the command's argument
+    command: str = ""  # "start" for "/start@bot payload"
     callback_id: str = ""
     callback_data: str = ""
-    message_id: int = 0                 # the user's message, or the bot message a button is on
-    file_id: str = ""                   # largest photo size, or the document/sticker/voice
+    message_id: int = 0  # the user's message, or the bot message a button is on
+    file_id: str = ""  # largest photo size, or the document/sticker/voice
     file_unique_id: str = ""
     file_size: int = 0
     mime_type: str = ""
@@ -61,10 +69,19 @@ class Incoming:
 def _message_kind(message: dict[str, Any]) -> tuple[Kind, dict[str, Any]]:
     """The kind of a message and the media object it carries (empty when none)."""
     if message.get("photo"):
-        return Kind.PHOTO, max(message["photo"], key=lambda size: size.get("file_size") or
-                               size.get("width", 0) * size.get("height", 0))
-    for kind in (Kind.DOCUMENT, Kind.STICKER, Kind.VOICE, Kind.VIDEO_NOTE, Kind.VIDEO,
-                 Kind.ANIMATION, Kind.AUDIO):
+        return Kind.PHOTO, max(
+            message["photo"],
+            key=lambda size: size.get("file_size") or size.get("width", 0) * size.get("height", 0),
+        )
+    for kind in (
+        Kind.DOCUMENT,
+        Kind.STICKER,
+        Kind.VOICE,
+        Kind.VIDEO_NOTE,
+        Kind.VIDEO,
+        Kind.ANIMATION,
+        Kind.AUDIO,
+    ):
         if kind.value in message:
             return kind, message[kind.value]
     if "location" in message:
@@ -104,9 +121,13 @@ def parse_update(update: dict[str, Any]) -> Incoming | None:
             return None
         kind = Kind.BOT_BLOCKED if status == "kicked" else Kind.BOT_UNBLOCKED
         sender = member["from"]
-        return Incoming(update_id=update_id, user_id=int(sender["id"]),
-                        chat_id=int(chat["id"]), kind=kind,
-                        language_code=sender.get("language_code"))
+        return Incoming(
+            update_id=update_id,
+            user_id=int(sender["id"]),
+            chat_id=int(chat["id"]),
+            kind=kind,
+            language_code=sender.get("language_code"),
+        )
     message = update.get("message")
     if not message or "from" not in message or (message.get("chat") or {}).get("type") != "private":
         return None
@@ -140,9 +161,19 @@ def parse_update(update: dict[str, Any]) -> Incoming | None:
 
 def user_of(update: dict[str, Any]) -> int | None:
     """The id of the user an update belongs to, for sharding; None when it has none."""
-    for field in ("message", "edited_message", "callback_query", "my_chat_member",
-                  "inline_query", "pre_checkout_query", "shipping_query", "chosen_inline_result",
-                  "poll_answer", "chat_member", "chat_join_request"):
+    for field in (
+        "message",
+        "edited_message",
+        "callback_query",
+        "my_chat_member",
+        "inline_query",
+        "pre_checkout_query",
+        "shipping_query",
+        "chosen_inline_result",
+        "poll_answer",
+        "chat_member",
+        "chat_join_request",
+    ):
         body = update.get(field)
         if isinstance(body, dict):
             sender = body.get("from") or body.get("user")

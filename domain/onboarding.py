@@ -39,9 +39,9 @@ class Flow(Enum):
 
 
 class Event(Enum):
-    ACCEPTED = "accepted"   # a valid value for the step was stored
-    DONE = "done"           # the Done / Skip / Keep button
-    CANCEL = "cancel"       # /cancel
+    ACCEPTED = "accepted"  # a valid value for the step was stored
+    DONE = "done"  # the Done / Skip / Keep button
+    CANCEL = "cancel"  # /cancel
 
 
 @dataclass(frozen=True)
@@ -76,8 +76,11 @@ def _stays_on_step(conversation: Conversation, photos_owned: int) -> bool:
     arrive one by one until the limit, while an edit adds one photo and is over."""
     if conversation.step is Step.INTERESTS:
         return True
-    return (conversation.flow is Flow.ONBOARDING and conversation.step is Step.PHOTOS
-            and photos_owned < MAX_PHOTOS)
+    return (
+        conversation.flow is Flow.ONBOARDING
+        and conversation.step is Step.PHOTOS
+        and photos_owned < MAX_PHOTOS
+    )
 
 
 def transition(conversation: Conversation, event: Event, photos_owned: int = 0) -> Conversation:

@@ -35,26 +35,43 @@ def button(text: str, data: str) -> dict[str, Any]:
 
 
 def message(chat_id: int, text: str, keyboard: Keyboard | None = None) -> Reply:
-    return Reply("sendMessage", {"chat_id": chat_id, "text": _clip(text, TEXT_MAX),
-                                 **_markup(keyboard)})
+    return Reply(
+        "sendMessage", {"chat_id": chat_id, "text": _clip(text, TEXT_MAX), **_markup(keyboard)}
+    )
 
 
-def message_with_reply_keyboard(chat_id: int, text: str,
-                                 rows: list[list[dict[str, Any]]]) -> Reply:
-    return Reply("sendMessage", {
-        "chat_id": chat_id, "text": _clip(text, TEXT_MAX),
-        "reply_markup": {"keyboard": rows, "resize_keyboard": True, "one_time_keyboard": True},
-    })
+def message_with_reply_keyboard(chat_id: int, text: str, rows: list[list[dict[str, Any]]]) -> Reply:
+    return Reply(
+        "sendMessage",
+        {
+            "chat_id": chat_id,
+            "text": _clip(text, TEXT_MAX),
+            "reply_markup": {"keyboard": rows, "resize_keyboard": True, "one_time_keyboard": True},
+        },
+    )
 
 
 def message_removing_keyboard(chat_id: int, text: str) -> Reply:
-    return Reply("sendMessage", {"chat_id": chat_id, "text": _clip(text, TEXT_MAX),
-                                 "reply_markup": {"remove_keyboard": True}})
+    return Reply(
+        "sendMessage",
+        {
+            "chat_id": chat_id,
+            "text": _clip(text, TEXT_MAX),
+            "reply_markup": {"remove_keyboard": True},
+        },
+    )
 
 
 def photo(chat_id: int, file_id: str, caption: str, keyboard: Keyboard | None = None) -> Reply:
-    return Reply("sendPhoto", {"chat_id": chat_id, "photo": file_id,
-                               "caption": _clip(caption, CAPTION_MAX), **_markup(keyboard)})
+    return Reply(
+        "sendPhoto",
+        {
+            "chat_id": chat_id,
+            "photo": file_id,
+            "caption": _clip(caption, CAPTION_MAX),
+            **_markup(keyboard),
+        },
+    )
 
 
 def album(chat_id: int, file_ids: list[str], caption: str) -> Reply:
@@ -73,13 +90,22 @@ def answer_callback(callback_id: str, text: str | None = None, alert: bool = Fal
 
 
 def edit_keyboard(chat_id: int, message_id: int, keyboard: Keyboard | None) -> Reply:
-    return Reply("editMessageReplyMarkup", {"chat_id": chat_id, "message_id": message_id,
-                                            "reply_markup": {"inline_keyboard": keyboard or []}})
+    return Reply(
+        "editMessageReplyMarkup",
+        {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "reply_markup": {"inline_keyboard": keyboard or []},
+        },
+    )
 
 
 def copy(chat_id: int, from_chat_id: int, message_id: int, caption: str | None = None) -> Reply:
-    params: dict[str, Any] = {"chat_id": chat_id, "from_chat_id": from_chat_id,
-                              "message_id": message_id}
+    params: dict[str, Any] = {
+        "chat_id": chat_id,
+        "from_chat_id": from_chat_id,
+        "message_id": message_id,
+    }
     if caption is not None:
         params["caption"] = _clip(caption, CAPTION_MAX)
     return Reply("copyMessage", params)

@@ -38,8 +38,9 @@ class Buttons:
         self.language = language
 
     def __call__(self, label_key: str, *data: str, **label_values: object) -> dict[str, str]:
-        return replies.button(t(self.language, label_key, **label_values),
-                              self._signer.sign(self.user_id, *data))
+        return replies.button(
+            t(self.language, label_key, **label_values), self._signer.sign(self.user_id, *data)
+        )
 
     def raw(self, label: str, *data: str) -> dict[str, str]:
         return replies.button(label, self._signer.sign(self.user_id, *data))
@@ -49,9 +50,10 @@ def interest_labels(language: str, interests: Sequence[str]) -> str:
     return ", ".join(t(language, f"interests.{name}") for name in interests)
 
 
-def card_caption(language: str, card: CardData, distance_km: float | None = None,
-                 extra_lines: Sequence[str] = ()) -> str:
-    """"Name, age, city — about" and the interests, as every card shows it."""
+def card_caption(
+    language: str, card: CardData, distance_km: float | None = None, extra_lines: Sequence[str] = ()
+) -> str:
+    """ "Name, age, city — about" and the interests, as every card shows it."""
     if distance_km is not None:
         place = t(language, "profile.distance", km=max(1, round(distance_km)))
     else:
@@ -61,8 +63,9 @@ def card_caption(language: str, card: CardData, distance_km: float | None = None
         head = f"{head} — {card.about}"
     lines = [head]
     if card.interests:
-        lines.append(t(language, "profile.interests",
-                       interests=interest_labels(language, card.interests)))
+        lines.append(
+            t(language, "profile.interests", interests=interest_labels(language, card.interests))
+        )
     lines.extend(extra_lines)
     return "\n\n".join(lines)
 
@@ -76,8 +79,11 @@ def interests_keyboard(buttons: Buttons, chosen: Sequence[str]) -> Keyboard:
     row: list[dict[str, str]] = []
     for index, name in enumerate(INTERESTS):
         label = t(buttons.language, f"interests.{name}")
-        row.append(buttons.raw(f"✅ {label}" if name in chosen else label,
-                               "st", Step.INTERESTS.value, str(index)))
+        row.append(
+            buttons.raw(
+                f"✅ {label}" if name in chosen else label, "st", Step.INTERESTS.value, str(index)
+            )
+        )
         if len(row) == 2:
             rows.append(row)
             row = []
@@ -87,8 +93,14 @@ def interests_keyboard(buttons: Buttons, chosen: Sequence[str]) -> Keyboard:
     return rows
 
 
-def ask_step(step: Step, chat_id: int, buttons: Buttons, age: int | None,
-             interests: Sequence[str] = (), photos_owned: int = 0) -> Reply:
+def ask_step(
+    step: Step,
+    chat_id: int,
+    buttons: Buttons,
+    age: int | None,
+    interests: Sequence[str] = (),
+    photos_owned: int = 0,
+) -> Reply:
     """The question for one step of onboarding or editing, with its buttons."""
     lang = buttons.language
     if step is Step.NAME:
@@ -96,41 +108,71 @@ def ask_step(step: Step, chat_id: int, buttons: Buttons, age: int | None,
     if step is Step.AGE:
         return replies.message(chat_id, t(lang, "onboarding.ask_age"))
     if step is Step.GENDER:
-        return replies.message(chat_id, t(lang, "onboarding.ask_gender"), [[
-            buttons("buttons.man", "st", step.value, "m"),
-            buttons("buttons.woman", "st", step.value, "f")]])
+        return replies.message(
+            chat_id,
+            t(lang, "onboarding.ask_gender"),
+            [
+                [
+                    buttons("buttons.man", "st", step.value, "m"),
+                    buttons("buttons.woman", "st", step.value, "f"),
+                ]
+            ],
+        )
     if step is Step.SEEKING:
-        return replies.message(chat_id, t(lang, "onboarding.ask_seeking"), [[
-            buttons("buttons.seek_men", "st", step.value, "m"),
-            buttons("buttons.seek_women", "st", step.value, "f"),
-            buttons("buttons.seek_anyone", "st", step.value, "any")]])
+        return replies.message(
+            chat_id,
+            t(lang, "onboarding.ask_seeking"),
+            [
+                [
+                    buttons("buttons.seek_men", "st", step.value, "m"),
+                    buttons("buttons.seek_women", "st", step.value, "f"),
+                    buttons("buttons.seek_anyone", "st", step.value, "any"),
+                ]
+            ],
+        )
     if step is Step.AGE_RANGE:
         low, high = default_age_range(age or 25)
         return replies.message(
-            chat_id, t(lang, "onboarding.ask_age_range", low=low, high=high),
-            [[buttons("buttons.keep_range", "st", step.value, "keep", low=low, high=high)]])
+            chat_id,
+            t(lang, "onboarding.ask_age_range", low=low, high=high),
+            [[buttons("buttons.keep_range", "st", step.value, "keep", low=low, high=high)]],
+        )
     if step is Step.LOCATION:
         return replies.message_with_reply_keyboard(
-            chat_id, t(lang, "onboarding.ask_location"), location_keyboard(lang))
+            chat_id, t(lang, "onboarding.ask_location"), location_keyboard(lang)
+        )
     if step is Step.ABOUT:
-        return replies.message(chat_id, t(lang, "onboarding.ask_about", limit=ABOUT_MAX),
-                               [[buttons("buttons.skip", "st", step.value, "skip")]])
+        return replies.message(
+            chat_id,
+            t(lang, "onboarding.ask_about", limit=ABOUT_MAX),
+            [[buttons("buttons.skip", "st", step.value, "skip")]],
+        )
     if step is Step.INTERESTS:
-        return replies.message(chat_id, t(lang, "onboarding.ask_interests", limit=MAX_INTERESTS),
-                               interests_keyboard(buttons, interests))
-    keyboard = ([[buttons("buttons.done", "st", step.value, "done")]] if photos_owned else None)
+        return replies.message(
+            chat_id,
+            t(lang, "onboarding.ask_interests", limit=MAX_INTERESTS),
+            interests_keyboard(buttons, interests),
+        )
+    keyboard = [[buttons("buttons.done", "st", step.value, "done")]] if photos_owned else None
     return replies.message(chat_id, t(lang, "onboarding.ask_photos", limit=MAX_PHOTOS), keyboard)
 
 
 def photo_saved(chat_id: int, buttons: Buttons, photos_owned: int) -> Reply:
     return replies.message(
-        chat_id, t(buttons.language, "onboarding.photo_saved", count=photos_owned,
-                   limit=MAX_PHOTOS),
-        [[buttons("buttons.done", "st", Step.PHOTOS.value, "done")]])
+        chat_id,
+        t(buttons.language, "onboarding.photo_saved", count=photos_owned, limit=MAX_PHOTOS),
+        [[buttons("buttons.done", "st", Step.PHOTOS.value, "done")]],
+    )
 
 
 EDITABLE_STEPS: tuple[Step, ...] = (
-    Step.NAME, Step.AGE, Step.GENDER, Step.SEEKING, Step.AGE_RANGE, Step.LOCATION, Step.ABOUT,
+    Step.NAME,
+    Step.AGE,
+    Step.GENDER,
+    Step.SEEKING,
+    Step.AGE_RANGE,
+    Step.LOCATION,
+    Step.ABOUT,
     Step.INTERESTS,
 )
 
@@ -138,14 +180,19 @@ EDITABLE_STEPS: tuple[Step, ...] = (
 def profile_menu(buttons: Buttons, paused: bool) -> Keyboard:
     edit = [buttons(f"buttons.edit_{step.value}", "ed", step.value) for step in EDITABLE_STEPS]
     return [
-        edit[0:3], edit[3:6], [*edit[6:8], buttons("buttons.edit_photos", "ph")],
-        [buttons("buttons.resume" if paused else "buttons.pause", "pz"),
-         buttons("buttons.delete_account", "dl", "ask")],
+        edit[0:3],
+        edit[3:6],
+        [*edit[6:8], buttons("buttons.edit_photos", "ph")],
+        [
+            buttons("buttons.resume" if paused else "buttons.pause", "pz"),
+            buttons("buttons.delete_account", "dl", "ask"),
+        ],
     ]
 
 
-def own_profile(chat_id: int, buttons: Buttons, card: CardData, photo_file_ids: Sequence[str],
-                paused: bool) -> list[Reply]:
+def own_profile(
+    chat_id: int, buttons: Buttons, card: CardData, photo_file_ids: Sequence[str], paused: bool
+) -> list[Reply]:
     """The own card exactly as others see it, then the editing menu."""
     lang = buttons.language
     caption = card_caption(lang, card)
@@ -154,27 +201,34 @@ def own_profile(chat_id: int, buttons: Buttons, card: CardData, photo_file_ids: 
         menu_text = f"{t(lang, 'profile.paused_note')}\n\n{menu_text}"
     menu = profile_menu(buttons, paused)
     if len(photo_file_ids) > 1:
-        return [replies.album(chat_id, list(photo_file_ids), caption),
-                replies.message(chat_id, menu_text, menu)]
+        return [
+            replies.album(chat_id, list(photo_file_ids), caption),
+            replies.message(chat_id, menu_text, menu),
+        ]
     if photo_file_ids:
-        return [replies.photo(chat_id, photo_file_ids[0], caption),
-                replies.message(chat_id, menu_text, menu)]
+        return [
+            replies.photo(chat_id, photo_file_ids[0], caption),
+            replies.message(chat_id, menu_text, menu),
+        ]
     return [replies.message(chat_id, caption), replies.message(chat_id, menu_text, menu)]
 
 
-def photo_manager(chat_id: int, buttons: Buttons,
-                  photos: Sequence[tuple[str, str]]) -> list[Reply]:
+def photo_manager(chat_id: int, buttons: Buttons, photos: Sequence[tuple[str, str]]) -> list[Reply]:
     """Each photo (id hex, file_id) with its own buttons, then add / back."""
     lang = buttons.language
-    screens = [replies.message(chat_id, t(lang, "profile.photos_title", count=len(photos),
-                                          limit=MAX_PHOTOS))]
+    screens = [
+        replies.message(
+            chat_id, t(lang, "profile.photos_title", count=len(photos), limit=MAX_PHOTOS)
+        )
+    ]
     for position, (photo_id, file_id) in enumerate(photos, start=1):
         caption_key = "profile.photo_caption_main" if position == 1 else "profile.photo_caption"
         row = [buttons("buttons.photo_delete", "pd", photo_id)]
         if position > 1:
             row.insert(0, buttons("buttons.photo_make_main", "pm", photo_id))
-        screens.append(replies.photo(chat_id, file_id, t(lang, caption_key, position=position),
-                                     [row]))
+        screens.append(
+            replies.photo(chat_id, file_id, t(lang, caption_key, position=position), [row])
+        )
     last_row = [buttons("buttons.back_to_profile", "pf")]
     if len(photos) < MAX_PHOTOS:
         last_row.insert(0, buttons("buttons.photo_add", "pa"))
@@ -183,10 +237,16 @@ def photo_manager(chat_id: int, buttons: Buttons,
 
 
 def delete_confirmation(chat_id: int, buttons: Buttons) -> Reply:
-    return replies.message(chat_id, t(buttons.language, "profile.delete_confirm"), [[
-        buttons("buttons.delete_yes", "dl", "yes"), buttons("buttons.delete_no", "dl", "no")]])
+    return replies.message(
+        chat_id,
+        t(buttons.language, "profile.delete_confirm"),
+        [[buttons("buttons.delete_yes", "dl", "yes"), buttons("buttons.delete_no", "dl", "no")]],
+    )
 
 
 def language_choice(chat_id: int, buttons: Buttons) -> Reply:
-    return replies.message(chat_id, t(buttons.language, "language.choose"), [[
-        buttons("buttons.lang_ru", "lg", "ru"), buttons("buttons.lang_en", "lg", "en")]])
+    return replies.message(
+        chat_id,
+        t(buttons.language, "language.choose"),
+        [[buttons("buttons.lang_ru", "lg", "ru"), buttons("buttons.lang_en", "lg", "en")]],
+    )

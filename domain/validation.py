@@ -127,8 +127,9 @@ def sniff_image_type(head: bytes) -> str | None:
     return None
 
 
-def toggle_interest(chosen: tuple[str, ...], interest: str, allowed: tuple[str, ...],
-                    limit: int) -> tuple[str, ...]:
+def toggle_interest(
+    chosen: tuple[str, ...], interest: str, allowed: tuple[str, ...], limit: int
+) -> tuple[str, ...]:
     """Add or remove one interest, keeping the list's order; refuse unknown or one too many."""
     if interest not in allowed:
         raise Invalid("common.outdated_button")

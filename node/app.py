@@ -51,8 +51,18 @@ from storage.stats import Stats
 
 log = structlog.get_logger(__name__)
 
-COMMANDS = ("start", "browse", "likes", "matches", "profile", "settings", "stop", "language",
-            "cancel", "help")
+COMMANDS = (
+    "start",
+    "browse",
+    "likes",
+    "matches",
+    "profile",
+    "settings",
+    "stop",
+    "language",
+    "cancel",
+    "help",
+)
 STOP_TIMEOUT_SECONDS = 10.0
 # Of the 10 s a node has to stop, handing its shards over (work in hand finished) may take this.
 HANDOVER_SECONDS = 6.0
@@ -105,8 +115,13 @@ class Node:
         self.redis = state.connect(settings.redis_url)
         self._closers.append(self.redis.close)
         keys = state.Keys(settings.redis_namespace)
-        self.photos = PhotoStore(settings.s3_endpoint, settings.s3_access_key,
-                                 settings.s3_secret_key, settings.s3_bucket, settings.s3_region)
+        self.photos = PhotoStore(
+            settings.s3_endpoint,
+            settings.s3_access_key,
+            settings.s3_secret_key,
+            settings.s3_bucket,
+            settings.s3_region,
+        )
         await asyncio.to_thread(self.photos.ensure_bucket)
 
         self.bot = build_bot(settings)
@@ -114,43 +129,64 @@ class Node:
         await self._register_commands()
 
         # Bounded: every chat waiting for the limiter would otherwise open a connection.
-        self.async_redis = redis.asyncio.Redis(connection_pool=redis.asyncio.BlockingConnectionPool
-                                               .from_url(settings.redis_url, max_connections=32,
-                                                         timeout=10, socket_timeout=5,
-                                                         socket_connect_timeout=5))
-        self.outbox = Outbox(self.bot, loop,
-                             self.metrics,
-                             RedisSendLimiter(self.async_redis, keys,
-                                              settings.send_rate_per_second,
-                                              settings.send_rate_per_chat),
-                             on_blocked=self._user_blocked_bot)
+        self.async_redis = redis.asyncio.Redis(
+            connection_pool=redis.asyncio.BlockingConnectionPool.from_url(
+                settings.redis_url,
+                max_connections=32,
+                timeout=10,
+                socket_timeout=5,
+                socket_connect_timeout=5,
+            )
+        )
+        self.outbox = Outbox(
+            self.bot,
+            loop,
+            self.metrics,
+            RedisSendLimiter(
+                self.async_redis, keys, settings.send_rate_per_second, settings.send_rate_per_chat
+            ),
+            on_blocked=self._user_blocked_bot,
+        )
         await self._start_bus(keys)
         gateway = TelegramGateway(self.bot, loop)
         accounts = Accounts(self.pool)
         self._start_rating(settings)
         self.profiles: ActorPool[ProfileActorProxy] = ActorPool(
-            "profile", settings.session_actors,
-            lambda: ProfileActor.start(accounts, self.photos, gateway,
-                                       self._profile_changed),
-            ProfileActorProxy)
+            "profile",
+            settings.session_actors,
+            lambda: ProfileActor.start(accounts, self.photos, gateway, self._profile_changed),
+            ProfileActorProxy,
+        )
         self._pools.append(self.profiles)
         self._closers.append(self.profiles.stop)
         signer = CallbackSigner(settings.bot_token.encode())
         conversations = state.ConversationStore(self.redis, keys)
         discovery = Discovery(self.pool)
         self.matchers: ActorPool[MatcherActorProxy] = ActorPool(
-            "matcher", settings.session_actors,
-            lambda: MatcherActor.start(discovery, accounts, self.outbox, signer, self.metrics,
-                                       MatcherSettings.of(settings), self.events.match_made),
-            MatcherActorProxy)
+            "matcher",
+            settings.session_actors,
+            lambda: MatcherActor.start(
+                discovery,
+                accounts,
+                self.outbox,
+                signer,
+                self.metrics,
+                MatcherSettings.of(settings),
+                self.events.match_made,
+            ),
+            MatcherActorProxy,
+        )
         self._pools.append(self.matchers)
         self._closers.append(self.matchers.stop)
         self._closers.append(LikeNoticeTicker(self.matchers).start().stop)
         self.relays: ActorPool[ChatRelayActorProxy] = ActorPool(
-            "chat_relay", settings.session_actors,
-            lambda: ChatRelayActor.start(discovery, conversations, self.outbox, signer,
-                                         self.metrics),
-            ChatRelayActorProxy)
+            "chat_relay",
+            settings.session_actors,
+            lambda: ChatRelayActor.start(
+                discovery, conversations, self.outbox, signer, self.metrics
+            ),
+            ChatRelayActorProxy,
+        )
         self._pools.append(self.relays)
         self._closers.append(self.relays.stop)
         deps = SessionDeps(
@@ -166,15 +202,16 @@ class Node:
             stats=Stats(self.pool),
         )
         self.sessions: ActorPool[SessionActorProxy] = ActorPool(
-            "session", settings.session_actors, lambda: SessionActor.start(deps),
-            SessionActorProxy)
+            "session", settings.session_actors, lambda: SessionActor.start(deps), SessionActorProxy
+        )
         self._pools.append(self.sessions)
         self._closers.append(self.sessions.stop)
 
         await self._start_pipeline(keys)
 
-        self._http = web.AppRunner(build_app(self.metrics, self._readiness_checks()),
-                                   access_log=None)
+        self._http = web.AppRunner(
+            build_app(self.metrics, self._readiness_checks()), access_log=None
+        )
         await self._http.setup()
         if self._metrics_socket is not None:
             await web.SockSite(self._http, self._metrics_socket).start()
@@ -185,24 +222,38 @@ class Node:
             self.metrics_port = bound_port(site)
         self.ready = True
         self.started.set()
-        log.info("node started", metrics_port=self.metrics_port, mode=settings.bot_mode,
-                 webhook_port=self.webhook_port, member=self.member)
+        log.info(
+            "node started",
+            metrics_port=self.metrics_port,
+            mode=settings.bot_mode,
+            webhook_port=self.webhook_port,
+            member=self.member,
+        )
 
     def _start_rating(self, settings: Settings) -> None:
         """The rater and maintenance actors, and the scheduler that fires their sweeps."""
         ratings = Ratings(self.pool, settings.database_url)
         rater = RaterActor.start(ratings, settings.node_id, self.metrics, self._sweep_finished)
-        maintenance = MaintenanceActor.start(Maintenance(self.pool, self.photos),
-                                             Discovery(self.pool), Accounts(self.pool),
-                                             settings.database_url, settings.node_id,
-                                             self.metrics)
+        maintenance = MaintenanceActor.start(
+            Maintenance(self.pool, self.photos),
+            Discovery(self.pool),
+            Accounts(self.pool),
+            settings.database_url,
+            settings.node_id,
+            self.metrics,
+        )
         self.rater = cast(RaterActorProxy, rater.proxy())
         self.maintenance = cast(MaintenanceActorProxy, maintenance.proxy())
         for ref in (rater, maintenance):
-            self._closers.append(lambda ref=ref: ref.stop(block=True,  # type: ignore[misc]
-                                                          timeout=STOP_TIMEOUT_SECONDS))
-        self.scheduler = Scheduler(self.rater, self.maintenance, settings.rating_sweep_minutes,
-                                   settings.full_sweep_hour)
+            self._closers.append(
+                lambda ref=ref: ref.stop(
+                    block=True,  # type: ignore[misc]
+                    timeout=STOP_TIMEOUT_SECONDS,
+                )
+            )
+        self.scheduler = Scheduler(
+            self.rater, self.maintenance, settings.rating_sweep_minutes, settings.full_sweep_hour
+        )
         self.scheduler.start()
         self._closers.append(self.scheduler.stop)
 
@@ -214,8 +265,7 @@ class Node:
 
     def _sweep_finished(self, kind: str, outcome: SweepOutcome) -> None:
         if hasattr(self, "events"):
-            self.events.sweep_finished(kind, sweep_id=outcome.sweep_id,
-                                       processed=outcome.processed)
+            self.events.sweep_finished(kind, sweep_id=outcome.sweep_id, processed=outcome.processed)
 
     async def _start_bus(self, keys: state.Keys) -> None:
         """The reply journal and the bus, early: actors hand replies for other users to the
@@ -236,40 +286,64 @@ class Node:
         # Replies for a user forwarded from another node: one thread keeps their order.
         self._forwarded = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forwarded")
         self._closers.append(self._forwarded.shutdown)
-        self.consumer = ShardConsumer(settings.amqp_url, self._dispatch, self.bus, self.metrics,
-                                      self.journal.count_delivery)
+        self.consumer = ShardConsumer(
+            settings.amqp_url, self._dispatch, self.bus, self.metrics, self.journal.count_delivery
+        )
         await asyncio.to_thread(self.consumer.start_and_wait)
         self._closers.append(self.consumer.stop)
-        self.coordinator = Coordinator(self.redis, keys, self.member, settings.shards,
-                                       self.consumer, self.metrics)
+        self.coordinator = Coordinator(
+            self.redis, keys, self.member, settings.shards, self.consumer, self.metrics
+        )
         await asyncio.to_thread(self.coordinator.start)
         self._closers.append(lambda: self.coordinator.stop(HANDOVER_SECONDS))
-        log.info("joined the cluster", member=self.member, members=self.coordinator.members,
-                 shards=sorted(self.coordinator.owned))
+        log.info(
+            "joined the cluster",
+            member=self.member,
+            members=self.coordinator.members,
+            shards=sorted(self.coordinator.owned),
+        )
 
         self.intake: PollingIntake | None = None
         self.webhook: WebhookIntake | None = None
         if settings.bot_mode == "webhook":
-            self.webhook = WebhookIntake(self.bot, self.bus, self.metrics, settings.webhook_url,
-                                         settings.webhook_secret, self.redis, keys)
-            self._webhook_runner = web.AppRunner(self.webhook.app(), access_log=None,
-                                                 shutdown_timeout=2.0)
+            self.webhook = WebhookIntake(
+                self.bot,
+                self.bus,
+                self.metrics,
+                settings.webhook_url,
+                settings.webhook_secret,
+                self.redis,
+                keys,
+            )
+            self._webhook_runner = web.AppRunner(
+                self.webhook.app(), access_log=None, shutdown_timeout=2.0
+            )
             await self._webhook_runner.setup()
             # The kernel spreads the connections over the processes sharing the port.
-            webhook_site = web.TCPSite(self._webhook_runner, "0.0.0.0", settings.webhook_port,
-                                       reuse_port=self._metrics_socket is not None)
+            webhook_site = web.TCPSite(
+                self._webhook_runner,
+                "0.0.0.0",
+                settings.webhook_port,
+                reuse_port=self._metrics_socket is not None,
+            )
             await webhook_site.start()
             self.webhook_port = bound_port(webhook_site)
             await self.webhook.register()
         else:
-            self.intake = PollingIntake(self.bot, self.bus, self.metrics,
-                                        IntakeLease(settings.database_url,
-                                                    settings.bot_token.split(":", 1)[0]),
-                                        self.async_redis, keys)
+            self.intake = PollingIntake(
+                self.bot,
+                self.bus,
+                self.metrics,
+                IntakeLease(settings.database_url, settings.bot_token.split(":", 1)[0]),
+                self.async_redis,
+                keys,
+            )
             self._tasks.append(loop.create_task(self.intake.run(), name="intake"))
         self._tasks.append(
-            loop.create_task(GaugeSampler(self.metrics, self._pools, Stats(self.pool)).run(),
-                             name="gauges"))
+            loop.create_task(
+                GaugeSampler(self.metrics, self._pools, Stats(self.pool)).run(), name="gauges"
+            )
+        )
 
     async def stop(self) -> None:
         """Stop taking updates, let work in hand finish, then close in reverse order."""
@@ -332,13 +406,15 @@ class Node:
         except redis.RedisError as error:
             # Without the journal "once" cannot be kept; the message stays unacknowledged and
             # is given out again when this node stops or dies.
-            log.error("forwarded replies not sent: journal unavailable", error=str(error),
-                      user_id=delivery.user_id)
+            log.error(
+                "forwarded replies not sent: journal unavailable",
+                error=str(error),
+                user_id=delivery.user_id,
+            )
 
     def _forward(self, user_id: int, key: str, chat_id: int, replies: list[list[Any]]) -> None:
         """Outbox.deliver's route (actor threads): durable in the user's shard queue."""
-        self.bus.send_to_user(user_id, key, chat_id, replies).result(
-            bus.CONFIRM_TIMEOUT_SECONDS)
+        self.bus.send_to_user(user_id, key, chat_id, replies).result(bus.CONFIRM_TIMEOUT_SECONDS)
 
     def _user_blocked_bot(self, chat_id: int) -> None:
         """Runs on the loop (outbox): the user's profile actor records it off the loop."""
@@ -348,7 +424,8 @@ class Node:
         for language in LANGUAGES:
             commands = [BotCommand(name, t(language, f"commands.{name}")) for name in COMMANDS]
             await self.bot.set_my_commands(
-                commands, language_code=None if language == "en" else language)
+                commands, language_code=None if language == "en" else language
+            )
 
     def _readiness_checks(self) -> dict[str, Callable[[], None]]:
         def actors() -> None:
@@ -373,4 +450,3 @@ class Node:
 
     def _ping_redis(self) -> None:
         self.redis.ping()
-

@@ -233,8 +233,14 @@ class Bus(BrokerThread):
         with prefix; register before start. A handler must be quick and must not raise."""
         self._handlers.append((prefix, handler))
 
-    def publish(self, exchange: str, routing_key: str, body: bytes,
-                headers: dict[str, Any] | None = None, persistent: bool = True) -> Future[None]:
+    def publish(
+        self,
+        exchange: str,
+        routing_key: str,
+        body: bytes,
+        headers: dict[str, Any] | None = None,
+        persistent: bool = True,
+    ) -> Future[None]:
         """Queue one message; the future resolves once the broker has confirmed it."""
         item = _Outgoing(exchange, routing_key, body, headers or {}, persistent)
         self._queue([item])
@@ -247,11 +253,20 @@ class Bus(BrokerThread):
         """Queue (user_id, update) pairs with one wake-up of the bus thread; one future that
         resolves once the broker has confirmed them all (or fails with the first refusal), so
         the intake's event loop hears once per batch instead of once per update."""
-        items = [_Outgoing(topology.UPDATES_EXCHANGE,
-                           str(topology.shard_of(user_id, self.shards)), encode(update),
-                           {"update_id": update["update_id"], "user_id": user_id,
-                            topology.KIND_HEADER: topology.KIND_UPDATE}, True)
-                 for user_id, update in updates]
+        items = [
+            _Outgoing(
+                topology.UPDATES_EXCHANGE,
+                str(topology.shard_of(user_id, self.shards)),
+                encode(update),
+                {
+                    "update_id": update["update_id"],
+                    "user_id": user_id,
+                    topology.KIND_HEADER: topology.KIND_UPDATE,
+                },
+                True,
+            )
+            for user_id, update in updates
+        ]
         self._queue(items)
         return _all_confirmed([item.future for item in items])
 
@@ -261,35 +276,48 @@ class Bus(BrokerThread):
             self._outgoing.put(item)
         self._waker.wake()
 
-    def publish_updates(self, updates: Sequence[tuple[int, dict[str, Any]]],
-                        timeout: float = CONFIRM_TIMEOUT_SECONDS) -> None:
+    def publish_updates(
+        self,
+        updates: Sequence[tuple[int, dict[str, Any]]],
+        timeout: float = CONFIRM_TIMEOUT_SECONDS,
+    ) -> None:
         """Publish (user_id, update) pairs; returns once the broker has confirmed each."""
         self.publish_update_batch(updates).result(timeout)
 
-    def send_to_user(self, user_id: int, key: str, chat_id: int,
-                     replies: list[list[Any]], what: str = "send") -> Future[None]:
+    def send_to_user(
+        self, user_id: int, key: str, chat_id: int, replies: list[list[Any]], what: str = "send"
+    ) -> Future[None]:
         """Durable replies for one user, handled by whichever node owns the user's shard, in
         order with their updates; key makes a second copy do nothing."""
         shard = topology.shard_of(user_id, self.shards)
         return self.publish(
-            topology.EVENTS_EXCHANGE, topology.shard_topic(shard, what),
+            topology.EVENTS_EXCHANGE,
+            topology.shard_topic(shard, what),
             encode({"key": key, "chat_id": chat_id, "replies": replies}),
-            {"user_id": user_id, "key": key, topology.KIND_HEADER: topology.KIND_SEND})
+            {"user_id": user_id, "key": key, topology.KIND_HEADER: topology.KIND_SEND},
+        )
 
     def broadcast(self, topic: str, payload: dict[str, Any]) -> Future[None]:
         """Tell every live node (best effort: a node that is down misses it)."""
-        return self.publish(topology.EVENTS_EXCHANGE, topic,
-                            encode({"topic": topic, "from": self._member, **payload}),
-                            persistent=False)
+        return self.publish(
+            topology.EVENTS_EXCHANGE,
+            topic,
+            encode({"topic": topic, "from": self._member, **payload}),
+            persistent=False,
+        )
 
-    def dead_letter(self, body: bytes, headers: dict[str, Any], error: str,
-                    shard: int | None = None) -> Future[None]:
-        dead_headers = {**headers, "x-error": error[:ERROR_HEADER_LIMIT],
-                        "x-dead-node": self._member, "x-dead-at": time.time()}
+    def dead_letter(
+        self, body: bytes, headers: dict[str, Any], error: str, shard: int | None = None
+    ) -> Future[None]:
+        dead_headers = {
+            **headers,
+            "x-error": error[:ERROR_HEADER_LIMIT],
+            "x-dead-node": self._member,
+            "x-dead-at": time.time(),
+        }
         if shard is not None:
             dead_headers["x-shard"] = shard
-        return self.publish(topology.DEAD_EXCHANGE, topology.DEAD_ROUTING_KEY, body,
-                            dead_headers)
+        return self.publish(topology.DEAD_EXCHANGE, topology.DEAD_ROUTING_KEY, body, dead_headers)
 
     # -- the bus thread -------------------------------------------------------------------
 
@@ -313,13 +341,13 @@ class Bus(BrokerThread):
         self._next_tag = 1
         for item in left:
             self._send(producer, item)
-        with Consumer(listen, queues=[inbox], callbacks=[self._on_event_message],
-                      accept=["json"], no_ack=True):
+        with Consumer(
+            listen, queues=[inbox], callbacks=[self._on_event_message], accept=["json"], no_ack=True
+        ):
             self._ready.set()
             while not self._stop_requested.is_set():
                 self._publish_waiting(producer)
-                _wait_and_drain(conn, self._waker, 0.5 if self._unconfirmed else
-                                IDLE_WAIT_SECONDS)
+                _wait_and_drain(conn, self._waker, 0.5 if self._unconfirmed else IDLE_WAIT_SECONDS)
                 self._expire_unconfirmed()
                 conn.heartbeat_check()
             self._publish_waiting(producer)
@@ -339,10 +367,16 @@ class Bus(BrokerThread):
             self._send(producer, item)
 
     def _send(self, producer: Producer, item: _Outgoing) -> None:
-        producer.publish(item.body, exchange=item.exchange, routing_key=item.routing_key,
-                         delivery_mode=2 if item.persistent else 1,
-                         content_type="application/json", content_encoding="utf-8",
-                         headers=item.headers, retry=False)
+        producer.publish(
+            item.body,
+            exchange=item.exchange,
+            routing_key=item.routing_key,
+            delivery_mode=2 if item.persistent else 1,
+            content_type="application/json",
+            content_encoding="utf-8",
+            headers=item.headers,
+            retry=False,
+        )
         if self._confirms:
             self._unconfirmed[self._next_tag] = item
             self._next_tag += 1
@@ -443,18 +477,24 @@ class _InHand:
 class ShardConsumer(BrokerThread):
     """Consumes the shards it is told to (consume/release/drop from any thread)."""
 
-    def __init__(self, url: str, handle: Callable[[Delivery], None], bus: Bus,
-                 metrics: Metrics, count_delivery: Callable[[str], int] | None = None,
-                 name: str = "shard-consumer") -> None:
+    def __init__(
+        self,
+        url: str,
+        handle: Callable[[Delivery], None],
+        bus: Bus,
+        metrics: Metrics,
+        count_delivery: Callable[[str], int] | None = None,
+        name: str = "shard-consumer",
+    ) -> None:
         super().__init__(name, url, "shard consumer")
         self._handle = handle
         self._bus = bus
         self._metrics = metrics
         self._count_delivery = count_delivery
         self._requests: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
-        self._wanted: dict[int, str] = {}        # shard → lease value (what we should consume)
+        self._wanted: dict[int, str] = {}  # shard → lease value (what we should consume)
         self._consumers: dict[int, Consumer] = {}
-        self._in_hand: dict[int, _InHand] = {}   # delivery tag → message
+        self._in_hand: dict[int, _InHand] = {}  # delivery tag → message
         self._by_shard: dict[int, set[int]] = {}
         self._draining: dict[int, Callable[[], None]] = {}
         self._generation = 0
@@ -504,8 +544,10 @@ class ShardConsumer(BrokerThread):
         for shard in list(self._consumers):
             self._cancel(shard)
         if self._in_hand:
-            log.warning("stopping with messages in hand; the broker gives them out again",
-                        count=len(self._in_hand))
+            log.warning(
+                "stopping with messages in hand; the broker gives them out again",
+                count=len(self._in_hand),
+            )
         self._connection_lost()
 
     def _connection_lost(self) -> None:
@@ -545,11 +587,14 @@ class ShardConsumer(BrokerThread):
     def _subscribe(self, shard: int) -> None:
         if shard in self._consumers:
             return
-        consumer = Consumer(self._channel, queues=[topology.shard_queue(shard)],
-                            # Raw messages: the body is read here with orjson, faster than
-                            # kombu's decoding; what it cannot read is dead-lettered.
-                            on_message=lambda message: self._on_message(shard, message),
-                            no_ack=False)
+        consumer = Consumer(
+            self._channel,
+            queues=[topology.shard_queue(shard)],
+            # Raw messages: the body is read here with orjson, faster than
+            # kombu's decoding; what it cannot read is dead-lettered.
+            on_message=lambda message: self._on_message(shard, message),
+            no_ack=False,
+        )
         consumer.consume()
         self._consumers[shard] = consumer
         self._by_shard.setdefault(shard, set())
@@ -587,8 +632,7 @@ class ShardConsumer(BrokerThread):
         self._in_hand[tag] = _InHand(shard, message)
         self._by_shard.setdefault(shard, set()).add(tag)
         redelivered = bool(message.delivery_info.get("redelivered"))
-        delivery = Delivery(payload, user_id, shard, tag, redelivered, kind, self._generation,
-                            self)
+        delivery = Delivery(payload, user_id, shard, tag, redelivered, kind, self._generation, self)
         if redelivered and self._count_delivery is not None:
             try:
                 count = self._count_delivery(f"{kind}:{delivery.key}")
@@ -596,16 +640,25 @@ class ShardConsumer(BrokerThread):
                 log.warning("could not count a redelivery", error=str(error))
                 count = 0
             if count >= MAX_DELIVERIES:
-                log.error("message delivered too often; dead-lettered", shard=shard,
-                          user_id=user_id, key=delivery.key, deliveries=count)
-                self._bury(self._generation, tag,
-                           f"delivered {count} times without being acknowledged")
+                log.error(
+                    "message delivered too often; dead-lettered",
+                    shard=shard,
+                    user_id=user_id,
+                    key=delivery.key,
+                    deliveries=count,
+                )
+                self._bury(
+                    self._generation, tag, f"delivered {count} times without being acknowledged"
+                )
                 return
         try:
             self._handle(delivery)
         except Exception:
-            log.exception("could not hand a message over; it stays unacknowledged",
-                          shard=shard, user_id=user_id)
+            log.exception(
+                "could not hand a message over; it stays unacknowledged",
+                shard=shard,
+                user_id=user_id,
+            )
 
     def _undecodable(self, shard: int, message: Message, error: Exception) -> None:
         log.error("undecodable message dead-lettered", shard=shard, error=str(error))
@@ -636,8 +689,9 @@ class ShardConsumer(BrokerThread):
         if in_hand is None:
             return
         message = in_hand.message
-        future = self._bus.dead_letter(message.body, dict(message.headers or {}), error,
-                                       in_hand.shard)
+        future = self._bus.dead_letter(
+            message.body, dict(message.headers or {}), error, in_hand.shard
+        )
         metrics = self._metrics
 
         def published(result: Future[None]) -> None:
@@ -645,8 +699,10 @@ class ShardConsumer(BrokerThread):
                 metrics.dead_letters.labels(metrics.node_id).inc()
                 self.report(("ack", generation, tag, ""))
             else:
-                log.error("could not dead-letter a message; it stays unacknowledged",
-                          error=str(result.exception()))
+                log.error(
+                    "could not dead-letter a message; it stays unacknowledged",
+                    error=str(result.exception()),
+                )
 
         future.add_done_callback(published)
 
@@ -658,7 +714,8 @@ class ShardConsumer(BrokerThread):
         for shard in sorted(self._consumers):
             try:
                 _, depth, _ = self._channel.queue_declare(
-                    queue=topology.shard_queue_name(shard), passive=True)
+                    queue=topology.shard_queue_name(shard), passive=True
+                )
             except Exception as error:
                 log.warning("queue depth not sampled", shard=shard, error=str(error))
                 return

@@ -132,8 +132,9 @@ def assign(shards: int, members: Iterable[str]) -> dict[str, frozenset[int]]:
 class Membership:
     """This node's heartbeat and the list of live members (Redis; blocking calls)."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, member: str,
-                 ttl_ms: int = MEMBER_TTL_MS) -> None:
+    def __init__(
+        self, client: redis.Redis, keys: Keys, member: str, ttl_ms: int = MEMBER_TTL_MS
+    ) -> None:
         self.member = member
         self._key = keys("cluster", "members")
         self._ttl_ms = ttl_ms
@@ -145,8 +146,9 @@ class Membership:
         return sorted(_text(member) for member in members)
 
     def members(self) -> list[str]:
-        return sorted(_text(member) for member in self._script(keys=[self._key],
-                                                                args=[self.member, 0]))
+        return sorted(
+            _text(member) for member in self._script(keys=[self._key], args=[self.member, 0])
+        )
 
     def leave(self, client: redis.Redis) -> None:
         client.zrem(self._key, self.member)
@@ -174,8 +176,10 @@ class ShardLeases:
 
     def claim(self, shard: int) -> str | None:
         """The lease's value (``member|token``) if it is now ours, None if another holds it."""
-        value = self._claim(keys=[self.key(shard), self.keys("cluster", "fence", shard)],
-                            args=[self.member, self.ttl_ms])
+        value = self._claim(
+            keys=[self.key(shard), self.keys("cluster", "fence", shard)],
+            args=[self.member, self.ttl_ms],
+        )
         return _text(value) if value else None
 
     def renew(self, held: dict[int, str]) -> set[int]:
@@ -183,8 +187,10 @@ class ShardLeases:
         if not held:
             return set()
         shards = sorted(held)
-        kept = self._renew(keys=[self.key(shard) for shard in shards],
-                           args=[self.ttl_ms, *(held[shard] for shard in shards)])
+        kept = self._renew(
+            keys=[self.key(shard) for shard in shards],
+            args=[self.ttl_ms, *(held[shard] for shard in shards)],
+        )
         return {shard for shard, ok in zip(shards, kept, strict=True) if int(ok)}
 
     def release(self, shard: int, value: str) -> None:
@@ -193,8 +199,7 @@ class ShardLeases:
     def holders(self, shards: int) -> dict[int, str]:
         """Who holds each held lease (shard → member), for tests and operators."""
         values = self.client.mget([self.key(shard) for shard in range(shards)])
-        return {shard: _text(value).split("|", 1)[0]
-                for shard, value in enumerate(values) if value}
+        return {shard: _text(value).split("|", 1)[0] for shard, value in enumerate(values) if value}
 
 
 class ShardWorker(Protocol):
@@ -218,9 +223,17 @@ class Coordinator:
     """A thread that keeps this node's membership and shard leases, and moves shards in and
     out of the shard consumer so that the live nodes divide them evenly."""
 
-    def __init__(self, client: redis.Redis, keys: Keys, member: str, shards: int,
-                 worker: ShardWorker, metrics: Metrics, tick_seconds: float = TICK_SECONDS,
-                 ttl_ms: int = LEASE_TTL_MS) -> None:
+    def __init__(
+        self,
+        client: redis.Redis,
+        keys: Keys,
+        member: str,
+        shards: int,
+        worker: ShardWorker,
+        metrics: Metrics,
+        tick_seconds: float = TICK_SECONDS,
+        ttl_ms: int = LEASE_TTL_MS,
+    ) -> None:
         self.member = member
         self.shards = shards
         self._client = client
@@ -236,8 +249,7 @@ class Coordinator:
         self._members: list[str] = []
         self._stopping = threading.Event()
         self._settled = threading.Event()
-        self._thread = threading.Thread(target=self._run, name="cluster-coordinator",
-                                        daemon=True)
+        self._thread = threading.Thread(target=self._run, name="cluster-coordinator", daemon=True)
         self._last_renewed = time.monotonic()
         self._last_plan: frozenset[int] | None = None
         self._stop_deadline = 0.0
@@ -302,8 +314,10 @@ class Coordinator:
             if self._held:
                 time.sleep(min(0.02, self._tick))
         for shard in list(self._held):
-            log.warning("shard not drained in time; its unacknowledged work returns to the "
-                        "queue", shard=shard)
+            log.warning(
+                "shard not drained in time; its unacknowledged work returns to the queue",
+                shard=shard,
+            )
             self._worker.drop(shard)
             self._finish_release(shard)
         self._leave()
@@ -342,8 +356,13 @@ class Coordinator:
             self._settled.set()
         if plan != self._last_plan:
             self._last_plan = plan
-            log.info("shard plan", member=self.member, plan=sorted(plan), owned=sorted(owned),
-                     members=len(members))
+            log.info(
+                "shard plan",
+                member=self.member,
+                plan=sorted(plan),
+                owned=sorted(owned),
+                members=len(members),
+            )
 
     def _renew(self) -> None:
         with self._lock:
@@ -378,8 +397,11 @@ class Coordinator:
 
     def _release_drained(self) -> None:
         with self._lock:
-            drained = [shard for shard, held in self._held.items()
-                       if held.releasing and held.drained.is_set()]
+            drained = [
+                shard
+                for shard, held in self._held.items()
+                if held.releasing and held.drained.is_set()
+            ]
         for shard in drained:
             self._finish_release(shard)
 
@@ -391,8 +413,9 @@ class Coordinator:
         try:
             self._leases.release(shard, held.value)
         except redis.RedisError as error:
-            log.warning("could not release a shard lease; it expires", shard=shard,
-                        error=str(error))
+            log.warning(
+                "could not release a shard lease; it expires", shard=shard, error=str(error)
+            )
         log.info("shard handed over", shard=shard)
 
     def _check_shard_count(self) -> None:
@@ -400,10 +423,8 @@ class Coordinator:
         the running nodes' refuses to start."""
         key = self._keys("cluster", "shards")
         recorded = self._client.get(key)
-        if (recorded is not None and int(recorded) != self.shards
-                and self._membership.members()):
-            raise RuntimeError(f"SHARDS={self.shards} but the running nodes use "
-                               f"{int(recorded)}")
+        if recorded is not None and int(recorded) != self.shards and self._membership.members():
+            raise RuntimeError(f"SHARDS={self.shards} but the running nodes use {int(recorded)}")
         self._client.set(key, self.shards)
 
 
@@ -426,12 +447,19 @@ class IntakeLease:
         if self._conn is not None:
             return True
         if self._standby is None or self._standby.closed:
-            self._standby = psycopg.connect(self._url, autocommit=True, connect_timeout=5,
-                                            keepalives=1, keepalives_idle=5,
-                                            keepalives_interval=2, keepalives_count=2)
+            self._standby = psycopg.connect(
+                self._url,
+                autocommit=True,
+                connect_timeout=5,
+                keepalives=1,
+                keepalives_idle=5,
+                keepalives_interval=2,
+                keepalives_count=2,
+            )
         try:
-            row = self._standby.execute("SELECT pg_try_advisory_lock(hashtextextended(%s, 0))",
-                                        (self._name,)).fetchone()
+            row = self._standby.execute(
+                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (self._name,)
+            ).fetchone()
         except psycopg.Error:
             self._standby.close()
             self._standby = None
@@ -459,8 +487,7 @@ class IntakeLease:
         if self._conn is None:
             return
         with contextlib.suppress(psycopg.Error):
-            self._conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))",
-                               (self._name,))
+            self._conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (self._name,))
         self._drop()
 
     def _drop(self) -> None:

@@ -67,27 +67,53 @@ class DemoError(RuntimeError):
 
 def parse_args(argv: list[str] | None = None, prog: str | None = None) -> argparse.Namespace:
     parser = argparse.ArgumentParser(
-        prog=prog, description="The dating bot without a token: a local Bot API sandbox with "
-        "a web page to try it as several users, and a node talking to it.")
-    parser.add_argument("--port", type=int, default=DEFAULT_PAGE_PORT,
-                        help="port of the sandbox and its page (default %(default)s)")
-    parser.add_argument("--host", default="127.0.0.1",
-                        help="address to serve the page on (default %(default)s)")
-    parser.add_argument("--seed", type=int, default=0, metavar="N",
-                        help="generate N profiles at start (default %(default)s)")
-    parser.add_argument("--s3-port", type=int, default=DEFAULT_S3_PORT,
-                        help="port of the in-process S3 server (default %(default)s)")
-    parser.add_argument("--metrics-port", type=int, default=DEFAULT_METRICS_PORT,
-                        help="port of the node's /metrics, /healthz, /readyz "
-                             "(default %(default)s)")
-    parser.add_argument("--log-level", default="INFO",
-                        choices=("DEBUG", "INFO", "WARNING", "ERROR"))
+        prog=prog,
+        description="The dating bot without a token: a local Bot API sandbox with "
+        "a web page to try it as several users, and a node talking to it.",
+    )
+    parser.add_argument(
+        "--port",
+        type=int,
+        default=DEFAULT_PAGE_PORT,
+        help="port of the sandbox and its page (default %(default)s)",
+    )
+    parser.add_argument(
+        "--host", default="127.0.0.1", help="address to serve the page on (default %(default)s)"
+    )
+    parser.add_argument(
+        "--seed",
+        type=int,
+        default=0,
+        metavar="N",
+        help="generate N profiles at start (default %(default)s)",
+    )
+    parser.add_argument(
+        "--s3-port",
+        type=int,
+        default=DEFAULT_S3_PORT,
+        help="port of the in-process S3 server (default %(default)s)",
+    )
+    parser.add_argument(
+        "--metrics-port",
+        type=int,
+        default=DEFAULT_METRICS_PORT,
+        help="port of the node's /metrics, /healthz, /readyz (default %(default)s)",
+    )
+    parser.add_argument(
+        "--log-level", default="INFO", choices=("DEBUG", "INFO", "WARNING", "ERROR")
+    )
     return parser.parse_args(argv)
 
 
-def demo_environ(page_port: int, *, s3_port: int = DEFAULT_S3_PORT,
-                 metrics_port: int = DEFAULT_METRICS_PORT, amqp_url: str = "memory://",
-                 admin_ids: Iterable[int] = (), log_level: str = "INFO") -> dict[str, str]:
+def demo_environ(
+    page_port: int,
+    *,
+    s3_port: int = DEFAULT_S3_PORT,
+    metrics_port: int = DEFAULT_METRICS_PORT,
+    amqp_url: str = "memory://",
+    admin_ids: Iterable[int] = (),
+    log_level: str = "INFO",
+) -> dict[str, str]:
     """The node settings (config/settings.py) of the demo."""
     return {
         "BOT_TOKEN": DEFAULT_TOKEN,
@@ -112,6 +138,7 @@ def demo_environ(page_port: int, *, s3_port: int = DEFAULT_S3_PORT,
 
 # -- the services, made empty -----------------------------------------------------------------
 
+
 def reset_database() -> None:
     """Create the demo's database, or empty it by making it anew."""
     with psycopg.connect(f"{POSTGRES_SERVER_URL}/postgres", autocommit=True) as conn:
@@ -132,13 +159,18 @@ def reset_redis() -> None:
 def reset_vhost() -> str:
     """A fresh RabbitMQ vhost for the demo, as an AMQP URL; memory:// without rabbitmqctl."""
     command = shutil.which("rabbitmqctl") or (
-        "/usr/sbin/rabbitmqctl" if os.path.exists("/usr/sbin/rabbitmqctl") else None)
+        "/usr/sbin/rabbitmqctl" if os.path.exists("/usr/sbin/rabbitmqctl") else None
+    )
     if command is None:
         return "memory://"
 
     def run(*args: str, check: bool = True) -> None:
-        subprocess.run([command, "-q", *args], check=check, capture_output=True,
-                       timeout=RABBITMQCTL_TIMEOUT_SECONDS)
+        subprocess.run(
+            [command, "-q", *args],
+            check=check,
+            capture_output=True,
+            timeout=RABBITMQCTL_TIMEOUT_SECONDS,
+        )
 
     try:
         run("delete_vhost", AMQP_VHOST, check=False)
@@ -163,8 +195,10 @@ class MotoS3:
 
     def __init__(self, port: int) -> None:
         if not _port_free("127.0.0.1", port):
-            raise DemoError(f"port {port} is taken, so the demo cannot run its S3 server "
-                            "there: stop what runs on it or pass --s3-port")
+            raise DemoError(
+                f"port {port} is taken, so the demo cannot run its S3 server "
+                "there: stop what runs on it or pass --s3-port"
+            )
         # moto is a development dependency: only the demo and the tests import it.
         from moto.server import ThreadedMotoServer  # noqa: PLC0415
 
@@ -207,6 +241,7 @@ def register(settings: Settings, user_id: int) -> None:
 
 # -- running ----------------------------------------------------------------------------------
 
+
 async def serve(settings: Settings, announce: Callable[[Node], None]) -> None:
     """Run a node until SIGINT/SIGTERM; ``announce`` is called once it has started."""
     node = Node(settings)
@@ -239,9 +274,16 @@ def run(args: argparse.Namespace) -> int:
         reset_redis()
         amqp_url = reset_vhost()
         admin_id = create_admin(server.url)
-        settings = load_settings(demo_environ(
-            server.port, s3_port=args.s3_port, metrics_port=args.metrics_port,
-            amqp_url=amqp_url, admin_ids=[admin_id], log_level=args.log_level))
+        settings = load_settings(
+            demo_environ(
+                server.port,
+                s3_port=args.s3_port,
+                metrics_port=args.metrics_port,
+                amqp_url=amqp_url,
+                admin_ids=[admin_id],
+                log_level=args.log_level,
+            )
+        )
         register(settings, admin_id)
         seeded = ""
         if args.seed > 0:
@@ -249,8 +291,10 @@ def run(args: argparse.Namespace) -> int:
 
             seeded = summary(seed_profiles(settings, args.seed))
         broker = f"RabbitMQ, vhost {AMQP_VHOST}" if amqp_url != "memory://" else amqp_url
-        page = f"http://{args.host if args.host not in ('0.0.0.0', '') else '127.0.0.1'}" \
-               f":{server.port}/"
+        page = (
+            f"http://{args.host if args.host not in ('0.0.0.0', '') else '127.0.0.1'}"
+            f":{server.port}/"
+        )
 
         def announce(node: Node) -> None:
             metrics = f"http://127.0.0.1:{node.metrics_port}"
@@ -259,7 +303,7 @@ def run(args: argparse.Namespace) -> int:
                 "Dating bot demo is running.",
                 f"  Page:    {page}",
                 f"  Node:    {metrics}/metrics  {metrics}/readyz",
-                f"  Admin:   open \"{ADMIN_FIRST_NAME} {ADMIN_LAST_NAME}\" on the page for "
+                f'  Admin:   open "{ADMIN_FIRST_NAME} {ADMIN_LAST_NAME}" on the page for '
                 "/stats and /reports",
                 f"  Broker:  {broker}",
             ]
@@ -273,8 +317,11 @@ def run(args: argparse.Namespace) -> int:
         print(f"demo: {error}", file=sys.stderr)
         return 2
     except (psycopg.OperationalError, redis.ConnectionError) as error:
-        print(f"demo: a local service is down ({type(error).__name__}: {error}); "
-              "scripts/demo starts them (scripts/services-up)", file=sys.stderr)
+        print(
+            f"demo: a local service is down ({type(error).__name__}: {error}); "
+            "scripts/demo starts them (scripts/services-up)",
+            file=sys.stderr,
+        )
         return 2
     finally:
         for close in reversed(closers):

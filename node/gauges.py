@@ -42,8 +42,9 @@ class GaugeSampler:
         for pool in self._pools:
             metrics.mailbox.labels(metrics.node_id, pool.name).set(pool.mailbox_size())
         try:
-            active = await asyncio.wait_for(asyncio.to_thread(self._stats.active_users),
-                                            QUERY_TIMEOUT_SECONDS)
+            active = await asyncio.wait_for(
+                asyncio.to_thread(self._stats.active_users), QUERY_TIMEOUT_SECONDS
+            )
         except Exception as error:
             log.warning("active users not sampled", error=f"{type(error).__name__}: {error}")
             return

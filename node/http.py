@@ -23,8 +23,12 @@ def build_app(metrics: Metrics, checks: Mapping[str, Callable[[], None]]) -> web
 
     async def metrics_view(_: web.Request) -> web.Response:
         body = await asyncio.to_thread(metrics.render)
-        return web.Response(body=body, content_type="text/plain", charset="utf-8",
-                            headers={"X-Prometheus-Version": "0.0.4"})
+        return web.Response(
+            body=body,
+            content_type="text/plain",
+            charset="utf-8",
+            headers={"X-Prometheus-Version": "0.0.4"},
+        )
 
     async def healthz(_: web.Request) -> web.Response:
         return web.json_response({"status": "alive", "node_id": metrics.node_id})
@@ -42,8 +46,10 @@ def build_app(metrics: Metrics, checks: Mapping[str, Callable[[], None]]) -> web
         results = await asyncio.gather(*(probe(check) for check in checks.values()))
         report = dict(zip(checks, results, strict=True))
         ready = all(result == "ok" for result in results)
-        return web.json_response({"ready": ready, "checks": report, "node_id": metrics.node_id},
-                                 status=200 if ready else 503)
+        return web.json_response(
+            {"ready": ready, "checks": report, "node_id": metrics.node_id},
+            status=200 if ready else 503,
+        )
 
     app = web.Application()
     app.router.add_get("/metrics", metrics_view)

@@ -44,8 +44,15 @@ WEBHOOK_MAX_CONNECTIONS = 40
 
 
 class PollingIntake:
-    def __init__(self, bot: Bot, bus: Bus, metrics: Metrics, lease: IntakeLease,
-                 client: redis.asyncio.Redis, keys: Keys) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        bus: Bus,
+        metrics: Metrics,
+        lease: IntakeLease,
+        client: redis.asyncio.Redis,
+        keys: Keys,
+    ) -> None:
         self._bot = bot
         self._bus = bus
         self._metrics = metrics
@@ -106,7 +113,7 @@ class PollingIntake:
                 if isinstance(error, Conflict) and "webhook" in str(error).lower():
                     log.warning("a webhook is set; deleting it to poll")
                     await self._delete_webhook()
-                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** failures) * random.uniform(0.5, 1.0)
+                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**failures) * random.uniform(0.5, 1.0)
                 log.warning("getUpdates failed", error=str(error), retry_in=round(delay, 2))
                 await asyncio.sleep(delay)
                 continue
@@ -125,26 +132,38 @@ class PollingIntake:
         """The next batch as Telegram sent it: the consumers parse what they need, so building
         PTB's Update objects here (about 0.3 ms of CPU per update) would be wasted work."""
         result = await self._bot.do_api_request(
-            "getUpdates", api_kwargs={"offset": self._offset, "timeout": POLL_TIMEOUT_SECONDS,
-                                      "allowed_updates": ALLOWED_UPDATES})
+            "getUpdates",
+            api_kwargs={
+                "offset": self._offset,
+                "timeout": POLL_TIMEOUT_SECONDS,
+                "allowed_updates": ALLOWED_UPDATES,
+            },
+        )
         return result if isinstance(result, list) else []
 
-    async def _publish_until_done(self, batch: list[tuple[int, dict[str, Any]]],
-                                  offset: int) -> None:
+    async def _publish_until_done(
+        self, batch: list[tuple[int, dict[str, Any]]], offset: int
+    ) -> None:
         """The offset moves on only once the batch is queued: keep trying (the broker may
         be restarting); Telegram keeps the updates meanwhile. The loop waits for the broker's
         confirms itself (no worker thread in between)."""
         failures = 0
         while True:
             try:
-                await asyncio.wait_for(asyncio.wrap_future(self._bus.publish_update_batch(batch)),
-                                       CONFIRM_TIMEOUT_SECONDS)
+                await asyncio.wait_for(
+                    asyncio.wrap_future(self._bus.publish_update_batch(batch)),
+                    CONFIRM_TIMEOUT_SECONDS,
+                )
                 break
             except Exception as error:
                 failures += 1
-                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2 ** failures) * random.uniform(0.5, 1.0)
-                log.error("updates not queued; trying again", error=str(error),
-                          updates=len(batch), retry_in=round(delay, 2))
+                delay = min(MAX_BACKOFF_SECONDS, 0.5 * 2**failures) * random.uniform(0.5, 1.0)
+                log.error(
+                    "updates not queued; trying again",
+                    error=str(error),
+                    updates=len(batch),
+                    retry_in=round(delay, 2),
+                )
                 await asyncio.sleep(delay)
         try:
             await self._redis.set(self._offset_key, offset)
@@ -173,8 +192,16 @@ class PollingIntake:
 class WebhookIntake:
     """The webhook route of every node: POST an update, get 200 once it is safely queued."""
 
-    def __init__(self, bot: Bot, bus: Bus, metrics: Metrics, url: str, secret: str,
-                 client: redis.Redis, keys: Keys) -> None:
+    def __init__(
+        self,
+        bot: Bot,
+        bus: Bus,
+        metrics: Metrics,
+        url: str,
+        secret: str,
+        client: redis.Redis,
+        keys: Keys,
+    ) -> None:
         self._bot = bot
         self._bus = bus
         self._metrics = metrics
@@ -206,12 +233,16 @@ class WebhookIntake:
         if user_id is None:
             return web.Response(status=200)
         try:
-            await asyncio.wait_for(asyncio.wrap_future(self._bus.publish_update(user_id,
-                                                                                update)),
-                                   CONFIRM_TIMEOUT_SECONDS)
+            await asyncio.wait_for(
+                asyncio.wrap_future(self._bus.publish_update(user_id, update)),
+                CONFIRM_TIMEOUT_SECONDS,
+            )
         except Exception as error:
-            log.warning("webhook update not queued; Telegram will send it again",
-                        update_id=update_id, error=str(error))
+            log.warning(
+                "webhook update not queued; Telegram will send it again",
+                update_id=update_id,
+                error=str(error),
+            )
             return web.Response(status=503, text="not queued")
         return web.Response(status=200)
 
@@ -227,9 +258,12 @@ class WebhookIntake:
         info = await self._bot.get_webhook_info()
         if info.url == self.url and stored is not None and _text(stored) == fingerprint:
             return
-        await self._bot.set_webhook(self.url, secret_token=self._secret.decode(),
-                                    allowed_updates=ALLOWED_UPDATES,
-                                    max_connections=WEBHOOK_MAX_CONNECTIONS)
+        await self._bot.set_webhook(
+            self.url,
+            secret_token=self._secret.decode(),
+            allowed_updates=ALLOWED_UPDATES,
+            max_connections=WEBHOOK_MAX_CONNECTIONS,
+        )
         await asyncio.to_thread(self._redis.set, self._fingerprint_key, fingerprint)
         log.info("webhook set", url=self.url)
 

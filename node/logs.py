@@ -21,8 +21,9 @@ def configure_logging(level: str, node_id: str, log_format: str = "auto") -> Non
         event.setdefault("node_id", node_id)
         return event
 
-    renderer: Any = (structlog.dev.ConsoleRenderer() if use_console
-                     else structlog.processors.JSONRenderer())
+    renderer: Any = (
+        structlog.dev.ConsoleRenderer() if use_console else structlog.processors.JSONRenderer()
+    )
     structlog.configure(
         processors=[
             structlog.contextvars.merge_contextvars,
@@ -37,7 +38,10 @@ def configure_logging(level: str, node_id: str, log_format: str = "auto") -> Non
         cache_logger_on_first_use=True,
     )
     # Libraries log through the standard library: keep their warnings, drop their chatter.
-    logging.basicConfig(level=max(logging.WARNING, logging.getLevelName(level)),
-                        stream=sys.stderr, format="%(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(logging.WARNING, logging.getLevelName(level)),
+        stream=sys.stderr,
+        format="%(levelname)s %(name)s: %(message)s",
+    )
     for noisy in ("httpx", "httpcore", "apscheduler", "kombu", "amqp"):
         logging.getLogger(noisy).setLevel(logging.WARNING)

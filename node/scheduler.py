@@ -32,22 +32,36 @@ def slot_of(now: datetime, minutes: int) -> datetime:
 
 
 class Scheduler:
-    def __init__(self, rater: RaterActorProxy, maintenance: MaintenanceActorProxy,
-                 sweep_minutes: int, full_sweep_hour: int) -> None:
+    def __init__(
+        self,
+        rater: RaterActorProxy,
+        maintenance: MaintenanceActorProxy,
+        sweep_minutes: int,
+        full_sweep_hour: int,
+    ) -> None:
         self._rater = rater
         self._maintenance = maintenance
         self._sweep_minutes = sweep_minutes
         self._scheduler = BackgroundScheduler(
             timezone=UTC,
-            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 120})
-        self._scheduler.add_job(self.incremental_sweep, CronTrigger(
-            minute=f"*/{sweep_minutes}", timezone=UTC), id="incremental-sweep")
-        self._scheduler.add_job(self.full_sweep, CronTrigger(
-            hour=full_sweep_hour, minute=7, timezone=UTC), id="full-sweep")
-        self._scheduler.add_job(self.maintenance, CronTrigger(
-            minute=MAINTENANCE_MINUTE, timezone=UTC), id="maintenance")
-        self._scheduler.add_job(self.prefetch, CronTrigger(minute="*", timezone=UTC),
-                                id="feed-prefetch")
+            job_defaults={"coalesce": True, "max_instances": 1, "misfire_grace_time": 120},
+        )
+        self._scheduler.add_job(
+            self.incremental_sweep,
+            CronTrigger(minute=f"*/{sweep_minutes}", timezone=UTC),
+            id="incremental-sweep",
+        )
+        self._scheduler.add_job(
+            self.full_sweep,
+            CronTrigger(hour=full_sweep_hour, minute=7, timezone=UTC),
+            id="full-sweep",
+        )
+        self._scheduler.add_job(
+            self.maintenance, CronTrigger(minute=MAINTENANCE_MINUTE, timezone=UTC), id="maintenance"
+        )
+        self._scheduler.add_job(
+            self.prefetch, CronTrigger(minute="*", timezone=UTC), id="feed-prefetch"
+        )
 
     def start(self) -> None:
         self._scheduler.start()

@@ -38,19 +38,85 @@ from storage.accounts import Accounts
 from storage.photos import PhotoStore
 
 PHOTO_SIZE = (480, 600)
-FONT_FILES = ("DejaVuSans-Bold.ttf", "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
-              "LiberationSans-Bold.ttf")
+FONT_FILES = (
+    "DejaVuSans-Bold.ttf",
+    "/usr/share/fonts/truetype/dejavu/DejaVuSans-Bold.ttf",
+    "LiberationSans-Bold.ttf",
+)
 
 NAMES: dict[tuple[str, str], tuple[str, ...]] = {
-    ("en", "f"): ("Emma", "Olivia", "Sophia", "Mia", "Charlotte", "Amelia", "Grace", "Chloe",
-                  "Lily", "Hannah", "Zoe", "Alice", "Ella", "Ruby", "Isla", "Evie"),
-    ("en", "m"): ("Liam", "Noah", "Oliver", "James", "Lucas", "Henry", "Daniel", "Leo", "Max",
-                  "Jack", "Ethan", "Adam", "Samuel", "Thomas", "Oscar", "Harry"),
-    ("ru", "f"): ("Анна", "Мария", "Елена", "Ольга", "Дарья", "Екатерина", "Софья", "Алиса",
-                  "Полина", "Ксения", "Виктория", "Наталья", "Вера", "Юлия", "Ирина", "Мила"),
-    ("ru", "m"): ("Александр", "Дмитрий", "Максим", "Иван", "Артём", "Михаил", "Никита",
-                  "Егор", "Кирилл", "Павел", "Сергей", "Андрей", "Илья", "Роман", "Тимур",
-                  "Глеб"),
+    ("en", "f"): (
+        "Emma",
+        "Olivia",
+        "Sophia",
+        "Mia",
+        "Charlotte",
+        "Amelia",
+        "Grace",
+        "Chloe",
+        "Lily",
+        "Hannah",
+        "Zoe",
+        "Alice",
+        "Ella",
+        "Ruby",
+        "Isla",
+        "Evie",
+    ),
+    ("en", "m"): (
+        "Liam",
+        "Noah",
+        "Oliver",
+        "James",
+        "Lucas",
+        "Henry",
+        "Daniel",
+        "Leo",
+        "Max",
+        "Jack",
+        "Ethan",
+        "Adam",
+        "Samuel",
+        "Thomas",
+        "Oscar",
+        "Harry",
+    ),
+    ("ru", "f"): (
+        "Анна",
+        "Мария",
+        "Елена",
+        "Ольга",
+        "Дарья",
+        "Екатерина",
+        "Софья",
+        "Алиса",
+        "Полина",
+        "Ксения",
+        "Виктория",
+        "Наталья",
+        "Вера",
+        "Юлия",
+        "Ирина",
+        "Мила",
+    ),
+    ("ru", "m"): (
+        "Александр",
+        "Дмитрий",
+        "Максим",
+        "Иван",
+        "Артём",
+        "Михаил",
+        "Никита",
+        "Егор",
+        "Кирилл",
+        "Павел",
+        "Сергей",
+        "Андрей",
+        "Илья",
+        "Роман",
+        "Тимур",
+        "Глеб",
+    ),
 }
 
 
@@ -104,9 +170,23 @@ ABOUT: dict[str, tuple[str, ...]] = {
     ),
 }
 
-PALETTE = ((255, 94, 98), (255, 153, 102), (72, 198, 239), (111, 134, 214), (67, 233, 123),
-           (56, 249, 215), (250, 112, 154), (254, 225, 64), (161, 140, 209), (251, 194, 235),
-           (48, 207, 208), (51, 8, 103), (246, 211, 101), (253, 160, 133), (132, 250, 176))
+PALETTE = (
+    (255, 94, 98),
+    (255, 153, 102),
+    (72, 198, 239),
+    (111, 134, 214),
+    (67, 233, 123),
+    (56, 249, 215),
+    (250, 112, 154),
+    (254, 225, 64),
+    (161, 140, 209),
+    (251, 194, 235),
+    (48, 207, 208),
+    (51, 8, 103),
+    (246, 211, 101),
+    (253, 160, 133),
+    (132, 250, 176),
+)
 
 
 @dataclass(frozen=True)
@@ -159,13 +239,28 @@ def draft_profile(rng: random.Random, number: int) -> Draft:
     if rng.random() < 0.3:
         username = f"seed_{number}_{rng.randrange(1000, 9999)}"
     recent = rng.random() < 0.7
-    inactive_for = timedelta(minutes=rng.uniform(1, 23 * 60) if recent
-                             else rng.uniform(25 * 60, 14 * 24 * 60))
+    inactive_for = timedelta(
+        minutes=rng.uniform(1, 23 * 60) if recent else rng.uniform(25 * 60, 14 * 24 * 60)
+    )
     joined_ago = inactive_for + timedelta(days=rng.uniform(0, 60))
-    return Draft(language, name, gender, age, seeking, age_min, age_max,
-                 validate_city(city.names[language])[0], latitude, longitude, about, interests,
-                 username, rng.choices((1, 2, 3), weights=(50, 30, 20))[0], inactive_for,
-                 joined_ago)
+    return Draft(
+        language,
+        name,
+        gender,
+        age,
+        seeking,
+        age_min,
+        age_max,
+        validate_city(city.names[language])[0],
+        latitude,
+        longitude,
+        about,
+        interests,
+        username,
+        rng.choices((1, 2, 3), weights=(50, 30, 20))[0],
+        inactive_for,
+        joined_ago,
+    )
 
 
 @cache
@@ -221,20 +316,26 @@ class BotApiUploader:
 
     def upload(self, chat_id: int, jpeg: bytes) -> tuple[str, str]:
         """(file_id, file_unique_id) of the largest size, as the bot would store a photo."""
-        message = self._call("sendPhoto", data={"chat_id": str(chat_id)},
-                             files={"photo": ("photo.jpg", jpeg, "image/jpeg")})
+        message = self._call(
+            "sendPhoto",
+            data={"chat_id": str(chat_id)},
+            files={"photo": ("photo.jpg", jpeg, "image/jpeg")},
+        )
         assert isinstance(message, dict)
         largest = message["photo"][-1]
-        self._call("deleteMessage", data={"chat_id": str(chat_id),
-                                          "message_id": str(message["message_id"])})
+        self._call(
+            "deleteMessage",
+            data={"chat_id": str(chat_id), "message_id": str(message["message_id"])},
+        )
         return str(largest["file_id"]), str(largest["file_unique_id"])
 
 
 class Seeder:
     """Creates seeded people in the sandbox, the database and the bucket."""
 
-    def __init__(self, sandbox: SandboxClient, uploader: BotApiUploader, pool: db.Pool,
-                 photos: PhotoStore) -> None:
+    def __init__(
+        self, sandbox: SandboxClient, uploader: BotApiUploader, pool: db.Pool, photos: PhotoStore
+    ) -> None:
         self._sandbox = sandbox
         self._uploader = uploader
         self._pool = pool
@@ -246,15 +347,26 @@ class Seeder:
         return [self.add(draft_profile(rng, number), rng) for number in range(count)]
 
     def add(self, draft: Draft, rng: random.Random) -> SeededProfile:
-        user = self._sandbox.create_user(draft.name, username=draft.username,
-                                         language_code=draft.language, started=True)
+        user = self._sandbox.create_user(
+            draft.name, username=draft.username, language_code=draft.language, started=True
+        )
         accounts = self._accounts
         accounts.register(user.id, user.id, draft.language, draft.username)
         accounts.update_profile(
-            user.id, name=draft.name, age=draft.age, gender=draft.gender, seeking=draft.seeking,
-            age_min=draft.age_min, age_max=draft.age_max, city=draft.city,
-            city_key=validate_city(draft.city)[1], latitude=draft.latitude,
-            longitude=draft.longitude, about=draft.about, interests=list(draft.interests))
+            user.id,
+            name=draft.name,
+            age=draft.age,
+            gender=draft.gender,
+            seeking=draft.seeking,
+            age_min=draft.age_min,
+            age_max=draft.age_max,
+            city=draft.city,
+            city_key=validate_city(draft.city)[1],
+            latitude=draft.latitude,
+            longitude=draft.longitude,
+            about=draft.about,
+            interests=list(draft.interests),
+        )
         for _ in range(draft.photos):
             jpeg = placeholder_photo(draft.name, rng)
             file_id, unique_id = self._uploader.upload(user.id, jpeg)
@@ -265,20 +377,28 @@ class Seeder:
         with self._pool.connection() as conn:  # a history, so that "active" means something
             conn.execute(
                 """UPDATE users SET last_active_at = now() - %s, created_at = now() - %s
-                   WHERE id = %s""", (draft.inactive_for, draft.joined_ago, user.id))
+                   WHERE id = %s""",
+                (draft.inactive_for, draft.joined_ago, user.id),
+            )
         return SeededProfile(**asdict(draft), user_id=user.id)
 
 
-def seed_profiles(settings: Settings, count: int, rng_seed: int = 1,
-                  sandbox_url: str | None = None) -> list[SeededProfile]:
+def seed_profiles(
+    settings: Settings, count: int, rng_seed: int = 1, sandbox_url: str | None = None
+) -> list[SeededProfile]:
     """Seed ``count`` people into the deployment ``settings`` describe, whose Bot API is a
     sandbox (its control API at ``sandbox_url``, by default the Bot API root)."""
     url = sandbox_url or settings.telegram_api_url
     pool = db.create_pool(settings.database_url, min_size=1, max_size=2, name="seed")
     try:
         db.apply_schema(pool)
-        photos = PhotoStore(settings.s3_endpoint, settings.s3_access_key, settings.s3_secret_key,
-                            settings.s3_bucket, settings.s3_region)
+        photos = PhotoStore(
+            settings.s3_endpoint,
+            settings.s3_access_key,
+            settings.s3_secret_key,
+            settings.s3_bucket,
+            settings.s3_region,
+        )
         photos.ensure_bucket()
         with httpx.Client(timeout=30) as http, SandboxClient(url) as sandbox:
             uploader = BotApiUploader(settings.telegram_api_url, settings.bot_token, http)

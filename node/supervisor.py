@@ -100,8 +100,13 @@ class NodeProcess:
     async def start(self) -> None:
         fd = self._socket.fileno()
         self.child = await asyncio.create_subprocess_exec(
-            sys.executable, str(BOT_SCRIPT), METRICS_FD_FLAG, str(fd),
-            env=dict(self._environ), pass_fds=(fd,))
+            sys.executable,
+            str(BOT_SCRIPT),
+            METRICS_FD_FLAG,
+            str(fd),
+            env=dict(self._environ),
+            pass_fds=(fd,),
+        )
         log.info("node process started", process=self.name, pid=self.child.pid)
 
     def signal(self, signum: int) -> None:
@@ -115,20 +120,28 @@ class NodeProcess:
 class Supervisor:
     def __init__(self, settings: Settings) -> None:
         self.settings = settings
-        names = [f"{settings.node_id}-{number}"
-                 for number in range(1, settings.node_processes + 1)]
+        names = [f"{settings.node_id}-{number}" for number in range(1, settings.node_processes + 1)]
         self.processes = [
             NodeProcess(name, {**os.environ, "NODE_PROCESSES": "1", "NODE_ID": name})
-            for name in names]
+            for name in names
+        ]
         self.registry = CollectorRegistry()
-        self._restarts = Counter("bot_node_process_restarts_total",
-                                 "Node processes started again after they exited",
-                                 ("node_id",), registry=self.registry)
+        self._restarts = Counter(
+            "bot_node_process_restarts_total",
+            "Node processes started again after they exited",
+            ("node_id",),
+            registry=self.registry,
+        )
         self._restarts.labels(settings.node_id)
-        self._running = Gauge("bot_node_processes_running", "Node processes running",
-                              ("node_id",), registry=self.registry)
+        self._running = Gauge(
+            "bot_node_processes_running",
+            "Node processes running",
+            ("node_id",),
+            registry=self.registry,
+        )
         self._running.labels(settings.node_id).set_function(
-            lambda: sum(process.running for process in self.processes))
+            lambda: sum(process.running for process in self.processes)
+        )
         self._stopping = asyncio.Event()
         self.metrics_port = 0
 
@@ -141,15 +154,19 @@ class Supervisor:
         site = web.TCPSite(runner, "0.0.0.0", self.settings.metrics_port)
         await site.start()
         self.metrics_port = bound_port(site)
-        self._session = aiohttp.ClientSession(timeout=aiohttp.ClientTimeout(
-            total=PROBE_TIMEOUT_SECONDS))
+        self._session = aiohttp.ClientSession(
+            timeout=aiohttp.ClientTimeout(total=PROBE_TIMEOUT_SECONDS)
+        )
         try:
             for process in self.processes:
                 await process.start()
             watchers = [asyncio.create_task(self._watch(process)) for process in self.processes]
             await self._until_all_answer()
-            log.info("node processes started", processes=len(self.processes),
-                     metrics_port=self.metrics_port)
+            log.info(
+                "node processes started",
+                processes=len(self.processes),
+                metrics_port=self.metrics_port,
+            )
             await self._stopping.wait()
             log.info("node processes stopping")
             await self._stop_all()
@@ -173,8 +190,12 @@ class Supervisor:
                 return
             if time.monotonic() - started > STEADY_SECONDS:
                 delay = RESTART_DELAY_SECONDS
-            log.error("node process exited; starting it again", process=process.name,
-                      exit_code=code, restart_in=delay)
+            log.error(
+                "node process exited; starting it again",
+                process=process.name,
+                exit_code=code,
+                restart_in=delay,
+            )
             try:
                 await asyncio.wait_for(self._stopping.wait(), delay)
                 return
@@ -188,10 +209,12 @@ class Supervisor:
         """Wait until every process serves its endpoints: a node opens them last."""
         waiting = list(self.processes)
         while waiting and not self._stopping.is_set():
-            answers = await asyncio.gather(*(self._get(process, "/healthz")
-                                             for process in waiting))
-            waiting = [process for process, (status, _) in zip(waiting, answers, strict=True)
-                       if status != 200]
+            answers = await asyncio.gather(*(self._get(process, "/healthz") for process in waiting))
+            waiting = [
+                process
+                for process, (status, _) in zip(waiting, answers, strict=True)
+                if status != 200
+            ]
             if waiting:
                 await asyncio.sleep(0.1)
 
@@ -200,11 +223,14 @@ class Supervisor:
             process.signal(signal.SIGTERM)
         children = [process.child for process in self.processes if process.child is not None]
         try:
-            await asyncio.wait_for(asyncio.gather(*(child.wait() for child in children)),
-                                   STOP_TIMEOUT_SECONDS)
+            await asyncio.wait_for(
+                asyncio.gather(*(child.wait() for child in children)), STOP_TIMEOUT_SECONDS
+            )
         except TimeoutError:
-            log.error("node processes did not stop in time; killing them",
-                      processes=[process.name for process in self.processes if process.running])
+            log.error(
+                "node processes did not stop in time; killing them",
+                processes=[process.name for process in self.processes if process.running],
+            )
             for process in self.processes:
                 process.signal(signal.SIGKILL)
             await asyncio.gather(*(child.wait() for child in children))
@@ -219,35 +245,46 @@ class Supervisor:
 
     def _app(self) -> web.Application:
         async def metrics_view(_: web.Request) -> web.Response:
-            answers = await asyncio.gather(*(self._get(process, "/metrics")
-                                             for process in self.processes))
+            answers = await asyncio.gather(
+                *(self._get(process, "/metrics") for process in self.processes)
+            )
             own = generate_latest(self.registry).decode()
             texts = [own] + [body.decode() for status, body in answers if status == 200]
-            return web.Response(body=merged_exposition(texts), content_type="text/plain",
-                                charset="utf-8", headers={"X-Prometheus-Version": "0.0.4"})
+            return web.Response(
+                body=merged_exposition(texts),
+                content_type="text/plain",
+                charset="utf-8",
+                headers={"X-Prometheus-Version": "0.0.4"},
+            )
 
         async def healthz(_: web.Request) -> web.Response:
             down = [process.name for process in self.processes if not process.running]
-            body: dict[str, Any] = {"status": "restarting" if down else "alive",
-                                    "node_id": self.settings.node_id,
-                                    "processes": [process.name for process in self.processes]}
+            body: dict[str, Any] = {
+                "status": "restarting" if down else "alive",
+                "node_id": self.settings.node_id,
+                "processes": [process.name for process in self.processes],
+            }
             if down:
                 body["down"] = down
             return web.json_response(body, status=503 if down else 200)
 
         async def readyz(_: web.Request) -> web.Response:
-            answers = await asyncio.gather(*(self._get(process, "/readyz")
-                                             for process in self.processes))
+            answers = await asyncio.gather(
+                *(self._get(process, "/readyz") for process in self.processes)
+            )
             reports: dict[str, Any] = {}
             for process, (status, body) in zip(self.processes, answers, strict=True):
                 try:
-                    reports[process.name] = (orjson.loads(body) if status
-                                             else {"ready": False, "error": "no answer"})
+                    reports[process.name] = (
+                        orjson.loads(body) if status else {"ready": False, "error": "no answer"}
+                    )
                 except orjson.JSONDecodeError:
                     reports[process.name] = {"ready": False, "error": "unreadable answer"}
             ready = all(status == 200 for status, _ in answers)
-            return web.json_response({"ready": ready, "node_id": self.settings.node_id,
-                                      "processes": reports}, status=200 if ready else 503)
+            return web.json_response(
+                {"ready": ready, "node_id": self.settings.node_id, "processes": reports},
+                status=200 if ready else 503,
+            )
 
         app = web.Application()
         app.router.add_get("/metrics", metrics_view)

@@ -74,8 +74,9 @@ class TelegramGateway:
                 raise FileTooLarge(size)
             if not path:
                 raise TelegramError("Telegram gave no file_path to download")
-            data = await self.bot.request.retrieve(f"{self.bot.base_file_url}/{quote(path)}",
-                                                   read_timeout=DOWNLOAD_TIMEOUT_SECONDS)
+            data = await self.bot.request.retrieve(
+                f"{self.bot.base_file_url}/{quote(path)}", read_timeout=DOWNLOAD_TIMEOUT_SECONDS
+            )
             if len(data) > max_bytes:
                 raise FileTooLarge(len(data))
             return data

@@ -36,7 +36,7 @@ SWEEP_FINISHED = "sweep.finished"
 BROADCAST_PATTERNS = ("profiles.#", "match.#", "sweep.#")
 
 # Message headers.
-KIND_HEADER = "kind"          # "update" (from Telegram) or "send" (replies for one user)
+KIND_HEADER = "kind"  # "update" (from Telegram) or "send" (replies for one user)
 KIND_UPDATE = "update"
 KIND_SEND = "send"
 
@@ -71,24 +71,32 @@ def shard_queue(shard: int) -> Queue:
     events exchange; one active consumer at a time, whoever else subscribes."""
     return Queue(
         shard_queue_name(shard),
-        bindings=[binding(updates_exchange(), routing_key=str(shard)),
-                  binding(events_exchange(), routing_key=f"shard.{shard:04d}.#")],
+        bindings=[
+            binding(updates_exchange(), routing_key=str(shard)),
+            binding(events_exchange(), routing_key=f"shard.{shard:04d}.#"),
+        ],
         durable=True,
         queue_arguments={"x-single-active-consumer": True, "x-queue-type": "classic"},
     )
 
 
 def dead_letter_queue() -> Queue:
-    return Queue(DEAD_LETTER_QUEUE, exchange=dead_exchange(), routing_key=DEAD_ROUTING_KEY,
-                 durable=True, queue_arguments={"x-queue-type": "classic"})
+    return Queue(
+        DEAD_LETTER_QUEUE,
+        exchange=dead_exchange(),
+        routing_key=DEAD_ROUTING_KEY,
+        durable=True,
+        queue_arguments={"x-queue-type": "classic"},
+    )
 
 
 def node_events_queue(member: str) -> Queue:
     """A live node's broadcast inbox: gone with the node's connection."""
     return Queue(
         NODE_EVENTS_QUEUE_PREFIX + member,
-        bindings=[binding(events_exchange(), routing_key=pattern)
-                  for pattern in BROADCAST_PATTERNS],
+        bindings=[
+            binding(events_exchange(), routing_key=pattern) for pattern in BROADCAST_PATTERNS
+        ],
         exclusive=True,
         auto_delete=True,
         durable=False,

@@ -38,8 +38,10 @@ class JsonBody:
 
     @property
     def json_parameters(self) -> dict[str, str]:
-        return {name: value if isinstance(value, str) else orjson.dumps(value).decode()
-                for name, value in self.document.items()}
+        return {
+            name: value if isinstance(value, str) else orjson.dumps(value).decode()
+            for name, value in self.document.items()
+        }
 
 
 def json_body(parameters: Mapping[str, Any]) -> RequestData:
@@ -56,9 +58,14 @@ async def call_api(bot: Bot, method: str, parameters: Mapping[str, Any]) -> Any:
 
 
 class AiohttpRequest(BaseRequest):
-    def __init__(self, connection_pool_size: int = 64, read_timeout: float = 15.0,
-                 write_timeout: float = 30.0, connect_timeout: float = 5.0,
-                 pool_timeout: float = 10.0) -> None:
+    def __init__(
+        self,
+        connection_pool_size: int = 64,
+        read_timeout: float = 15.0,
+        write_timeout: float = 30.0,
+        connect_timeout: float = 5.0,
+        pool_timeout: float = 10.0,
+    ) -> None:
         self._pool_size = connection_pool_size
         self._read_timeout = read_timeout
         self._write_timeout = write_timeout
@@ -95,8 +102,9 @@ class AiohttpRequest(BaseRequest):
         if self._session is None or self._session.closed:
             raise RuntimeError("AiohttpRequest is not initialized")
         read = self._read_timeout if isinstance(read_timeout, DefaultValue) else read_timeout
-        connect = (self._connect_timeout if isinstance(connect_timeout, DefaultValue)
-                   else connect_timeout)
+        connect = (
+            self._connect_timeout if isinstance(connect_timeout, DefaultValue) else connect_timeout
+        )
         pool = self._pool_timeout if isinstance(pool_timeout, DefaultValue) else pool_timeout
         body: aiohttp.FormData | bytes | None = None
         headers: dict[str, str] | None = None
@@ -107,19 +115,22 @@ class AiohttpRequest(BaseRequest):
             if request_data.contains_files:
                 form = aiohttp.FormData(request_data.json_parameters)
                 for name, part in request_data.multipart_data.items():
-                    filename, content, mime_type = (part if len(part) == 3
-                                                    else (*part, "application/octet-stream"))
+                    filename, content, mime_type = (
+                        part if len(part) == 3 else (*part, "application/octet-stream")
+                    )
                     form.add_field(name, content, filename=filename, content_type=mime_type)
                 body = form
             else:
                 body = urlencode(request_data.json_parameters).encode()
                 headers = FORM_HEADERS
         # Reading the response counts against the read timeout, like PTB's own transport.
-        timeout = aiohttp.ClientTimeout(total=None, sock_connect=connect, sock_read=read,
-                                        connect=pool)
+        timeout = aiohttp.ClientTimeout(
+            total=None, sock_connect=connect, sock_read=read, connect=pool
+        )
         try:
-            async with self._session.request(method, url, data=body, headers=headers,
-                                             timeout=timeout) as response:
+            async with self._session.request(
+                method, url, data=body, headers=headers, timeout=timeout
+            ) as response:
                 return response.status, await response.read()
         except TimeoutError as error:
             raise TimedOut from error

@@ -548,8 +548,11 @@ async def read_chat(request: web.Request) -> web.Response:
     until_answered = request.query.get("until_answered", "")
 
     def waiting() -> bool:
-        return (chat.version <= since or chat.sent_by_bot < until_sent
-                or (until_answered != "" and not chat.answered(until_answered)))
+        return (
+            chat.version <= since
+            or chat.sent_by_bot < until_sent
+            or (until_answered != "" and not chat.answered(until_answered))
+        )
 
     wait = _wait_seconds(request)
     if waiting() and wait > 0:

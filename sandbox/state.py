@@ -344,8 +344,10 @@ class ChatState:
         message.version = self.bump()
 
     def answered(self, callback_query_id: str) -> bool:
-        return any(record.id == callback_query_id and record.answered_at is not None
-                   for record in self.callbacks)
+        return any(
+            record.id == callback_query_id and record.answered_at is not None
+            for record in self.callbacks
+        )
 
     def view(self, changed_since: int = -1) -> JSON:
         return {

@@ -42,31 +42,45 @@ class ComposeVariable:
 
 COMPOSE_VARIABLES: tuple[ComposeVariable, ...] = (
     ComposeVariable(
-        "POSTGRES_PASSWORD", None,
+        "POSTGRES_PASSWORD",
+        None,
         "Password of the PostgreSQL role 'dating'. Use URL-safe characters, e.g. the output "
         "of `openssl rand -hex 24`: the bot's DATABASE_URL is built from it.",
-        secret=True),
+        secret=True,
+    ),
     ComposeVariable(
-        "RABBITMQ_DEFAULT_PASS", None,
+        "RABBITMQ_DEFAULT_PASS",
+        None,
         "Password of the RabbitMQ user 'dating' (AMQP and the management UI). URL-safe "
         "characters: the bot's AMQP_URL is built from it.",
-        secret=True),
-    ComposeVariable("MINIO_ROOT_USER", "dating-admin",
-                    "MinIO administrator (console login); only minio-init uses it."),
+        secret=True,
+    ),
     ComposeVariable(
-        "MINIO_ROOT_PASSWORD", None,
+        "MINIO_ROOT_USER",
+        "dating-admin",
+        "MinIO administrator (console login); only minio-init uses it.",
+    ),
+    ComposeVariable(
+        "MINIO_ROOT_PASSWORD",
+        None,
         "MinIO administrator password, at least 8 characters.",
-        secret=True),
+        secret=True,
+    ),
     ComposeVariable(
-        "GRAFANA_ADMIN_PASSWORD", None,
+        "GRAFANA_ADMIN_PASSWORD",
+        None,
         "Password of Grafana's 'admin' user (profile monitoring). Compose checks it on every "
         "command, so set it even without that profile.",
-        secret=True),
+        secret=True,
+    ),
     ComposeVariable(
-        "BIND_ADDRESS", "127.0.0.1",
-        "Host address the admin UIs are published on; 0.0.0.0 opens them to the network."),
-    ComposeVariable("RABBITMQ_MANAGEMENT_PORT", "15672",
-                    "Host port of the RabbitMQ management UI."),
+        "BIND_ADDRESS",
+        "127.0.0.1",
+        "Host address the admin UIs are published on; 0.0.0.0 opens them to the network.",
+    ),
+    ComposeVariable(
+        "RABBITMQ_MANAGEMENT_PORT", "15672", "Host port of the RabbitMQ management UI."
+    ),
     ComposeVariable("MINIO_CONSOLE_PORT", "9001", "Host port of the MinIO console."),
     ComposeVariable("PROMETHEUS_PORT", "9090", "Host port of Prometheus (profile monitoring)."),
     ComposeVariable("GRAFANA_PORT", "3000", "Host port of Grafana (profile monitoring)."),
@@ -181,11 +195,17 @@ def main(argv: list[str] | None = None) -> int:
         current = ENV_EXAMPLE.read_text(encoding="utf-8") if ENV_EXAMPLE.exists() else ""
         if current == text:
             return 0
-        sys.stderr.writelines(difflib.unified_diff(
-            current.splitlines(keepends=True), text.splitlines(keepends=True),
-            ".env.example", "rendered from config/settings.py"))
-        print("\n.env.example is stale: run `python scripts/env_example.py --write`",
-              file=sys.stderr)
+        sys.stderr.writelines(
+            difflib.unified_diff(
+                current.splitlines(keepends=True),
+                text.splitlines(keepends=True),
+                ".env.example",
+                "rendered from config/settings.py",
+            )
+        )
+        print(
+            "\n.env.example is stale: run `python scripts/env_example.py --write`", file=sys.stderr
+        )
         return 1
     sys.stdout.write(text)
     return 0

@@ -23,19 +23,28 @@ from node.seed import seed_profiles, summary  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:
-    parser = argparse.ArgumentParser(prog="python -m scripts.seed",
-                                     description=__doc__.splitlines()[0] if __doc__ else None)
+    parser = argparse.ArgumentParser(
+        prog="python -m scripts.seed", description=__doc__.splitlines()[0] if __doc__ else None
+    )
     parser.add_argument("--count", type=int, default=20, help="profiles to add (%(default)s)")
-    parser.add_argument("--port", type=int, default=DEFAULT_PAGE_PORT,
-                        help="the demo's sandbox port (%(default)s)")
-    parser.add_argument("--s3-port", type=int, default=DEFAULT_S3_PORT,
-                        help="the demo's S3 port (%(default)s)")
-    parser.add_argument("--rng-seed", type=int, default=None,
-                        help="makes the generated people repeatable (default: random)")
+    parser.add_argument(
+        "--port", type=int, default=DEFAULT_PAGE_PORT, help="the demo's sandbox port (%(default)s)"
+    )
+    parser.add_argument(
+        "--s3-port", type=int, default=DEFAULT_S3_PORT, help="the demo's S3 port (%(default)s)"
+    )
+    parser.add_argument(
+        "--rng-seed",
+        type=int,
+        default=None,
+        help="makes the generated people repeatable (default: random)",
+    )
     args = parser.parse_args(argv)
     known = {setting.env for setting in SETTINGS}
-    environ = {**demo_environ(args.port, s3_port=args.s3_port),
-               **{name: value for name, value in os.environ.items() if name in known}}
+    environ = {
+        **demo_environ(args.port, s3_port=args.s3_port),
+        **{name: value for name, value in os.environ.items() if name in known},
+    }
     try:
         settings = load_settings(environ)
     except SettingsError as error:

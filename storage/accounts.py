@@ -15,10 +15,23 @@ from domain.onboarding import ONBOARDING_ORDER
 from storage.db import Pool, Statement, autocommit, run_together
 
 # Columns of profiles a user may set, one step at a time or when editing.
-PROFILE_FIELDS = frozenset({
-    "name", "age", "gender", "seeking", "age_min", "age_max", "city", "city_key", "latitude",
-    "longitude", "radius_km", "about", "interests",
-})
+PROFILE_FIELDS = frozenset(
+    {
+        "name",
+        "age",
+        "gender",
+        "seeking",
+        "age_min",
+        "age_max",
+        "city",
+        "city_key",
+        "latitude",
+        "longitude",
+        "radius_km",
+        "about",
+        "interests",
+    }
+)
 LAST_ACTIVE_RESOLUTION = "1 minute"
 
 
@@ -104,8 +117,12 @@ def _account(row: dict[str, Any]) -> Account:
     values = dict(row)
     values["interests"] = tuple(values["interests"])
     values["photos"] = tuple(
-        Photo(UUID(str(item["id"])), int(item["position"]), item["object_key"],
-              item["telegram_file_id"])
+        Photo(
+            UUID(str(item["id"])),
+            int(item["position"]),
+            item["object_key"],
+            item["telegram_file_id"],
+        )
         for item in values["photos"]
     )
     return Account(**values)
@@ -125,20 +142,33 @@ def _profile_update(user_id: int, values: Mapping[str, object]) -> list[Statemen
     if unknown:
         raise ValueError(f"not profile fields: {sorted(unknown)}")
     assignments = sql.SQL(", ").join(
-        sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values)
-    return [_rating_dirty(user_id),
-            (sql.SQL("UPDATE profiles SET {}, updated_at = now() WHERE user_id = %s "
-                     "RETURNING completed_at IS NOT NULL AS complete").format(assignments),
-             (*(list(v) if isinstance(v, tuple) else v for v in values.values()), user_id))]
+        sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values
+    )
+    return [
+        _rating_dirty(user_id),
+        (
+            sql.SQL(
+                "UPDATE profiles SET {}, updated_at = now() WHERE user_id = %s "
+                "RETURNING completed_at IS NOT NULL AS complete"
+            ).format(assignments),
+            (*(list(v) if isinstance(v, tuple) else v for v in values.values()), user_id),
+        ),
+    ]
 
 
 def _step_update(user_id: int, step: str | None) -> list[Statement]:
     statements: list[Statement] = [
-        ("UPDATE users SET onboarding_step = %s WHERE id = %s", (step, user_id))]
+        ("UPDATE users SET onboarding_step = %s WHERE id = %s", (step, user_id))
+    ]
     if step is None:
-        statements += [_rating_dirty(user_id),  # before profiles: see _rating_dirty
-                       ("UPDATE profiles SET completed_at = coalesce(completed_at, now()) "
-                        "WHERE user_id = %s", (user_id,))]
+        statements += [
+            _rating_dirty(user_id),  # before profiles: see _rating_dirty
+            (
+                "UPDATE profiles SET completed_at = coalesce(completed_at, now()) "
+                "WHERE user_id = %s",
+                (user_id,),
+            ),
+        ]
     return statements
 
 
@@ -155,8 +185,9 @@ class Accounts:
         with autocommit(self._pool) as conn:
             return _fetch(conn, user_id)
 
-    def register(self, user_id: int, chat_id: int, language: str,
-                 username: str | None) -> tuple[Account, bool]:
+    def register(
+        self, user_id: int, chat_id: int, language: str, username: str | None
+    ) -> tuple[Account, bool]:
         """The user's account, created on first contact; True when it was just created."""
         with self._pool.connection() as conn:
             inserted = conn.execute(
@@ -188,8 +219,9 @@ class Accounts:
         with autocommit(self._pool) as conn:
             run_together(conn, _step_update(user_id, step))
 
-    def save(self, user_id: int, values: Mapping[str, object],
-             step: str | Keep | None = KEEP_STEP) -> tuple[Account, bool]:
+    def save(
+        self, user_id: int, values: Mapping[str, object], step: str | Keep | None = KEEP_STEP
+    ) -> tuple[Account, bool]:
         """An answer in one transaction and one round trip: set profile fields and/or move the
         onboarding step (None: onboarding is finished), then read the account back; True when
         the profile is a finished one (shown to others)."""
@@ -215,18 +247,28 @@ class Accounts:
 
     def _update_user(self, user_id: int, **values: object) -> None:
         assignments = sql.SQL(", ").join(
-            sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values)
+            sql.SQL("{} = %s").format(sql.Identifier(name)) for name in values
+        )
         with self._pool.connection() as conn:
-            conn.execute(sql.SQL("UPDATE users SET {} WHERE id = %s").format(assignments),
-                         (*values.values(), user_id))
+            conn.execute(
+                sql.SQL("UPDATE users SET {} WHERE id = %s").format(assignments),
+                (*values.values(), user_id),
+            )
 
     def update_profile(self, user_id: int, **values: object) -> bool:
         """Set profile fields; True when the profile is a finished one (shown to others)."""
         with autocommit(self._pool) as conn:
             return _complete(run_together(conn, _profile_update(user_id, values))[1])
 
-    def add_photo(self, user_id: int, object_key: str, file_id: str, file_unique_id: str,
-                  content_type: str, size: int) -> bool:
+    def add_photo(
+        self,
+        user_id: int,
+        object_key: str,
+        file_id: str,
+        file_unique_id: str,
+        content_type: str,
+        size: int,
+    ) -> bool:
         """Append a photo in the first free position; False if the same file is there already
         or no position is free (both mean: nothing stored, the caller drops the object)."""
         with self._pool.connection() as conn:
@@ -251,31 +293,39 @@ class Accounts:
             conn.execute("SET CONSTRAINTS photos_position_unique DEFERRED")
             row = conn.execute(
                 "DELETE FROM photos WHERE id = %s AND user_id = %s RETURNING object_key",
-                (photo_id, user_id)).fetchone()
+                (photo_id, user_id),
+            ).fetchone()
             if not row:
                 return None
             conn.execute(
                 """UPDATE photos p SET position = ranked.rank - 1
                    FROM (SELECT id, row_number() OVER (ORDER BY position) AS rank
                          FROM photos WHERE user_id = %s) ranked
-                   WHERE p.id = ranked.id""", (user_id,))
-            conn.execute("INSERT INTO orphaned_objects (object_key) VALUES (%s) "
-                         "ON CONFLICT DO NOTHING", (row["object_key"],))
+                   WHERE p.id = ranked.id""",
+                (user_id,),
+            )
+            conn.execute(
+                "INSERT INTO orphaned_objects (object_key) VALUES (%s) ON CONFLICT DO NOTHING",
+                (row["object_key"],),
+            )
             conn.execute(*_rating_dirty(user_id))
             return str(row["object_key"])
 
     def make_main_photo(self, user_id: int, photo_id: UUID) -> bool:
         with self._pool.connection() as conn:
             conn.execute("SET CONSTRAINTS photos_position_unique DEFERRED")
-            row = conn.execute("SELECT position FROM photos WHERE id = %s AND user_id = %s",
-                               (photo_id, user_id)).fetchone()
+            row = conn.execute(
+                "SELECT position FROM photos WHERE id = %s AND user_id = %s", (photo_id, user_id)
+            ).fetchone()
             if not row:
                 return False
             conn.execute(
                 """UPDATE photos SET position = CASE WHEN id = %s THEN 0
                                                      WHEN position < %s THEN position + 1
                                                      ELSE position END
-                   WHERE user_id = %s""", (photo_id, row["position"], user_id))
+                   WHERE user_id = %s""",
+                (photo_id, row["position"], user_id),
+            )
         return True
 
     def delete_account(self, user_id: int) -> list[str]:
@@ -285,7 +335,9 @@ class Accounts:
             rows = conn.execute(
                 """WITH gone AS (DELETE FROM photos WHERE user_id = %s RETURNING object_key)
                    INSERT INTO orphaned_objects (object_key) SELECT object_key FROM gone
-                   ON CONFLICT DO NOTHING RETURNING object_key""", (user_id,)).fetchall()
+                   ON CONFLICT DO NOTHING RETURNING object_key""",
+                (user_id,),
+            ).fetchall()
             conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
         return [str(row["object_key"]) for row in rows]
 

@@ -51,8 +51,9 @@ def run_together(conn: Connection[DictRow], statements: list[Statement]) -> list
     transaction (PostgreSQL runs a multi-statement query as one). Parameters are bound on the
     client, which is what lets one query hold several statements. Each statement's rows."""
     cursor = ClientCursor(conn)
-    query = sql.SQL("; ").join(sql.SQL(text) if isinstance(text, str) else text
-                               for text, _ in statements)
+    query = sql.SQL("; ").join(
+        sql.SQL(text) if isinstance(text, str) else text for text, _ in statements
+    )
     cursor.execute(query, [value for _, values in statements for value in values])
     results = []
     while True:
@@ -74,12 +75,12 @@ def apply_schema(pool: Pool) -> None:
         conn.execute("""CREATE TABLE IF NOT EXISTS schema_applied (
                             digest text PRIMARY KEY,
                             applied_at timestamptz NOT NULL DEFAULT now())""")
-        if conn.execute("SELECT 1 FROM schema_applied WHERE digest = %s",
-                        (digest,)).fetchone():
+        if conn.execute("SELECT 1 FROM schema_applied WHERE digest = %s", (digest,)).fetchone():
             return
         conn.execute(sql.encode())  # bytes: several statements in one simple-query call
-        conn.execute("INSERT INTO schema_applied (digest) VALUES (%s) ON CONFLICT DO NOTHING",
-                     (digest,))
+        conn.execute(
+            "INSERT INTO schema_applied (digest) VALUES (%s) ON CONFLICT DO NOTHING", (digest,)
+        )
 
 
 def ping(pool: Pool) -> None:

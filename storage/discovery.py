@@ -74,8 +74,9 @@ RETELL_MATCH_WITHIN: Final = timedelta(hours=24)
 def cell_of(latitude: float, longitude: float, size_degrees: float) -> int:
     """The grid cell of a point, exactly as the schema's generated columns compute it."""
     columns = int(360 / size_degrees) + 1
-    return (math.floor((latitude + 90) / size_degrees) * columns
-            + math.floor((longitude + 180) / size_degrees))
+    return math.floor((latitude + 90) / size_degrees) * columns + math.floor(
+        (longitude + 180) / size_degrees
+    )
 
 
 def cells_around(latitude: float, longitude: float, radius_km: float) -> tuple[str, list[int]]:
@@ -230,8 +231,8 @@ class LikeStatus(StrEnum):
     LIKED = "liked"
     MATCHED = "matched"
     ALREADY_LIKED = "already_liked"
-    NOT_SHOWN = "not_shown"          # never served to the liker: forged or foreign data
-    UNAVAILABLE = "unavailable"      # hidden, blocked, or the pair was matched before
+    NOT_SHOWN = "not_shown"  # never served to the liker: forged or foreign data
+    UNAVAILABLE = "unavailable"  # hidden, blocked, or the pair was matched before
     LIMIT_REACHED = "limit_reached"
 
 
@@ -242,7 +243,7 @@ class LikeResult:
     # True: this call made the match. False with MATCHED: an earlier handling of the same like
     # made it, and it is told again (Discovery.like).
     match_created: bool = False
-    notice_count: int = 0            # > 0: send the "someone likes you" notice now
+    notice_count: int = 0  # > 0: send the "someone likes you" notice now
 
 
 class ChatStatus(StrEnum):
@@ -250,7 +251,7 @@ class ChatStatus(StrEnum):
     UNMATCHED = "unmatched"
     BLOCKED = "blocked"
     NOT_MATCHED = "not_matched"
-    UNAVAILABLE = "unavailable"      # the other one is banned or gone
+    UNAVAILABLE = "unavailable"  # the other one is banned or gone
 
 
 @dataclass(frozen=True, slots=True)
@@ -259,7 +260,7 @@ class ChatCheck:
     match_id: int | None = None
     partner: Party | None = None
     sender: Party | None = None
-    recorded: bool = False           # this update was recorded now (not a repeat)
+    recorded: bool = False  # this update was recorded now (not a repeat)
 
 
 @dataclass(frozen=True, slots=True)
@@ -271,18 +272,36 @@ class ReportCase:
 
 def filters_of(viewer: Account) -> str:
     """What a pass depends on: a changed wish or place starts a new pass."""
-    place = (f"{viewer.latitude:.4f},{viewer.longitude:.4f},{viewer.radius_km}"
-             if viewer.has_location else f"city:{viewer.city_key}")
-    return "|".join(str(part) for part in (
-        viewer.gender, viewer.seeking, viewer.age, viewer.age_min, viewer.age_max, place))
+    place = (
+        f"{viewer.latitude:.4f},{viewer.longitude:.4f},{viewer.radius_km}"
+        if viewer.has_location
+        else f"city:{viewer.city_key}"
+    )
+    return "|".join(
+        str(part)
+        for part in (
+            viewer.gender,
+            viewer.seeking,
+            viewer.age,
+            viewer.age_min,
+            viewer.age_max,
+            place,
+        )
+    )
 
 
 def _params(viewer: Account, radius_km: int) -> dict[str, Any]:
     return {
-        "viewer": viewer.id, "gender": viewer.gender, "seeking": viewer.seeking or "any",
-        "age": viewer.age, "age_min": viewer.age_min or DEFAULT_AGE_MIN,
-        "age_max": viewer.age_max or DEFAULT_AGE_MAX, "city_key": viewer.city_key,
-        "lat": viewer.latitude, "lon": viewer.longitude, "radius": radius_km,
+        "viewer": viewer.id,
+        "gender": viewer.gender,
+        "seeking": viewer.seeking or "any",
+        "age": viewer.age,
+        "age_min": viewer.age_min or DEFAULT_AGE_MIN,
+        "age_max": viewer.age_max or DEFAULT_AGE_MAX,
+        "city_key": viewer.city_key,
+        "lat": viewer.latitude,
+        "lon": viewer.longitude,
+        "radius": radius_km,
         "cooldown": SKIP_COOLDOWN,
     }
 
@@ -293,10 +312,17 @@ def _genders(viewer: Account) -> list[str]:
 
 def _card(row: DictRow) -> ProfileCard:
     return ProfileCard(
-        user_id=int(row["user_id"]), name=row["name"], age=row["age"], city=row["city"],
-        about=row["about"], interests=tuple(row["interests"] or ()),
-        latitude=row["latitude"], longitude=row["longitude"],
-        photo_file_id=row["photo_file_id"], like_message=row["like_message"])
+        user_id=int(row["user_id"]),
+        name=row["name"],
+        age=row["age"],
+        city=row["city"],
+        about=row["about"],
+        interests=tuple(row["interests"] or ()),
+        latitude=row["latitude"],
+        longitude=row["longitude"],
+        photo_file_id=row["photo_file_id"],
+        like_message=row["like_message"],
+    )
 
 
 def _party(row: DictRow | None) -> Party | None:
@@ -325,9 +351,11 @@ class Discovery:
             # queries by key (each joins a dozen relations: planning them costs more than
             # running them) are prepared at once and keep one generic plan per connection;
             # the batch query is never prepared (feed_batch).
-            conn.execute(f"SET LOCAL work_mem = '{FEED_WORK_MEM}'; "
-                         "SET LOCAL synchronous_commit = off; "
-                         "SET LOCAL plan_cache_mode = force_generic_plan")
+            conn.execute(
+                f"SET LOCAL work_mem = '{FEED_WORK_MEM}'; "
+                "SET LOCAL synchronous_commit = off; "
+                "SET LOCAL plan_cache_mode = force_generic_plan"
+            )
             state = self._pass(conn, viewer)
             params = _params(viewer, state.radius_km)
             for _ in range(MAX_REFILLS_PER_CARD):
@@ -340,7 +368,9 @@ class Discovery:
                     row = conn.execute(
                         f"SELECT {_CARD_COLUMNS} FROM profiles p JOIN users u ON u.id = p.user_id"
                         f" WHERE p.user_id = %(candidate)s AND {_SHOWABLE}",
-                        {**params, "candidate": candidate}, prepare=True).fetchone()
+                        {**params, "candidate": candidate},
+                        prepare=True,
+                    ).fetchone()
                     if row is None:
                         continue
                     self._record(conn, viewer.id, candidate, "view")
@@ -356,8 +386,9 @@ class Discovery:
         """Fill the viewer's pass ahead of their next card, so that it comes straight from the
         queue; the number of cards waiting. The scheduler runs it for people active lately."""
         with self._pool.connection() as conn:
-            conn.execute(f"SET LOCAL work_mem = '{FEED_WORK_MEM}'; "
-                         "SET LOCAL synchronous_commit = off")
+            conn.execute(
+                f"SET LOCAL work_mem = '{FEED_WORK_MEM}'; SET LOCAL synchronous_commit = off"
+            )
             state = self._pass(conn, viewer)
             if not state.queue:
                 self._refill(conn, viewer, state, _params(viewer, state.radius_km))
@@ -367,36 +398,52 @@ class Discovery:
     def due_for_prefetch(self, active_within: timedelta, limit: int) -> list[int]:
         """People active lately whose pass holds fewer than a few cards."""
         with self._pool.connection() as conn:
-            return [int(row["id"]) for row in conn.execute(
-                """SELECT u.id FROM users u JOIN profiles p ON p.user_id = u.id
+            return [
+                int(row["id"])
+                for row in conn.execute(
+                    """SELECT u.id FROM users u JOIN profiles p ON p.user_id = u.id
                    LEFT JOIN feed_passes f ON f.viewer_id = u.id
                    WHERE u.last_active_at > now() - %s AND p.completed_at IS NOT NULL
                      AND u.onboarding_step IS NULL AND NOT u.is_banned
                      AND (f.viewer_id IS NULL OR cardinality(f.queue) < %s)
                    ORDER BY u.last_active_at DESC LIMIT %s""",
-                (active_within, PREFETCH_BELOW, limit))]
+                    (active_within, PREFETCH_BELOW, limit),
+                )
+            ]
 
     def _pass(self, conn: Conn, viewer: Account) -> FeedPass:
         """The viewer's current pass (locked for this transaction), started over when the
         filters changed, after PASS_MAX_AGE, or FINISHED_PASS_RETRY after it ran dry."""
-        row = conn.execute("SELECT * FROM feed_passes WHERE viewer_id = %s FOR UPDATE",
-                           (viewer.id,), prepare=True).fetchone()
+        row = conn.execute(
+            "SELECT * FROM feed_passes WHERE viewer_id = %s FOR UPDATE", (viewer.id,), prepare=True
+        ).fetchone()
         now = datetime.now(UTC)
         filters = filters_of(viewer)
-        if row is not None and row["filters"] == filters \
-                and now - row["started_at"] < PASS_MAX_AGE \
-                and (row["finished_at"] is None
-                     or now - row["finished_at"] < FINISHED_PASS_RETRY):
-            return FeedPass(row["filters"], row["radius_km"], row["widened"],
-                            row["widened_told"], row["after_score"], row["after_id"],
-                            list(row["queue"]), row["started_at"], row["finished_at"])
-        state = FeedPass(filters, viewer.radius_km, False, False, math.inf, 2**63 - 1, [], now,
-                         None)
+        if (
+            row is not None
+            and row["filters"] == filters
+            and now - row["started_at"] < PASS_MAX_AGE
+            and (row["finished_at"] is None or now - row["finished_at"] < FINISHED_PASS_RETRY)
+        ):
+            return FeedPass(
+                row["filters"],
+                row["radius_km"],
+                row["widened"],
+                row["widened_told"],
+                row["after_score"],
+                row["after_id"],
+                list(row["queue"]),
+                row["started_at"],
+                row["finished_at"],
+            )
+        state = FeedPass(
+            filters, viewer.radius_km, False, False, math.inf, 2**63 - 1, [], now, None
+        )
         if viewer.has_location:
+
             def count_within(km: int) -> int:
                 state.radius_km = km
-                state.first_rows = self.feed_batch(conn, viewer, state,
-                                                   geo.MIN_NEARBY_CANDIDATES)
+                state.first_rows = self.feed_batch(conn, viewer, state, geo.MIN_NEARBY_CANDIDATES)
                 return sum(row.visible for row in state.first_rows)
 
             choice = geo.choose_radius(viewer.radius_km, count_within)
@@ -414,40 +461,62 @@ class Discovery:
                    widened_told = excluded.widened_told, after_score = excluded.after_score,
                    after_id = excluded.after_id, queue = excluded.queue,
                    started_at = excluded.started_at, finished_at = excluded.finished_at""",
-            {"viewer": viewer_id, "filters": state.filters, "radius": state.radius_km,
-             "widened": state.widened, "told": state.widened_told, "score": state.after_score,
-             "id": state.after_id, "queue": state.queue, "started": state.started_at,
-             "finished": state.finished_at}, prepare=True)
+            {
+                "viewer": viewer_id,
+                "filters": state.filters,
+                "radius": state.radius_km,
+                "widened": state.widened,
+                "told": state.widened_told,
+                "score": state.after_score,
+                "id": state.after_id,
+                "queue": state.queue,
+                "started": state.started_at,
+                "finished": state.finished_at,
+            },
+            prepare=True,
+        )
 
-    def _batch_query(self, viewer: Account,
-                     radius_km: int) -> tuple[sql.Composed, dict[str, Any]]:
+    def _batch_query(self, viewer: Account, radius_km: int) -> tuple[sql.Composed, dict[str, Any]]:
         """The batch query for the viewer's place, and the place's parameters."""
         if viewer.has_location:
             assert viewer.latitude is not None and viewer.longitude is not None
             column, cells = cells_around(viewer.latitude, viewer.longitude, radius_km)
             box = geo.bounding_box(viewer.latitude, viewer.longitude, radius_km)
             area_type, place = "integer", _BOXED_DISTANCE
-            values: dict[str, Any] = {"areas": cells, **dict(zip(
-                ("min_lat", "max_lat", "min_lon", "max_lon"), box, strict=True))}
+            values: dict[str, Any] = {
+                "areas": cells,
+                **dict(zip(("min_lat", "max_lat", "min_lon", "max_lon"), box, strict=True)),
+            }
         else:
             column, area_type, place = "city_key", "text", "true"
             values = {"areas": [viewer.city_key]}
         query = sql.SQL(_BATCH_SQL).format(
-            column=sql.Identifier(column), area_type=sql.SQL(area_type), place=sql.SQL(place),
-            rules=sql.SQL(_PROFILE_RULES), undecided=sql.SQL(_UNDECIDED),
-            visible=sql.SQL(_USER_VISIBLE))
+            column=sql.Identifier(column),
+            area_type=sql.SQL(area_type),
+            place=sql.SQL(place),
+            rules=sql.SQL(_PROFILE_RULES),
+            undecided=sql.SQL(_UNDECIDED),
+            visible=sql.SQL(_USER_VISIBLE),
+        )
         return query, values
 
-    def feed_batch_query(self, viewer: Account, state: FeedPass,
-                         limit: int = FEED_BATCH) -> tuple[sql.Composed, dict[str, Any]]:
+    def feed_batch_query(
+        self, viewer: Account, state: FeedPass, limit: int = FEED_BATCH
+    ) -> tuple[sql.Composed, dict[str, Any]]:
         """The query of one ranked batch after the pass's cursor, and its parameters."""
         query, place = self._batch_query(viewer, state.radius_km)
-        return query, {**_params(viewer, state.radius_km), **place,
-                       "genders": _genders(viewer), "after_score": state.after_score,
-                       "after_id": state.after_id, "limit": limit}
+        return query, {
+            **_params(viewer, state.radius_km),
+            **place,
+            "genders": _genders(viewer),
+            "after_score": state.after_score,
+            "after_id": state.after_id,
+            "limit": limit,
+        }
 
-    def feed_batch(self, conn: Conn, viewer: Account, state: FeedPass,
-                   limit: int = FEED_BATCH) -> list[BatchRow]:
+    def feed_batch(
+        self, conn: Conn, viewer: Account, state: FeedPass, limit: int = FEED_BATCH
+    ) -> list[BatchRow]:
         """The next candidates after the pass's cursor, in rank order, visible or not.
 
         Always planned for this viewer's own places and sets (about a millisecond): a generic
@@ -455,24 +524,28 @@ class Discovery:
         mode = conn.execute("SELECT current_setting('plan_cache_mode') AS mode").fetchone()
         conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
         try:
-            rows = conn.execute(*self.feed_batch_query(viewer, state, limit),
-                                prepare=False).fetchall()
+            rows = conn.execute(
+                *self.feed_batch_query(viewer, state, limit), prepare=False
+            ).fetchall()
         finally:
             if mode is not None:
                 conn.execute("SELECT set_config('plan_cache_mode', %s, true)", (mode["mode"],))
-        return [BatchRow(int(row["user_id"]), float(row["feed_score"]), bool(row["visible"]))
-                for row in rows]
+        return [
+            BatchRow(int(row["user_id"]), float(row["feed_score"]), bool(row["visible"]))
+            for row in rows
+        ]
 
     def current_pass(self, viewer: Account) -> FeedPass:
         """The viewer's pass as the next card would use it (started if due, not saved)."""
         with self._pool.connection() as conn:
             return self._pass(conn, viewer)
 
-    def _refill(self, conn: Conn, viewer: Account, state: FeedPass,
-                params: dict[str, Any]) -> None:
+    def _refill(self, conn: Conn, viewer: Account, state: FeedPass, params: dict[str, Any]) -> None:
         if state.finished_at is None:
-            likers = [int(row["user_id"]) for row in conn.execute(
-                f"""SELECT p.user_id FROM interactions l
+            likers = [
+                int(row["user_id"])
+                for row in conn.execute(
+                    f"""SELECT p.user_id FROM interactions l
                     JOIN profiles p ON p.user_id = l.actor_id JOIN users u ON u.id = p.user_id
                     WHERE l.target_id = %(viewer)s AND l.kind = 'like' AND {_RULES}
                       AND {_NOT_LIKED} AND {_NEAR} AND {_NEVER_SKIPPED}
@@ -480,8 +553,10 @@ class Discovery:
                           AND v.kind = 'view' AND v.target_id = p.user_id
                           AND v.created_at >= %(started)s)
                     ORDER BY l.created_at LIMIT %(limit)s""",
-                {**params, "started": state.started_at, "limit": LIKERS_PER_BATCH},
-                prepare=True)]
+                    {**params, "started": state.started_at, "limit": LIKERS_PER_BATCH},
+                    prepare=True,
+                )
+            ]
             batch = state.first_rows[:FEED_BATCH] or self.feed_batch(conn, viewer, state)
             state.first_rows = []
             if batch:
@@ -493,14 +568,19 @@ class Discovery:
             state.queue = likers
             if likers:
                 return
-        state.queue = [int(row["user_id"]) for row in conn.execute(
-            f"""SELECT p.user_id FROM interactions s
+        state.queue = [
+            int(row["user_id"])
+            for row in conn.execute(
+                f"""SELECT p.user_id FROM interactions s
                 JOIN profiles p ON p.user_id = s.target_id JOIN users u ON u.id = p.user_id
                 WHERE s.actor_id = %(viewer)s AND s.kind = 'skip'
                   AND s.created_at <= now() - %(cooldown)s::interval AND {_RULES}
                   AND {_NOT_LIKED} AND {_NEAR}
                 ORDER BY s.created_at LIMIT %(limit)s""",
-            {**params, "limit": FEED_BATCH}, prepare=True)]
+                {**params, "limit": FEED_BATCH},
+                prepare=True,
+            )
+        ]
 
     def _rank(self, conn: Conn, viewer: Account, ids: Sequence[int]) -> list[int]:
         """The batch in the order domain.ranking.order_feed gives this viewer: with the
@@ -524,31 +604,53 @@ class Discovery:
                FROM profiles p JOIN users u ON u.id = p.user_id
                LEFT JOIN ratings r ON r.user_id = p.user_id
                WHERE p.user_id = ANY(%(ids)s)""",
-            {"viewer": viewer.id, "ids": list(ids)}, prepare=True).fetchall()
-        candidates = [FeedCandidate(_features(row), _rating(row["primary_score"],
-                                                            row["behaviour_score"],
-                                                            row["components"]),
-                                    liked_viewer=bool(row["liked_viewer"]),
-                                    recent_impressions=float(row["impressions"]))
-                      for row in rows]
+            {"viewer": viewer.id, "ids": list(ids)},
+            prepare=True,
+        ).fetchall()
+        candidates = [
+            FeedCandidate(
+                _features(row),
+                _rating(row["primary_score"], row["behaviour_score"], row["components"]),
+                liked_viewer=bool(row["liked_viewer"]),
+                recent_impressions=float(row["impressions"]),
+            )
+            for row in rows
+        ]
         viewer_features = ProfileFeatures(
-            user_id=viewer.id, age=viewer.age, gender=viewer.gender, seeking=viewer.seeking,
-            age_min=viewer.age_min, age_max=viewer.age_max, city_key=viewer.city_key,
-            latitude=viewer.latitude, longitude=viewer.longitude, radius_km=viewer.radius_km,
-            interests=frozenset(viewer.interests), about_len=len(viewer.about or ""),
-            photo_count=len(viewer.photos), has_name=viewer.name is not None,
-            created_at=viewer.created_at, last_active_at=viewer.last_active_at)
+            user_id=viewer.id,
+            age=viewer.age,
+            gender=viewer.gender,
+            seeking=viewer.seeking,
+            age_min=viewer.age_min,
+            age_max=viewer.age_max,
+            city_key=viewer.city_key,
+            latitude=viewer.latitude,
+            longitude=viewer.longitude,
+            radius_km=viewer.radius_km,
+            interests=frozenset(viewer.interests),
+            about_len=len(viewer.about or ""),
+            photo_count=len(viewer.photos),
+            has_name=viewer.name is not None,
+            created_at=viewer.created_at,
+            last_active_at=viewer.last_active_at,
+        )
         context = conn.execute(
             """SELECT (SELECT components FROM ratings WHERE user_id = %(viewer)s) AS own,
                       (SELECT value FROM ranking_stats
                        WHERE name = 'mean_recent_impressions') AS mean_impressions""",
-            {"viewer": viewer.id}, prepare=True).fetchone()
+            {"viewer": viewer.id},
+            prepare=True,
+        ).fetchone()
         own = _components(context["own"] if context else None)
         prior = float(own.get("prior_like_rate", DEFAULT_PRIOR_LIKE_RATE))
         ordered = order_feed(
-            viewer_features, candidates, datetime.now(UTC),
-            viewer_like_rate=float(own.get("like_rate", prior)), prior_like_rate=prior,
-            mean_recent_impressions=float((context or {}).get("mean_impressions") or 0.0))
+            viewer_features,
+            candidates,
+            datetime.now(UTC),
+            viewer_like_rate=float(own.get("like_rate", prior)),
+            prior_like_rate=prior,
+            mean_recent_impressions=float((context or {}).get("mean_impressions") or 0.0),
+        )
         return [candidate.profile.user_id for candidate in ordered]
 
     def undo_skip(self, viewer_id: int, skipped: int, current: int) -> bool:
@@ -560,13 +662,16 @@ class Discovery:
                    WHERE s.actor_id = %(viewer)s AND s.kind = 'skip' AND s.target_id = %(skipped)s
                      AND s.created_at = (SELECT max(created_at) FROM interactions
                                          WHERE actor_id = %(viewer)s AND kind = 'skip')
-                   RETURNING 1""", {"viewer": viewer_id, "skipped": skipped}).fetchone()
+                   RETURNING 1""",
+                {"viewer": viewer_id, "skipped": skipped},
+            ).fetchone()
             if undone:
                 conn.execute(
                     """UPDATE feed_passes SET queue = ARRAY[%(skipped)s, %(current)s]::bigint[]
                            || array_remove(array_remove(queue, %(skipped)s), %(current)s)
                        WHERE viewer_id = %(viewer)s""",
-                    {"viewer": viewer_id, "skipped": skipped, "current": current})
+                    {"viewer": viewer_id, "skipped": skipped, "current": current},
+                )
         return undone is not None
 
     # -- interactions ---------------------------------------------------------------------
@@ -576,13 +681,21 @@ class Discovery:
         conn.execute(
             """INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, %s)
                ON CONFLICT (actor_id, kind, target_id) DO UPDATE SET created_at = now()""",
-            (actor, target, kind), prepare=True)
+            (actor, target, kind),
+            prepare=True,
+        )
 
     @staticmethod
     def _was_shown(conn: Conn, viewer: int, target: int) -> bool:
-        return conn.execute(
-            """SELECT 1 FROM interactions WHERE actor_id = %s AND kind = 'view'
-               AND target_id = %s""", (viewer, target), prepare=True).fetchone() is not None
+        return (
+            conn.execute(
+                """SELECT 1 FROM interactions WHERE actor_id = %s AND kind = 'view'
+               AND target_id = %s""",
+                (viewer, target),
+                prepare=True,
+            ).fetchone()
+            is not None
+        )
 
     def skip(self, viewer_id: int, target: int) -> bool:
         """Record a skip of a card that was shown; False for one that never was."""
@@ -592,8 +705,9 @@ class Discovery:
             self._record(conn, viewer_id, target, "skip")
         return True
 
-    def like(self, actor: int, target: int, message: str | None, *, daily_limit: int,
-             notice_minutes: int) -> LikeResult:
+    def like(
+        self, actor: int, target: int, message: str | None, *, daily_limit: int, notice_minutes: int
+    ) -> LikeResult:
         """Record a like once, and the match when the like is mutual.
 
         The pair's advisory lock serialises the two likes of a pair, so of two people liking
@@ -601,65 +715,83 @@ class Discovery:
         makes the match; the unique pair makes sure there is only one."""
         low, high = _pair(actor, target)
         with self._pool.connection() as conn:
-            conn.execute("SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
-                         (f"{PAIR_LOCK_PREFIX}:{low}:{high}",))
+            conn.execute(
+                "SELECT pg_advisory_xact_lock(hashtextextended(%s, 0))",
+                (f"{PAIR_LOCK_PREFIX}:{low}:{high}",),
+            )
             if not self._was_shown(conn, actor, target):
                 return LikeResult(LikeStatus.NOT_SHOWN)
             params = {"viewer": actor, "target": target}
             available = conn.execute(
                 f"""SELECT 1 FROM profiles p JOIN users u ON u.id = p.user_id
                     WHERE p.user_id = %(target)s AND {_SELF} AND {_VISIBLE}
-                      AND {_NOT_BLOCKED}""", params).fetchone()
+                      AND {_NOT_BLOCKED}""",
+                params,
+            ).fetchone()
             if available is None:
                 return LikeResult(LikeStatus.UNAVAILABLE)
             target_party = _party(conn.execute(_PARTY_SQL, (target,)).fetchone())
-            if conn.execute("""SELECT 1 FROM interactions WHERE actor_id = %(viewer)s
+            if conn.execute(
+                """SELECT 1 FROM interactions WHERE actor_id = %(viewer)s
                                AND kind = 'like' AND target_id = %(target)s""",
-                            params).fetchone():
+                params,
+            ).fetchone():
                 # The same like handled again (its node died after committing it): the match
                 # it made is told again, the other's notice once per pair (its send key).
                 if conn.execute(
-                        """SELECT 1 FROM matches WHERE user_low = %s AND user_high = %s
+                    """SELECT 1 FROM matches WHERE user_low = %s AND user_high = %s
                            AND status = 'active' AND created_at > now() - %s::interval""",
-                        (low, high, RETELL_MATCH_WITHIN)).fetchone():
+                    (low, high, RETELL_MATCH_WITHIN),
+                ).fetchone():
                     return LikeResult(LikeStatus.MATCHED, target_party)
                 return LikeResult(LikeStatus.ALREADY_LIKED, target_party)
-            if conn.execute("SELECT 1 FROM matches WHERE user_low = %s AND user_high = %s",
-                            (low, high)).fetchone():
+            if conn.execute(
+                "SELECT 1 FROM matches WHERE user_low = %s AND user_high = %s", (low, high)
+            ).fetchone():
                 return LikeResult(LikeStatus.UNAVAILABLE)
             given = conn.execute(
                 """SELECT count(*) AS n FROM interactions WHERE actor_id = %s AND kind = 'like'
-                   AND created_at > now() - %s::interval""", (actor, LIKE_WINDOW)).fetchone()
+                   AND created_at > now() - %s::interval""",
+                (actor, LIKE_WINDOW),
+            ).fetchone()
             if given is not None and given["n"] >= daily_limit:
                 return LikeResult(LikeStatus.LIMIT_REACHED, target_party)
             conn.execute(
                 """INSERT INTO interactions (actor_id, target_id, kind, message)
                    VALUES (%s, %s, 'like', %s) ON CONFLICT DO NOTHING""",
-                (actor, target, message))
-            if conn.execute("""SELECT 1 FROM interactions WHERE actor_id = %(target)s
+                (actor, target, message),
+            )
+            if conn.execute(
+                """SELECT 1 FROM interactions WHERE actor_id = %(target)s
                                AND kind = 'like' AND target_id = %(viewer)s""",
-                            params).fetchone():
+                params,
+            ).fetchone():
                 created = conn.execute(
                     """INSERT INTO matches (user_low, user_high) VALUES (%s, %s)
                        ON CONFLICT ON CONSTRAINT matches_pair_unique DO NOTHING RETURNING id""",
-                    (low, high)).fetchone()
+                    (low, high),
+                ).fetchone()
                 return LikeResult(LikeStatus.MATCHED, target_party, created is not None)
             conn.execute(
                 """INSERT INTO like_notices (user_id, pending) VALUES (%s, true)
-                   ON CONFLICT (user_id) DO UPDATE SET pending = true""", (target,))
+                   ON CONFLICT (user_id) DO UPDATE SET pending = true""",
+                (target,),
+            )
             claimed = conn.execute(
                 """UPDATE like_notices SET pending = false, last_sent_at = now()
                    WHERE user_id = %s AND pending
                      AND (last_sent_at IS NULL OR last_sent_at <= now() - %s::interval)
                    RETURNING user_id""",
-                (target, timedelta(minutes=notice_minutes))).fetchone()
+                (target, timedelta(minutes=notice_minutes)),
+            ).fetchone()
             count = self._pending_like_count(conn, target) if claimed else 0
         return LikeResult(LikeStatus.LIKED, target_party, notice_count=count)
 
     @staticmethod
     def _pending_like_count(conn: Conn, user_id: int) -> int:
-        row = conn.execute(f"SELECT count(*) AS n {_PENDING_LIKERS}",
-                           {"viewer": user_id}).fetchone()
+        row = conn.execute(
+            f"SELECT count(*) AS n {_PENDING_LIKERS}", {"viewer": user_id}
+        ).fetchone()
         return int(row["n"]) if row else 0
 
     def due_like_notices(self, notice_minutes: int) -> list[tuple[Party, int]]:
@@ -669,7 +801,9 @@ class Discovery:
             rows = conn.execute(
                 """UPDATE like_notices SET pending = false, last_sent_at = now()
                    WHERE pending AND (last_sent_at IS NULL OR last_sent_at <= now() - %s::interval)
-                   RETURNING user_id""", (timedelta(minutes=notice_minutes),)).fetchall()
+                   RETURNING user_id""",
+                (timedelta(minutes=notice_minutes),),
+            ).fetchall()
             due: list[tuple[Party, int]] = []
             for row in rows:
                 party = _party(conn.execute(_PARTY_SQL, (row["user_id"],)).fetchone())
@@ -687,7 +821,9 @@ class Discovery:
         with self._pool.connection() as conn:
             row = conn.execute(
                 f"""SELECT {_CARD_COLUMNS} {_PENDING_LIKERS}
-                    ORDER BY l.created_at LIMIT 1""", params).fetchone()
+                    ORDER BY l.created_at LIMIT 1""",
+                params,
+            ).fetchone()
             if row is None:
                 return None
             self._record(conn, viewer_id, int(row["user_id"]), "view")
@@ -706,7 +842,8 @@ class Discovery:
         with self._pool.connection() as conn:
             row = conn.execute(
                 f"SELECT {_CARD_COLUMNS} FROM profiles p WHERE p.user_id = %(user)s",
-                {"viewer": viewer_id, "user": user_id}).fetchone()
+                {"viewer": viewer_id, "user": user_id},
+            ).fetchone()
         return _card(row) if row else None
 
     def party(self, user_id: int) -> Party | None:
@@ -726,12 +863,15 @@ class Discovery:
                    WHERE (m.user_low = %(viewer)s OR m.user_high = %(viewer)s)
                      AND m.status = 'active' AND NOT ou.is_banned
                    ORDER BY m.last_activity_at DESC LIMIT %(limit)s""",
-                {"viewer": viewer_id, "limit": limit}).fetchall()
+                {"viewer": viewer_id, "limit": limit},
+            ).fetchall()
         return [MatchSummary(**row) for row in rows]
 
     def active_match(self, viewer_id: int, other_id: int) -> MatchSummary | None:
-        return next((match for match in self.matches(viewer_id, limit=1000)
-                     if match.other_id == other_id), None)
+        return next(
+            (match for match in self.matches(viewer_id, limit=1000) if match.other_id == other_id),
+            None,
+        )
 
     def unmatch(self, viewer_id: int, other_id: int) -> bool:
         """End an active match for both; False if there was none."""
@@ -740,7 +880,9 @@ class Discovery:
             row = conn.execute(
                 """UPDATE matches SET status = 'unmatched', last_activity_at = now()
                    WHERE user_low = %s AND user_high = %s AND status = 'active'
-                   RETURNING id""", (low, high)).fetchone()
+                   RETURNING id""",
+                (low, high),
+            ).fetchone()
         return row is not None
 
     def block(self, viewer_id: int, other_id: int) -> bool:
@@ -748,17 +890,25 @@ class Discovery:
         again and any match ends. False for a user the viewer never met (forged data)."""
         low, high = _pair(viewer_id, other_id)
         with self._pool.connection() as conn:
-            known = self._was_shown(conn, viewer_id, other_id) or conn.execute(
-                "SELECT 1 FROM matches WHERE user_low = %s AND user_high = %s",
-                (low, high)).fetchone() is not None
+            known = (
+                self._was_shown(conn, viewer_id, other_id)
+                or conn.execute(
+                    "SELECT 1 FROM matches WHERE user_low = %s AND user_high = %s", (low, high)
+                ).fetchone()
+                is not None
+            )
             if not known or viewer_id == other_id:
                 return False
-            conn.execute("""INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s)
-                            ON CONFLICT DO NOTHING""", (viewer_id, other_id))
+            conn.execute(
+                """INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s)
+                            ON CONFLICT DO NOTHING""",
+                (viewer_id, other_id),
+            )
             conn.execute(
                 """UPDATE matches SET status = 'blocked', last_activity_at = now()
                    WHERE user_low = %s AND user_high = %s AND status <> 'blocked'""",
-                (low, high))
+                (low, high),
+            )
         return True
 
     # -- reports and moderation -----------------------------------------------------------
@@ -769,9 +919,13 @@ class Discovery:
         user the reporter never met."""
         low, high = _pair(reporter, reported)
         with self._pool.connection() as conn:
-            known = self._was_shown(conn, reporter, reported) or conn.execute(
-                "SELECT 1 FROM matches WHERE user_low = %s AND user_high = %s",
-                (low, high)).fetchone() is not None
+            known = (
+                self._was_shown(conn, reporter, reported)
+                or conn.execute(
+                    "SELECT 1 FROM matches WHERE user_low = %s AND user_high = %s", (low, high)
+                ).fetchone()
+                is not None
+            )
             if not known or reporter == reported:
                 return False
             # Serialise reports of one profile so the count below sees every committed one.
@@ -779,40 +933,49 @@ class Discovery:
             conn.execute(
                 """INSERT INTO reports (reporter_id, reported_id, reason) VALUES (%s, %s, %s)
                    ON CONFLICT ON CONSTRAINT reports_once_per_reporter DO NOTHING""",
-                (reporter, reported, reason))
+                (reporter, reported, reason),
+            )
             conn.execute(
                 """UPDATE users SET is_hidden = true WHERE id = %(reported)s AND NOT is_hidden
                      AND (SELECT count(*) FROM reports WHERE reported_id = %(reported)s
                           AND status = 'open') >= %(threshold)s""",
-                {"reported": reported, "threshold": reports_to_hide})
+                {"reported": reported, "threshold": reports_to_hide},
+            )
         return True
 
     def comment_report(self, reporter: int, reported: int, comment: str) -> None:
         with self._pool.connection() as conn:
             conn.execute(
                 """UPDATE reports SET comment = %s WHERE reporter_id = %s AND reported_id = %s
-                   AND status = 'open'""", (comment, reporter, reported))
+                   AND status = 'open'""",
+                (comment, reporter, reported),
+            )
 
     def next_report_case(self, moderator_id: int) -> ReportCase | None:
         """The profile whose oldest open report waits longest, with all its open reports."""
         with self._pool.connection() as conn:
             head = conn.execute(
                 """SELECT reported_id FROM reports WHERE status = 'open'
-                   GROUP BY reported_id ORDER BY min(created_at) LIMIT 1""").fetchone()
+                   GROUP BY reported_id ORDER BY min(created_at) LIMIT 1"""
+            ).fetchone()
             if head is None:
                 return None
             reported = int(head["reported_id"])
             row = conn.execute(
                 f"""SELECT {_CARD_COLUMNS}, u.is_hidden FROM profiles p
                     JOIN users u ON u.id = p.user_id WHERE p.user_id = %(user)s""",
-                {"viewer": moderator_id, "user": reported}).fetchone()
+                {"viewer": moderator_id, "user": reported},
+            ).fetchone()
             lines = conn.execute(
                 """SELECT reason, comment FROM reports WHERE reported_id = %s AND status = 'open'
-                   ORDER BY created_at""", (reported,)).fetchall()
+                   ORDER BY created_at""",
+                (reported,),
+            ).fetchall()
         if row is None:
             return None
-        return ReportCase(_card(row), [ReportLine(**line) for line in lines],
-                          bool(row["is_hidden"]))
+        return ReportCase(
+            _card(row), [ReportLine(**line) for line in lines], bool(row["is_hidden"])
+        )
 
     def resolve_reports(self, moderator_id: int, reported: int, ban: bool) -> bool:
         """Ban the profile or dismiss its open reports (which shows it again); False if it
@@ -821,7 +984,8 @@ class Discovery:
             rows = conn.execute(
                 """UPDATE reports SET status = %s, reviewed_by = %s, reviewed_at = now()
                    WHERE reported_id = %s AND status = 'open' RETURNING id""",
-                ("banned" if ban else "dismissed", moderator_id, reported)).fetchall()
+                ("banned" if ban else "dismissed", moderator_id, reported),
+            ).fetchall()
             if not rows:
                 return False
             if ban:
@@ -837,7 +1001,8 @@ class Discovery:
                 """UPDATE users SET is_banned = %(banned)s,
                           is_hidden = CASE WHEN %(banned)s THEN is_hidden ELSE false END
                    WHERE id = %(user)s RETURNING id""",
-                {"banned": banned, "user": user_id}).fetchone()
+                {"banned": banned, "user": user_id},
+            ).fetchone()
         return row is not None
 
     # -- chat -----------------------------------------------------------------------------
@@ -854,7 +1019,8 @@ class Discovery:
                       EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id, b.blocked_id)
                               IN ((%(low)s, %(high)s), (%(high)s, %(low)s))) AS blocked
                FROM matches m WHERE m.user_low = %(low)s AND m.user_high = %(high)s""",
-            {"low": low, "high": high}).fetchone()
+            {"low": low, "high": high},
+        ).fetchone()
         partner = _party(conn.execute(_PARTY_SQL, (other,)).fetchone())
         sender_party = _party(conn.execute(_PARTY_SQL, (sender,)).fetchone())
         if match is None or partner is None:
@@ -868,8 +1034,7 @@ class Discovery:
             return ChatCheck(ChatStatus.UNAVAILABLE, match_id, partner, sender_party)
         return ChatCheck(ChatStatus.ACTIVE, match_id, partner, sender_party)
 
-    def record_chat_message(self, sender: int, other: int, update_id: int,
-                            kind: str) -> ChatCheck:
+    def record_chat_message(self, sender: int, other: int, update_id: int, kind: str) -> ChatCheck:
         """Check the match and record one relayed message (metadata only) once per update:
         the first message starts the conversation, the other one's first message is the
         reply. ``recorded`` is False for a repeated update."""
@@ -880,7 +1045,8 @@ class Discovery:
             inserted = conn.execute(
                 """INSERT INTO chat_messages (match_id, sender_id, update_id, kind)
                    VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING match_id""",
-                (check.match_id, sender, update_id, kind)).fetchone()
+                (check.match_id, sender, update_id, kind),
+            ).fetchone()
             if inserted:
                 conn.execute(
                     """UPDATE matches SET last_activity_at = now(),
@@ -890,20 +1056,33 @@ class Discovery:
                                    THEN 'replied'
                                ELSE conversation END,
                            started_by = coalesce(started_by, %(sender)s)
-                       WHERE id = %(match)s""", {"sender": sender, "match": check.match_id})
-        return ChatCheck(check.status, check.match_id, check.partner, check.sender,
-                         recorded=inserted is not None)
+                       WHERE id = %(match)s""",
+                    {"sender": sender, "match": check.match_id},
+                )
+        return ChatCheck(
+            check.status, check.match_id, check.partner, check.sender, recorded=inserted is not None
+        )
 
 
 def _features(row: DictRow) -> ProfileFeatures:
     return ProfileFeatures(
-        user_id=int(row["user_id"]), age=row["age"], gender=row["gender"],
-        seeking=row["seeking"], age_min=row["age_min"], age_max=row["age_max"],
-        city_key=row["city_key"], latitude=row["latitude"], longitude=row["longitude"],
-        radius_km=row["radius_km"], interests=frozenset(row["interests"] or ()),
-        about_len=int(row["about_len"]), photo_count=int(row["photos"]),
-        has_name=bool(row["has_name"]), created_at=row["created_at"],
-        last_active_at=row["last_active_at"])
+        user_id=int(row["user_id"]),
+        age=row["age"],
+        gender=row["gender"],
+        seeking=row["seeking"],
+        age_min=row["age_min"],
+        age_max=row["age_max"],
+        city_key=row["city_key"],
+        latitude=row["latitude"],
+        longitude=row["longitude"],
+        radius_km=row["radius_km"],
+        interests=frozenset(row["interests"] or ()),
+        about_len=int(row["about_len"]),
+        photo_count=int(row["photos"]),
+        has_name=bool(row["has_name"]),
+        created_at=row["created_at"],
+        last_active_at=row["last_active_at"],
+    )
 
 
 def _components(components: Any) -> dict[str, Any]:
@@ -915,6 +1094,8 @@ def _rating(primary: float, behaviour: float, components: Any) -> CandidateRatin
     rater's components when it stored them, else the ranking's neutral defaults."""
     values = _components(components)
     return CandidateRating(
-        primary=float(primary), behaviour=float(behaviour),
+        primary=float(primary),
+        behaviour=float(behaviour),
         evidence=float(values.get("evidence", 0.0)),
-        give_rate=float(values.get("give_rate", DEFAULT_PRIOR_LIKE_RATE)))
+        give_rate=float(values.get("give_rate", DEFAULT_PRIOR_LIKE_RATE)),
+    )

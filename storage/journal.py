@@ -76,17 +76,21 @@ class Entry:
 
     @property
     def unsent(self) -> tuple[Reply, ...]:
-        return () if self.complete else self.replies[self.sent:]
+        return () if self.complete else self.replies[self.sent :]
 
 
 def _entry(raw: dict[bytes, bytes]) -> Entry | None:
     if not raw:
         return None
-    return Entry(chat_id=int(raw.get(b"c", b"0")), replies=_load(raw.get(b"r")),
-                 sent=int(raw.get(b"n", b"0")), complete=raw.get(b"s") == b"1",
-                 attempted=int(raw.get(b"a", b"0")),
-                 recorded=b"c" in raw or b"s" in raw,
-                 claimed_by=raw.get(b"p", b"").decode())
+    return Entry(
+        chat_id=int(raw.get(b"c", b"0")),
+        replies=_load(raw.get(b"r")),
+        sent=int(raw.get(b"n", b"0")),
+        complete=raw.get(b"s") == b"1",
+        attempted=int(raw.get(b"a", b"0")),
+        recorded=b"c" in raw or b"s" in raw,
+        claimed_by=raw.get(b"p", b"").decode(),
+    )
 
 
 def _dump(replies: tuple[Reply, ...] | list[Reply]) -> bytes:
@@ -122,8 +126,7 @@ class ReplyJournal:
         self._keys = keys
         self._claim = client.register_script(_CLAIM)
         self._writes: queue.SimpleQueue[Write | None] = queue.SimpleQueue()
-        self._writer = threading.Thread(target=self._write_loop, name="reply-journal",
-                                        daemon=True)
+        self._writer = threading.Thread(target=self._write_loop, name="reply-journal", daemon=True)
         self._writer.start()
 
     def key(self, work: str) -> str:

@@ -34,8 +34,9 @@ class Maintenance:
 
     def run(self, now: datetime | None = None) -> CleanupReport:
         now = now or datetime.now(UTC)
-        return CleanupReport(self._old_views(now), self._stale_passes(now),
-                             self._orphaned_objects(now))
+        return CleanupReport(
+            self._old_views(now), self._stale_passes(now), self._orphaned_objects(now)
+        )
 
     def _old_views(self, now: datetime) -> int:
         removed = 0
@@ -45,34 +46,43 @@ class Maintenance:
                     """DELETE FROM interactions WHERE ctid = ANY(ARRAY(
                            SELECT ctid FROM interactions
                            WHERE kind = 'view' AND created_at < %s LIMIT %s))""",
-                    (now - VIEW_RETENTION, DELETE_BATCH))
+                    (now - VIEW_RETENTION, DELETE_BATCH),
+                )
                 removed += cursor.rowcount
                 if cursor.rowcount < DELETE_BATCH:
                     return removed
 
     def _stale_passes(self, now: datetime) -> int:
         with self._pool.connection() as conn:
-            cursor = conn.execute("DELETE FROM feed_passes WHERE started_at < %s",
-                                  (now - FEED_PASS_RETENTION,))
+            cursor = conn.execute(
+                "DELETE FROM feed_passes WHERE started_at < %s", (now - FEED_PASS_RETENTION,)
+            )
             return cursor.rowcount
 
     def _orphaned_objects(self, now: datetime) -> int:
         """Objects queued when their rows went, and objects no photo row names."""
         with self._pool.connection() as conn:
-            queued = [str(row["object_key"]) for row in conn.execute(
-                "SELECT object_key FROM orphaned_objects ORDER BY queued_at LIMIT %s",
-                (DELETE_BATCH,))]
+            queued = [
+                str(row["object_key"])
+                for row in conn.execute(
+                    "SELECT object_key FROM orphaned_objects ORDER BY queued_at LIMIT %s",
+                    (DELETE_BATCH,),
+                )
+            ]
         referenced: set[str] = set()
         with self._pool.connection() as conn:
-            referenced.update(str(row["object_key"]) for row in conn.execute(
-                "SELECT object_key FROM photos"))
-        stray = [key for key in self._photos.keys(older_than=now - UNREFERENCED_OBJECT_AGE)
-                 if key not in referenced and key not in queued]
+            referenced.update(
+                str(row["object_key"]) for row in conn.execute("SELECT object_key FROM photos")
+            )
+        stray = [
+            key
+            for key in self._photos.keys(older_than=now - UNREFERENCED_OBJECT_AGE)
+            if key not in referenced and key not in queued
+        ]
         doomed = queued + stray
         if doomed:
             self._photos.delete(doomed)
         if queued:
             with self._pool.connection() as conn:
-                conn.execute("DELETE FROM orphaned_objects WHERE object_key = ANY(%s)",
-                             (queued,))
+                conn.execute("DELETE FROM orphaned_objects WHERE object_key = ANY(%s)", (queued,))
         return len(doomed)

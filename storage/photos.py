@@ -19,13 +19,24 @@ KEY_PREFIX = "photos/"
 
 def _client(endpoint: str, access_key: str, secret_key: str, region: str) -> Minio:
     parts = urlsplit(endpoint)
-    return Minio(parts.netloc, access_key=access_key, secret_key=secret_key,
-                 secure=parts.scheme == "https", region=region)
+    return Minio(
+        parts.netloc,
+        access_key=access_key,
+        secret_key=secret_key,
+        secure=parts.scheme == "https",
+        region=region,
+    )
 
 
 class PhotoStore:
-    def __init__(self, endpoint: str, access_key: str, secret_key: str, bucket: str,
-                 region: str = "us-east-1") -> None:
+    def __init__(
+        self,
+        endpoint: str,
+        access_key: str,
+        secret_key: str,
+        bucket: str,
+        region: str = "us-east-1",
+    ) -> None:
         self._client = _client(endpoint, access_key, secret_key, region)
         self.bucket = bucket
 
@@ -49,8 +60,9 @@ class PhotoStore:
     def put(self, data: bytes, content_type: str) -> str:
         """Store bytes under a fresh random key (it reveals nothing about the owner)."""
         key = f"{KEY_PREFIX}{secrets.token_urlsafe(24)}"
-        self._client.put_object(self.bucket, key, io.BytesIO(data), len(data),
-                                content_type=content_type)
+        self._client.put_object(
+            self.bucket, key, io.BytesIO(data), len(data), content_type=content_type
+        )
         return key
 
     def get(self, key: str) -> bytes:
@@ -81,8 +93,9 @@ class PhotoStore:
     def keys(self, older_than: datetime | None = None) -> Iterator[str]:
         """Every photo key, or those last written before older_than."""
         for item in self._client.list_objects(self.bucket, prefix=KEY_PREFIX, recursive=True):
-            if item.object_name and (older_than is None or item.last_modified is None
-                                     or item.last_modified < older_than):
+            if item.object_name and (
+                older_than is None or item.last_modified is None or item.last_modified < older_than
+            ):
                 yield item.object_name
 
     def presigned_url(self, key: str, lifetime: timedelta = PRESIGNED_URL_LIFETIME) -> str:

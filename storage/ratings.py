@@ -102,9 +102,14 @@ GROUP BY user_id
 
 def _batch_queries(column_of: dict[str, str], by_range: bool) -> list[str]:
     """The four batch queries with their user condition filled in."""
+
     def which(column: str) -> str:
-        return (f"{column} > %(low)s AND {column} <= %(high)s" if by_range
-                else f"{column} = ANY(%(ids)s)")
+        return (
+            f"{column} > %(low)s AND {column} <= %(high)s"
+            if by_range
+            else f"{column} = ANY(%(ids)s)"
+        )
+
     return [
         _FEATURES_SQL.format(which=which(column_of["features"])),
         _RECEIVED_SQL.format(which=which("i.target_id")),
@@ -165,16 +170,52 @@ class SweepOutcome:
 
 def _features(row: tuple[Any, ...]) -> ProfileFeatures:
     """A row of _FEATURES_SQL, by position: tuples are much cheaper than dicts per row."""
-    (user_id, age, gender, seeking, age_min, age_max, city_key, latitude, longitude, radius_km,
-     interests, about_len, has_name, created_at, last_active_at, is_complete, is_paused,
-     is_banned, is_inactive, is_hidden, photo_count) = row
+    (
+        user_id,
+        age,
+        gender,
+        seeking,
+        age_min,
+        age_max,
+        city_key,
+        latitude,
+        longitude,
+        radius_km,
+        interests,
+        about_len,
+        has_name,
+        created_at,
+        last_active_at,
+        is_complete,
+        is_paused,
+        is_banned,
+        is_inactive,
+        is_hidden,
+        photo_count,
+    ) = row
     return ProfileFeatures(
-        user_id=user_id, age=age, gender=gender, seeking=seeking, age_min=age_min,
-        age_max=age_max, city_key=city_key, latitude=latitude, longitude=longitude,
-        radius_km=radius_km, interests=frozenset(interests or ()), about_len=about_len,
-        photo_count=photo_count, has_name=has_name, created_at=created_at,
-        last_active_at=last_active_at, is_complete=is_complete, is_paused=is_paused,
-        is_banned=is_banned, is_inactive=is_inactive, is_hidden=is_hidden)
+        user_id=user_id,
+        age=age,
+        gender=gender,
+        seeking=seeking,
+        age_min=age_min,
+        age_max=age_max,
+        city_key=city_key,
+        latitude=latitude,
+        longitude=longitude,
+        radius_km=radius_km,
+        interests=frozenset(interests or ()),
+        about_len=about_len,
+        photo_count=photo_count,
+        has_name=has_name,
+        created_at=created_at,
+        last_active_at=last_active_at,
+        is_complete=is_complete,
+        is_paused=is_paused,
+        is_banned=is_banned,
+        is_inactive=is_inactive,
+        is_hidden=is_hidden,
+    )
 
 
 def _json_numbers(parts: dict[str, float]) -> str:
@@ -183,28 +224,40 @@ def _json_numbers(parts: dict[str, float]) -> str:
     return "{" + ",".join(f'"{name}":{value:.4g}' for name, value in parts.items()) + "}"
 
 
-def score(features: ProfileFeatures, stats: BehaviourStats, priors: Priors,
-          now: datetime) -> Rated:
+def score(features: ProfileFeatures, stats: BehaviourStats, priors: Priors, now: datetime) -> Rated:
     """All three levels for one user, with the components stored beside them."""
     primary, primary_parts = primary_score(features)
     behaviour, behaviour_parts = behaviour_score(
-        stats, prior_like_rate=priors.like_rate(features.gender),
-        prior_give_rate=priors.give_rate(features.gender))
+        stats,
+        prior_like_rate=priors.like_rate(features.gender),
+        prior_give_rate=priors.give_rate(features.gender),
+    )
     combined, combined_parts = combined_score(
-        primary, behaviour, stats.evidence, created_at=features.created_at,
-        last_active_at=features.last_active_at, now=now)
+        primary,
+        behaviour,
+        stats.evidence,
+        created_at=features.created_at,
+        last_active_at=features.last_active_at,
+        now=now,
+    )
     extra = {
         # Read back by the feed (storage.discovery) for reciprocity, evidence and the prior.
-        "evidence": behaviour_parts["evidence"], "give_rate": behaviour_parts["give_rate"],
+        "evidence": behaviour_parts["evidence"],
+        "give_rate": behaviour_parts["give_rate"],
         "like_rate": behaviour_parts["like_rate"],
         "prior_like_rate": priors.like_rate(features.gender),
     }
     components: dict[str, Any] = {
-        "primary": primary_parts, "behaviour": behaviour_parts, "combined": combined_parts,
-        **extra}
-    as_json = (f'{{"primary":{_json_numbers(primary_parts)},'
-               f'"behaviour":{_json_numbers(behaviour_parts)},'
-               f'"combined":{_json_numbers(combined_parts)},{_json_numbers(extra)[1:]}')
+        "primary": primary_parts,
+        "behaviour": behaviour_parts,
+        "combined": combined_parts,
+        **extra,
+    }
+    as_json = (
+        f'{{"primary":{_json_numbers(primary_parts)},'
+        f'"behaviour":{_json_numbers(behaviour_parts)},'
+        f'"combined":{_json_numbers(combined_parts)},{_json_numbers(extra)[1:]}'
+    )
     return Rated(features.user_id, primary, behaviour, combined, components, as_json)
 
 
@@ -222,9 +275,12 @@ def score_batch(batch: Batch, priors: Priors, now: datetime) -> list[Rated]:
     for names, rows in stats_rows:
         for user_id, *values in rows:
             stats.setdefault(user_id, {}).update(
-                zip(names, (float(value or 0.0) for value in values), strict=True))
-    return [score(_features(row), BehaviourStats(**stats.get(row[0], {})), priors, now)
-            for row in feature_rows]
+                zip(names, (float(value or 0.0) for value in values), strict=True)
+            )
+    return [
+        score(_features(row), BehaviourStats(**stats.get(row[0], {})), priors, now)
+        for row in feature_rows
+    ]
 
 
 def score_rows(batch: Batch, priors: Priors, now: datetime) -> list[RatedRow]:
@@ -246,8 +302,9 @@ class Firing:
 
 
 @contextmanager
-def claim_firing(database_url: str, kind: str, slot: datetime,
-                 node_id: str) -> Iterator[Firing | None]:
+def claim_firing(
+    database_url: str, kind: str, slot: datetime, node_id: str
+) -> Iterator[Firing | None]:
     """Claim the firing of `kind` for `slot` (or an unfinished sweep of that kind, to resume
     it); None when another node holds the kind or already ran this firing. The claim is a
     session-level advisory lock on a dedicated connection, so it dies with the node, and the
@@ -262,21 +319,27 @@ def claim_firing(database_url: str, kind: str, slot: datetime,
             row = conn.execute(
                 """SELECT id, cursor_user, processed FROM sweep_runs
                    WHERE kind = %s AND status = 'running' ORDER BY id LIMIT 1""",
-                (kind,)).fetchone()
+                (kind,),
+            ).fetchone()
             resumed = row is not None
             if row is None:
                 row = conn.execute(
                     """INSERT INTO sweep_runs (kind, slot, node_id) VALUES (%s, %s, %s)
                        ON CONFLICT (kind, slot) DO NOTHING
                        RETURNING id, cursor_user, processed""",
-                    (kind, slot, node_id)).fetchone()
+                    (kind, slot, node_id),
+                ).fetchone()
             if row is None:  # this firing already ran on another node
                 yield None
                 return
-            yield Firing(conn, int(row["id"]), int(row["cursor_user"] or 0),
-                         int(row["processed"]), resumed)
-            conn.execute("""UPDATE sweep_runs SET status = 'done', finished_at = now()
-                            WHERE id = %s""", (row["id"],))
+            yield Firing(
+                conn, int(row["id"]), int(row["cursor_user"] or 0), int(row["processed"]), resumed
+            )
+            conn.execute(
+                """UPDATE sweep_runs SET status = 'done', finished_at = now()
+                            WHERE id = %s""",
+                (row["id"],),
+            )
         finally:
             conn.execute("SELECT pg_advisory_unlock(%s)", (key,))
 
@@ -303,9 +366,11 @@ class Ratings:
         """Measure the priors and the mean recent impressions and keep them for the feed."""
         impressions = decay_sql("i.created_at", half_life_days=IMPRESSION_HALF_LIFE_DAYS)
         with self._pool.connection() as conn:
-            rows = [(f"{row['side']}:{row['gender']}", float(row["rate"]))
-                    for row in conn.execute(_PRIORS_SQL)
-                    if row["gender"] and row["rate"] is not None]
+            rows = [
+                (f"{row['side']}:{row['gender']}", float(row["rate"]))
+                for row in conn.execute(_PRIORS_SQL)
+                if row["gender"] and row["rate"] is not None
+            ]
             mean = conn.execute(
                 f"""SELECT coalesce(sum({impressions}), 0)
                            / greatest(1, (SELECT count(*) FROM profiles
@@ -317,12 +382,15 @@ class Ratings:
             conn.cursor().executemany(
                 """INSERT INTO ranking_stats (name, value) VALUES (%s, %s)
                    ON CONFLICT (name) DO UPDATE SET value = excluded.value,
-                                                    computed_at = now()""", rows)
+                                                    computed_at = now()""",
+                rows,
+            )
         return self.priors()
 
     @staticmethod
-    def read(conn: psycopg.Connection[DictRow], user_ids: Sequence[int],
-             after: int | None = None) -> Batch:
+    def read(
+        conn: psycopg.Connection[DictRow], user_ids: Sequence[int], after: int | None = None
+    ) -> Batch:
         """Features and decayed behaviour of these users, as the rows PostgreSQL returned
         (turning them into objects is the scorer's work, in a worker process for sweeps).
         With `after`, user_ids is a whole range of ids (after, last] in order, read by range
@@ -343,15 +411,21 @@ class Ratings:
             cursor.execute(features_sql, params)
             return [row for row in cursor if row[0] in wanted], stats
 
-    def rate(self, conn: psycopg.Connection[DictRow], user_ids: Sequence[int], priors: Priors,
-             now: datetime) -> list[Rated]:
+    def rate(
+        self,
+        conn: psycopg.Connection[DictRow],
+        user_ids: Sequence[int],
+        priors: Priors,
+        now: datetime,
+    ) -> list[Rated]:
         return score_batch(self.read(conn, user_ids), priors, now)
 
     # -- writing ---------------------------------------------------------------------------
 
     @staticmethod
-    def write(conn: psycopg.Connection[DictRow], rated: Sequence[RatedRow],
-              sweep_id: int | None) -> None:
+    def write(
+        conn: psycopg.Connection[DictRow], rated: Sequence[RatedRow], sweep_id: int | None
+    ) -> None:
         """Store ratings, their history (when part of a sweep) and the feed order key, set-based:
         one COPY into a temporary table, then one statement per target table."""
         conn.execute("""CREATE TEMPORARY TABLE IF NOT EXISTS rated_batch (
@@ -380,13 +454,16 @@ class Ratings:
                         WHERE p.user_id = b.user_id
                           AND p.feed_score IS DISTINCT FROM b.combined_score""")
         if sweep_id is not None:
-            conn.execute("""
+            conn.execute(
+                """
                 INSERT INTO rating_history (sweep_id, user_id, primary_score, behaviour_score,
                                             combined_score, components)
                 SELECT %s, user_id, primary_score, behaviour_score, combined_score,
                        jsonb_build_object('evidence', components -> 'evidence',
                                           'give_rate', components -> 'give_rate')
-                FROM rated_batch ON CONFLICT (sweep_id, user_id) DO NOTHING""", (sweep_id,))
+                FROM rated_batch ON CONFLICT (sweep_id, user_id) DO NOTHING""",
+                (sweep_id,),
+            )
 
     def recompute(self, user_ids: Sequence[int], now: datetime | None = None) -> list[Rated]:
         """Rate a few users at once (a profile just changed); no history row."""
@@ -400,34 +477,52 @@ class Ratings:
 
     # -- sweeps ----------------------------------------------------------------------------
 
-    def sweep(self, kind: str, slot: datetime, node_id: str, *,
-              after_batch: Callable[[int], None] | None = None) -> SweepOutcome:
+    def sweep(
+        self,
+        kind: str,
+        slot: datetime,
+        node_id: str,
+        *,
+        after_batch: Callable[[int], None] | None = None,
+    ) -> SweepOutcome:
         """Run the firing of `kind` scheduled for `slot`, or resume an unfinished sweep of that
         kind, unless another node has it. after_batch(processed) runs after each commit."""
         with claim_firing(self._database_url, kind, slot, node_id) as firing:
             if firing is None:
                 return SweepOutcome(None, 0, resumed=False)
             since = self._previous_start(firing.conn, kind, firing.sweep_id)
-            processed = self._run_batches(firing.sweep_id, kind, firing.cursor,
-                                          firing.processed, since, after_batch)
+            processed = self._run_batches(
+                firing.sweep_id, kind, firing.cursor, firing.processed, since, after_batch
+            )
             return SweepOutcome(firing.sweep_id, processed, firing.resumed)
 
     @staticmethod
-    def _previous_start(conn: psycopg.Connection[DictRow], kind: str,
-                        sweep_id: int) -> datetime | None:
-        row = conn.execute("""SELECT max(started_at) AS at FROM sweep_runs
+    def _previous_start(
+        conn: psycopg.Connection[DictRow], kind: str, sweep_id: int
+    ) -> datetime | None:
+        row = conn.execute(
+            """SELECT max(started_at) AS at FROM sweep_runs
                               WHERE kind = %s AND status = 'done' AND id <> %s""",
-                           (kind, sweep_id)).fetchone()
+            (kind, sweep_id),
+        ).fetchone()
         return row["at"] if row else None
 
-    def _run_batches(self, sweep_id: int, kind: str, cursor: int, processed: int,
-                     since: datetime | None, after_batch: Callable[[int], None] | None) -> int:
+    def _run_batches(
+        self,
+        sweep_id: int,
+        kind: str,
+        cursor: int,
+        processed: int,
+        since: datetime | None,
+        after_batch: Callable[[int], None] | None,
+    ) -> int:
         """A pipeline: this thread reads batches, worker processes score them (Python's share
         of the work, spread over the cores), a writer thread commits them in order, each with
         the sweep's cursor, so a death leaves only whole batches behind."""
         priors = self.measure()
         scored: queue.Queue[tuple[int, Future[list[RatedRow]]] | None] = queue.Queue(
-            maxsize=SCORING_PROCESSES + 1)
+            maxsize=SCORING_PROCESSES + 1
+        )
         failure: list[BaseException] = []
         totals = [processed]
 
@@ -442,8 +537,11 @@ class Ratings:
                         conn.execute("SET LOCAL synchronous_commit = off")
                         self.write(conn, rated, sweep_id)
                         totals[0] += len(rated)
-                        conn.execute("""UPDATE sweep_runs SET cursor_user = %s, processed = %s
-                                        WHERE id = %s""", (last_id, totals[0], sweep_id))
+                        conn.execute(
+                            """UPDATE sweep_runs SET cursor_user = %s, processed = %s
+                                        WHERE id = %s""",
+                            (last_id, totals[0], sweep_id),
+                        )
                     if after_batch is not None:
                         after_batch(totals[0])
             except BaseException as error:
@@ -463,8 +561,9 @@ class Ratings:
                             break
                         batch = self.read(conn, ids, after=cursor if contiguous else None)
                     cursor = ids[-1]
-                    scored.put((cursor, scorers.submit(score_rows, batch, priors,
-                                                       datetime.now(UTC))))
+                    scored.put(
+                        (cursor, scorers.submit(score_rows, batch, priors, datetime.now(UTC)))
+                    )
             finally:
                 scored.put(None)
                 thread.join()
@@ -473,16 +572,21 @@ class Ratings:
         return totals[0]
 
     @staticmethod
-    def _next_ids(conn: psycopg.Connection[DictRow], kind: str, cursor: int,
-                  since: datetime | None) -> list[int]:
+    def _next_ids(
+        conn: psycopg.Connection[DictRow], kind: str, cursor: int, since: datetime | None
+    ) -> list[int]:
         """The next batch of users to rate after `cursor`: everyone for a full sweep; for an
         incremental one, profiles marked dirty and people in interactions or matches since
         the previous incremental sweep started."""
         if kind == "full" or since is None:
-            rows = conn.execute("""SELECT user_id FROM profiles WHERE user_id > %s
-                                   ORDER BY user_id LIMIT %s""", (cursor, BATCH_SIZE))
+            rows = conn.execute(
+                """SELECT user_id FROM profiles WHERE user_id > %s
+                                   ORDER BY user_id LIMIT %s""",
+                (cursor, BATCH_SIZE),
+            )
         else:
-            rows = conn.execute("""
+            rows = conn.execute(
+                """
                 SELECT user_id FROM (
                     SELECT user_id FROM ratings WHERE dirty AND user_id > %(cursor)s
                     UNION SELECT actor_id FROM interactions
@@ -496,5 +600,6 @@ class Ratings:
                 ) changed
                 WHERE EXISTS (SELECT 1 FROM profiles p WHERE p.user_id = changed.user_id)
                 ORDER BY user_id LIMIT %(limit)s""",
-                {"cursor": cursor, "since": since, "limit": BATCH_SIZE})
+                {"cursor": cursor, "since": since, "limit": BATCH_SIZE},
+            )
         return [int(row["user_id"]) for row in rows]

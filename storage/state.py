@@ -11,8 +11,9 @@ CONVERSATION_TTL_SECONDS = 7 * 24 * 3600
 
 
 def connect(url: str) -> redis.Redis:
-    return redis.Redis.from_url(url, socket_timeout=5, socket_connect_timeout=5,
-                                health_check_interval=30)
+    return redis.Redis.from_url(
+        url, socket_timeout=5, socket_connect_timeout=5, health_check_interval=30
+    )
 
 
 class Keys:
@@ -39,8 +40,9 @@ class ConversationStore:
     def set(self, user_id: int, state: dict[str, Any]) -> None:
         key = self._keys("conv", user_id)
         if state:
-            self._redis.set(key, json.dumps(state, separators=(",", ":")),
-                            ex=CONVERSATION_TTL_SECONDS)
+            self._redis.set(
+                key, json.dumps(state, separators=(",", ":")), ex=CONVERSATION_TTL_SECONDS
+            )
         else:
             self._redis.delete(key)
 

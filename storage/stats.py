@@ -64,6 +64,7 @@ class Stats:
 
     def active_users(self, window: timedelta = ACTIVE_WINDOW) -> int:
         with self._pool.connection() as conn:
-            row = conn.execute(f"SELECT count(*) AS n FROM users u WHERE {_ACTIVE}",
-                               {"window": window}).fetchone()
+            row = conn.execute(
+                f"SELECT count(*) AS n FROM users u WHERE {_ACTIVE}", {"window": window}
+            ).fetchone()
         return int(row["n"]) if row else 0

@@ -19,8 +19,9 @@ from urllib.parse import quote
 import psycopg
 import redis
 
-POSTGRES_ADMIN_URL = os.environ.get("TEST_POSTGRES_ADMIN_URL",
-                                    "postgresql://postgres@127.0.0.1:5432/postgres")
+POSTGRES_ADMIN_URL = os.environ.get(
+    "TEST_POSTGRES_ADMIN_URL", "postgresql://postgres@127.0.0.1:5432/postgres"
+)
 POSTGRES_HOST_URL = POSTGRES_ADMIN_URL.rsplit("/", 1)[0]
 REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_HOST_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
@@ -83,9 +84,11 @@ def s3_endpoint(own_process: bool = False) -> Iterator[str]:
     port = free_port()
     url = f"http://127.0.0.1:{port}"
     if own_process:
-        child = subprocess.Popen([sys.executable, "-m", "moto.server", "-H", "127.0.0.1",
-                                  "-p", str(port)], stdout=subprocess.DEVNULL,
-                                 stderr=subprocess.DEVNULL)
+        child = subprocess.Popen(
+            [sys.executable, "-m", "moto.server", "-H", "127.0.0.1", "-p", str(port)],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         try:
             _wait_for_port(port, child)
             yield url
@@ -149,8 +152,13 @@ class Services:
 
 
 @contextmanager
-def fresh_services(extra: Mapping[str, str] | None = None,
-                   s3_in_own_process: bool = False) -> Iterator[Services]:
-    with (postgres_database() as database_url, redis_namespace() as namespace,
-          rabbitmq_vhost() as amqp_url, s3_endpoint(s3_in_own_process) as s3):
+def fresh_services(
+    extra: Mapping[str, str] | None = None, s3_in_own_process: bool = False
+) -> Iterator[Services]:
+    with (
+        postgres_database() as database_url,
+        redis_namespace() as namespace,
+        rabbitmq_vhost() as amqp_url,
+        s3_endpoint(s3_in_own_process) as s3,
+    ):
         yield Services(database_url, REDIS_URL, namespace, amqp_url, s3)

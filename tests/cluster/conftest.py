@@ -29,8 +29,12 @@ def client() -> Iterator[redis.Redis]:
     made.close()
 
 
-def eventually(check: Callable[[], T], timeout: float = 10.0, what: str = "the condition",
-               interval: float = 0.02) -> T:
+def eventually(
+    check: Callable[[], T],
+    timeout: float = 10.0,
+    what: str = "the condition",
+    interval: float = 0.02,
+) -> T:
     """Poll check() until it returns something truthy; its last value in the failure."""
     deadline = time.monotonic() + timeout
     while True:

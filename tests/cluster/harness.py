@@ -47,8 +47,9 @@ class Process:
     def __init__(self, args: list[str], env: dict[str, str], ready: str, log_path: Path) -> None:
         self.log_path = log_path
         self._log = log_path.open("wb")
-        self.child = subprocess.Popen(args, env={**os.environ, **env}, cwd=ROOT,
-                                      stdout=subprocess.PIPE, stderr=self._log)
+        self.child = subprocess.Popen(
+            args, env={**os.environ, **env}, cwd=ROOT, stdout=subprocess.PIPE, stderr=self._log
+        )
         assert self.child.stdout is not None
         self._pump = threading.Thread(target=self._drain, daemon=True)
         deadline = time.monotonic() + READY_TIMEOUT_SECONDS
@@ -105,12 +106,36 @@ class Process:
         return self.child.poll() is None
 
 
-def sandbox_process(port: int, token: str, log_path: Path, *, global_rate: float,
-                    chat_rate: float, chat_burst: float = 3) -> Process:
-    return Process([sys.executable, "-m", "sandbox", "--port", str(port), "--token", token,
-                    "--flood", "--global-rate", str(global_rate), "--chat-rate",
-                    str(chat_rate), "--chat-burst", str(chat_burst)],
-                   {}, "listening", log_path)
+def sandbox_process(
+    port: int,
+    token: str,
+    log_path: Path,
+    *,
+    global_rate: float,
+    chat_rate: float,
+    chat_burst: float = 3,
+) -> Process:
+    return Process(
+        [
+            sys.executable,
+            "-m",
+            "sandbox",
+            "--port",
+            str(port),
+            "--token",
+            token,
+            "--flood",
+            "--global-rate",
+            str(global_rate),
+            "--chat-rate",
+            str(chat_rate),
+            "--chat-burst",
+            str(chat_burst),
+        ],
+        {},
+        "listening",
+        log_path,
+    )
 
 
 @dataclass
@@ -121,14 +146,19 @@ class NodeProcess:
     process: Process
 
     @classmethod
-    def start(cls, name: str, env: dict[str, str], metrics_port: int, webhook_port: int,
-              logs: Path) -> NodeProcess:
+    def start(
+        cls, name: str, env: dict[str, str], metrics_port: int, webhook_port: int, logs: Path
+    ) -> NodeProcess:
         # Unbuffered: a SIGKILLed node's last lines are what one reads first.
-        environ = {**env, "NODE_ID": name, "METRICS_PORT": str(metrics_port),
-                   "WEBHOOK_PORT": str(webhook_port), "LOG_FORMAT": "json",
-                   "PYTHONUNBUFFERED": "1"}
-        process = Process([sys.executable, "bot.py"], environ, "node started",
-                          logs / f"{name}.log")
+        environ = {
+            **env,
+            "NODE_ID": name,
+            "METRICS_PORT": str(metrics_port),
+            "WEBHOOK_PORT": str(webhook_port),
+            "LOG_FORMAT": "json",
+            "PYTHONUNBUFFERED": "1",
+        }
+        process = Process([sys.executable, "bot.py"], environ, "node started", logs / f"{name}.log")
         return cls(name, metrics_port, webhook_port, process)
 
     def metric(self, name: str) -> float | None:
@@ -144,8 +174,9 @@ class NodeProcess:
         return float(match.group(1)) if match else None
 
 
-def start_nodes(names: list[str], env: dict[str, str], ports: Callable[[], int],
-                logs: Path) -> list[NodeProcess]:
+def start_nodes(
+    names: list[str], env: dict[str, str], ports: Callable[[], int], logs: Path
+) -> list[NodeProcess]:
     """Start several nodes at once (their start-ups overlap) and wait for each."""
     made: dict[str, NodeProcess] = {}
     errors: list[BaseException] = []
@@ -206,15 +237,19 @@ class Balancer:
 
     async def _forward(self, request: web.Request) -> web.Response:
         body = await request.read()
-        headers = {name: value for name, value in request.headers.items()
-                   if name.lower() in ("content-type", "x-telegram-bot-api-secret-token")}
+        headers = {
+            name: value
+            for name, value in request.headers.items()
+            if name.lower() in ("content-type", "x-telegram-bot-api-secret-token")
+        }
         backends = list(self.backends)
         assert self._session is not None
         for attempt in range(len(backends)):
             port = backends[(self._next + attempt) % len(backends)]
             try:
-                async with self._session.post(f"http://127.0.0.1:{port}{request.path}",
-                                              data=body, headers=headers) as response:
+                async with self._session.post(
+                    f"http://127.0.0.1:{port}{request.path}", data=body, headers=headers
+                ) as response:
                     text = await response.read()
                     if response.status == 503:
                         continue
@@ -256,8 +291,9 @@ INTERESTS = "Choose up to 10 interests"
 ONBOARDING_STEPS = 12
 
 
-def onboarding_answers(name: str, gender: str, seeking: str,
-                       city: str) -> dict[str, Callable[[ChatMessage, set[str]], Step]]:
+def onboarding_answers(
+    name: str, gender: str, seeking: str, city: str
+) -> dict[str, Callable[[ChatMessage, set[str]], Step]]:
     """What a person answers to each onboarding question, as a person would: by what the bot
     asks now, remembering what they did (a question shown twice after a crash, or an update
     handled again, cannot derail them: they pick Music once and send one photo)."""
@@ -305,9 +341,9 @@ CHATTING = "You are now chatting with"
 @dataclass
 class StepResult:
     user_id: int
-    sent_at: float       # wall clock, as the sandbox's sent_at
-    reacted_at: float    # the bot's first reaction (sandbox clock)
-    done_at: float       # the step fully answered (driver's clock, wall)
+    sent_at: float  # wall clock, as the sandbox's sent_at
+    reacted_at: float  # the bot's first reaction (sandbox clock)
+    done_at: float  # the step fully answered (driver's clock, wall)
 
 
 @dataclass
@@ -362,14 +398,19 @@ class Driver:
                 him = await self._create(f"Bob {letters(index)}")
                 self.run_result.pairs.append((her, him))
             started = time.perf_counter()
-            await asyncio.gather(*(self._pair(index, her, him) for index, (her, him)
-                                   in enumerate(self.run_result.pairs)))
+            await asyncio.gather(
+                *(
+                    self._pair(index, her, him)
+                    for index, (her, him) in enumerate(self.run_result.pairs)
+                )
+            )
             self.run_result.seconds = time.perf_counter() - started
         return self.run_result
 
     async def _create(self, name: str) -> Person:
-        async with self._session.post(f"{self.base}/users", json={
-                "first_name": name, "language_code": self.language}) as response:
+        async with self._session.post(
+            f"{self.base}/users", json={"first_name": name, "language_code": self.language}
+        ) as response:
             user = (await response.json())["user"]
         return Person(user["id"], name, Chat(user["id"]))
 
@@ -381,70 +422,101 @@ class Driver:
             # He is done before she starts: the feed she opens then surely holds him.
             await self._onboard(him, onboarding_answers(him.name, "I'm a man", "Women", city))
             await self._onboard(her, onboarding_answers(her.name, "I'm a woman", "Men", city))
-            await self._like(her, him.name, lambda chat: _find(
-                chat, lambda m: NOBODY_LEFT in m.body))
+            await self._like(
+                her, him.name, lambda chat: _find(chat, lambda m: NOBODY_LEFT in m.body)
+            )
             await self._like_back(him, her.name)
             for person, other in ((her, him), (him, her)):
                 notice = await self._wait(person, containing(MATCH, other.name), "the match")
-                await self._step(person, Step("press", {"text": "💬 Write", "kind": "inline",
-                                                        "message_id": notice.message_id}),
-                                 until=containing(CHATTING))
+                await self._step(
+                    person,
+                    Step(
+                        "press",
+                        {"text": "💬 Write", "kind": "inline", "message_id": notice.message_id},
+                    ),
+                    until=containing(CHATTING),
+                )
             for round_ in range(1, CHAT_ROUNDS + 1):
                 for person, other in ((her, him), (him, her)):
                     text = f"{person.name} says {round_}"
-                    await self._step(person, Step("text", {"text": text}),
-                                     reaction=(other, containing(text)))
+                    await self._step(
+                        person, Step("text", {"text": text}), reaction=(other, containing(text))
+                    )
         except Exception as error:
-            self.run_result.failures.append(f"pair {index} ({her.user_id}, {him.user_id}): "
-                                            f"{type(error).__name__}: {error}")
+            self.run_result.failures.append(
+                f"pair {index} ({her.user_id}, {him.user_id}): {type(error).__name__}: {error}"
+            )
 
-    async def _like(self, person: Person, other_name: str,
-                    liked: Callable[[Chat], Any]) -> None:
+    async def _like(self, person: Person, other_name: str, liked: Callable[[Chat], Any]) -> None:
         """Open the feed, find the other's card, like it; liked(chat) says it was answered."""
+
         def is_card(message: ChatMessage) -> bool:
             return message.body.startswith(other_name + ",") and MATCH not in message.body
 
-        await self._step(person, Step("text", {"text": "/browse"}),
-                         until=lambda chat: _find(chat, is_card))
+        await self._step(
+            person, Step("text", {"text": "/browse"}), until=lambda chat: _find(chat, is_card)
+        )
         card = _find(person.chat, is_card)
         assert card is not None
-        await self._step(person, Step("press", {"text": "❤️", "kind": "inline",
-                                                "message_id": card.message_id}),
-                         until=liked)
+        await self._step(
+            person,
+            Step("press", {"text": "❤️", "kind": "inline", "message_id": card.message_id}),
+            until=liked,
+        )
 
     async def _like_back(self, person: Person, other_name: str) -> None:
         """Open "someone likes you", see who, like them back."""
         notice = await self._wait(person, containing(LIKES_YOU), "the like notice")
 
         def is_liker(message: ChatMessage) -> bool:
-            return message.body.startswith(other_name + ",") and "❤️ Like back" in \
-                message.button_texts
+            return (
+                message.body.startswith(other_name + ",") and "❤️ Like back" in message.button_texts
+            )
 
-        await self._step(person, Step("press", {"text": "👀 See who", "kind": "inline",
-                                                "message_id": notice.message_id}),
-                         until=lambda chat: _find(chat, is_liker))
+        await self._step(
+            person,
+            Step(
+                "press", {"text": "👀 See who", "kind": "inline", "message_id": notice.message_id}
+            ),
+            until=lambda chat: _find(chat, is_liker),
+        )
         liker = _find(person.chat, is_liker)
         assert liker is not None
-        await self._step(person, Step("press", {"text": "❤️ Like back", "kind": "inline",
-                                                "message_id": liker.message_id}),
-                         until=lambda chat: _find(chat, lambda m: MATCH in m.body)
-                         and _find(chat, lambda m: NO_NEW_LIKES in m.body))
+        await self._step(
+            person,
+            Step(
+                "press", {"text": "❤️ Like back", "kind": "inline", "message_id": liker.message_id}
+            ),
+            until=lambda chat: (
+                _find(chat, lambda m: MATCH in m.body)
+                and _find(chat, lambda m: NO_NEW_LIKES in m.body)
+            ),
+        )
 
-    async def _onboard(self, person: Person,
-                       answers: dict[str, Callable[[ChatMessage, set[str]], Step]]) -> None:
+    async def _onboard(
+        self, person: Person, answers: dict[str, Callable[[ChatMessage, set[str]], Step]]
+    ) -> None:
         """/start, then answer whatever the bot asks until the profile is ready."""
         known = (*answers, PROFILE_READY)
 
-        def asked(since: int, sent_at: float,
-                  edited: int | None) -> Callable[[Chat], ChatMessage | None]:
+        def asked(
+            since: int, sent_at: float, edited: int | None
+        ) -> Callable[[Chat], ChatMessage | None]:
             """The latest question the bot asked after the person acted (or, for a toggle,
             the question message it changed in place)."""
+
             def check(chat: Chat) -> ChatMessage | None:
-                fresh = [m for m in chat.bot_messages
-                         if (m.message_id > since or (m.message_id == edited
-                                                      and (m.edited_at or 0) >= sent_at))
-                         and any(question in m.body for question in known)]
+                fresh = [
+                    m
+                    for m in chat.bot_messages
+                    if (
+                        m.message_id > since
+                        or (m.message_id == edited and (m.edited_at or 0) >= sent_at)
+                    )
+                    and any(question in m.body for question in known)
+                ]
                 return fresh[-1] if fresh else None
+
             return check
 
         step = Step("text", {"text": "/start"})
@@ -452,29 +524,41 @@ class Driver:
         done: set[str] = set()
         for _ in range(3 * ONBOARDING_STEPS):
             latest = person.chat.last_bot_message
-            toggles = question is not None and INTERESTS in question.body and \
-                step.body.get("text") != "Done ✅"
-            waiting = asked(latest.message_id if latest else 0, time.time(),
-                            question.message_id if question is not None and toggles else None)
+            toggles = (
+                question is not None
+                and INTERESTS in question.body
+                and step.body.get("text") != "Done ✅"
+            )
+            waiting = asked(
+                latest.message_id if latest else 0,
+                time.time(),
+                question.message_id if question is not None and toggles else None,
+            )
             await self._step(person, step, until=waiting)
             question = waiting(person.chat)
             assert question is not None
             if PROFILE_READY in question.body:
                 return
-            step = next(answer(question, done) for text, answer in answers.items()
-                        if text in question.body)
+            step = next(
+                answer(question, done) for text, answer in answers.items() if text in question.body
+            )
             if step.action == "press" and step.body["text"] in question.button_texts:
                 step = Step("press", {**step.body, "message_id": question.message_id})
         raise AssertionError(f"{person.name} never finished onboarding")
 
-    async def _step(self, person: Person, step: Step,
-                    reaction: tuple[Person, Callable[[Chat], Any]] | None = None,
-                    until: Callable[[Chat], Any] | None = None) -> None:
+    async def _step(
+        self,
+        person: Person,
+        step: Step,
+        reaction: tuple[Person, Callable[[Chat], Any]] | None = None,
+        until: Callable[[Chat], Any] | None = None,
+    ) -> None:
         """Act, then wait for the answer: until(chat) (and the button's callback answered),
         or a predicate on another person's chat."""
         sent_at = time.time()
-        async with self._session.post(f"{self.base}/users/{person.user_id}/{step.action}",
-                                      json=step.body) as response:
+        async with self._session.post(
+            f"{self.base}/users/{person.user_id}/{step.action}", json=step.body
+        ) as response:
             acted = await response.json()
         if "update_id" not in acted:
             raise AssertionError(f"{person.name} could not {step}: {acted}")
@@ -484,21 +568,25 @@ class Driver:
             found = await self._wait(watcher, predicate, f"{step} reaching {watcher.name}")
             reacted_at = float(getattr(found, "sent_at", None) or time.time())
         else:
+
             def answered(chat: Chat) -> bool:
                 arrived = until(chat) if until is not None else True
-                return bool(arrived) and (query is None or (query in chat.callbacks
-                                                            and chat.callbacks[query].answered))
+                return bool(arrived) and (
+                    query is None or (query in chat.callbacks and chat.callbacks[query].answered)
+                )
 
             chat = await self._wait(person, lambda c: c if answered(c) else None, str(step))
             times = [m.sent_at for m in chat.bot_messages if m.sent_at and m.sent_at >= sent_at]
-            times += [m.edited_at for m in chat.bot_messages
-                      if m.edited_at and m.edited_at >= sent_at]
+            times += [
+                m.edited_at for m in chat.bot_messages if m.edited_at and m.edited_at >= sent_at
+            ]
             if query is not None and chat.callbacks[query].answered_at:
                 times.append(chat.callbacks[query].answered_at)
             reacted_at = min(times) if times else time.time()
         with self._lock:
-            self.run_result.steps.append(StepResult(person.user_id, sent_at, reacted_at,
-                                                    time.time()))
+            self.run_result.steps.append(
+                StepResult(person.user_id, sent_at, reacted_at, time.time())
+            )
 
     async def _wait(self, person: Person, predicate: Callable[[Chat], Any], what: str) -> Any:
         deadline = time.monotonic() + STEP_TIMEOUT_SECONDS
@@ -508,17 +596,23 @@ class Driver:
                 return value
             left = deadline - time.monotonic()
             if left <= 0:
-                raise TimeoutError(f"{person.name} ({person.user_id}) waited for {what}; "
-                                   f"has {len(person.chat.bot_messages)} bot messages")
+                raise TimeoutError(
+                    f"{person.name} ({person.user_id}) waited for {what}; "
+                    f"has {len(person.chat.bot_messages)} bot messages"
+                )
             async with self._session.get(
-                    f"{self.base}/users/{person.user_id}/chat",
-                    params={"changed_since": str(person.chat.version),
-                            "wait": str(min(10.0, max(0.1, left)))}) as response:
+                f"{self.base}/users/{person.user_id}/chat",
+                params={
+                    "changed_since": str(person.chat.version),
+                    "wait": str(min(10.0, max(0.1, left))),
+                },
+            ) as response:
                 person.chat.merge(await response.json())
 
     async def fetch(self, person: Person) -> Chat:
-        async with self._session.get(f"{self.base}/users/{person.user_id}/chat",
-                                     params={"changed_since": "-1"}) as response:
+        async with self._session.get(
+            f"{self.base}/users/{person.user_id}/chat", params={"changed_since": "-1"}
+        ) as response:
             chat = Chat(person.user_id)
             chat.merge(await response.json())
             return chat
@@ -540,9 +634,11 @@ def _find(chat: Chat, test: Callable[[ChatMessage], bool]) -> ChatMessage | None
 
 async def _fetch_all(sandbox_url: str, user_ids: list[int]) -> dict[int, Chat]:
     async with aiohttp.ClientSession() as session:
+
         async def one(user_id: int) -> tuple[int, Chat]:
-            async with session.get(f"{sandbox_url}/sandbox/users/{user_id}/chat",
-                                   params={"changed_since": "-1"}) as response:
+            async with session.get(
+                f"{sandbox_url}/sandbox/users/{user_id}/chat", params={"changed_since": "-1"}
+            ) as response:
                 chat = Chat(user_id)
                 chat.merge(await response.json())
                 return user_id, chat
@@ -587,8 +683,11 @@ def without_resends(messages: list[ChatMessage], allowed: int) -> tuple[list[str
     previous: ChatMessage | None = None
     dropped = 0
     for message in messages:
-        repeat = (previous is not None and message.body == previous.body
-                  and message.button_texts == previous.button_texts)
+        repeat = (
+            previous is not None
+            and message.body == previous.body
+            and message.button_texts == previous.button_texts
+        )
         if repeat and dropped < allowed:
             dropped += 1
         else:
@@ -597,8 +696,9 @@ def without_resends(messages: list[ChatMessage], allowed: int) -> tuple[list[str
     return bodies, dropped
 
 
-def problems_of_pair(her: Chat, him: Chat, her_name: str, his_name: str,
-                     resent: Counter[int] | None = None) -> list[str]:
+def problems_of_pair(
+    her: Chat, him: Chat, her_name: str, his_name: str, resent: Counter[int] | None = None
+) -> list[str]:
     """What is wrong with a finished pair's chats. A problem starting "effect:" is about what
     the other person did reaching them (a match, a relayed message, a like) — it must hold
     for everyone; one starting "reply:" is about the bot's answers to the person's own
@@ -610,30 +710,56 @@ def problems_of_pair(her: Chat, him: Chat, her_name: str, his_name: str,
             kind = "doubled" if count > want else "missing"
             found.append(f"{area}: {name}: {kind}: {count} {what}, not {want}")
 
-    for chat, name, other, notices in ((her, her_name, his_name, 0),
-                                       (him, his_name, her_name, 1)):
+    for chat, name, other, notices in ((her, her_name, his_name, 0), (him, his_name, her_name, 1)):
         bodies, _ = without_resends(chat.bot_messages, (resent or Counter())[chat.user_id])
         repeats = [body for body, after in itertools.pairwise(bodies) if body == after]
         if repeats:
             found.append(f"reply: {name}: doubled: {repeats[:3]} twice in a row")
         if len(bodies) != FINAL_MESSAGES + notices:
-            found.append(f"reply: {name}: count: {len(bodies)} bot messages, not "
-                         f"{FINAL_MESSAGES + notices}")
-        exactly("reply", name, "'that's everyone'", sum(NOBODY_LEFT in b for b in bodies),
-                1 - notices)
-        exactly("reply", name, "'nobody new has liked you'",
-                sum(NO_NEW_LIKES in b for b in bodies), notices)
+            found.append(
+                f"reply: {name}: count: {len(bodies)} bot messages, not {FINAL_MESSAGES + notices}"
+            )
+        exactly(
+            "reply", name, "'that's everyone'", sum(NOBODY_LEFT in b for b in bodies), 1 - notices
+        )
+        exactly(
+            "reply",
+            name,
+            "'nobody new has liked you'",
+            sum(NO_NEW_LIKES in b for b in bodies),
+            notices,
+        )
         exactly("reply", name, "'chatting' messages", sum(CHATTING in b for b in bodies), 1)
-        exactly("reply", name, f"cards of {other}",
-                sum(b.startswith(other + ",") and MATCH not in b for b in bodies), 1)
-        exactly("effect", name, "'someone likes you' notices", sum(LIKES_YOU in b for b in bodies),
-                notices)
-        exactly("effect", name, f"match messages about {other}",
-                sum(MATCH in b and other in b for b in bodies), 1)
+        exactly(
+            "reply",
+            name,
+            f"cards of {other}",
+            sum(b.startswith(other + ",") and MATCH not in b for b in bodies),
+            1,
+        )
+        exactly(
+            "effect",
+            name,
+            "'someone likes you' notices",
+            sum(LIKES_YOU in b for b in bodies),
+            notices,
+        )
+        exactly(
+            "effect",
+            name,
+            f"match messages about {other}",
+            sum(MATCH in b and other in b for b in bodies),
+            1,
+        )
         relayed = [body for body in bodies if f"{other} says" in body]
         for number in range(1, CHAT_ROUNDS + 1):
-            exactly("effect", name, f"copies of '{other} says {number}'",
-                    sum(f"{other} says {number}" in body for body in relayed), 1)
+            exactly(
+                "effect",
+                name,
+                f"copies of '{other} says {number}'",
+                sum(f"{other} says {number}" in body for body in relayed),
+                1,
+            )
         expected = [f"{other} says {n}" for n in range(1, CHAT_ROUNDS + 1)]
         order = [next((e for e in expected if e in body), body) for body in relayed]
         if order != sorted(order):

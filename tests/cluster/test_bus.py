@@ -52,8 +52,9 @@ def node_parts(amqp_url: str) -> Iterator[Callable[..., tuple[Bus, ShardConsumer
     """Starts a bus and a shard consumer as a node would; stops them all at the end."""
     running: list[tuple[Bus, ShardConsumer]] = []
 
-    def start(name: str, handler: Callable[[Delivery], None],
-              count: Callable[[str], int] | None = None) -> tuple[Bus, ShardConsumer, Metrics]:
+    def start(
+        name: str, handler: Callable[[Delivery], None], count: Callable[[str], int] | None = None
+    ) -> tuple[Bus, ShardConsumer, Metrics]:
         metrics = Metrics(name)
         bus = Bus(amqp_url, SHARDS, name, metrics).start_and_wait()
         consumer = ShardConsumer(amqp_url, handler, bus, metrics, count).start_and_wait()
@@ -90,14 +91,14 @@ def dead_letters(amqp_url: str) -> list[tuple[dict[str, object], dict[str, objec
     taken = []
     with Connection(amqp_url) as conn:
         channel = conn.channel()
-        while (message := channel.basic_get(topology.DEAD_LETTER_QUEUE, no_ack=True)):
+        while message := channel.basic_get(topology.DEAD_LETTER_QUEUE, no_ack=True):
             taken.append((json.loads(message.body), dict(message.headers)))
     return taken
 
 
 class TestSingleActiveConsumer:
     def test_a_double_claim_still_gives_each_message_to_one_consumer(
-            self, amqp_url: str, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]
+        self, amqp_url: str, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]
     ) -> None:
         """Two nodes both subscribed to one shard (a mistaken double claim): only the first
         gets messages; once it lets go, the second takes over."""
@@ -120,7 +121,7 @@ class TestSingleActiveConsumer:
         assert first.seen == list(range(1, 41)) and second.seen == list(range(41, 51))
 
     def test_releasing_waits_for_the_work_in_hand(
-            self, amqp_url: str, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]
+        self, amqp_url: str, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]
     ) -> None:
         """A shard is reported drained only after its last message in hand is acknowledged."""
         held: list[Delivery] = []
@@ -142,7 +143,7 @@ class TestSingleActiveConsumer:
 
 class TestDeadLetters:
     def test_a_message_that_keeps_failing_goes_to_the_dead_letters(
-            self, amqp_url: str, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]
+        self, amqp_url: str, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]
     ) -> None:
         """An update whose handler gives up lands in the dead letter queue with the error,
         and the node counts it."""
@@ -157,12 +158,18 @@ class TestDeadLetters:
         assert body["update_id"] == 77
         assert headers["x-error"] == "ValueError: bad input"
         assert headers["update_id"] == 77 and headers["x-shard"] == 2
-        eventually(lambda: metrics.dead_letters.labels("poison")._value.get() == 1,
-                   what="the dead letter being counted")
+        eventually(
+            lambda: metrics.dead_letters.labels("poison")._value.get() == 1,
+            what="the dead letter being counted",
+        )
 
     def test_a_message_delivered_too_often_is_not_handled_again(
-            self, amqp_url: str, keys: state.Keys, client: redis.Redis,
-            node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]) -> None:
+        self,
+        amqp_url: str,
+        keys: state.Keys,
+        client: redis.Redis,
+        node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]],
+    ) -> None:
         """A message that is never acknowledged (its node keeps dying) is dead-lettered on
         its fifth delivery instead of being handed to the handler once more."""
         journal = ReplyJournal(client, keys)
@@ -173,8 +180,9 @@ class TestDeadLetters:
         for attempt in range(1, MAX_DELIVERIES + 1):
             recorder = Recorder(f"crashing-{attempt}", act=ignore)
             metrics = Metrics(f"crashing-{attempt}")
-            consumer = ShardConsumer(amqp_url, recorder, bus, metrics,
-                                     journal.count_delivery).start_and_wait()
+            consumer = ShardConsumer(
+                amqp_url, recorder, bus, metrics, journal.count_delivery
+            ).start_and_wait()
             consumer.consume(3, f"crashing-{attempt}|{attempt}")
             if attempt < MAX_DELIVERIES:
                 eventually(recorder.saw([99]), what=f"delivery {attempt}")
@@ -191,7 +199,8 @@ class TestDeadLetters:
 
 class TestBroadcasts:
     def test_every_live_node_hears_a_broadcast(
-            self, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]) -> None:
+        self, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]
+    ) -> None:
         """A profile change published by one node reaches every node, itself included."""
         heard: dict[str, list[object]] = {"a": [], "b": [], "c": []}
         buses = []
@@ -201,5 +210,7 @@ class TestBroadcasts:
             buses.append(bus)
         # Handlers are registered after start here; the bus reads them per message.
         buses[0].broadcast(topology.PROFILE_CHANGED, {"user_id": 42}).result(5)
-        eventually(lambda: all(values == [42] for values in heard.values()),
-                   what="every node hearing the event")
+        eventually(
+            lambda: all(values == [42] for values in heard.values()),
+            what="every node hearing the event",
+        )

@@ -21,8 +21,11 @@ from tests.cluster.conftest import eventually
 from tests.services import REDIS_URL
 
 CHAT = 5005
-ANSWERS = [replies.message(CHAT, "first"), replies.message(CHAT, "second"),
-           replies.message(CHAT, "third")]
+ANSWERS = [
+    replies.message(CHAT, "first"),
+    replies.message(CHAT, "second"),
+    replies.message(CHAT, "third"),
+]
 
 
 @dataclass
@@ -48,9 +51,14 @@ class FakeOutbox:
     def __init__(self) -> None:
         self.submitted: list[Submitted] = []
 
-    def submit(self, chat_id: int, replies: Sequence[Reply],
-               done: Callable[[], None] | None = None, progress: Progress | None = None,
-               departures: Departures | None = None) -> None:
+    def submit(
+        self,
+        chat_id: int,
+        replies: Sequence[Reply],
+        done: Callable[[], None] | None = None,
+        progress: Progress | None = None,
+        departures: Departures | None = None,
+    ) -> None:
         self.submitted.append(Submitted(chat_id, tuple(replies), done, progress, departures))
 
 
@@ -106,8 +114,10 @@ class TestSendOnce:
         crashed, crashed_outbox = node(journal)
         crashed.send("101", CHAT, ANSWERS, lambda: None)
         crashed_outbox.submitted[0].accept(1)  # then the node dies
-        eventually(lambda: (entry := journal.entry("101")) is not None and entry.sent == 1,
-                   what="the first reply recorded as sent")
+        eventually(
+            lambda: (entry := journal.entry("101")) is not None and entry.sent == 1,
+            what="the first reply recorded as sent",
+        )
         successor, outbox = node(journal)
         acked = threading.Event()
         assert successor.replay("101", acked.set)
@@ -119,7 +129,8 @@ class TestSendOnce:
         assert entry is not None and entry.complete and entry.unsent == ()
 
     def test_a_copy_arriving_while_the_first_is_sent_waits_for_it(
-            self, journal: ReplyJournal) -> None:
+        self, journal: ReplyJournal
+    ) -> None:
         """The same work handed over twice on one node sends once; both copies are
         acknowledged when that send finishes."""
         once, outbox = node(journal)
@@ -131,15 +142,18 @@ class TestSendOnce:
         assert first.wait(5) and second.wait(5)
 
     def test_a_reply_on_its_way_when_the_node_died_is_sent_and_flagged(
-            self, journal: ReplyJournal, client: redis.Redis, keys: state.Keys) -> None:
+        self, journal: ReplyJournal, client: redis.Redis, keys: state.Keys
+    ) -> None:
         """A reply that had left for Telegram (its outcome unknown) goes out again, and the
         entry says it may be seen twice."""
         crashed, crashed_outbox = node(journal)
         crashed.send("105", CHAT, ANSWERS, lambda: None)
         crashed_outbox.submitted[0].accept(1)
         leaves_for_telegram(crashed_outbox.submitted[0], keys, 2)  # then the node dies
-        eventually(lambda: (entry := journal.entry("105")) is not None and entry.sent == 1,
-                   what="the first reply recorded as sent")
+        eventually(
+            lambda: (entry := journal.entry("105")) is not None and entry.sent == 1,
+            what="the first reply recorded as sent",
+        )
         entry = journal.entry("105")
         assert entry is not None and entry.uncertain and entry.attempted == 2
         successor, outbox = node(journal)
@@ -151,13 +165,14 @@ class TestSendOnce:
         crashed, crashed_outbox = node(journal)
         crashed.send("106", CHAT, ANSWERS, lambda: None)
         crashed_outbox.submitted[0].accept(1)
-        eventually(lambda: (entry := journal.entry("106")) is not None and entry.sent == 1,
-                   what="the first reply recorded as sent")
+        eventually(
+            lambda: (entry := journal.entry("106")) is not None and entry.sent == 1,
+            what="the first reply recorded as sent",
+        )
         entry = journal.entry("106")
         assert entry is not None and not entry.uncertain
 
-    def test_work_claimed_by_a_node_that_died_is_handled_again(
-            self, journal: ReplyJournal) -> None:
+    def test_work_claimed_by_a_node_that_died_is_handled_again(self, journal: ReplyJournal) -> None:
         """Work claimed but never recorded (its node died mid-way) is handed to the handler
         again, and the journal says so."""
         dead = SendOnce(cast(Outbox, FakeOutbox()), journal, holder="dead-node")

@@ -64,8 +64,16 @@ def cluster(client: redis.Redis, keys: state.Keys) -> Iterator[Callable[[str], C
     started: list[Coordinator] = []
 
     def join(name: str) -> Coordinator:
-        coordinator = Coordinator(client, keys, name, SHARDS, consumers.worker(name),
-                                  Metrics(name), tick_seconds=TICK, ttl_ms=TTL_MS)
+        coordinator = Coordinator(
+            client,
+            keys,
+            name,
+            SHARDS,
+            consumers.worker(name),
+            Metrics(name),
+            tick_seconds=TICK,
+            ttl_ms=TTL_MS,
+        )
         coordinator.consumers = consumers  # type: ignore[attr-defined]
         started.append(coordinator.start(settle_timeout=0))
         return coordinator
@@ -79,13 +87,13 @@ def cluster(client: redis.Redis, keys: state.Keys) -> Iterator[Callable[[str], C
 def settled(coordinators: list[Coordinator]) -> bool:
     """Each coordinator owns exactly its share of the plan for these members."""
     plan = assign(SHARDS, [c.member for c in coordinators])
-    return all(c.owned == plan[c.member] and c.members == sorted(plan)
-               for c in coordinators)
+    return all(c.owned == plan[c.member] and c.members == sorted(plan) for c in coordinators)
 
 
 class TestShardLeases:
-    def test_only_one_claimant_wins_under_contention(self, client: redis.Redis,
-                                                     keys: state.Keys) -> None:
+    def test_only_one_claimant_wins_under_contention(
+        self, client: redis.Redis, keys: state.Keys
+    ) -> None:
         """Eight nodes racing for one shard's lease never hold it at the same time, and every
         new holder gets a larger fencing token."""
         holding = 0
@@ -118,7 +126,8 @@ class TestShardLeases:
         assert tokens == sorted(tokens) and len(set(tokens)) == len(tokens) > 8
 
     def test_a_lease_held_by_another_is_refused_until_it_expires(
-            self, client: redis.Redis, keys: state.Keys) -> None:
+        self, client: redis.Redis, keys: state.Keys
+    ) -> None:
         """A lease whose holder stops renewing it becomes free after its time to live."""
         first = ShardLeases(client, keys, "first", ttl_ms=300)
         second = ShardLeases(client, keys, "second", ttl_ms=300)
@@ -140,7 +149,8 @@ class TestCoordinators:
         assert sorted(len(node.owned) for node in nodes) == [5, 5, 6]
 
     def test_a_joining_node_gets_its_share_handed_over(
-            self, cluster: Callable[[str], Coordinator]) -> None:
+        self, cluster: Callable[[str], Coordinator]
+    ) -> None:
         """Shards move to a node that joins, each one released before it is taken."""
         first, second = cluster("a"), cluster("b")
         eventually(lambda: settled([first, second]), what="two nodes settling")
@@ -149,7 +159,8 @@ class TestCoordinators:
         assert len(third.owned) >= 5
 
     def test_a_leaving_node_hands_its_shards_to_the_others(
-            self, cluster: Callable[[str], Coordinator]) -> None:
+        self, cluster: Callable[[str], Coordinator]
+    ) -> None:
         """After a node stops gracefully the remaining two own every shard at once."""
         nodes = [cluster(name) for name in ("a", "b", "c")]
         eventually(lambda: settled(nodes), what="three nodes settling")
@@ -157,7 +168,8 @@ class TestCoordinators:
         eventually(lambda: settled(nodes[:2]), what="two nodes taking over", timeout=3)
 
     def test_a_dead_nodes_shards_are_taken_once_its_leases_expire(
-            self, cluster: Callable[[str], Coordinator]) -> None:
+        self, cluster: Callable[[str], Coordinator]
+    ) -> None:
         """A node that vanishes without a word loses its shards to the live ones within
         about a lease's time to live."""
         nodes = [cluster(name) for name in ("a", "b", "c")]
@@ -170,5 +182,8 @@ class TestCoordinators:
         with consumers.lock:
             for shard in orphans:
                 consumers.owner.pop(shard, None)  # a dead node consumes nothing
-        eventually(lambda: settled(nodes[:2]), what="the live nodes taking over",
-                   timeout=TTL_MS / 1000 * 3 + 1)
+        eventually(
+            lambda: settled(nodes[:2]),
+            what="the live nodes taking over",
+            timeout=TTL_MS / 1000 * 3 + 1,
+        )

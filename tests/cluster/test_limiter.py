@@ -36,8 +36,9 @@ def limiters(keys: state.Keys) -> Limiters:
     return make
 
 
-async def hammer(limiter: RedisSendLimiter, chats: Callable[[int], int],
-                 granted: list[float]) -> None:
+async def hammer(
+    limiter: RedisSendLimiter, chats: Callable[[int], int], granted: list[float]
+) -> None:
     """Acquire as fast as the limiter lets, for RUN_SECONDS."""
     start = time.monotonic()
     sent = 0
@@ -53,8 +54,7 @@ def busiest_second(times: list[float]) -> int:
 
 
 class TestRedisSendLimiter:
-    def test_two_nodes_together_stay_under_the_bot_rate(
-            self, limiters: Limiters) -> None:
+    def test_two_nodes_together_stay_under_the_bot_rate(self, limiters: Limiters) -> None:
         """Two nodes sending to many chats as fast as they may make at most the bot's rate
         (plus its small burst) in any second, and both get to send."""
 
@@ -62,8 +62,9 @@ class TestRedisSendLimiter:
             async with limiters(20, 100) as (first, second):
                 a: list[float] = []
                 b: list[float] = []
-                await asyncio.gather(hammer(first, lambda n: 1000 + n, a),
-                                     hammer(second, lambda n: 2000 + n, b))
+                await asyncio.gather(
+                    hammer(first, lambda n: 1000 + n, a), hammer(second, lambda n: 2000 + n, b)
+                )
                 return a, b
 
         a, b = asyncio.run(scenario())
@@ -71,23 +72,22 @@ class TestRedisSendLimiter:
         assert busiest_second(a + b) <= 20 + 5
         assert len(a) + len(b) <= 20 * RUN_SECONDS + 5 + 1
 
-    def test_two_nodes_together_keep_the_per_chat_rate(
-            self, limiters: Limiters) -> None:
+    def test_two_nodes_together_keep_the_per_chat_rate(self, limiters: Limiters) -> None:
         """Sends to one chat from two nodes stay at its rate after a burst of two."""
 
         async def scenario() -> list[float]:
             async with limiters(1000, 2) as (first, second):
                 times: list[float] = []
-                await asyncio.gather(hammer(first, lambda _: 7, times),
-                                     hammer(second, lambda _: 7, times))
+                await asyncio.gather(
+                    hammer(first, lambda _: 7, times), hammer(second, lambda _: 7, times)
+                )
                 return times
 
         times = asyncio.run(scenario())
         assert len(times) <= 2 + 2 * RUN_SECONDS + 1
         assert busiest_second(times) <= 2 + 2
 
-    def test_a_429_on_one_node_pauses_the_other(
-            self, limiters: Limiters) -> None:
+    def test_a_429_on_one_node_pauses_the_other(self, limiters: Limiters) -> None:
         """After one node is told to retry after a second, the other node's next send waits
         that second out too."""
 

@@ -51,25 +51,35 @@ def services() -> Iterator[Services]:
 def sandbox(tmp_path_factory: pytest.TempPathFactory) -> Iterator[SandboxClient]:
     """One for the module, as Telegram is: the nodes keep their getUpdates offset in Redis."""
     port = free_port()
-    process = sandbox_process(port, TEST_BOT_TOKEN,
-                              tmp_path_factory.mktemp("sandbox") / "sandbox.log",
-                              global_rate=1000, chat_rate=100)
+    process = sandbox_process(
+        port,
+        TEST_BOT_TOKEN,
+        tmp_path_factory.mktemp("sandbox") / "sandbox.log",
+        global_rate=1000,
+        chat_rate=100,
+    )
     with SandboxClient(f"http://127.0.0.1:{port}") as client:
         yield client
     process.terminate()
 
 
 @contextmanager
-def node_of(services: Services, sandbox: SandboxClient, logs: Path,
-            **settings: str) -> Iterator[Node]:
+def node_of(
+    services: Services, sandbox: SandboxClient, logs: Path, **settings: str
+) -> Iterator[Node]:
     """`python bot.py` with NODE_PROCESSES=2, killed with its processes at the end if a test
     left it running."""
     metrics_port = free_port()
-    env = services.environ(TELEGRAM_API_URL=sandbox.url, NODE_PROCESSES="2",
-                           NODE_ID=NODE_ID, METRICS_PORT=str(metrics_port), LOG_LEVEL="INFO",
-                           PYTHONUNBUFFERED="1", **settings)
-    process = Process([sys.executable, "bot.py"], env, "node processes started",
-                      logs / "node.log")
+    env = services.environ(
+        TELEGRAM_API_URL=sandbox.url,
+        NODE_PROCESSES="2",
+        NODE_ID=NODE_ID,
+        METRICS_PORT=str(metrics_port),
+        LOG_LEVEL="INFO",
+        PYTHONUNBUFFERED="1",
+        **settings,
+    )
+    process = Process([sys.executable, "bot.py"], env, "node processes started", logs / "node.log")
     started = Node(process, metrics_port)
     try:
         yield started
@@ -89,13 +99,17 @@ def node(services: Services, sandbox: SandboxClient, tmp_path: Path) -> Iterator
 
 def welcomed(sandbox: SandboxClient, count: int) -> None:
     """count new users say /start and each gets the first onboarding question."""
-    users = [sandbox.create_user(first_name=f"P{number}", language_code="en")
-             for number in range(count)]
+    users = [
+        sandbox.create_user(first_name=f"P{number}", language_code="en") for number in range(count)
+    ]
     for user in users:
         user.send_text("/start")
     for user in users:
-        eventually(lambda: len(user.chat.bot_messages) >= 2,  # noqa: B023 - waited on at once
-                   what=f"the welcome to {user.id}", timeout=20)
+        eventually(
+            lambda: len(user.chat.bot_messages) >= 2,  # noqa: B023 - waited on at once
+            what=f"the welcome to {user.id}",
+            timeout=20,
+        )
 
 
 def handled_by(node: Node) -> dict[str, float]:
@@ -111,8 +125,9 @@ def handled_by(node: Node) -> dict[str, float]:
     return handled
 
 
-def test_both_processes_serve_users_and_answer_on_one_port(node: Node,
-                                                           sandbox: SandboxClient) -> None:
+def test_both_processes_serve_users_and_answer_on_one_port(
+    node: Node, sandbox: SandboxClient
+) -> None:
     """Two processes, each a cluster member with half the shards: 16 users are all welcomed,
     both processes handle some of them, and /metrics, /healthz and /readyz on METRICS_PORT
     speak for both (each metric family once, as the format requires)."""
@@ -140,14 +155,21 @@ def test_both_processes_serve_users_and_answer_on_one_port(node: Node,
 
 
 def test_in_webhook_mode_the_processes_share_the_webhook_port(
-        services: Services, sandbox: SandboxClient, tmp_path: Path) -> None:
+    services: Services, sandbox: SandboxClient, tmp_path: Path
+) -> None:
     """BOT_MODE=webhook: both processes listen on WEBHOOK_PORT (the kernel spreads the
     sandbox's POSTs over them), and every user is welcomed."""
     port = free_port()
-    with node_of(services, sandbox, tmp_path, BOT_MODE="webhook", WEBHOOK_PORT=str(port),
-                 WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram",
-                 WEBHOOK_SECRET="processes-secret",
-                 REDIS_NAMESPACE=f"{services.redis_namespace}-webhook") as node:
+    with node_of(
+        services,
+        sandbox,
+        tmp_path,
+        BOT_MODE="webhook",
+        WEBHOOK_PORT=str(port),
+        WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram",
+        WEBHOOK_SECRET="processes-secret",
+        REDIS_NAMESPACE=f"{services.redis_namespace}-webhook",
+    ) as node:
         assert len(node.children()) == 2
         welcomed(sandbox, 8)
         assert node.get("/readyz").status_code == 200
@@ -158,13 +180,18 @@ def test_a_killed_process_is_started_again(node: Node, sandbox: SandboxClient) -
     and new users are served."""
     victim = node.children()[0]
     os.kill(victim, signal.SIGKILL)
-    eventually(lambda: len(node.children()) == 2 and victim not in node.children(),
-               what="a new process in place of the killed one", timeout=20)
+    eventually(
+        lambda: len(node.children()) == 2 and victim not in node.children(),
+        what="a new process in place of the killed one",
+        timeout=20,
+    )
     eventually(lambda: node.get("/readyz").status_code == 200, what="ready again", timeout=30)
-    restarts = [sample.value
-                for family in text_string_to_metric_families(node.get("/metrics").text)
-                for sample in family.samples
-                if sample.name == "bot_node_process_restarts_total"]
+    restarts = [
+        sample.value
+        for family in text_string_to_metric_families(node.get("/metrics").text)
+        for sample in family.samples
+        if sample.name == "bot_node_process_restarts_total"
+    ]
     assert restarts == [1.0]
     welcomed(sandbox, 4)
 
@@ -175,5 +202,7 @@ def test_sigterm_stops_every_process(node: Node) -> None:
     children = node.children()
     assert node.process.terminate(timeout=45) < 45
     assert node.process.child.returncode == 0
-    assert all(not Path(f"/proc/{pid}").exists() or
-               "zombie" in Path(f"/proc/{pid}/status").read_text() for pid in children)
+    assert all(
+        not Path(f"/proc/{pid}").exists() or "zombie" in Path(f"/proc/{pid}/status").read_text()
+        for pid in children
+    )

@@ -72,8 +72,11 @@ class Cluster:
         return [node for node in self.nodes if node.process.alive]
 
     def holders(self, node: NodeProcess) -> set[int]:
-        return {shard for shard, member in self.leases.holders(SHARDS).items()
-                if member.startswith(node.name + "~")}
+        return {
+            shard
+            for shard, member in self.leases.holders(SHARDS).items()
+            if member.startswith(node.name + "~")
+        }
 
 
 @contextmanager
@@ -81,20 +84,34 @@ def cluster_of(mode: str, services: Services, logs: Path) -> Iterator[Cluster]:
     """The sandbox (and in webhook mode a load balancer) as processes; nodes are started by
     the test; everything is stopped at the end."""
     sandbox_port = free_port()
-    sandbox: Process = sandbox_process(sandbox_port, TEST_BOT_TOKEN, logs / "sandbox.log",
-                                       global_rate=RATE, chat_rate=CHAT_RATE)
+    sandbox: Process = sandbox_process(
+        sandbox_port, TEST_BOT_TOKEN, logs / "sandbox.log", global_rate=RATE, chat_rate=CHAT_RATE
+    )
     balancer = Balancer(free_port()).start() if mode == "webhook" else None
     sandbox_url = f"http://127.0.0.1:{sandbox_port}"
     env = services.environ(
-        TELEGRAM_API_URL=sandbox_url, SHARDS=str(SHARDS), LOG_LEVEL="INFO",
-        SEND_RATE_PER_SECOND=str(RATE), SEND_RATE_PER_CHAT=str(CHAT_RATE), BOT_MODE=mode)
+        TELEGRAM_API_URL=sandbox_url,
+        SHARDS=str(SHARDS),
+        LOG_LEVEL="INFO",
+        SEND_RATE_PER_SECOND=str(RATE),
+        SEND_RATE_PER_CHAT=str(CHAT_RATE),
+        BOT_MODE=mode,
+    )
     if balancer is not None:
-        env |= {"WEBHOOK_URL": f"http://127.0.0.1:{balancer.port}{WEBHOOK_PATH}",
-                "WEBHOOK_SECRET": SECRET}
+        env |= {
+            "WEBHOOK_URL": f"http://127.0.0.1:{balancer.port}{WEBHOOK_PATH}",
+            "WEBHOOK_SECRET": SECRET,
+        }
     client = state.connect(services.redis_url)
-    made = Cluster(mode, services, logs, sandbox_url, env,
-                   ShardLeases(client, state.Keys(services.redis_namespace), "observer"),
-                   balancer)
+    made = Cluster(
+        mode,
+        services,
+        logs,
+        sandbox_url,
+        env,
+        ShardLeases(client, state.Keys(services.redis_namespace), "observer"),
+        balancer,
+    )
     try:
         yield made
     finally:
@@ -111,12 +128,18 @@ def queue_backlog(amqp_url: str) -> int:
     vhost = unquote(urlsplit(amqp_url).path.lstrip("/"))
     command = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
     try:
-        listed = subprocess.run([command, "-q", "list_queues", "-p", vhost, "name", "messages"],
-                                check=True, capture_output=True, text=True, timeout=60).stdout
+        listed = subprocess.run(
+            [command, "-q", "list_queues", "-p", vhost, "name", "messages"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
     except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
         return -1  # asked again by the caller
-    return sum(int(line.split()[-1]) for line in listed.splitlines()
-               if line.startswith("dating.shard."))
+    return sum(
+        int(line.split()[-1]) for line in listed.splitlines() if line.startswith("dating.shard.")
+    )
 
 
 def spread_evenly(nodes: list[NodeProcess]) -> bool:
@@ -129,8 +152,9 @@ def spread_evenly(nodes: list[NodeProcess]) -> bool:
 
 
 def leader(nodes: list[NodeProcess]) -> NodeProcess | None:
-    leaders = [node for node in nodes if node.process.alive
-               and node.metric("bot_intake_leader") == 1.0]
+    leaders = [
+        node for node in nodes if node.process.alive and node.metric("bot_intake_leader") == 1.0
+    ]
     return leaders[0] if len(leaders) == 1 else None
 
 
@@ -142,19 +166,23 @@ def drive_with_a_kill(cluster: Cluster) -> tuple[Run, float, set[int]]:
     runs: list[Run] = []
     drive = threading.Thread(target=lambda: runs.append(driver.run()), name="driver")
     drive.start()
-    eventually(lambda: driver.progress >= 0.3, timeout=120, interval=0.2,
-               what="a third of the run")
+    eventually(lambda: driver.progress >= 0.3, timeout=120, interval=0.2, what="a third of the run")
     victim = (leader(cluster.nodes) if cluster.mode == "polling" else None) or cluster.nodes[1]
     doomed = cluster.holders(victim)
     victim.process.kill()
     killed_at = time.time()
     if cluster.mode == "polling":
-        successor = eventually(lambda: leader(cluster.live), timeout=10, interval=0.1,
-                               what="the intake moving to a live node")
+        successor = eventually(
+            lambda: leader(cluster.live),
+            timeout=10,
+            interval=0.1,
+            what="the intake moving to a live node",
+        )
         assert successor is not victim
     eventually(lambda: spread_evenly(cluster.live), timeout=15, what="two nodes taking over")
-    eventually(lambda: driver.progress >= 0.65, timeout=120, interval=0.2,
-               what="two thirds of the run")
+    eventually(
+        lambda: driver.progress >= 0.65, timeout=120, interval=0.2, what="two thirds of the run"
+    )
     cluster.start("node-4")
     drive.join(240)
     assert not drive.is_alive(), "the virtual users did not finish"
@@ -166,7 +194,7 @@ class Windows:
     """What the nodes reported of the two named windows (docs/cluster.md)."""
 
     resent: Counter[int]  # per chat: replies sent again that may have reached Telegram
-    in_doubt: set[int]    # users with an update handled again after its node died mid-way
+    in_doubt: set[int]  # users with an update handled again after its node died mid-way
 
     @property
     def touched(self) -> set[int]:
@@ -183,13 +211,18 @@ def check_transcripts(cluster: Cluster, run: Run, windows: Windows) -> None:
     named window explains: a resent reply may show twice right after itself, and in a pair a
     window touched the bot's answers may read differently; what the other person did (a like,
     the match, each relayed message) still reaches everyone exactly once."""
-    eventually(lambda: queue_backlog(cluster.services.amqp_url) == 0, timeout=30, interval=0.5,
-               what="every queue drained")
+    eventually(
+        lambda: queue_backlog(cluster.services.amqp_url) == 0,
+        timeout=30,
+        interval=0.5,
+        what="every queue drained",
+    )
     chats = transcripts(cluster.sandbox_url, [p.user_id for pair in run.pairs for p in pair])
     problems = []
     for her, him in run.pairs:
-        found = problems_of_pair(chats[her.user_id], chats[him.user_id], her.name, him.name,
-                                 windows.resent)
+        found = problems_of_pair(
+            chats[her.user_id], chats[him.user_id], her.name, him.name, windows.resent
+        )
         if windows.excuses(her.user_id, him.user_id):
             found = [problem for problem in found if problem.startswith("effect:")]
         problems += found
@@ -201,8 +234,9 @@ def check_database(services: Services, run: Run, windows: Windows) -> None:
     pair whose update was in doubt may have stopped early, but never has more)."""
     with psycopg.connect(services.database_url) as conn:
         for her, him in run.pairs:
-            counts = tuple(count_of(conn, query, her.user_id, him.user_id)
-                           for query in PAIR_QUERIES)
+            counts = tuple(
+                count_of(conn, query, her.user_id, him.user_id) for query in PAIR_QUERIES
+            )
             if windows.excuses(her.user_id, him.user_id):
                 assert all(got <= want for got, want in zip(counts, PAIR_EXPECTED, strict=True))
             else:
@@ -225,8 +259,11 @@ PAIR_EXPECTED = (2, 1, 6)
 def recovery_seconds(run: Run, killed_at: float, doomed: set[int]) -> float:
     """From the SIGKILL until the last step the killed node's users had pending was answered
     (0 when none was pending)."""
-    pending = [step.reacted_at - killed_at for step in run.steps
-               if step.user_id % SHARDS in doomed and step.sent_at < killed_at < step.reacted_at]
+    pending = [
+        step.reacted_at - killed_at
+        for step in run.steps
+        if step.user_id % SHARDS in doomed and step.sent_at < killed_at < step.reacted_at
+    ]
     return max(pending, default=0.0)
 
 
@@ -244,8 +281,11 @@ def test_three_nodes_lose_nothing_when_one_is_killed(mode: str, tmp_path: Path) 
         windows = Windows(uncertain_resends(cluster.logs), in_doubt_users(cluster.logs))
         # Both windows hold only what the killed node had in hand at the moment it died.
         assert len(windows.touched) <= 30, windows
-        unexplained = [failure for failure in run.failures
-                       if not any(str(user) in failure for user in windows.touched)]
+        unexplained = [
+            failure
+            for failure in run.failures
+            if not any(str(user) in failure for user in windows.touched)
+        ]
         assert unexplained == [], unexplained[:5]
         check_transcripts(cluster, run, windows)
         check_database(services, run, windows)
@@ -258,13 +298,17 @@ def test_three_nodes_lose_nothing_when_one_is_killed(mode: str, tmp_path: Path) 
         else:
             refused = httpx.post(
                 f"http://127.0.0.1:{cluster.live[0].webhook_port}{WEBHOOK_PATH}",
-                json={"update_id": 1}, headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"})
+                json={"update_id": 1},
+                headers={"X-Telegram-Bot-Api-Secret-Token": "wrong"},
+            )
             assert refused.status_code == 401
-        print(f"\n{mode}: {run.updates} updates in {run.seconds:.1f} s "
-              f"({run.updates / run.seconds:.0f}/s); the killed node's users answered again "
-              f"after {recovery_seconds(run, killed_at, doomed):.1f} s; "
-              f"{sum(windows.resent.values())} replies sent again with their fate unknown, "
-              f"{len(windows.in_doubt)} users with an update in doubt")
+        print(
+            f"\n{mode}: {run.updates} updates in {run.seconds:.1f} s "
+            f"({run.updates / run.seconds:.0f}/s); the killed node's users answered again "
+            f"after {recovery_seconds(run, killed_at, doomed):.1f} s; "
+            f"{sum(windows.resent.values())} replies sent again with their fate unknown, "
+            f"{len(windows.in_doubt)} users with an update in doubt"
+        )
 
         stopping, *remaining = cluster.live
         took = stopping.process.terminate()

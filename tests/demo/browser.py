@@ -31,16 +31,23 @@ class DemoPage:
     def __init__(self, driver: webdriver.Chrome, url: str) -> None:
         self.driver = driver
         driver.get(url)
-        self.until(lambda _: driver.find_element(By.TAG_NAME, "body").get_attribute("data-ready"),
-                   "the page to start")
+        self.until(
+            lambda _: driver.find_element(By.TAG_NAME, "body").get_attribute("data-ready"),
+            "the page to start",
+        )
 
-    def until(self, condition: Callable[[webdriver.Chrome], T | None], what: str,
-              timeout: float = TIMEOUT_SECONDS) -> T:
+    def until(
+        self,
+        condition: Callable[[webdriver.Chrome], T | None],
+        what: str,
+        timeout: float = TIMEOUT_SECONDS,
+    ) -> T:
         """The first truthy value of ``condition``, re-checked until ``timeout``."""
         # The page replaces a message's element when it changes: a reference taken a moment
         # ago may be stale, which only means "look again".
-        wait = WebDriverWait(self.driver, timeout,
-                             ignored_exceptions=(StaleElementReferenceException,))
+        wait = WebDriverWait(
+            self.driver, timeout, ignored_exceptions=(StaleElementReferenceException,)
+        )
         found = wait.until(condition, f"waiting for {what}")
         return cast(T, found)
 
@@ -50,9 +57,12 @@ class DemoPage:
         driver.find_element(By.CSS_SELECTOR, f'#new-language option[value="{language}"]').click()
         before = {column.get_attribute("data-user-id") for column in self.columns()}
         driver.find_element(By.ID, "add-user-button").click()
-        element = self.until(lambda _: next(
-            (c for c in self.columns() if c.get_attribute("data-user-id") not in before), None),
-            f"a chat column for {name}")
+        element = self.until(
+            lambda _: next(
+                (c for c in self.columns() if c.get_attribute("data-user-id") not in before), None
+            ),
+            f"a chat column for {name}",
+        )
         return Column(self, element, language)
 
     def open_person(self, user_id: int, language: str) -> Column:
@@ -65,19 +75,24 @@ class DemoPage:
         return self.driver.find_elements(By.CSS_SELECTOR, "section.chat")
 
     def column_of(self, user_id: int) -> WebElement | None:
-        found = self.driver.find_elements(By.CSS_SELECTOR,
-                                          f'section.chat[data-user-id="{user_id}"]')
+        found = self.driver.find_elements(
+            By.CSS_SELECTOR, f'section.chat[data-user-id="{user_id}"]'
+        )
         return found[0] if found else None
 
     def toasts(self) -> list[str]:
-        return [toast.get_attribute("textContent") or ""
-                for toast in self.driver.find_elements(By.CSS_SELECTOR, "#toasts .toast")]
+        return [
+            toast.get_attribute("textContent") or ""
+            for toast in self.driver.find_elements(By.CSS_SELECTOR, "#toasts .toast")
+        ]
 
     def share_location(self, city: str) -> None:
         """In the open location picker: a preset city, then Send."""
         driver = self.driver
-        self.until(lambda _: driver.find_element(By.ID, "location-dialog").is_displayed(),
-                   "the location picker")
+        self.until(
+            lambda _: driver.find_element(By.ID, "location-dialog").is_displayed(),
+            "the location picker",
+        )
         driver.find_element(By.CSS_SELECTOR, f'.preset[data-city="{city}"]').click()
         driver.find_element(By.ID, "location-send").click()
 
@@ -146,8 +161,11 @@ class Column:
         scope = within or self.element
 
         def button(_: object) -> WebElement | None:
-            found = [b for b in scope.find_elements(By.CSS_SELECTOR, ".inline-btn, .reply-btn")
-                     if (b.get_attribute("textContent") or "").strip() == label]
+            found = [
+                b
+                for b in scope.find_elements(By.CSS_SELECTOR, ".inline-btn, .reply-btn")
+                if (b.get_attribute("textContent") or "").strip() == label
+            ]
             return found[-1] if found else None
 
         self.page.until(button, f"a button {label!r} for {self.user_id}").click()

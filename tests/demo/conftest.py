@@ -27,9 +27,17 @@ RNG_SEED = 1
 ROOT = Path(__file__).resolve().parents[2]
 ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_FLAGS = (
-    "--headless", "--no-sandbox", "--disable-gpu", "--disable-quic", "--no-first-run",
-    "--disable-background-networking", "--disable-component-update", "--disable-sync",
-    "--disable-dev-shm-usage", "--window-size=1600,1000", "--lang=en-US",
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-quic",
+    "--no-first-run",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--disable-sync",
+    "--disable-dev-shm-usage",
+    "--window-size=1600,1000",
+    "--lang=en-US",
 )
 
 
@@ -59,10 +67,15 @@ def admin_id(demo_server: SandboxServer) -> int:
 
 
 @pytest.fixture(scope="session")
-def demo_environ(demo_services: Services, demo_server: SandboxServer,
-                 admin_id: int) -> dict[str, str]:
-    return demo_services.environ(BOT_TOKEN=demo_server.token, TELEGRAM_API_URL=demo_server.url,
-                                 ADMIN_IDS=str(admin_id), S3_BUCKET="dating-demo-test")
+def demo_environ(
+    demo_services: Services, demo_server: SandboxServer, admin_id: int
+) -> dict[str, str]:
+    return demo_services.environ(
+        BOT_TOKEN=demo_server.token,
+        TELEGRAM_API_URL=demo_server.url,
+        ADMIN_IDS=str(admin_id),
+        S3_BUCKET="dating-demo-test",
+    )
 
 
 @pytest.fixture(scope="session")
@@ -92,8 +105,9 @@ def demo_pool(demo_settings: Settings) -> Iterator[db.Pool]:
 
 @pytest.fixture(scope="session")
 def demo_photos(demo_settings: Settings) -> PhotoStore:
-    return PhotoStore(demo_settings.s3_endpoint, S3_ACCESS_KEY, S3_SECRET_KEY,
-                      demo_settings.s3_bucket)
+    return PhotoStore(
+        demo_settings.s3_endpoint, S3_ACCESS_KEY, S3_SECRET_KEY, demo_settings.s3_bucket
+    )
 
 
 @pytest.fixture
@@ -101,8 +115,10 @@ def browser(tmp_path: Path) -> Iterator[webdriver.Chrome]:
     """Debian's Chromium, headless, with a fresh profile; its console is kept for the test."""
     chromium, driver = shutil.which("chromium"), shutil.which("chromedriver")
     if chromium is None or driver is None:
-        pytest.fail("the browser test needs chromium and chromedriver: scripts/bootstrap "
-                    "installs them (apt-get install chromium chromium-driver)")
+        pytest.fail(
+            "the browser test needs chromium and chromedriver: scripts/bootstrap "
+            "installs them (apt-get install chromium chromium-driver)"
+        )
     options = webdriver.ChromeOptions()
     options.binary_location = chromium
     for flag in (*CHROMIUM_FLAGS, f"--user-data-dir={tmp_path / 'chromium'}"):

@@ -16,8 +16,14 @@ from tests.demo.conftest import ROOT
 
 
 def run_bot(*args: str) -> subprocess.CompletedProcess[str]:
-    return subprocess.run([sys.executable, "bot.py", *args], cwd=ROOT, capture_output=True,
-                          text=True, timeout=60, check=False)
+    return subprocess.run(
+        [sys.executable, "bot.py", *args],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
 
 
 class TestCommandLine:
@@ -42,8 +48,9 @@ class TestCommandLine:
     def test_the_demo_settings_are_valid_node_settings(self) -> None:
         """demo_environ gives settings the node accepts: the sandbox as its Bot API, its own
         database, namespace and bucket, and the admin."""
-        settings = load_settings(demo.demo_environ(8123, s3_port=9123, metrics_port=0,
-                                                   admin_ids=[7]))
+        settings = load_settings(
+            demo.demo_environ(8123, s3_port=9123, metrics_port=0, admin_ids=[7])
+        )
         assert settings.bot_token == DEFAULT_TOKEN
         assert settings.telegram_api_url == "http://127.0.0.1:8123"
         assert settings.database_url.endswith(f"/{demo.DEMO_DATABASE}")
@@ -53,13 +60,17 @@ class TestCommandLine:
 
 
 class TestPageFiles:
-    @pytest.mark.parametrize(("path", "content_type", "marker"), [
-        ("/", "text/html", "<title>Dating bot — sandbox</title>"),
-        ("/web/app.js", "javascript", "/sandbox/chats?changed_since="),
-        ("/web/style.css", "text/css", ".inline-btn"),
-    ])
-    def test_the_page_is_served(self, demo_server: SandboxServer, path: str,
-                                content_type: str, marker: str) -> None:
+    @pytest.mark.parametrize(
+        ("path", "content_type", "marker"),
+        [
+            ("/", "text/html", "<title>Dating bot — sandbox</title>"),
+            ("/web/app.js", "javascript", "/sandbox/chats?changed_since="),
+            ("/web/style.css", "text/css", ".inline-btn"),
+        ],
+    )
+    def test_the_page_is_served(
+        self, demo_server: SandboxServer, path: str, content_type: str, marker: str
+    ) -> None:
         """The sandbox serves the page and its assets with their types, uncached."""
         response = httpx.get(f"{demo_server.url}{path}", timeout=10)
         assert response.status_code == 200

@@ -48,8 +48,10 @@ def sign_up(max_: Column, tmp_path: Path) -> None:
     max_.expect("onboarding.ask_location")
     max_.press_key("buttons.share_location")  # a request_location button: the picker opens
     max_.page.share_location("Moscow")
-    max_.page.until(lambda _: max_.element.find_elements(By.CSS_SELECTOR, ".msg.me .location-card"),
-                    "the shared location in the chat")
+    max_.page.until(
+        lambda _: max_.element.find_elements(By.CSS_SELECTOR, ".msg.me .location-card"),
+        "the shared location in the chat",
+    )
     max_.expect("onboarding.ask_about", limit=1000)
     max_.press_key("buttons.skip")
     interests = max_.expect("onboarding.ask_interests", limit=10)
@@ -57,8 +59,10 @@ def sign_up(max_: Column, tmp_path: Path) -> None:
     music = max_.text("interests.music")
     max_.press(music)
     # The bot edits the keyboard of that same message: the page updates it in place.
-    max_.page.until(lambda _: f"✅ {music}" in (
-        max_.message(message_id).get_attribute("textContent") or ""), "the tick, in place")
+    max_.page.until(
+        lambda _: f"✅ {music}" in (max_.message(message_id).get_attribute("textContent") or ""),
+        "the tick, in place",
+    )
     max_.press_key("buttons.done")
     max_.expect("onboarding.ask_photos", limit=3)
     max_.upload_photo(photo_file(tmp_path / "first.jpg", (210, 120, 80)))
@@ -71,14 +75,20 @@ def sign_up(max_: Column, tmp_path: Path) -> None:
 
 def liked_by(pool: db.Pool, user_id: int) -> list[int]:
     with pool.connection() as conn:
-        rows = conn.execute("SELECT target_id FROM interactions WHERE actor_id = %s "
-                            "AND kind = 'like'", (user_id,)).fetchall()
+        rows = conn.execute(
+            "SELECT target_id FROM interactions WHERE actor_id = %s AND kind = 'like'", (user_id,)
+        ).fetchall()
     return [int(row["target_id"]) for row in rows]
 
 
 def test_sign_up_browse_and_match_in_the_browser(
-        browser: webdriver.Chrome, demo_server: SandboxServer, demo_node: NodeThread,
-        seeded: list[SeededProfile], demo_pool: db.Pool, tmp_path: Path) -> None:
+    browser: webdriver.Chrome,
+    demo_server: SandboxServer,
+    demo_node: NodeThread,
+    seeded: list[SeededProfile],
+    demo_pool: db.Pool,
+    tmp_path: Path,
+) -> None:
     """A person signs up through the page, sees a seeded profile's card with its photo, likes
     it (a toast confirms), then, as that seeded person in a second column, likes back: both
     columns show the match."""
@@ -87,24 +97,35 @@ def test_sign_up_browse_and_match_in_the_browser(
     sign_up(max_, tmp_path)
 
     # The own profile comes back as an album of both photos, shown from the sandbox's files.
-    album = page.until(lambda _: max_.element.find_elements(By.CSS_SELECTOR, ".album-message"),
-                       "the own profile album")[-1]
+    album = page.until(
+        lambda _: max_.element.find_elements(By.CSS_SELECTOR, ".album-message"),
+        "the own profile album",
+    )[-1]
     assert len(album.find_elements(By.CSS_SELECTOR, "img.photo")) == 2
     page.until(lambda _: max_.images_loaded(album), "the album's photos to load")
 
     max_.say("/browse")
-    card = page.until(lambda _: next((
-        message for message in max_.element.find_elements(By.CSS_SELECTOR, ".msg.bot")
-        if message.find_elements(By.CSS_SELECTOR, "img.photo")
-        and "❤️" in [b.text for b in message.find_elements(By.CSS_SELECTOR, ".inline-btn")]),
-        None), "a profile card")
+    card = page.until(
+        lambda _: next(
+            (
+                message
+                for message in max_.element.find_elements(By.CSS_SELECTOR, ".msg.bot")
+                if message.find_elements(By.CSS_SELECTOR, "img.photo")
+                and "❤️" in [b.text for b in message.find_elements(By.CSS_SELECTOR, ".inline-btn")]
+            ),
+            None,
+        ),
+        "a profile card",
+    )
     page.until(lambda _: max_.images_loaded(card), "the card's photo to load")
     shown = (card.get_attribute("textContent") or "").split(",", 1)[0]
     assert shown in {profile.name for profile in seeded}
 
     max_.press(t("en", "browse.button_like"), within=card)
-    page.until(lambda _: t("en", "browse.liked") in " ".join(page.toasts()),
-               "the like confirmed in a toast")
+    page.until(
+        lambda _: t("en", "browse.liked") in " ".join(page.toasts()),
+        "the like confirmed in a toast",
+    )
     [liked] = page.until(lambda _: liked_by(demo_pool, max_.user_id), "the like stored")
     seeded_person = next(profile for profile in seeded if profile.user_id == liked)
     assert seeded_person.name == shown
@@ -118,14 +139,21 @@ def test_sign_up_browse_and_match_in_the_browser(
     her.expect("matches.new_match", name="Max")
     max_.expect("matches.new_match", name=seeded_person.name)
     with demo_pool.connection() as conn:
-        row = conn.execute("SELECT count(*) AS n FROM matches WHERE status = 'active' AND "
-                           "%s IN (user_low, user_high)", (max_.user_id,)).fetchone()
+        row = conn.execute(
+            "SELECT count(*) AS n FROM matches WHERE status = 'active' AND "
+            "%s IN (user_low, user_high)",
+            (max_.user_id,),
+        ).fetchone()
     assert row is not None and row["n"] == 1
 
     # Her liker card loses its buttons: edited in place.
-    page.until(lambda _: not her.message(liker_id).find_elements(By.CSS_SELECTOR, ".inline-btn")
-               and "edited" in (her.message(liker_id).get_attribute("textContent") or ""),
-               "the liker card without buttons")
+    page.until(
+        lambda _: (
+            not her.message(liker_id).find_elements(By.CSS_SELECTOR, ".inline-btn")
+            and "edited" in (her.message(liker_id).get_attribute("textContent") or "")
+        ),
+        "the liker card without buttons",
+    )
     page.until(lambda _: max_.images_loaded() and her.images_loaded(), "every photo loaded")
     page.screenshot(SCREENSHOT)
     assert SCREENSHOT.stat().st_size > 20_000

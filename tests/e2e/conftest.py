@@ -62,11 +62,24 @@ def jpeg(width: int = 64, height: int = 48, colour: tuple[int, int, int] = (200,
     return buffer.getvalue()
 
 
-def onboard(user: VirtualUser, *, name: str = "Anna", age: str = "27", gender: str = "woman",
-            seeking: str = "men", city: str = "Moscow", photos: int = 1) -> None:
+def onboard(
+    user: VirtualUser,
+    *,
+    name: str = "Anna",
+    age: str = "27",
+    gender: str = "woman",
+    seeking: str = "men",
+    city: str = "Moscow",
+    photos: int = 1,
+) -> None:
     """Drive a user through the whole onboarding with valid answers (English labels)."""
-    labels = {"woman": "I'm a woman", "man": "I'm a man", "men": "Men", "women": "Women",
-              "anyone": "Anyone"}
+    labels = {
+        "woman": "I'm a woman",
+        "man": "I'm a man",
+        "men": "Men",
+        "women": "Women",
+        "anyone": "Anyone",
+    }
     user.send_text("/start")
     user.wait_until(lambda chat: "What's your name?" in chat.transcript(), what="name question")
     user.mark_read()
@@ -78,8 +91,13 @@ def onboard(user: VirtualUser, *, name: str = "Anna", age: str = "27", gender: s
     user.wait_for_message()
     user.press(labels[seeking])
     user.wait_for_message()
-    user.press_inline(next(text for text in user.last_message().button_texts  # type: ignore[union-attr]
-                           if text.startswith("Keep")))
+    user.press_inline(
+        next(
+            text
+            for text in user.last_message().button_texts  # type: ignore[union-attr]
+            if text.startswith("Keep")
+        )
+    )
     user.wait_for_message()
     user.send_text(city)
     user.wait_for_messages(2)
@@ -94,8 +112,12 @@ def onboard(user: VirtualUser, *, name: str = "Anna", age: str = "27", gender: s
     if photos < 3:
         user.press("Done ✅")
     # The card and its menu follow "ready"; reading on before the menu came would race them.
-    user.wait_until(lambda chat: "Your profile is ready" in chat.transcript()
-                    and chat.last_bot_message is not None
-                    and chat.last_bot_message.body.startswith("Edit your profile"),
-                    what="done")
+    user.wait_until(
+        lambda chat: (
+            "Your profile is ready" in chat.transcript()
+            and chat.last_bot_message is not None
+            and chat.last_bot_message.body.startswith("Edit your profile")
+        ),
+        what="done",
+    )
     user.mark_read()

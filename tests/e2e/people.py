@@ -49,24 +49,39 @@ class Person:
 class People:
     """Creates onboarded people and reads their feeds through the bot."""
 
-    def __init__(self, sandbox: SandboxClient, server: SandboxServer, pool: db.Pool,
-                 photo: bytes) -> None:
+    def __init__(
+        self, sandbox: SandboxClient, server: SandboxServer, pool: db.Pool, photo: bytes
+    ) -> None:
         self.sandbox = sandbox
         self.pool = pool
         self.accounts = Accounts(pool)
-        sizes = server.call(lambda state: state.files.add_photo(server.token,
-                                                                make_photo_sizes(photo)))
+        sizes = server.call(
+            lambda state: state.files.add_photo(server.token, make_photo_sizes(photo))
+        )
         self._photo_file_id = sizes[-1].file_id
         self._photo_unique_id = sizes[-1].file_unique_id
 
-    def join(self, name: str, *, gender: str = "f", seeking: str = "m", age: int = 30,
-             ages: tuple[int, int] = (18, 99), city: str | None = None,
-             location: tuple[float, float] | None = None, interests: Sequence[str] = (),
-             about: str | None = None, username: str | None = None, language: str = "en",
-             photo: bool = True, user_id: int | None = None) -> Person:
+    def join(
+        self,
+        name: str,
+        *,
+        gender: str = "f",
+        seeking: str = "m",
+        age: int = 30,
+        ages: tuple[int, int] = (18, 99),
+        city: str | None = None,
+        location: tuple[float, float] | None = None,
+        interests: Sequence[str] = (),
+        about: str | None = None,
+        username: str | None = None,
+        language: str = "en",
+        photo: bool = True,
+        user_id: int | None = None,
+    ) -> Person:
         """A person with a finished profile: in ``city``, or at ``location`` when given."""
-        user = self.sandbox.create_user(name, username=username, language_code=language,
-                                        started=True, user_id=user_id)
+        user = self.sandbox.create_user(
+            name, username=username, language_code=language, started=True, user_id=user_id
+        )
         self.accounts.register(user.id, user.id, language, username)
         place: dict[str, object]
         if location is not None:
@@ -74,12 +89,27 @@ class People:
         else:
             shown, key = validate_city(city or unique_city())
             place = {"city": shown, "city_key": key}
-        self.accounts.update_profile(user.id, name=name, age=age, gender=gender,
-                                     seeking=seeking, age_min=ages[0], age_max=ages[1],
-                                     interests=list(interests), about=about, **place)
+        self.accounts.update_profile(
+            user.id,
+            name=name,
+            age=age,
+            gender=gender,
+            seeking=seeking,
+            age_min=ages[0],
+            age_max=ages[1],
+            interests=list(interests),
+            about=about,
+            **place,
+        )
         if photo:
-            self.accounts.add_photo(user.id, f"e2e/{uuid.uuid4().hex}", self._photo_file_id,
-                                    self._photo_unique_id, "image/jpeg", 1000)
+            self.accounts.add_photo(
+                user.id,
+                f"e2e/{uuid.uuid4().hex}",
+                self._photo_file_id,
+                self._photo_unique_id,
+                "image/jpeg",
+                1000,
+            )
         self.accounts.set_onboarding_step(user.id, None)
         return Person(user, name)
 
@@ -93,8 +123,9 @@ class People:
             row = conn.execute(query, params).fetchone()
         return next(iter(row.values())) if row else None
 
-    def wait_for_value(self, expected: object, query: str, *params: object,
-                       timeout: float = 10.0) -> None:
+    def wait_for_value(
+        self, expected: object, query: str, *params: object, timeout: float = 10.0
+    ) -> None:
         """Wait until the query's value becomes expected (for effects the bot does not
         answer, such as noticing a user who blocked it)."""
         deadline = time.monotonic() + timeout
@@ -151,9 +182,12 @@ def decide(user: VirtualUser, card: ChatMessage, button: str) -> ChatMessage | N
 def match_notice(person: Person, other: Person) -> ChatMessage:
     """Wait for the person's "It's a match" notice about other."""
     return person.user.wait_until(
-        lambda chat: next((m for m in chat.bot_messages
-                           if "It's a match" in m.body and other.name in m.body), None),
-        what=f"the match notice about {other.name}")
+        lambda chat: next(
+            (m for m in chat.bot_messages if "It's a match" in m.body and other.name in m.body),
+            None,
+        ),
+        what=f"the match notice about {other.name}",
+    )
 
 
 def make_match(first: Person, second: Person) -> None:
@@ -175,8 +209,9 @@ def open_chat(person: Person, other: Person) -> None:
     assert "You are now chatting with" in opened.body, opened.describe()
 
 
-def matched_pair(people: People, her_name: str = "Alice", his_name: str = "Bob",
-                 her_username: str | None = None) -> tuple[Person, Person]:
+def matched_pair(
+    people: People, her_name: str = "Alice", his_name: str = "Bob", her_username: str | None = None
+) -> tuple[Person, Person]:
     """A woman and a man in a city of their own, matched and both in the chat."""
     city = unique_city()
     she = people.join(her_name, gender="f", seeking="m", city=city, username=her_username)

@@ -34,8 +34,9 @@ from tests.nodes import NodeThread
 _LETTERS = str.maketrans("0123456789", "abcdefghij")
 
 
-def image(colour: tuple[int, int, int] | None = None, size: tuple[int, int] = (64, 48),
-          kind: str = "JPEG") -> bytes:
+def image(
+    colour: tuple[int, int, int] | None = None, size: tuple[int, int] = (64, 48), kind: str = "JPEG"
+) -> bytes:
     """A small image of one colour (a random one unless given), so that each photo is new."""
     if colour is None:
         raw = uuid.uuid4().bytes
@@ -63,8 +64,10 @@ def trouble(node: NodeThread) -> dict[str, float]:
         for sample in metric.samples:
             if sample.name == "bot_errors_total":
                 counts["errors"] += sample.value
-            elif (sample.name == "bot_api_calls_total"
-                  and sample.labels.get("outcome") == "bad_request"):
+            elif (
+                sample.name == "bot_api_calls_total"
+                and sample.labels.get("outcome") == "bad_request"
+            ):
                 counts["refused_calls"] += sample.value
     return counts
 
@@ -86,8 +89,13 @@ class Newcomer:
         self._seen = 0  # the last bot message taken
 
     @classmethod
-    def create(cls, sandbox: SandboxClient, language: str = "en", name: str = "Anna",
-               language_code: str | None = "") -> Newcomer:
+    def create(
+        cls,
+        sandbox: SandboxClient,
+        language: str = "en",
+        name: str = "Anna",
+        language_code: str | None = "",
+    ) -> Newcomer:
         """A fresh user; language_code defaults to the language itself."""
         code = language if language_code == "" else language_code
         return cls(sandbox.create_user(first_name=name, language_code=code), language)
@@ -103,8 +111,11 @@ class Newcomer:
 
     def _fresh(self, chat: Chat) -> list[ChatMessage]:
         """Bot messages after the last one taken, passing over deleted ones."""
-        return [message for message in chat.bot_messages
-                if message.message_id > self._seen and not message.deleted]
+        return [
+            message
+            for message in chat.bot_messages
+            if message.message_id > self._seen and not message.deleted
+        ]
 
     def _took(self, messages: list[ChatMessage]) -> list[ChatMessage]:
         self._seen = messages[-1].message_id
@@ -112,16 +123,19 @@ class Newcomer:
 
     def take(self, count: int) -> list[ChatMessage]:
         """The bot's next ``count`` messages, whatever they say."""
-        return self._took(self.user.wait_until(
-            lambda chat: self._fresh(chat)[:count] if len(self._fresh(chat)) >= count else None,
-            what=f"{count} new bot message(s)"))
+        return self._took(
+            self.user.wait_until(
+                lambda chat: self._fresh(chat)[:count] if len(self._fresh(chat)) >= count else None,
+                what=f"{count} new bot message(s)",
+            )
+        )
 
     def expect(self, *texts: str) -> list[ChatMessage]:
         """The bot's next messages, one per text, each saying exactly that text."""
         wanted = list(texts)
 
         def arrived(chat: Chat) -> list[ChatMessage] | None:
-            fresh = self._fresh(chat)[:len(wanted)]
+            fresh = self._fresh(chat)[: len(wanted)]
             return fresh if [message.body for message in fresh] == wanted else None
 
         try:
@@ -225,7 +239,7 @@ class Newcomer:
     def reach(self, step: Step, *, city: str | None = None) -> ChatMessage:
         """Start onboarding and answer every step before ``step``; its question."""
         question = self.start()
-        for earlier in ONBOARDING_ORDER[:ONBOARDING_ORDER.index(step)]:
+        for earlier in ONBOARDING_ORDER[: ONBOARDING_ORDER.index(step)]:
             question = self.answer(earlier, city=city)
         return question
 
@@ -268,6 +282,9 @@ def fetch(pool: db.Pool, query: str, *params: object) -> dict[str, Any] | None:
 
 
 def profile_row(pool: db.Pool, user_id: int) -> dict[str, Any] | None:
-    return fetch(pool, """SELECT u.onboarding_step, u.language, u.is_paused, p.*
+    return fetch(
+        pool,
+        """SELECT u.onboarding_step, u.language, u.is_paused, p.*
                           FROM users u JOIN profiles p ON p.user_id = u.id WHERE u.id = %s""",
-                 user_id)
+        user_id,
+    )

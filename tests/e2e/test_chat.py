@@ -14,11 +14,13 @@ pytestmark = pytest.mark.usefixtures("steady_node")
 
 def send_every_kind(sender: Person) -> list[int]:
     """Text, a photo with a caption, a sticker, a voice and a video message; their updates."""
-    sent = [sender.user.send_text("Hello there"),
-            sender.user.send_photo(caption="Look at this"),
-            sender.user.send_sticker(),
-            sender.user.send_voice(),
-            sender.user.send_video_note()]
+    sent = [
+        sender.user.send_text("Hello there"),
+        sender.user.send_photo(caption="Look at this"),
+        sender.user.send_sticker(),
+        sender.user.send_voice(),
+        sender.user.send_video_note(),
+    ]
     return [update.update_id for update in sent if update.update_id is not None]
 
 
@@ -28,9 +30,13 @@ def leaks_nothing(message: ChatMessage) -> bool:
 
 
 def match_id(people: People, first: Person, second: Person) -> object:
-    return people.value("SELECT id FROM matches WHERE user_low = least(%s, %s) "
-                        "AND user_high = greatest(%s, %s)",
-                        first.id, second.id, first.id, second.id)
+    return people.value(
+        "SELECT id FROM matches WHERE user_low = least(%s, %s) AND user_high = greatest(%s, %s)",
+        first.id,
+        second.id,
+        first.id,
+        second.id,
+    )
 
 
 def test_every_media_kind_is_relayed_both_ways(people: People) -> None:
@@ -42,7 +48,8 @@ def test_every_media_kind_is_relayed_both_ways(people: People) -> None:
         recipient.user.mark_read()
         send_every_kind(sender)
         text, photo, sticker_name, sticker, voice, note_name, note = (
-            recipient.user.wait_for_messages(7))
+            recipient.user.wait_for_messages(7)
+        )
         assert text.body == f"{sender.name}: Hello there"
         assert photo.photo and photo.caption == f"{sender.name}: Look at this"
         assert sticker_name.body == f"💬 {sender.name}:" and sticker.kind == "sticker"
@@ -51,8 +58,10 @@ def test_every_media_kind_is_relayed_both_ways(people: People) -> None:
         assert all(leaks_nothing(message) for message in (text, photo, sticker, voice, note))
     match = match_id(people, alice, bob)
     assert people.value("SELECT count(*) FROM chat_messages WHERE match_id = %s", match) == 10
-    assert people.value("SELECT conversation || ':' || started_by FROM matches WHERE id = %s",
-                        match) == f"replied:{alice.id}"
+    assert (
+        people.value("SELECT conversation || ':' || started_by FROM matches WHERE id = %s", match)
+        == f"replied:{alice.id}"
+    )
 
 
 def test_a_repeated_update_is_relayed_once(people: People, sandbox: SandboxClient) -> None:
@@ -66,8 +75,7 @@ def test_a_repeated_update_is_relayed_once(people: People, sandbox: SandboxClien
     sandbox.wait_updates_consumed()
     alice.user.send_text("After")
     assert bob.user.wait_for_message().body == "Alice: After"
-    assert people.value("SELECT count(*) FROM chat_messages WHERE sender_id = %s",
-                        alice.id) == 2
+    assert people.value("SELECT count(*) FROM chat_messages WHERE sender_id = %s", alice.id) == 2
 
 
 def test_username_is_shown_only_when_chosen(people: People) -> None:
@@ -81,8 +89,10 @@ def test_username_is_shown_only_when_chosen(people: People) -> None:
     alice.user.send_text("/settings")
     assert "don't see your @username" in alice.user.wait_for_message().body
     alice.user.press("👤 Show my @username to matches")
-    alice.user.wait_until(lambda chat: any("now see your @username" in m.body
-                                           for m in chat.bot_messages), what="the change")
+    alice.user.wait_until(
+        lambda chat: any("now see your @username" in m.body for m in chat.bot_messages),
+        what="the change",
+    )
     alice.user.send_text("Shown")
     assert bob.user.wait_for_message().body == f"Alice (@{username}): Shown"
 
@@ -96,8 +106,7 @@ def test_leaving_the_chat_stops_relaying(people: People) -> None:
     assert "You left the chat" in alice.user.wait_for_message().body
     alice.user.send_text("Not for Bob")
     assert "/browse" in alice.user.wait_for_message().body
-    assert people.value("SELECT count(*) FROM chat_messages WHERE sender_id = %s",
-                        alice.id) == 0
+    assert people.value("SELECT count(*) FROM chat_messages WHERE sender_id = %s", alice.id) == 0
     bob.user.send_text("Are you there?")
     relayed = alice.user.wait_for_message()
     assert relayed.body == "Bob: Are you there?" and "💬 Reply" in relayed.button_texts

@@ -54,10 +54,20 @@ def shown_to(viewer: Person) -> set[str]:
 Breaker = Callable[[People, str, Person], Person]
 
 
-def _woman(people: People, city: str, name: str, *, gender: str = "f", seeking: str = "m",
-           age: int = 30, ages: tuple[int, int] = (25, 40), photo: bool = True) -> Person:
-    return people.join(name, gender=gender, seeking=seeking, age=age, ages=ages, city=city,
-                       photo=photo)
+def _woman(
+    people: People,
+    city: str,
+    name: str,
+    *,
+    gender: str = "f",
+    seeking: str = "m",
+    age: int = 30,
+    ages: tuple[int, int] = (25, 40),
+    photo: bool = True,
+) -> Person:
+    return people.join(
+        name, gender=gender, seeking=seeking, age=age, ages=ages, city=city, photo=photo
+    )
 
 
 def _paused(people: People, city: str, viewer: Person) -> Person:
@@ -92,30 +102,36 @@ def _unfinished(people: People, city: str, viewer: Person) -> Person:
 
 def _blocked_by_viewer(people: People, city: str, viewer: Person) -> Person:
     person = _woman(people, city, "Blockedbyme")
-    people.sql("INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s)", viewer.id,
-               person.id)
+    people.sql("INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s)", viewer.id, person.id)
     return person
 
 
 def _blocked_viewer(people: People, city: str, viewer: Person) -> Person:
     person = _woman(people, city, "Blockedme")
-    people.sql("INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s)", person.id,
-               viewer.id)
+    people.sql("INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s)", person.id, viewer.id)
     return person
 
 
 def _already_liked(people: People, city: str, viewer: Person) -> Person:
     person = _woman(people, city, "Liked")
-    people.sql("INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'like')",
-               viewer.id, person.id)
+    people.sql(
+        "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'like')",
+        viewer.id,
+        person.id,
+    )
     return person
 
 
 def _matched(people: People, city: str, viewer: Person) -> Person:
     person = _woman(people, city, "Matched")
-    people.sql("INSERT INTO matches (user_low, user_high, status) "
-               "VALUES (least(%s, %s), greatest(%s, %s), 'unmatched')",
-               viewer.id, person.id, viewer.id, person.id)
+    people.sql(
+        "INSERT INTO matches (user_low, user_high, status) "
+        "VALUES (least(%s, %s), greatest(%s, %s), 'unmatched')",
+        viewer.id,
+        person.id,
+        viewer.id,
+        person.id,
+    )
     return person
 
 
@@ -200,14 +216,18 @@ def test_skipped_people_come_back_last_and_not_within_a_week(people: People) -> 
     city = unique_city()
     viewer = people.join("Viewer", gender="m", seeking="f", city=city)
     first = people.join("Skipped", city=city)
-    people.sql("UPDATE ratings SET combined_score = 0.9, primary_score = 1 WHERE user_id = %s",
-               first.id)
+    people.sql(
+        "UPDATE ratings SET combined_score = 0.9, primary_score = 1 WHERE user_id = %s", first.id
+    )
     assert skip_all(viewer.user) == ["Skipped"]
     assert skip_all(viewer.user) == [], "the pass ran dry: only old skips may come back"
     people.sql("DELETE FROM feed_passes WHERE viewer_id = %s", viewer.id)
     assert skip_all(viewer.user) == [], "a new pass leaves skipped people out"
-    people.sql("UPDATE interactions SET created_at = now() - interval '8 days' "
-               "WHERE actor_id = %s AND kind = 'skip'", viewer.id)
+    people.sql(
+        "UPDATE interactions SET created_at = now() - interval '8 days' "
+        "WHERE actor_id = %s AND kind = 'skip'",
+        viewer.id,
+    )
     newcomer = people.join("Newcomer", city=city)
     people.sql("UPDATE ratings SET combined_score = 0.1 WHERE user_id = %s", newcomer.id)
     people.sql("DELETE FROM feed_passes WHERE viewer_id = %s", viewer.id)
@@ -280,8 +300,10 @@ def test_like_notice_is_batched_with_a_count(people: People) -> None:
     first = star.user.wait_for_message()
     assert "Someone likes you" in first.body
     assert people.value("SELECT pending FROM like_notices WHERE user_id = %s", star.id) is True
-    people.sql("UPDATE like_notices SET last_sent_at = now() - interval '1 hour' "
-               "WHERE user_id = %s", star.id)
+    people.sql(
+        "UPDATE like_notices SET last_sent_at = now() - interval '1 hour' WHERE user_id = %s",
+        star.id,
+    )
     batched = star.user.wait_for_message(timeout=15)
     assert "3 people like you" in batched.body
     notices = [m for m in star.user.messages if "like you" in m.body or "likes you" in m.body]
@@ -291,8 +313,10 @@ def test_like_notice_is_batched_with_a_count(people: People) -> None:
 def couple(people: People, her_name: str, his_name: str) -> tuple[Person, Person]:
     """A woman and a man in a city of their own: each is the other's only candidate."""
     city = unique_city()
-    return (people.join(her_name, gender="f", seeking="m", city=city),
-            people.join(his_name, gender="m", seeking="f", city=city))
+    return (
+        people.join(her_name, gender="f", seeking="m", city=city),
+        people.join(his_name, gender="m", seeking="f", city=city),
+    )
 
 
 def like_the_card(person: Person) -> None:
@@ -312,19 +336,31 @@ def test_answering_a_like_makes_a_match_told_to_both(people: People) -> None:
     liker = next_card(she.user)
     assert liker is not None and card_name(liker) == "Bob"
     she.user.press("❤️ Like back", message_id=liker.message_id)
-    she.user.wait_until(lambda chat: any("Nobody new has liked you" in m.body
-                                         for m in chat.bot_messages), what="the likes end")
+    she.user.wait_until(
+        lambda chat: any("Nobody new has liked you" in m.body for m in chat.bot_messages),
+        what="the likes end",
+    )
     for person, other in ((she, "Bob"), (he, "Alice")):
         notice = person.user.wait_until(
             lambda chat: next((m for m in chat.bot_messages if "It's a match" in m.body), None),
-            what="the match notice")
+            what="the match notice",
+        )
         assert other in notice.body and "💬 Write" in notice.button_texts and notice.photo
     she.user.mark_read()
     she.user.send_text("/matches")
     listing = she.user.wait_for_message()
     assert "Bob" in listing.body and "no messages yet" in listing.body
-    assert people.value("SELECT count(*) FROM matches WHERE user_low = least(%s, %s) "
-                        "AND user_high = greatest(%s, %s)", she.id, he.id, she.id, he.id) == 1
+    assert (
+        people.value(
+            "SELECT count(*) FROM matches WHERE user_low = least(%s, %s) "
+            "AND user_high = greatest(%s, %s)",
+            she.id,
+            he.id,
+            she.id,
+            he.id,
+        )
+        == 1
+    )
 
 
 def test_simultaneous_likes_through_the_bot_make_one_match(people: People) -> None:
@@ -339,15 +375,25 @@ def test_simultaneous_likes_through_the_bot_make_one_match(people: People) -> No
         for person in (she, he):
             person.user.wait_until(
                 lambda chat: any("It's a match" in m.body for m in chat.bot_messages),
-                what="the match notice")
-            person.user.wait_until(lambda chat: any("That's everyone" in m.body
-                                                    for m in chat.bot_messages),
-                                   what="the feed after the like")
+                what="the match notice",
+            )
+            person.user.wait_until(
+                lambda chat: any("That's everyone" in m.body for m in chat.bot_messages),
+                what="the feed after the like",
+            )
         for person in (she, he):
             assert sum("It's a match" in m.body for m in person.user.messages) == 1
-        assert people.value("SELECT count(*) FROM matches WHERE user_low = least(%s, %s) "
-                            "AND user_high = greatest(%s, %s)",
-                            she.id, he.id, she.id, he.id) == 1
+        assert (
+            people.value(
+                "SELECT count(*) FROM matches WHERE user_low = least(%s, %s) "
+                "AND user_high = greatest(%s, %s)",
+                she.id,
+                he.id,
+                she.id,
+                he.id,
+            )
+            == 1
+        )
 
 
 def test_a_match_made_by_a_node_that_died_is_still_told_once(people: People) -> None:
@@ -361,24 +407,33 @@ def test_a_match_made_by_a_node_that_died_is_still_told_once(people: People) -> 
     assert his_card is not None and card_name(his_card) == "Iris"
     # What the dead node committed: his like and the match, in one transaction.
     with people.pool.connection() as conn:
-        conn.execute("INSERT INTO interactions (actor_id, target_id, kind) "
-                     "VALUES (%s, %s, 'like')", (he.id, she.id))
-        conn.execute("INSERT INTO matches (user_low, user_high) VALUES (least(%s, %s), "
-                     "greatest(%s, %s))", (he.id, she.id, he.id, she.id))
+        conn.execute(
+            "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'like')",
+            (he.id, she.id),
+        )
+        conn.execute(
+            "INSERT INTO matches (user_low, user_high) VALUES (least(%s, %s), greatest(%s, %s))",
+            (he.id, she.id, he.id, she.id),
+        )
     like = his_card.callback_data("❤️")
     he.user.press("❤️", message_id=his_card.message_id)
     match_notice(he, she)
     match_notice(she, he)
     he.user.press_forged(his_card.message_id, like)  # the same press once more
-    he.user.wait_until(lambda chat: sum("It's a match" in m.body
-                                        for m in chat.bot_messages) == 2,
-                       what="the match shown to him again")
+    he.user.wait_until(
+        lambda chat: sum("It's a match" in m.body for m in chat.bot_messages) == 2,
+        what="the match shown to him again",
+    )
     she.user.mark_read()
     she.user.send_text("/help")  # handled after any notice still on its way to her
     she.user.wait_for_message()
     assert sum("It's a match" in m.body for m in she.user.messages) == 1
-    assert people.value("SELECT count(*) FROM interactions WHERE actor_id = %s "
-                        "AND kind = 'like'", he.id) == 1
+    assert (
+        people.value(
+            "SELECT count(*) FROM interactions WHERE actor_id = %s AND kind = 'like'", he.id
+        )
+        == 1
+    )
 
 
 def test_daily_like_limit_is_told(people: People) -> None:
@@ -392,14 +447,21 @@ def test_daily_like_limit_is_told(people: People) -> None:
                RETURNING id)
            INSERT INTO interactions (actor_id, target_id, kind)
            SELECT %s, id, 'like' FROM fillers""",
-        viewer.id * 1000, viewer.id * 1000, viewer.id)
+        viewer.id * 1000,
+        viewer.id * 1000,
+        viewer.id,
+    )
     card = browse(viewer.user)
     assert card is not None
     viewer.user.press("❤️", message_id=card.message_id)
     refusal = viewer.user.wait_for_message()
     assert "all 100 likes for today" in refusal.body
-    assert people.value("SELECT count(*) FROM interactions WHERE actor_id = %s "
-                        "AND kind = 'like'", viewer.id) == 100
+    assert (
+        people.value(
+            "SELECT count(*) FROM interactions WHERE actor_id = %s AND kind = 'like'", viewer.id
+        )
+        == 100
+    )
 
 
 # -- buttons that must not work ------------------------------------------------------------------
@@ -423,8 +485,12 @@ def test_forged_and_stale_buttons_are_refused(people: People) -> None:
     people.sql("UPDATE users SET is_banned = true WHERE id = %s", shown.id)
     viewer.user.press("❤️", message_id=card.message_id)
     assert "no longer available" in (viewer.user.wait_for_answer().text or "")
-    assert people.value("SELECT count(*) FROM interactions WHERE actor_id = %s "
-                        "AND kind = 'like'", viewer.id) == 0
+    assert (
+        people.value(
+            "SELECT count(*) FROM interactions WHERE actor_id = %s AND kind = 'like'", viewer.id
+        )
+        == 0
+    )
 
 
 def test_people_who_liked_you_come_first(people: People) -> None:
@@ -444,8 +510,12 @@ def test_people_who_liked_you_come_first(people: People) -> None:
     assert first is not None and card_name(first) == "Admirer"
     second = decide(viewer.user, first, "👎")
     assert second is not None and card_name(second) == "Stranger"
-    assert people.value("SELECT count(*) FROM interactions WHERE actor_id = %s "
-                        "AND kind = 'view'", viewer.id) == 2
+    assert (
+        people.value(
+            "SELECT count(*) FROM interactions WHERE actor_id = %s AND kind = 'view'", viewer.id
+        )
+        == 2
+    )
 
 
 def test_settings_change_the_radius(people: People) -> None:

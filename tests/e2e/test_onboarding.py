@@ -31,8 +31,11 @@ def test_full_onboarding_in_russian(sandbox: SandboxClient, pool: db.Pool) -> No
     assert gender.button_texts == [olga.t("buttons.man"), olga.t("buttons.woman")]
     olga.press("buttons.woman")
     [seeking] = olga.expect(olga.question(Step.SEEKING))
-    assert seeking.button_texts == [olga.t("buttons.seek_men"), olga.t("buttons.seek_women"),
-                                    olga.t("buttons.seek_anyone")]
+    assert seeking.button_texts == [
+        olga.t("buttons.seek_men"),
+        olga.t("buttons.seek_women"),
+        olga.t("buttons.seek_anyone"),
+    ]
     olga.press("buttons.seek_anyone")
     [ages] = olga.expect(olga.question(Step.AGE_RANGE))
     assert ages.button_texts == [olga.t("buttons.keep_range", low=26, high=36)]
@@ -54,23 +57,36 @@ def test_full_onboarding_in_russian(sandbox: SandboxClient, pool: db.Pool) -> No
     olga.expect(olga.t("onboarding.done"))
     card, menu = olga.expect(
         "Ольга, 31, санкт-петербург — Люблю театр и длинные прогулки.\n\n"
-        + olga.t("profile.interests", interests=", ".join(
-            [olga.t("interests.theatre"), olga.t("interests.books")])),
-        olga.t("profile.menu"))
+        + olga.t(
+            "profile.interests",
+            interests=", ".join([olga.t("interests.theatre"), olga.t("interests.books")]),
+        ),
+        olga.t("profile.menu"),
+    )
     assert card.photo
     assert olga.t("buttons.edit_name") in menu.button_texts
 
     row = profile_row(pool, olga.id)
     assert row is not None
-    assert (row["onboarding_step"], row["language"], row["name"], row["age"], row["gender"],
-            row["seeking"], row["age_min"], row["age_max"], row["city"], row["interests"]) == (
-        None, "ru", "Ольга", 31, "f", "any", 28, 40, "санкт-петербург", ["theatre", "books"])
+    assert (
+        row["onboarding_step"],
+        row["language"],
+        row["name"],
+        row["age"],
+        row["gender"],
+        row["seeking"],
+        row["age_min"],
+        row["age_max"],
+        row["city"],
+        row["interests"],
+    ) == (None, "ru", "Ольга", 31, "f", "any", 28, 40, "санкт-петербург", ["theatre", "books"])
     assert row["completed_at"] is not None
 
 
 @pytest.mark.parametrize("language_code", ["en", "de", None])
-def test_anyone_else_is_onboarded_in_english(sandbox: SandboxClient, pool: db.Pool,
-                                             language_code: str | None) -> None:
+def test_anyone_else_is_onboarded_in_english(
+    sandbox: SandboxClient, pool: db.Pool, language_code: str | None
+) -> None:
     """Without a Russian language_code the bot speaks English; three photos end the step."""
     mark = Newcomer.create(sandbox, "en", name="Mark", language_code=language_code)
     mark.age = 45
@@ -89,7 +105,11 @@ def test_anyone_else_is_onboarded_in_english(sandbox: SandboxClient, pool: db.Po
     row = profile_row(pool, mark.id)
     assert row is not None
     assert (row["language"], row["city"], row["latitude"], row["longitude"]) == (
-        "en", None, 52.52, 13.405)
+        "en",
+        None,
+        52.52,
+        13.405,
+    )
 
 
 def test_language_switches_in_the_middle(sandbox: SandboxClient, pool: db.Pool) -> None:
@@ -123,8 +143,7 @@ def test_language_switches_in_the_middle(sandbox: SandboxClient, pool: db.Pool) 
     assert row is not None and row["language"] == "en"
 
 
-def test_cancel_leaves_onboarding_and_start_resumes(sandbox: SandboxClient,
-                                                     pool: db.Pool) -> None:
+def test_cancel_leaves_onboarding_and_start_resumes(sandbox: SandboxClient, pool: db.Pool) -> None:
     """After /cancel the bot takes no answer until /start resumes at the same step."""
     anna = Newcomer.create(sandbox, "en")
     anna.reach(Step.AGE)
@@ -143,7 +162,10 @@ def test_cancel_leaves_onboarding_and_start_resumes(sandbox: SandboxClient,
     anna.answer(Step.GENDER)
     row = profile_row(pool, anna.id)
     assert row is not None and (row["onboarding_step"], row["age"], row["gender"]) == (
-        "seeking", 27, "f")
+        "seeking",
+        27,
+        "f",
+    )
 
 
 def test_cancel_then_a_button_of_the_current_step_resumes(sandbox: SandboxClient) -> None:
@@ -188,12 +210,11 @@ def test_commands_in_the_middle_of_onboarding(sandbox: SandboxClient) -> None:
     anna.answer(Step.SEEKING)
 
 
-def test_interests_toggle_on_and_off_up_to_the_limit(sandbox: SandboxClient,
-                                                     pool: db.Pool) -> None:
+def test_interests_toggle_on_and_off_up_to_the_limit(sandbox: SandboxClient, pool: db.Pool) -> None:
     """Interests tick and untick on the same message; the eleventh is refused politely."""
     anna = Newcomer.create(sandbox, "en")
     question = anna.reach(Step.INTERESTS)
-    names = list(INTERESTS[:MAX_INTERESTS + 1])
+    names = list(INTERESTS[: MAX_INTERESTS + 1])
     for name in names[:MAX_INTERESTS]:
         anna.toggle(question, name)
     anna.user.press(anna.interest_label(names[MAX_INTERESTS]), message_id=question.message_id)
@@ -211,8 +232,9 @@ def test_help_lists_every_command(sandbox: SandboxClient) -> None:
     for language in LANGUAGES:
         anna = Newcomer.create(sandbox, language)
         anna.user.send_text("/help")
-        [help_text, _, _] = anna.expect(anna.t("help.text"), anna.t("onboarding.welcome"),
-                                        anna.question(Step.NAME))
+        [help_text, _, _] = anna.expect(
+            anna.t("help.text"), anna.t("onboarding.welcome"), anna.question(Step.NAME)
+        )
         for command in COMMANDS:
             assert f"/{command} " in help_text.body, (language, command)
         anna.answer(Step.NAME)
@@ -225,8 +247,7 @@ def test_language_as_the_first_message(sandbox: SandboxClient, pool: db.Pool) ->
     the first question again in Russian."""
     anna = Newcomer.create(sandbox, "en")
     anna.user.send_text("/language")
-    anna.expect(anna.t("language.choose"), anna.t("onboarding.welcome"),
-                anna.question(Step.NAME))
+    anna.expect(anna.t("language.choose"), anna.t("onboarding.welcome"), anna.question(Step.NAME))
     anna.press("buttons.lang_ru")
     anna.language = "ru"
     anna.expect(anna.t("language.set"), anna.question(Step.NAME))
@@ -235,8 +256,7 @@ def test_language_as_the_first_message(sandbox: SandboxClient, pool: db.Pool) ->
     assert row is not None and (row["language"], row["name"]) == ("ru", "Anna")
 
 
-def test_an_image_sent_as_a_file_during_onboarding(sandbox: SandboxClient,
-                                                   pool: db.Pool) -> None:
+def test_an_image_sent_as_a_file_during_onboarding(sandbox: SandboxClient, pool: db.Pool) -> None:
     """A picture sent as a file counts as a photo and shows on the card as a photo."""
     anna = Newcomer.create(sandbox, "en")
     city = unique_city()
@@ -251,34 +271,46 @@ def test_an_image_sent_as_a_file_during_onboarding(sandbox: SandboxClient,
     assert row is not None and row["onboarding_step"] is None
 
 
-def test_commands_are_registered_in_both_languages(node: NodeThread,
-                                                   sandbox: SandboxClient) -> None:
+def test_commands_are_registered_in_both_languages(
+    node: NodeThread, sandbox: SandboxClient
+) -> None:
     """At start the node called setMyCommands for English (the default) and for Russian."""
     [bot] = [bot for bot in sandbox.bots() if bot["token"] == node.node.settings.bot_token]
-    registered = {entry["language_code"]: entry["commands"] for entry in bot["commands"]
-                  if entry["scope"] == {"type": "default"}}
+    registered = {
+        entry["language_code"]: entry["commands"]
+        for entry in bot["commands"]
+        if entry["scope"] == {"type": "default"}
+    }
     for language, code in (("en", ""), ("ru", "ru")):
         assert registered[code] == [
-            {"command": name, "description": t(language, f"commands.{name}")}
-            for name in COMMANDS], language
+            {"command": name, "description": t(language, f"commands.{name}")} for name in COMMANDS
+        ], language
 
 
-def test_metrics_endpoint_counts_no_errors_for_bad_input(node: NodeThread,
-                                                         sandbox: SandboxClient) -> None:
+def test_metrics_endpoint_counts_no_errors_for_bad_input(
+    node: NodeThread, sandbox: SandboxClient
+) -> None:
     """A user who gets every step wrong once is answered, and /metrics shows no new error."""
+
     def errors() -> float:
         text = httpx.get(f"{node.metrics_url}/metrics", timeout=5).text
-        return sum(float(line.rsplit(" ", 1)[1]) for line in text.splitlines()
-                   if line.startswith("bot_errors_total"))
+        return sum(
+            float(line.rsplit(" ", 1)[1])
+            for line in text.splitlines()
+            if line.startswith("bot_errors_total")
+        )
 
     before = errors()
     anna = Newcomer.create(sandbox, "en")
     anna.start()
     for step in ONBOARDING_ORDER[:-1]:
         anna.user.send_sticker()
-        key = {Step.GENDER: "errors.expected_choice", Step.SEEKING: "errors.expected_choice",
-               Step.INTERESTS: "errors.expected_choice",
-               Step.LOCATION: "errors.expected_location"}.get(step, "errors.expected_text")
+        key = {
+            Step.GENDER: "errors.expected_choice",
+            Step.SEEKING: "errors.expected_choice",
+            Step.INTERESTS: "errors.expected_choice",
+            Step.LOCATION: "errors.expected_location",
+        }.get(step, "errors.expected_text")
         anna.expect_refusal(key, step)
         anna.answer(step, city=unique_city())
     anna.user.send_text("me.jpg")

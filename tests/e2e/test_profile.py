@@ -17,8 +17,14 @@ from tests.e2e.story import Newcomer, fetch, image, profile_row, unique_city
 pytestmark = pytest.mark.usefixtures("steady_node")
 
 
-def caption(person: Newcomer, name: str, age: int, place: str, about: str | None = None,
-            interests: tuple[str, ...] = ()) -> str:
+def caption(
+    person: Newcomer,
+    name: str,
+    age: int,
+    place: str,
+    about: str | None = None,
+    interests: tuple[str, ...] = (),
+) -> str:
     head = person.t("profile.card", name=name, age=age, place=place)
     text = f"{head} — {about}" if about else head
     if interests:
@@ -27,8 +33,9 @@ def caption(person: Newcomer, name: str, age: int, place: str, about: str | None
     return text
 
 
-def member(sandbox: SandboxClient, language: str = "en", photos: int = 1,
-           name: str = "Anna") -> tuple[Newcomer, str]:
+def member(
+    sandbox: SandboxClient, language: str = "en", photos: int = 1, name: str = "Anna"
+) -> tuple[Newcomer, str]:
     """A user who finished onboarding (in a city of their own), and that city."""
     person = Newcomer.create(sandbox, language, name=name)
     city = unique_city()
@@ -48,7 +55,8 @@ def saved_card(person: Newcomer, text: str, photos: int = 1) -> list[ChatMessage
     person.expect(person.t("common.saved"))
     messages = person.take(photos + 1)
     assert [messages[0].body, messages[-1].body] == [text, person.t("profile.menu")], (
-        person.user.transcript())
+        person.user.transcript()
+    )
     return messages
 
 
@@ -61,10 +69,16 @@ def test_profile_shows_the_card_and_the_menu(sandbox: SandboxClient, language: s
     assert card.photo
     assert menu.buttons == [
         [anna.t("buttons.edit_name"), anna.t("buttons.edit_age"), anna.t("buttons.edit_gender")],
-        [anna.t("buttons.edit_seeking"), anna.t("buttons.edit_age_range"),
-         anna.t("buttons.edit_location")],
-        [anna.t("buttons.edit_about"), anna.t("buttons.edit_interests"),
-         anna.t("buttons.edit_photos")],
+        [
+            anna.t("buttons.edit_seeking"),
+            anna.t("buttons.edit_age_range"),
+            anna.t("buttons.edit_location"),
+        ],
+        [
+            anna.t("buttons.edit_about"),
+            anna.t("buttons.edit_interests"),
+            anna.t("buttons.edit_photos"),
+        ],
         [anna.t("buttons.pause"), anna.t("buttons.delete_account")],
     ]
 
@@ -144,7 +158,10 @@ def test_edit_city_to_location_and_back(sandbox: SandboxClient, pool: db.Pool) -
     assert card.body == caption(anna, "Anna", 27, anna.t("profile.location_shared"))
     row = profile_row(pool, anna.id)
     assert row is not None and (row["city"], row["latitude"], row["longitude"]) == (
-        None, 48.8566, 2.3522)
+        None,
+        48.8566,
+        2.3522,
+    )
 
     edit(anna, "location", Step.LOCATION)
     anna.user.send_text("Paris")
@@ -154,7 +171,10 @@ def test_edit_city_to_location_and_back(sandbox: SandboxClient, pool: db.Pool) -
     assert card.body == caption(anna, "Anna", 27, "Paris")
     row = profile_row(pool, anna.id)
     assert row is not None and (row["city"], row["city_key"], row["latitude"]) == (
-        "Paris", "paris", None)
+        "Paris",
+        "paris",
+        None,
+    )
 
 
 def test_edit_interests(sandbox: SandboxClient, pool: db.Pool) -> None:
@@ -197,7 +217,8 @@ def photo_manager(person: Newcomer, count: int) -> list[ChatMessage]:
     assert messages[0].body == person.t("profile.photos_title", count=count, limit=MAX_PHOTOS)
     assert [message.body for message in messages[1:-1]] == [
         person.t("profile.photo_caption_main", position=1),
-        *(person.t("profile.photo_caption", position=n) for n in range(2, count + 1))]
+        *(person.t("profile.photo_caption", position=n) for n in range(2, count + 1)),
+    ]
     assert messages[-1].body == person.t("profile.menu")
     return messages
 
@@ -208,25 +229,33 @@ def rows(pool: db.Pool, query: str, *params: object) -> list[dict[str, object]]:
 
 
 def rows_of(pool: db.Pool, user_id: int) -> list[tuple[str, str]]:
-    return [(str(row["telegram_file_id"]), str(row["object_key"])) for row in rows(
-        pool, "SELECT telegram_file_id, object_key FROM photos WHERE user_id = %s "
-              "ORDER BY position", user_id)]
+    return [
+        (str(row["telegram_file_id"]), str(row["object_key"]))
+        for row in rows(
+            pool,
+            "SELECT telegram_file_id, object_key FROM photos WHERE user_id = %s ORDER BY position",
+            user_id,
+        )
+    ]
 
 
 def largest(message: ChatMessage) -> str:
     return message.photo[-1]
 
 
-def test_photos_add_make_main_and_delete(sandbox: SandboxClient, pool: db.Pool,
-                                         photo_store: PhotoStore) -> None:
+def test_photos_add_make_main_and_delete(
+    sandbox: SandboxClient, pool: db.Pool, photo_store: PhotoStore
+) -> None:
     """Photos are added up to three, any can become the main one (the card's photo changes),
     and one is deleted together with its stored object."""
     anna, city = member(sandbox)
     anna.press("buttons.edit_photos")
     screen = photo_manager(anna, 1)
     assert screen[1].button_texts == [anna.t("buttons.photo_delete")]
-    assert screen[-1].button_texts == [anna.t("buttons.photo_add"),
-                                       anna.t("buttons.back_to_profile")]
+    assert screen[-1].button_texts == [
+        anna.t("buttons.photo_add"),
+        anna.t("buttons.back_to_profile"),
+    ]
     anna.press("buttons.photo_add")
     anna.expect(anna.t("profile.send_new_photo"))
     anna.user.send_photo(image())
@@ -236,8 +265,10 @@ def test_photos_add_make_main_and_delete(sandbox: SandboxClient, pool: db.Pool,
     anna.press("buttons.edit_photos")
     screen = photo_manager(anna, 2)
     first, second = largest(screen[1]), largest(screen[2])
-    assert screen[2].button_texts == [anna.t("buttons.photo_make_main"),
-                                      anna.t("buttons.photo_delete")]
+    assert screen[2].button_texts == [
+        anna.t("buttons.photo_make_main"),
+        anna.t("buttons.photo_delete"),
+    ]
     anna.press("buttons.photo_make_main", message_id=screen[2].message_id)
     anna.expect(anna.t("profile.photo_made_main"))
     screen = photo_manager(anna, 2)
@@ -258,8 +289,10 @@ def test_photos_add_make_main_and_delete(sandbox: SandboxClient, pool: db.Pool,
     deleted_key = next(key for key in keys if key != kept_key)
     assert not photo_store.exists(deleted_key)
     assert photo_store.exists(kept_key)
-    assert fetch(pool, "SELECT 1 AS x FROM orphaned_objects WHERE object_key = %s",
-                 deleted_key) is None
+    assert (
+        fetch(pool, "SELECT 1 AS x FROM orphaned_objects WHERE object_key = %s", deleted_key)
+        is None
+    )
     anna.press("buttons.back_to_profile")
     card = anna.take(2)
     assert (card[0].body, largest(card[0])) == (caption(anna, "Anna", 27, city), first)
@@ -285,9 +318,12 @@ def test_an_image_sent_as_a_file_is_accepted(sandbox: SandboxClient, pool: db.Po
     anna.expect(anna.t("profile.send_new_photo"))
     anna.user.send_document(image(kind="PNG"), "me.png", "image/png")
     saved_card(anna, caption(anna, "Anna", 27, city), photos=2)
-    assert [row["content_type"] for row in rows(
-        pool, "SELECT content_type FROM photos WHERE user_id = %s ORDER BY position",
-        anna.id)] == ["image/jpeg", "image/png"]
+    assert [
+        row["content_type"]
+        for row in rows(
+            pool, "SELECT content_type FROM photos WHERE user_id = %s ORDER BY position", anna.id
+        )
+    ] == ["image/jpeg", "image/png"]
 
 
 def test_a_fourth_photo_is_refused(sandbox: SandboxClient, pool: db.Pool) -> None:
@@ -331,8 +367,10 @@ def test_pause_and_resume(sandbox: SandboxClient, pool: db.Pool, language: str) 
     [_, menu] = anna.open_profile()
     anna.press("buttons.pause", message_id=menu.message_id)
     anna.expect(anna.t("profile.paused"))
-    anna.user.wait_until(lambda chat: anna.t("buttons.resume") in chat.message(
-        menu.message_id).button_texts, what="the Resume button")
+    anna.user.wait_until(
+        lambda chat: anna.t("buttons.resume") in chat.message(menu.message_id).button_texts,
+        what="the Resume button",
+    )
     row = profile_row(pool, anna.id)
     assert row is not None and row["is_paused"] is True
     [_, paused_menu] = anna.open_profile(paused=True)
@@ -340,8 +378,10 @@ def test_pause_and_resume(sandbox: SandboxClient, pool: db.Pool, language: str) 
 
     anna.press("buttons.resume", message_id=menu.message_id)
     anna.expect(anna.t("profile.resumed"))
-    anna.user.wait_until(lambda chat: anna.t("buttons.pause") in chat.message(
-        menu.message_id).button_texts, what="the Pause button")
+    anna.user.wait_until(
+        lambda chat: anna.t("buttons.pause") in chat.message(menu.message_id).button_texts,
+        what="the Pause button",
+    )
     row = profile_row(pool, anna.id)
     assert row is not None and row["is_paused"] is False
 
@@ -358,8 +398,9 @@ def test_delete_account_can_be_declined(sandbox: SandboxClient, pool: db.Pool) -
 
 
 @pytest.mark.parametrize("language", LANGUAGES)
-def test_delete_account_removes_rows_and_photos(sandbox: SandboxClient, pool: db.Pool,
-                                                photo_store: PhotoStore, language: str) -> None:
+def test_delete_account_removes_rows_and_photos(
+    sandbox: SandboxClient, pool: db.Pool, photo_store: PhotoStore, language: str
+) -> None:
     """After the confirmation the user's rows and stored photos are gone, old buttons find no
     profile, and /start begins again as a new user."""
     anna, _ = member(sandbox, language, photos=2)
@@ -372,12 +413,17 @@ def test_delete_account_removes_rows_and_photos(sandbox: SandboxClient, pool: db
     [deleted] = anna.expect(anna.t("profile.deleted"))
     assert (deleted.reply_markup or {}).get("remove_keyboard")
 
-    for table, column in (("users", "id"), ("profiles", "user_id"), ("photos", "user_id"),
-                          ("ratings", "user_id")):
+    for table, column in (
+        ("users", "id"),
+        ("profiles", "user_id"),
+        ("photos", "user_id"),
+        ("ratings", "user_id"),
+    ):
         assert fetch(pool, f"SELECT 1 AS x FROM {table} WHERE {column} = %s", anna.id) is None
     assert not any(photo_store.exists(key) for key in keys)
-    assert fetch(pool, "SELECT 1 AS x FROM orphaned_objects WHERE object_key = ANY(%s)",
-                 keys) is None
+    assert (
+        fetch(pool, "SELECT 1 AS x FROM orphaned_objects WHERE object_key = ANY(%s)", keys) is None
+    )
 
     anna.press("buttons.edit_name", message_id=menu.message_id)
     answer = anna.user.wait_for_answer()

@@ -85,8 +85,9 @@ def node(environ: dict[str, str]) -> Iterator[Restartable]:
     running.stop()
 
 
-def test_onboarding_resumes_after_a_restart(node: Restartable, own_sandbox: SandboxClient,
-                                            own_pool: db.Pool) -> None:
+def test_onboarding_resumes_after_a_restart(
+    node: Restartable, own_sandbox: SandboxClient, own_pool: db.Pool
+) -> None:
     """A user half-way through onboarding answers while the node restarts; the new node takes
     the answer for the step they were on and onboarding goes on to the end."""
     anna = Newcomer.create(own_sandbox, "ru")
@@ -115,8 +116,9 @@ def test_onboarding_resumes_after_a_restart(node: Restartable, own_sandbox: Sand
     anna.expect(anna.t("onboarding.done"), f"Anna, 27, {city}", anna.t("profile.menu"))
 
 
-def test_an_edit_survives_a_restart(node: Restartable, own_sandbox: SandboxClient,
-                                    own_pool: db.Pool) -> None:
+def test_an_edit_survives_a_restart(
+    node: Restartable, own_sandbox: SandboxClient, own_pool: db.Pool
+) -> None:
     """A user who pressed Edit before the restart has their next message taken as the new
     value by the new node."""
     anna = Newcomer.create(own_sandbox, "en")
@@ -133,7 +135,8 @@ def test_an_edit_survives_a_restart(node: Restartable, own_sandbox: SandboxClien
 
 
 def test_a_cancelled_onboarding_stays_cancelled_after_a_restart(
-        node: Restartable, own_sandbox: SandboxClient, own_pool: db.Pool) -> None:
+    node: Restartable, own_sandbox: SandboxClient, own_pool: db.Pool
+) -> None:
     """/cancel before a restart still holds after it, until /start resumes."""
     anna = Newcomer.create(own_sandbox, "en")
     anna.reach(Step.NAME)

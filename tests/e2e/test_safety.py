@@ -20,7 +20,7 @@ from tests.e2e.people import (
 pytestmark = pytest.mark.usefixtures("steady_node")
 
 ADMIN_ID = 777000001  # ADMIN_IDS of the session's node (tests/e2e/conftest.py)
-REPORTS_TO_HIDE = 3   # the default of REPORTS_TO_HIDE
+REPORTS_TO_HIDE = 3  # the default of REPORTS_TO_HIDE
 
 
 @pytest.fixture(scope="module")
@@ -33,8 +33,10 @@ def open_match_card(person: Person, other: Person) -> None:
     person.user.mark_read()
     person.user.send_text("/matches")
     listing = person.user.wait_for_message()
-    person.user.press(next(label for label in listing.button_texts if other.name in label),
-                      message_id=listing.message_id)
+    person.user.press(
+        next(label for label in listing.button_texts if other.name in label),
+        message_id=listing.message_id,
+    )
     card = person.user.wait_for_message()
     assert card_name(card) == other.name, card.describe()
 
@@ -54,24 +56,35 @@ def assert_refused(person: Person, text: str, reason: str) -> None:
     assert reason in person.user.wait_for_message().body
 
 
-@pytest.mark.parametrize(("button", "done", "refusal"), [
-    ("💔 Unmatch", "Unmatched", "This conversation has ended"),
-    ("🚫 Block", "Blocked", "You can't write to this person any more"),
-])
+@pytest.mark.parametrize(
+    ("button", "done", "refusal"),
+    [
+        ("💔 Unmatch", "Unmatched", "This conversation has ended"),
+        ("🚫 Block", "Blocked", "You can't write to this person any more"),
+    ],
+)
 def test_ending_a_match_stops_chat_and_browsing_both_ways(
-        people: People, button: str, done: str, refusal: str) -> None:
+    people: People, button: str, done: str, refusal: str
+) -> None:
     """After an unmatch or a block, neither side's messages are relayed any more, the one
     still in the chat is told why, and neither is ever shown to the other again."""
     alice, bob = matched_pair(people)
     end_match(alice, bob, button, done)
     assert_refused(bob, "Still there?", refusal)
     assert_refused(alice, "Hello?", "/browse")  # no chat any more: the idle hint
-    match = people.value("SELECT id FROM matches WHERE user_low = least(%s, %s) "
-                         "AND user_high = greatest(%s, %s)", alice.id, bob.id, alice.id, bob.id)
+    match = people.value(
+        "SELECT id FROM matches WHERE user_low = least(%s, %s) AND user_high = greatest(%s, %s)",
+        alice.id,
+        bob.id,
+        alice.id,
+        bob.id,
+    )
     assert people.value("SELECT count(*) FROM chat_messages WHERE match_id = %s", match) == 0
     bob.user.mark_read()
-    bob.user.press("💬 Write", message_id=next(
-        m.message_id for m in bob.user.messages if "It's a match" in m.body))
+    bob.user.press(
+        "💬 Write",
+        message_id=next(m.message_id for m in bob.user.messages if "It's a match" in m.body),
+    )
     assert refusal in (bob.user.wait_for_answer().text or "")
     assert skip_all(alice.user) == [] and skip_all(bob.user) == []
 
@@ -87,18 +100,20 @@ def report_from_feed(reporter: Person, reported: Person, reason: str, comment: s
         reporter.user.press("No comment")
     else:
         reporter.user.send_text(comment)
-    reporter.user.wait_until(lambda chat: any("report was sent" in m.body
-                                              for m in chat.bot_messages), what="the thanks")
+    reporter.user.wait_until(
+        lambda chat: any("report was sent" in m.body for m in chat.bot_messages), what="the thanks"
+    )
 
 
-def test_reports_hide_a_profile_until_a_moderator_reviews_it(people: People,
-                                                             admin: Person) -> None:
+def test_reports_hide_a_profile_until_a_moderator_reviews_it(people: People, admin: Person) -> None:
     """A profile reported by enough different people is hidden; the moderator sees every
     reason and comment in /reports; dismissing shows the profile again."""
     city = unique_city()
     reported = people.join("Suspect", city=city)
-    reporters = [people.join(f"Reporter{'abc'[n]}", gender="m", seeking="f", city=city)
-                 for n in range(REPORTS_TO_HIDE)]
+    reporters = [
+        people.join(f"Reporter{'abc'[n]}", gender="m", seeking="f", city=city)
+        for n in range(REPORTS_TO_HIDE)
+    ]
     report_from_feed(reporters[0], reported, "🎭 Fake profile", "Photo of a celebrity")
     report_from_feed(reporters[1], reported, "🤖 Spam or ads", None)
     late_viewer = people.join("Lateviewer", gender="m", seeking="f", city=city)
@@ -113,8 +128,9 @@ def test_reports_hide_a_profile_until_a_moderator_reviews_it(people: People,
     assert "Hidden until reviewed." in case.body
     assert "🎭 Fake profile: Photo of a celebrity" in case.body and "🤬 Offensive" in case.body
     admin.user.press("✅ Dismiss", message_id=case.message_id)
-    admin.user.wait_until(lambda chat: any("dismissed" in m.body for m in chat.bot_messages),
-                          what="the dismissal")
+    admin.user.wait_until(
+        lambda chat: any("dismissed" in m.body for m in chat.bot_messages), what="the dismissal"
+    )
     fresh_viewer = people.join("Freshviewer", gender="m", seeking="f", city=city)
     assert skip_all(fresh_viewer.user) == ["Suspect"]
 
@@ -131,10 +147,13 @@ def test_moderator_bans_from_review_and_by_command(people: People, admin: Person
     admin.user.send_text("/reports")
     case = admin.user.wait_until(
         lambda chat: next((m for m in chat.bot_messages if str(spammer.id) in m.body), None),
-        what="the spammer's case")
+        what="the spammer's case",
+    )
     admin.user.press("🔨 Ban", message_id=case.message_id)
-    admin.user.wait_until(lambda chat: any(f"User {spammer.id} is banned" in m.body
-                                           for m in chat.bot_messages), what="the ban")
+    admin.user.wait_until(
+        lambda chat: any(f"User {spammer.id} is banned" in m.body for m in chat.bot_messages),
+        what="the ban",
+    )
     assert_refused(spammer, "/browse", "blocked by a moderator")
 
     other = people.join("Other", city=city)

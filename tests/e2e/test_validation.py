@@ -95,7 +95,8 @@ def test_choice_steps_take_buttons_only(person: Newcomer, pool: db.Pool, step: S
     person.answer(step)
     row = profile_row(pool, person.id)
     assert row is not None and (row["gender"], row["seeking"]) == (
-        ("f", None) if step is Step.GENDER else ("f", "m"))
+        ("f", None) if step is Step.GENDER else ("f", "m")
+    )
 
 
 def test_age_range_step(person: Newcomer, pool: db.Pool) -> None:
@@ -130,8 +131,7 @@ def test_location_step(person: Newcomer, pool: db.Pool) -> None:
     person.user.send_text("St. Petersburg")
     person.expect(person.t("common.saved"), person.question(Step.ABOUT))
     row = profile_row(pool, person.id)
-    assert row is not None and (row["city"], row["city_key"]) == (
-        "St. Petersburg", "st petersburg")
+    assert row is not None and (row["city"], row["city_key"]) == ("St. Petersburg", "st petersburg")
 
 
 def test_about_step(person: Newcomer, pool: db.Pool) -> None:
@@ -139,8 +139,7 @@ def test_about_step(person: Newcomer, pool: db.Pool) -> None:
     person.reach(Step.ABOUT)
     refuse_all(person, Step.ABOUT, "errors.expected_text", NOT_TEXT)
     person.user.send_text("x" * (ABOUT_MAX + 1))
-    person.expect_refusal("errors.about_length", Step.ABOUT, length=ABOUT_MAX + 1,
-                          limit=ABOUT_MAX)
+    person.expect_refusal("errors.about_length", Step.ABOUT, length=ABOUT_MAX + 1, limit=ABOUT_MAX)
     person.user.send_text("y" * ABOUT_MAX)
     person.expect(person.question(Step.INTERESTS))
     row = profile_row(pool, person.id)
@@ -162,8 +161,9 @@ def test_photo_step(person: Newcomer, pool: db.Pool) -> None:
     person.reach(Step.PHOTOS)
     person.user.send_text("here is my photo")
     person.expect_refusal("errors.expected_photo", Step.PHOTOS)
-    not_a_photo = {kind: send for kind, send in NOT_TEXT.items()
-                   if kind not in ("photo", "document")}
+    not_a_photo = {
+        kind: send for kind, send in NOT_TEXT.items() if kind not in ("photo", "document")
+    }
     refuse_all(person, Step.PHOTOS, "errors.expected_photo", not_a_photo)
     person.user.send_document(PDF, "me.pdf", "application/pdf")
     person.expect_refusal("errors.photo_not_image", Step.PHOTOS)
@@ -188,8 +188,7 @@ def test_the_same_photo_twice_is_stored_once(sandbox: SandboxClient, pool: db.Po
     anna.user.send_photo(picture)
     [_, again] = anna.expect_refusal("errors.photo_duplicate", Step.PHOTOS)
     assert again.button_texts == [anna.t("buttons.done")]
-    assert fetch(pool, "SELECT count(*) AS n FROM photos WHERE user_id = %s", anna.id) == {
-        "n": 1}
+    assert fetch(pool, "SELECT count(*) AS n FROM photos WHERE user_id = %s", anna.id) == {"n": 1}
     anna.press("buttons.done")
     anna.expect(anna.t("onboarding.done"))
 
@@ -208,14 +207,21 @@ def test_stale_step_button_is_refused(person: Newcomer, pool: db.Pool) -> None:
 
 
 def test_onboarding_button_after_the_profile_is_finished_shows_it(
-        sandbox: SandboxClient, pool: db.Pool) -> None:
+    sandbox: SandboxClient, pool: db.Pool
+) -> None:
     """The last onboarding button pressed again once the profile is finished (late, or the
     same update handled again after its node died) is refused and the profile shown, as the
     first press showed it; nothing changes."""
     anna = Newcomer.create(sandbox, "en")
     gender = anna.reach(Step.GENDER)
-    for step in (Step.GENDER, Step.SEEKING, Step.AGE_RANGE, Step.LOCATION, Step.ABOUT,
-                 Step.INTERESTS):
+    for step in (
+        Step.GENDER,
+        Step.SEEKING,
+        Step.AGE_RANGE,
+        Step.LOCATION,
+        Step.ABOUT,
+        Step.INTERESTS,
+    ):
         anna.answer(step)
     card, menu = anna.finish()
     anna.press("buttons.man", message_id=gender.message_id)
@@ -225,10 +231,11 @@ def test_onboarding_button_after_the_profile_is_finished_shows_it(
     assert row is not None and (row["gender"], row["onboarding_step"]) == ("f", None)
 
 
-@pytest.mark.parametrize("data", ["garbage", "st:gender:m", "st:gender:m~AAAAAAAA", "~", "",
-                                  "dl:yes~" + "x" * 8, "é" * 30])
-def test_forged_button_data_is_refused(sandbox: SandboxClient, pool: db.Pool,
-                                       data: str) -> None:
+@pytest.mark.parametrize(
+    "data",
+    ["garbage", "st:gender:m", "st:gender:m~AAAAAAAA", "~", "", "dl:yes~" + "x" * 8, "é" * 30],
+)
+def test_forged_button_data_is_refused(sandbox: SandboxClient, pool: db.Pool, data: str) -> None:
     """Made-up callback data is refused like an old button, and the question comes again."""
     anna = Newcomer.create(sandbox, "en")
     gender = anna.reach(Step.GENDER)
@@ -252,13 +259,18 @@ def test_button_on_a_message_that_does_not_exist(sandbox: SandboxClient) -> None
     anna.expect(anna.question(Step.SEEKING))
 
 
-def test_stale_onboarding_button_during_an_edit(sandbox: SandboxClient,
-                                                pool: db.Pool) -> None:
+def test_stale_onboarding_button_during_an_edit(sandbox: SandboxClient, pool: db.Pool) -> None:
     """An onboarding button pressed while editing is refused and the edit question repeated."""
     anna = Newcomer.create(sandbox, "en")
     gender = anna.reach(Step.GENDER)
-    for step in (Step.GENDER, Step.SEEKING, Step.AGE_RANGE, Step.LOCATION, Step.ABOUT,
-                 Step.INTERESTS):
+    for step in (
+        Step.GENDER,
+        Step.SEEKING,
+        Step.AGE_RANGE,
+        Step.LOCATION,
+        Step.ABOUT,
+        Step.INTERESTS,
+    ):
         anna.answer(step)
     anna.finish()
     anna.press("buttons.edit_age")
@@ -272,8 +284,7 @@ def test_stale_onboarding_button_during_an_edit(sandbox: SandboxClient,
     assert row is not None and (row["gender"], row["age"]) == ("f", 28)
 
 
-def test_button_signed_for_another_user_is_refused(sandbox: SandboxClient,
-                                                   pool: db.Pool) -> None:
+def test_button_signed_for_another_user_is_refused(sandbox: SandboxClient, pool: db.Pool) -> None:
     """Data copied from another user's buttons does nothing for the one who sends it."""
     anna, boris = Newcomer.create(sandbox, "en"), Newcomer.create(sandbox, "ru", name="Борис")
     gender = anna.reach(Step.GENDER)
@@ -288,8 +299,9 @@ def test_button_signed_for_another_user_is_refused(sandbox: SandboxClient,
     assert row is not None and row["gender"] == "f"
 
 
-def test_deleting_with_another_users_button_is_refused(sandbox: SandboxClient,
-                                                       pool: db.Pool) -> None:
+def test_deleting_with_another_users_button_is_refused(
+    sandbox: SandboxClient, pool: db.Pool
+) -> None:
     """The most harmful button, "yes, delete my account", only works for its owner."""
     anna, boris = Newcomer.create(sandbox, "en"), Newcomer.create(sandbox, "en", name="Boris")
     anna.onboard()

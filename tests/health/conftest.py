@@ -32,15 +32,20 @@ def samples(metrics_url: str) -> list[tuple[str, dict[str, str], float]]:
     response = get(f"{metrics_url}/metrics")
     assert response.status_code == 200, response.text
     assert response.headers["content-type"].startswith("text/plain")
-    return [(sample.name, dict(sample.labels), sample.value)
-            for family in text_string_to_metric_families(response.text)
-            for sample in family.samples]
+    return [
+        (sample.name, dict(sample.labels), sample.value)
+        for family in text_string_to_metric_families(response.text)
+        for sample in family.samples
+    ]
 
 
 def total(metrics_url: str, name: str, **labels: str) -> float:
     """The sum of one metric's samples whose labels include ``labels``."""
-    return sum(value for sample, found, value in samples(metrics_url)
-               if sample == name and labels.items() <= found.items())
+    return sum(
+        value
+        for sample, found, value in samples(metrics_url)
+        if sample == name and labels.items() <= found.items()
+    )
 
 
 def eventually(condition: Callable[[], T | None], what: str, timeout: float = 15.0) -> T:
@@ -91,8 +96,9 @@ def fast_gauges() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def health_node(own_services: Services, own_sandbox: SandboxServer,
-                fast_gauges: None) -> Iterator[NodeThread]:
+def health_node(
+    own_services: Services, own_sandbox: SandboxServer, fast_gauges: None
+) -> Iterator[NodeThread]:
     with NodeThread(own_services.environ(TELEGRAM_API_URL=own_sandbox.url)) as running:
         yield running
 

@@ -50,17 +50,26 @@ class TestHealthy:
 
 
 class TestMetrics:
-    def test_counters_move_with_traffic(self, health_node: NodeThread,
-                                        sandbox_client: SandboxClient) -> None:
+    def test_counters_move_with_traffic(
+        self, health_node: NodeThread, sandbox_client: SandboxClient
+    ) -> None:
         """An update handled moves the updates, Bot API calls and handler latency series."""
         url = health_node.metrics_url
-        before = {name: total(url, name) for name in (
-            "bot_updates_handled_total", "bot_api_calls_total", "bot_handler_seconds_count")}
+        before = {
+            name: total(url, name)
+            for name in (
+                "bot_updates_handled_total",
+                "bot_api_calls_total",
+                "bot_handler_seconds_count",
+            )
+        }
         user = sandbox_client.create_user("Metrics")
         user.send_text("/start")
         user.wait_until(lambda chat: "What's your name?" in chat.transcript(), what="question")
-        eventually(lambda: total(url, "bot_handler_seconds_count")
-                   > before["bot_handler_seconds_count"], "the handler latency observed")
+        eventually(
+            lambda: total(url, "bot_handler_seconds_count") > before["bot_handler_seconds_count"],
+            "the handler latency observed",
+        )
         after = {name: total(url, name) for name in before}
         assert after["bot_updates_handled_total"] == before["bot_updates_handled_total"] + 1
         assert total(url, "bot_updates_handled_total", kind="command") >= 1
@@ -72,13 +81,17 @@ class TestMetrics:
     def test_every_series_is_labelled_with_the_node(self, health_node: NodeThread) -> None:
         """Each bot_* sample carries node_id, so the replicas' series never merge."""
         node_id = health_node.node.settings.node_id
-        ours = [(name, labels) for name, labels, _ in samples(health_node.metrics_url)
-                if name.startswith("bot_")]
+        ours = [
+            (name, labels)
+            for name, labels, _ in samples(health_node.metrics_url)
+            if name.startswith("bot_")
+        ]
         assert ours
         assert all(labels.get("node_id") == node_id for _, labels in ours), ours
 
-    def test_gauges_are_sampled(self, health_node: NodeThread,
-                                sandbox_client: SandboxClient) -> None:
+    def test_gauges_are_sampled(
+        self, health_node: NodeThread, sandbox_client: SandboxClient
+    ) -> None:
         """The mailbox gauge has a series per actor kind and bot_active_users counts a user who
         just wrote, a sample or two later."""
         url = health_node.metrics_url
@@ -86,13 +99,19 @@ class TestMetrics:
         user.send_text("/start")
         user.wait_for_messages(2)
         eventually(lambda: total(url, "bot_active_users") >= 1, "an active user counted")
-        kinds = {labels["actor"] for name, labels, _ in samples(url)
-                 if name == "bot_actor_mailbox_size"}
+        kinds = {
+            labels["actor"] for name, labels, _ in samples(url) if name == "bot_actor_mailbox_size"
+        }
         assert kinds >= ACTOR_KINDS
         assert total(url, "bot_actor_mailbox_size") >= 0
 
-    def test_a_match_is_counted(self, health_node: NodeThread, sandbox_client: SandboxClient,
-                                own_sandbox: SandboxServer, own_pool: db.Pool) -> None:
+    def test_a_match_is_counted(
+        self,
+        health_node: NodeThread,
+        sandbox_client: SandboxClient,
+        own_sandbox: SandboxServer,
+        own_pool: db.Pool,
+    ) -> None:
         """Two people liking each other move bot_matches_total by one."""
         url = health_node.metrics_url
         before = total(url, "bot_matches_total")
@@ -111,6 +130,7 @@ class TestMetrics:
 
 
 # -- outages ------------------------------------------------------------------------------------
+
 
 @dataclass
 class Fragile:
@@ -136,8 +156,10 @@ def redis_server() -> Iterator[tuple[subprocess.Popen[bytes], str]]:
     command = shutil.which("redis-server") or "/usr/bin/redis-server"
     port = free_port()
     process = subprocess.Popen(
-        [command, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly",
-         "no"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        [command, "--port", str(port), "--bind", "127.0.0.1", "--save", "", "--appendonly", "no"],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
     client = redis.Redis(port=port)
     try:
         eventually(lambda: _answers(client), "the test's redis-server answering")
@@ -163,13 +185,19 @@ def fragile(own_services: Services) -> Iterator[Fragile]:
     s3 = MotoS3(free_port()).start()
     made: Fragile | None = None
     try:
-        with (redis_server() as (redis_process, redis_url),
-              postgres_database("dating_health") as database_url,
-              rabbitmq_vhost("dating-health") as amqp_url,
-              SandboxServer(tokens=[TEST_BOT_TOKEN]) as server):
+        with (
+            redis_server() as (redis_process, redis_url),
+            postgres_database("dating_health") as database_url,
+            rabbitmq_vhost("dating-health") as amqp_url,
+            SandboxServer(tokens=[TEST_BOT_TOKEN]) as server,
+        ):
             environ = own_services.environ(
-                TELEGRAM_API_URL=server.url, REDIS_URL=redis_url, S3_ENDPOINT=s3.endpoint,
-                DATABASE_URL=database_url, AMQP_URL=amqp_url)
+                TELEGRAM_API_URL=server.url,
+                REDIS_URL=redis_url,
+                S3_ENDPOINT=s3.endpoint,
+                DATABASE_URL=database_url,
+                AMQP_URL=amqp_url,
+            )
             with NodeThread(environ) as running:
                 made = Fragile(running, redis_process, s3)
                 yield made

@@ -12,19 +12,38 @@ from tests.profiles import complete_profile
 
 
 def person(pool: db.Pool, city: str, gender: str, seeking: str) -> int:
-    return complete_profile(pool, gender=gender, seeking=seeking, city=city,
-                            about="Hello there", interests=["music", "books"])
+    return complete_profile(
+        pool,
+        gender=gender,
+        seeking=seeking,
+        city=city,
+        about="Hello there",
+        interests=["music", "books"],
+    )
 
 
-def rate(pool: db.Pool, user_id: int, primary: float, behaviour: float, combined: float,
-         give_rate: float = 0.3, evidence: float = 0.0) -> None:
+def rate(
+    pool: db.Pool,
+    user_id: int,
+    primary: float,
+    behaviour: float,
+    combined: float,
+    give_rate: float = 0.3,
+    evidence: float = 0.0,
+) -> None:
     with pool.connection() as conn:
         conn.execute(
             """UPDATE ratings SET primary_score = %s, behaviour_score = %s,
                                   combined_score = %s, components = %s, dirty = false
                WHERE user_id = %s""",
-            (primary, behaviour, combined,
-             json.dumps({"evidence": evidence, "give_rate": give_rate}), user_id))
+            (
+                primary,
+                behaviour,
+                combined,
+                json.dumps({"evidence": evidence, "give_rate": give_rate}),
+                user_id,
+            ),
+        )
 
 
 def viewer(pool: db.Pool, city: str) -> Account:
@@ -56,8 +75,10 @@ class TestFeedOrder:
         rate(pool, star, 0.9, 0.9, 0.9)
         who = viewer(pool, city)
         with pool.connection() as conn:
-            conn.execute("INSERT INTO interactions (actor_id, target_id, kind) "
-                         "VALUES (%s, %s, 'like')", (admirer, who.id))
+            conn.execute(
+                "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'like')",
+                (admirer, who.id),
+            )
         assert shown(Discovery(pool), who, 2) == [admirer, star]
 
     def test_likely_to_like_back_ranks_higher(self, pool: db.Pool) -> None:
@@ -80,8 +101,10 @@ class TestFeedOrder:
         with pool.connection() as conn:
             for onlooker in range(popular + 1_000_000, popular + 1_000_040):
                 accounts.register(onlooker, onlooker, "en", None)
-                conn.execute("INSERT INTO interactions (actor_id, target_id, kind) "
-                             "VALUES (%s, %s, 'view')", (onlooker, popular))
+                conn.execute(
+                    "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
+                    (onlooker, popular),
+                )
             conn.execute("""INSERT INTO ranking_stats (name, value)
                             VALUES ('mean_recent_impressions', 1)
                             ON CONFLICT (name) DO UPDATE SET value = excluded.value""")

@@ -19,7 +19,8 @@ def person(pool: db.Pool, city: str, gender: str, seeking: str) -> int:
 
 class TestCleanup:
     def test_orphaned_and_unreferenced_objects_are_removed(
-            self, pool: db.Pool, photo_store: PhotoStore) -> None:
+        self, pool: db.Pool, photo_store: PhotoStore
+    ) -> None:
         """Queued orphans and old objects no photo row names go; referenced ones stay."""
         queued = photo_store.put(b"\xff\xd8\xffqueued", "image/jpeg")
         stray = photo_store.put(b"\xff\xd8\xffstray", "image/jpeg")
@@ -27,34 +28,45 @@ class TestCleanup:
         kept = photo_store.put(b"\xff\xd8\xffkept", "image/jpeg")
         with pool.connection() as conn:
             conn.execute("INSERT INTO orphaned_objects (object_key) VALUES (%s)", (queued,))
-            conn.execute("UPDATE photos SET object_key = %s WHERE user_id = %s",
-                         (kept, kept_user))
+            conn.execute("UPDATE photos SET object_key = %s WHERE user_id = %s", (kept, kept_user))
         later = datetime.now(UTC) + UNREFERENCED_OBJECT_AGE + timedelta(minutes=1)
         report = Maintenance(pool, photo_store).run(now=later)
         assert report.objects >= 2
         assert not photo_store.exists(queued) and not photo_store.exists(stray)
         assert photo_store.exists(kept)
         with pool.connection() as conn:
-            left = conn.execute("SELECT count(*) AS n FROM orphaned_objects WHERE object_key = %s",
-                                (queued,)).fetchone()
+            left = conn.execute(
+                "SELECT count(*) AS n FROM orphaned_objects WHERE object_key = %s", (queued,)
+            ).fetchone()
         assert left is not None and left["n"] == 0
 
     def test_old_views_go_and_recent_decisions_stay(
-            self, pool: db.Pool, photo_store: PhotoStore) -> None:
+        self, pool: db.Pool, photo_store: PhotoStore
+    ) -> None:
         """Views older than the retention are deleted; likes and fresh views are kept."""
         city = f"Viewtown-{uuid.uuid4().hex[:6]}"
         viewer, old, fresh = (person(pool, city, "f", "m") for _ in range(3))
         with pool.connection() as conn:
-            conn.execute("""INSERT INTO interactions (actor_id, target_id, kind, created_at)
+            conn.execute(
+                """INSERT INTO interactions (actor_id, target_id, kind, created_at)
                             VALUES (%(v)s, %(old)s, 'view', now() - %(age)s),
                                    (%(v)s, %(old)s, 'like', now() - %(age)s),
                                    (%(v)s, %(fresh)s, 'view', now())""",
-                         {"v": viewer, "old": old, "fresh": fresh,
-                          "age": VIEW_RETENTION + timedelta(days=1)})
+                {
+                    "v": viewer,
+                    "old": old,
+                    "fresh": fresh,
+                    "age": VIEW_RETENTION + timedelta(days=1),
+                },
+            )
         assert Maintenance(pool, photo_store).run().views >= 1
         with pool.connection() as conn:
-            kinds = {(row["target_id"], row["kind"]) for row in conn.execute(
-                "SELECT target_id, kind FROM interactions WHERE actor_id = %s", (viewer,))}
+            kinds = {
+                (row["target_id"], row["kind"])
+                for row in conn.execute(
+                    "SELECT target_id, kind FROM interactions WHERE actor_id = %s", (viewer,)
+                )
+            }
         assert kinds == {(old, "like"), (fresh, "view")}
 
 
@@ -71,8 +83,9 @@ class TestPrefetch:
         assert viewer is not None
         assert discovery.prefetch(viewer) == 3
         with pool.connection() as conn:
-            row = conn.execute("SELECT queue FROM feed_passes WHERE viewer_id = %s",
-                               (viewer_id,)).fetchone()
+            row = conn.execute(
+                "SELECT queue FROM feed_passes WHERE viewer_id = %s", (viewer_id,)
+            ).fetchone()
         assert row is not None and sorted(row["queue"]) == sorted(candidates)
         card = discovery.next_card(viewer)
         assert card is not None and card.card.user_id == row["queue"][0]

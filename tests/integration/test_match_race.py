@@ -18,10 +18,20 @@ def complete_user(accounts: Accounts, gender: str, seeking: str) -> int:
     """A finished profile with one photo, straight in the database."""
     user_id = next(_ids)
     accounts.register(user_id, user_id, "en", None)
-    accounts.update_profile(user_id, name="Race", age=30, gender=gender, seeking=seeking,
-                            age_min=18, age_max=99, city="Racetown", city_key="racetown")
-    accounts.add_photo(user_id, f"race/{user_id}", "file-race", f"unique-{user_id}",
-                       "image/jpeg", 10)
+    accounts.update_profile(
+        user_id,
+        name="Race",
+        age=30,
+        gender=gender,
+        seeking=seeking,
+        age_min=18,
+        age_max=99,
+        city="Racetown",
+        city_key="racetown",
+    )
+    accounts.add_photo(
+        user_id, f"race/{user_id}", "file-race", f"unique-{user_id}", "image/jpeg", 10
+    )
     accounts.set_onboarding_step(user_id, None)
     return user_id
 
@@ -38,8 +48,9 @@ def like_at_once(discovery: Discovery, first: int, second: int) -> list[LikeResu
         with lock:
             results.append(result)
 
-    threads = [threading.Thread(target=press, args=pair)
-               for pair in ((first, second), (second, first))]
+    threads = [
+        threading.Thread(target=press, args=pair) for pair in ((first, second), (second, first))
+    ]
     for thread in threads:
         thread.start()
     for thread in threads:
@@ -56,8 +67,10 @@ def test_simultaneous_likes_make_exactly_one_match(pool: db.Pool) -> None:
         woman, man = complete_user(accounts, "f", "m"), complete_user(accounts, "m", "f")
         with pool.connection() as conn:
             for viewer, shown in ((woman, man), (man, woman)):
-                conn.execute("INSERT INTO interactions (actor_id, target_id, kind) "
-                             "VALUES (%s, %s, 'view')", (viewer, shown))
+                conn.execute(
+                    "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
+                    (viewer, shown),
+                )
         results = like_at_once(discovery, woman, man)
         assert len(results) == 2
         assert {result.status for result in results} <= {LikeStatus.LIKED, LikeStatus.MATCHED}
@@ -66,7 +79,8 @@ def test_simultaneous_likes_make_exactly_one_match(pool: db.Pool) -> None:
         with pool.connection() as conn:
             row = conn.execute(
                 "SELECT count(*) AS n FROM matches WHERE user_low = %s AND user_high = %s",
-                (min(woman, man), max(woman, man))).fetchone()
+                (min(woman, man), max(woman, man)),
+            ).fetchone()
         assert row is not None and row["n"] == 1
     assert creators == Counter({1: ROUNDS})
 
@@ -76,14 +90,19 @@ def test_repeated_like_is_recorded_once(pool: db.Pool) -> None:
     accounts, discovery = Accounts(pool), Discovery(pool)
     woman, man = complete_user(accounts, "f", "m"), complete_user(accounts, "m", "f")
     with pool.connection() as conn:
-        conn.execute("INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
-                     (woman, man))
+        conn.execute(
+            "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
+            (woman, man),
+        )
     first = discovery.like(woman, man, "hi", daily_limit=100, notice_minutes=10)
     again = discovery.like(woman, man, "hi again", daily_limit=100, notice_minutes=10)
     assert (first.status, again.status) == (LikeStatus.LIKED, LikeStatus.ALREADY_LIKED)
     with pool.connection() as conn:
-        rows = conn.execute("SELECT message FROM interactions WHERE actor_id = %s "
-                            "AND kind = 'like' AND target_id = %s", (woman, man)).fetchall()
+        rows = conn.execute(
+            "SELECT message FROM interactions WHERE actor_id = %s "
+            "AND kind = 'like' AND target_id = %s",
+            (woman, man),
+        ).fetchall()
     assert [row["message"] for row in rows] == ["hi"]
 
 
@@ -95,8 +114,10 @@ def test_a_like_that_made_a_match_tells_of_it_again_for_a_day(pool: db.Pool) -> 
     woman, man = complete_user(accounts, "f", "m"), complete_user(accounts, "m", "f")
     with pool.connection() as conn:
         for viewer, shown in ((woman, man), (man, woman)):
-            conn.execute("INSERT INTO interactions (actor_id, target_id, kind) "
-                         "VALUES (%s, %s, 'view')", (viewer, shown))
+            conn.execute(
+                "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
+                (viewer, shown),
+            )
     discovery.like(woman, man, None, daily_limit=100, notice_minutes=10)
     made = discovery.like(man, woman, None, daily_limit=100, notice_minutes=10)
     again = discovery.like(man, woman, None, daily_limit=100, notice_minutes=10)
@@ -104,8 +125,11 @@ def test_a_like_that_made_a_match_tells_of_it_again_for_a_day(pool: db.Pool) -> 
     assert (again.status, again.match_created) == (LikeStatus.MATCHED, False)
     assert again.target is not None and again.target.user_id == woman
     with pool.connection() as conn:
-        conn.execute("UPDATE matches SET created_at = now() - interval '25 hours' "
-                     "WHERE user_low = %s AND user_high = %s", (min(woman, man), max(woman, man)))
+        conn.execute(
+            "UPDATE matches SET created_at = now() - interval '25 hours' "
+            "WHERE user_low = %s AND user_high = %s",
+            (min(woman, man), max(woman, man)),
+        )
     later = discovery.like(man, woman, None, daily_limit=100, notice_minutes=10)
     assert later.status is LikeStatus.ALREADY_LIKED
 
@@ -117,5 +141,9 @@ def test_like_for_someone_never_shown_is_refused(pool: db.Pool) -> None:
     result = discovery.like(woman, man, None, daily_limit=100, notice_minutes=10)
     assert result.status is LikeStatus.NOT_SHOWN
     with pool.connection() as conn:
-        assert conn.execute("SELECT 1 FROM interactions WHERE actor_id = %s AND kind = 'like'",
-                            (woman,)).fetchone() is None
+        assert (
+            conn.execute(
+                "SELECT 1 FROM interactions WHERE actor_id = %s AND kind = 'like'", (woman,)
+            ).fetchone()
+            is None
+        )

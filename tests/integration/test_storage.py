@@ -27,10 +27,21 @@ class TestSchema:
         """schema.sql is idempotent: a second application succeeds and keeps the tables."""
         db.apply_schema(pool)
         with pool.connection() as conn:
-            tables = {row["tablename"] for row in conn.execute(
-                "SELECT tablename FROM pg_tables WHERE schemaname = 'public'")}
-        assert {"users", "profiles", "photos", "ratings", "rating_history", "interactions",
-                "matches"} <= tables
+            tables = {
+                row["tablename"]
+                for row in conn.execute(
+                    "SELECT tablename FROM pg_tables WHERE schemaname = 'public'"
+                )
+            }
+        assert {
+            "users",
+            "profiles",
+            "photos",
+            "ratings",
+            "rating_history",
+            "interactions",
+            "matches",
+        } <= tables
 
     def test_age_bounds_are_enforced(self, pool: db.Pool) -> None:
         """The database itself refuses an age outside 18-100."""
@@ -65,11 +76,15 @@ class TestAccounts:
         """The account save() hands back is the one stored, finished profile included."""
         accounts = Accounts(pool)
         user_id = new_user(accounts)
-        saved, shown = accounts.save(user_id, {"name": "O'Brien; DROP", "interests": ["music"]},
-                                     "age")
+        saved, shown = accounts.save(
+            user_id, {"name": "O'Brien; DROP", "interests": ["music"]}, "age"
+        )
         assert not shown and saved == accounts.get(user_id)
         assert (saved.name, saved.interests, saved.onboarding_step) == (
-            "O'Brien; DROP", ("music",), "age")
+            "O'Brien; DROP",
+            ("music",),
+            "age",
+        )
         finished, shown = accounts.save(user_id, {}, None)
         assert shown and finished.is_complete and finished == accounts.get(user_id)
 
@@ -86,8 +101,9 @@ class TestAccounts:
         accounts = Accounts(pool)
         user_id = new_user(accounts)
         for n in range(3):
-            assert accounts.add_photo(user_id, f"photos/k{user_id}-{n}", f"f{n}", f"u{user_id}{n}",
-                                      "image/jpeg", 10)
+            assert accounts.add_photo(
+                user_id, f"photos/k{user_id}-{n}", f"f{n}", f"u{user_id}{n}", "image/jpeg", 10
+            )
         assert not accounts.add_photo(user_id, f"photos/k{user_id}-x", "fx", "ux", "image/jpeg", 1)
         account = accounts.get(user_id)
         assert account is not None
@@ -106,8 +122,9 @@ class TestAccounts:
         assert accounts.delete_account(user_id) == [f"photos/del{user_id}"]
         assert accounts.get(user_id) is None
         with pool.connection() as conn:
-            left = conn.execute("SELECT count(*) AS n FROM photos WHERE user_id = %s",
-                                (user_id,)).fetchone()
+            left = conn.execute(
+                "SELECT count(*) AS n FROM photos WHERE user_id = %s", (user_id,)
+            ).fetchone()
         assert left is not None and left["n"] == 0
 
 

@@ -140,9 +140,9 @@ class TestChatView:
         assert after["total"] > before["total"]
         assert [c["user"]["id"] for c in after["chats"]] == [alice.id]
 
-
-    def test_one_read_for_a_whole_reaction(self, sandbox: SandboxClient, tg: LiveBot,
-                                           alice: VirtualUser) -> None:
+    def test_one_read_for_a_whole_reaction(
+        self, sandbox: SandboxClient, tg: LiveBot, alice: VirtualUser
+    ) -> None:
         """An action tells when it happened and the chat's version after it; a read from there
         with until_sent and until_answered waits for the bot's whole reaction, not for its
         first part."""
@@ -159,9 +159,15 @@ class TestChatView:
 
         reacting = threading.Thread(target=react)
         reacting.start()
-        view = sandbox.get(f"users/{alice.id}/chat", wait=10, params={
-            "changed_since": acted["chat_version"], "until_sent": 3,
-            "until_answered": acted["callback_query_id"]})
+        view = sandbox.get(
+            f"users/{alice.id}/chat",
+            wait=10,
+            params={
+                "changed_since": acted["chat_version"],
+                "until_sent": 3,
+                "until_answered": acted["callback_query_id"],
+            },
+        )
         reacting.join()
         replies = [m for m in view["messages"] if m["outgoing"]]
         assert [m["text"] for m in replies] == ["one", "two"]

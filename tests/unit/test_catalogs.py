@@ -10,9 +10,12 @@ from config.i18n import LANGUAGES, catalog, placeholders
 ROOT = Path(__file__).resolve().parents[2]
 # Where user-facing texts are chosen; node/ and storage/ name events and tables, not texts.
 SOURCE_DIRS = ("actors", "domain", "config")
-KEY_RE = re.compile(r"""["']((?:common|help|commands|language|onboarding|buttons|errors|profile|
+KEY_RE = re.compile(
+    r"""["']((?:common|help|commands|language|onboarding|buttons|errors|profile|
                         genders|seeking|interests|browse|likes|matches|chat|safety|settings|
-                        admin|notices)\.[a-z0-9_]+)["']""", re.VERBOSE)
+                        admin|notices)\.[a-z0-9_]+)["']""",
+    re.VERBOSE,
+)
 
 
 def test_languages_have_the_same_keys_and_placeholders() -> None:

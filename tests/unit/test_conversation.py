@@ -46,8 +46,9 @@ class TestOnboardingTransitions:
         with pytest.raises(TransitionError):
             transition(Conversation.onboarding(Step.PHOTOS), Event.DONE, photos_owned=0)
 
-    @pytest.mark.parametrize("step", [Step.NAME, Step.AGE, Step.GENDER, Step.SEEKING,
-                                      Step.LOCATION])
+    @pytest.mark.parametrize(
+        "step", [Step.NAME, Step.AGE, Step.GENDER, Step.SEEKING, Step.LOCATION]
+    )
     def test_required_steps_cannot_be_skipped(self, step: Step) -> None:
         """Done/Skip does not apply to the steps a profile needs."""
         with pytest.raises(TransitionError):
@@ -56,21 +57,27 @@ class TestOnboardingTransitions:
     def test_skippable_steps(self) -> None:
         """About, interests and the age range may be skipped to the next step."""
         assert transition(Conversation.onboarding(Step.ABOUT), Event.DONE) == (
-            Conversation.onboarding(Step.INTERESTS))
+            Conversation.onboarding(Step.INTERESTS)
+        )
         assert transition(Conversation.onboarding(Step.AGE_RANGE), Event.DONE) == (
-            Conversation.onboarding(Step.LOCATION))
+            Conversation.onboarding(Step.LOCATION)
+        )
 
     def test_interest_toggles_stay_on_the_step(self) -> None:
         """Toggling an interest keeps the conversation where it is, in both flows."""
-        for conversation in (Conversation.onboarding(Step.INTERESTS),
-                             Conversation.editing(Step.INTERESTS)):
+        for conversation in (
+            Conversation.onboarding(Step.INTERESTS),
+            Conversation.editing(Step.INTERESTS),
+        ):
             assert transition(conversation, Event.ACCEPTED) == conversation
 
     def test_editing_ends_after_one_value(self) -> None:
         """An edit, including adding one photo, returns to idle after the value is stored."""
         assert transition(Conversation.editing(Step.AGE), Event.ACCEPTED) == Conversation.idle()
-        assert transition(Conversation.editing(Step.PHOTOS), Event.ACCEPTED,
-                          photos_owned=2) == Conversation.idle()
+        assert (
+            transition(Conversation.editing(Step.PHOTOS), Event.ACCEPTED, photos_owned=2)
+            == Conversation.idle()
+        )
 
     def test_cancel_goes_idle_and_idle_has_no_events(self) -> None:
         """Cancel leaves any flow; events while idle are a programming error."""
@@ -111,7 +118,8 @@ class TestCallbackSigning:
 
 def _message(**fields: object) -> dict[str, object]:
     base: dict[str, object] = {
-        "message_id": 5, "date": 0,
+        "message_id": 5,
+        "date": 0,
         "from": {"id": 7, "is_bot": False, "first_name": "Ann", "language_code": "ru"},
         "chat": {"id": 7, "type": "private"},
     }
@@ -128,24 +136,43 @@ class TestIncoming:
 
     def test_largest_photo_size_is_taken(self) -> None:
         """A photo message yields its largest size's file id."""
-        sizes = [{"file_id": "small", "file_unique_id": "s", "width": 90, "height": 90,
-                  "file_size": 100},
-                 {"file_id": "big", "file_unique_id": "b", "width": 800, "height": 800,
-                  "file_size": 9000}]
+        sizes = [
+            {
+                "file_id": "small",
+                "file_unique_id": "s",
+                "width": 90,
+                "height": 90,
+                "file_size": 100,
+            },
+            {
+                "file_id": "big",
+                "file_unique_id": "b",
+                "width": 800,
+                "height": 800,
+                "file_size": 9000,
+            },
+        ]
         incoming = parse_update(_message(photo=sizes, caption="me"))
         assert incoming is not None
         assert (incoming.kind, incoming.file_id, incoming.file_size, incoming.text) == (
-            Kind.PHOTO, "big", 9000, "me")
+            Kind.PHOTO,
+            "big",
+            9000,
+            "me",
+        )
 
-    @pytest.mark.parametrize(("fields", "kind"), [
-        ({"sticker": {"file_id": "x", "file_unique_id": "y"}}, Kind.STICKER),
-        ({"voice": {"file_id": "x", "file_unique_id": "y"}}, Kind.VOICE),
-        ({"video_note": {"file_id": "x", "file_unique_id": "y"}}, Kind.VIDEO_NOTE),
-        ({"location": {"latitude": 1.5, "longitude": 2.5}}, Kind.LOCATION),
-        ({"contact": {"phone_number": "1", "first_name": "A"}}, Kind.CONTACT),
-        ({"dice": {"emoji": "🎲", "value": 3}}, Kind.OTHER),
-        ({"text": "hello"}, Kind.TEXT),
-    ])
+    @pytest.mark.parametrize(
+        ("fields", "kind"),
+        [
+            ({"sticker": {"file_id": "x", "file_unique_id": "y"}}, Kind.STICKER),
+            ({"voice": {"file_id": "x", "file_unique_id": "y"}}, Kind.VOICE),
+            ({"video_note": {"file_id": "x", "file_unique_id": "y"}}, Kind.VIDEO_NOTE),
+            ({"location": {"latitude": 1.5, "longitude": 2.5}}, Kind.LOCATION),
+            ({"contact": {"phone_number": "1", "first_name": "A"}}, Kind.CONTACT),
+            ({"dice": {"emoji": "🎲", "value": 3}}, Kind.OTHER),
+            ({"text": "hello"}, Kind.TEXT),
+        ],
+    )
     def test_kinds(self, fields: dict[str, object], kind: Kind) -> None:
         """Every kind of message is named, unknown ones as OTHER."""
         incoming = parse_update(_message(**fields))
@@ -157,14 +184,31 @@ class TestIncoming:
 
     def test_callback_and_blocking(self) -> None:
         """Button presses and 'kicked' chat member updates are recognised."""
-        callback = parse_update({"update_id": 1, "callback_query": {
-            "id": "q", "from": {"id": 9, "first_name": "B"}, "data": "x~y", "chat_instance": "c",
-            "message": {"message_id": 3, "chat": {"id": 9, "type": "private"}, "date": 0}}})
+        callback = parse_update(
+            {
+                "update_id": 1,
+                "callback_query": {
+                    "id": "q",
+                    "from": {"id": 9, "first_name": "B"},
+                    "data": "x~y",
+                    "chat_instance": "c",
+                    "message": {"message_id": 3, "chat": {"id": 9, "type": "private"}, "date": 0},
+                },
+            }
+        )
         assert callback is not None and callback.kind is Kind.CALLBACK
         assert (callback.callback_data, callback.message_id) == ("x~y", 3)
-        blocked = parse_update({"update_id": 2, "my_chat_member": {
-            "from": {"id": 9, "first_name": "B"}, "chat": {"id": 9, "type": "private"},
-            "date": 0, "old_chat_member": {"status": "member"},
-            "new_chat_member": {"status": "kicked"}}})
+        blocked = parse_update(
+            {
+                "update_id": 2,
+                "my_chat_member": {
+                    "from": {"id": 9, "first_name": "B"},
+                    "chat": {"id": 9, "type": "private"},
+                    "date": 0,
+                    "old_chat_member": {"status": "member"},
+                    "new_chat_member": {"status": "kicked"},
+                },
+            }
+        )
         assert blocked is not None and blocked.kind is Kind.BOT_BLOCKED
         assert user_of({"update_id": 3, "callback_query": {"from": {"id": 11}}}) == 11

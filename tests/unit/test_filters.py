@@ -61,8 +61,12 @@ VIEWER = profile(1)
 GOOD = profile(2, gender="f", seeking="m", age=28, age_min=27, age_max=40)
 
 
-def reason(candidate: ProfileFeatures = GOOD, relation: Relation = NO_RELATION,
-           viewer: ProfileFeatures = VIEWER, radius_km: float | None = None) -> Rule | None:
+def reason(
+    candidate: ProfileFeatures = GOOD,
+    relation: Relation = NO_RELATION,
+    viewer: ProfileFeatures = VIEWER,
+    radius_km: float | None = None,
+) -> Rule | None:
     return rejection_reason(viewer, candidate, relation, now=NOW, radius_km=radius_km)
 
 
@@ -262,8 +266,11 @@ def test_skipped_people_are_split_from_fresh_ones_and_cooling_ones_dropped() -> 
 
 def test_skipped_people_come_back_only_after_everyone_else_longest_ago_first() -> None:
     """The feed shows every fresh candidate first, then old skips, the longest ago first."""
-    recyclable = [("x", NOW - timedelta(days=8)), ("y", NOW - timedelta(days=30)),
-                  ("z", NOW - timedelta(days=9))]
+    recyclable = [
+        ("x", NOW - timedelta(days=8)),
+        ("y", NOW - timedelta(days=30)),
+        ("z", NOW - timedelta(days=9)),
+    ]
     assert recycle_order(recyclable) == ["y", "z", "x"]
     assert feed_sequence(["f1", "f2"], recyclable) == ["f1", "f2", "y", "z", "x"]
     assert feed_sequence([], recyclable) == ["y", "z", "x"]

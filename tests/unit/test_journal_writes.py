@@ -9,8 +9,12 @@ def test_the_last_sent_count_of_an_entry_is_written_once() -> None:
 
 
 def test_a_finished_entry_is_only_marked_complete() -> None:
-    writes = [("n", "7", 1, None), ("n", "7", 2, None), ("s", "7", 0, lambda: None),
-              ("n", "9", 3, None)]
+    writes = [
+        ("n", "7", 1, None),
+        ("n", "7", 2, None),
+        ("s", "7", 0, lambda: None),
+        ("n", "9", 3, None),
+    ]
     assert _coalesced(writes) == {"7": None, "9": 3}
 
 

@@ -23,11 +23,15 @@ def test_each_family_once_with_every_process_samples() -> None:
     type_lines = [line for line in text.splitlines() if line.startswith("# TYPE ")]
     assert len(type_lines) == len(set(type_lines))
     families = {family.name: family for family in text_string_to_metric_families(text)}
-    handled = {sample.labels["node_id"]: sample.value
-               for sample in families["bot_updates_handled"].samples
-               if sample.name == "bot_updates_handled_total"}
+    handled = {
+        sample.labels["node_id"]: sample.value
+        for sample in families["bot_updates_handled"].samples
+        if sample.name == "bot_updates_handled_total"
+    }
     assert handled == {"n-1": 3.0, "n-2": 5.0}
-    counts = {sample.labels["node_id"]: sample.value
-              for sample in families["bot_handler_seconds"].samples
-              if sample.name == "bot_handler_seconds_count"}
+    counts = {
+        sample.labels["node_id"]: sample.value
+        for sample in families["bot_handler_seconds"].samples
+        if sample.name == "bot_handler_seconds_count"
+    }
     assert counts == {"n-1": 1.0, "n-2": 1.0}

@@ -78,16 +78,29 @@ def profile(user_id: int = 1, **changes: Any) -> ProfileFeatures:
 
 
 def woman(user_id: int, **changes: Any) -> ProfileFeatures:
-    values: dict[str, Any] = {"gender": "f", "seeking": "m", "age": 30, "age_min": 25,
-                              "age_max": 35}
+    values: dict[str, Any] = {
+        "gender": "f",
+        "seeking": "m",
+        "age": 30,
+        "age_min": 25,
+        "age_max": 35,
+    }
     values.update(changes)
     return profile(user_id, **values)
 
 
-def combined(primary: float, behaviour: float, evidence: float, *, age_days: float = 60.0,
-             idle_days: float = 0.0) -> float:
+def combined(
+    primary: float,
+    behaviour: float,
+    evidence: float,
+    *,
+    age_days: float = 60.0,
+    idle_days: float = 0.0,
+) -> float:
     return combined_score(
-        primary, behaviour, evidence,
+        primary,
+        behaviour,
+        evidence,
         created_at=NOW - timedelta(days=age_days),
         last_active_at=NOW - timedelta(days=idle_days),
         now=NOW,
@@ -130,8 +143,12 @@ def test_decay_sql_expresses_the_same_half_life() -> None:
 
 def test_a_full_profile_scores_one() -> None:
     """Name, full about, three photos, five interests and coordinates give the maximum."""
-    full = profile(interests=frozenset({"a", "b", "c", "d", "e"}), latitude=KYIV[0],
-                   longitude=KYIV[1], about_len=ABOUT_FULL_CHARS)
+    full = profile(
+        interests=frozenset({"a", "b", "c", "d", "e"}),
+        latitude=KYIV[0],
+        longitude=KYIV[1],
+        about_len=ABOUT_FULL_CHARS,
+    )
     score, parts = primary_score(full)
     assert score == pytest.approx(1.0)
     assert set(parts) == {"name", "about", "photos", "interests", "location"}
@@ -173,8 +190,9 @@ def test_coordinates_beat_a_city_which_beats_nothing() -> None:
 
 def test_an_empty_profile_scores_zero() -> None:
     """Nothing filled in gives 0, not an error."""
-    empty = profile(has_name=False, about_len=0, photo_count=0, interests=frozenset(),
-                    city_key=None)
+    empty = profile(
+        has_name=False, about_len=0, photo_count=0, interests=frozenset(), city_key=None
+    )
     assert primary_score(empty)[0] == 0.0
 
 
@@ -226,26 +244,35 @@ def test_only_skips_rate_below_no_views() -> None:
 
 def test_matches_and_conversations_raise_the_behaviour_score() -> None:
     """Likes that become matches and matches that become conversations count in favour."""
-    base = BehaviourStats(likes_received=20, skips_received=20, likes_given=20,
-                          likes_given_matched=4, matches=4, conversations_started=1,
-                          conversations_replied=1)
-    talkative = replace(base, likes_given_matched=10, matches=10, conversations_started=5,
-                        conversations_replied=4)
-    silent = replace(base, likes_given_matched=0, matches=4, conversations_started=0,
-                     conversations_replied=0)
+    base = BehaviourStats(
+        likes_received=20,
+        skips_received=20,
+        likes_given=20,
+        likes_given_matched=4,
+        matches=4,
+        conversations_started=1,
+        conversations_replied=1,
+    )
+    talkative = replace(
+        base, likes_given_matched=10, matches=10, conversations_started=5, conversations_replied=4
+    )
+    silent = replace(
+        base, likes_given_matched=0, matches=4, conversations_started=0, conversations_replied=0
+    )
     assert behaviour_score(talkative)[0] > behaviour_score(base)[0] > behaviour_score(silent)[0]
-    assert behaviour_score(talkative)[1]["match_part"] > 0.5 > behaviour_score(silent)[1][
-        "match_part"
-    ]
+    assert (
+        behaviour_score(talkative)[1]["match_part"] > 0.5 > behaviour_score(silent)[1]["match_part"]
+    )
     assert behaviour_score(talkative)[1]["conversation_part"] > 0.5
 
 
 def test_the_prior_is_per_gender() -> None:
     """The same counts score higher against a lower prior (e.g. men, who get fewer likes)."""
     stats = BehaviourStats(likes_received=20, skips_received=80)
-    assert behaviour_score(stats, prior_like_rate=0.15)[0] > behaviour_score(
-        stats, prior_like_rate=0.45
-    )[0]
+    assert (
+        behaviour_score(stats, prior_like_rate=0.15)[0]
+        > behaviour_score(stats, prior_like_rate=0.45)[0]
+    )
 
 
 def test_give_rate_is_how_easily_someone_likes() -> None:
@@ -269,18 +296,28 @@ def test_behaviour_weight_grows_with_evidence_but_never_takes_all() -> None:
 
 def test_without_evidence_quality_is_the_primary_score() -> None:
     """An unseen, established profile is rated on its completeness alone."""
-    _, parts = combined_score(0.8, 0.1, 0.0, created_at=NOW - timedelta(days=60),
-                              last_active_at=NOW, now=NOW)
+    _, parts = combined_score(
+        0.8, 0.1, 0.0, created_at=NOW - timedelta(days=60), last_active_at=NOW, now=NOW
+    )
     assert parts["quality"] == pytest.approx(0.8)
     assert parts["new_boost"] == 0.0
 
 
 def test_combined_components_add_up_to_the_score() -> None:
     """combined = W_QUALITY * quality + W_ACTIVITY * activity + new-profile boost (clamped)."""
-    score, parts = combined_score(0.6, 0.7, 12.0, created_at=NOW - timedelta(days=1),
-                                  last_active_at=NOW - timedelta(hours=30), now=NOW)
-    expected = (COMBINED_W_QUALITY * parts["quality"] + COMBINED_W_ACTIVITY * parts["activity"]
-                + parts["new_boost"])
+    score, parts = combined_score(
+        0.6,
+        0.7,
+        12.0,
+        created_at=NOW - timedelta(days=1),
+        last_active_at=NOW - timedelta(hours=30),
+        now=NOW,
+    )
+    expected = (
+        COMBINED_W_QUALITY * parts["quality"]
+        + COMBINED_W_ACTIVITY * parts["activity"]
+        + parts["new_boost"]
+    )
     assert score == pytest.approx(min(1.0, expected))
     assert parts["behaviour_weight"] == pytest.approx(behaviour_weight(12.0))
 
@@ -303,8 +340,14 @@ def test_recently_active_people_rank_first() -> None:
 def test_a_brand_new_profile_gets_the_new_profile_boost() -> None:
     """A profile created now with no evidence gets the full boost; after NEW_PROFILE_DAYS none."""
     _, fresh = combined_score(0.7, 0.45, 0.0, created_at=NOW, last_active_at=NOW, now=NOW)
-    _, later = combined_score(0.7, 0.45, 0.0, created_at=NOW - timedelta(days=NEW_PROFILE_DAYS),
-                              last_active_at=NOW, now=NOW)
+    _, later = combined_score(
+        0.7,
+        0.45,
+        0.0,
+        created_at=NOW - timedelta(days=NEW_PROFILE_DAYS),
+        last_active_at=NOW,
+        now=NOW,
+    )
     assert fresh["new_boost"] == pytest.approx(NEW_PROFILE_BOOST)
     assert later["new_boost"] == 0.0
     assert combined(0.7, 0.45, 0, age_days=0) > combined(0.7, 0.45, 0, age_days=30)
@@ -312,8 +355,7 @@ def test_a_brand_new_profile_gets_the_new_profile_boost() -> None:
 
 def test_the_new_profile_boost_fades_with_evidence() -> None:
     """Once people have decided on a new profile its boost shrinks: it has been seen."""
-    _, seen = combined_score(0.7, 0.45, EVIDENCE_HALF, created_at=NOW, last_active_at=NOW,
-                             now=NOW)
+    _, seen = combined_score(0.7, 0.45, EVIDENCE_HALF, created_at=NOW, last_active_at=NOW, now=NOW)
     assert seen["new_boost"] == pytest.approx(NEW_PROFILE_BOOST / 2)
 
 
@@ -324,12 +366,22 @@ def test_a_paused_profile_keeps_its_quality_and_only_loses_activity() -> None:
     paused = replace(active, is_paused=True, last_active_at=NOW - timedelta(days=10))
     assert primary_score(paused) == primary_score(active)
     b = behaviour_score(stats)[0]
-    _, p_parts = combined_score(primary_score(paused)[0], b, stats.evidence,
-                                created_at=paused.created_at,
-                                last_active_at=paused.last_active_at, now=NOW)
-    _, a_parts = combined_score(primary_score(active)[0], b, stats.evidence,
-                                created_at=active.created_at,
-                                last_active_at=active.last_active_at, now=NOW)
+    _, p_parts = combined_score(
+        primary_score(paused)[0],
+        b,
+        stats.evidence,
+        created_at=paused.created_at,
+        last_active_at=paused.last_active_at,
+        now=NOW,
+    )
+    _, a_parts = combined_score(
+        primary_score(active)[0],
+        b,
+        stats.evidence,
+        created_at=active.created_at,
+        last_active_at=active.last_active_at,
+        now=NOW,
+    )
     assert p_parts["quality"] == a_parts["quality"]
     assert p_parts["activity"] < a_parts["activity"]
 
@@ -386,8 +438,11 @@ def test_closeness_uses_distance_then_city_then_a_guess() -> None:
 def test_pair_fit_components_reconstruct_the_fit() -> None:
     """The logged components are the same numbers pair_fit combines."""
     parts = pair_fit_components(profile(), woman(2, interests=frozenset({"music"})))
-    expected = (ranking.FIT_W_AGE * parts["age"] + ranking.FIT_W_INTERESTS * parts["interests"]
-                + ranking.FIT_W_DISTANCE * parts["closeness"])
+    expected = (
+        ranking.FIT_W_AGE * parts["age"]
+        + ranking.FIT_W_INTERESTS * parts["interests"]
+        + ranking.FIT_W_DISTANCE * parts["closeness"]
+    )
     assert parts["fit"] == pytest.approx(expected)
     assert parts["gender"] == 1.0
 
@@ -417,11 +472,23 @@ def test_reciprocity_grows_with_each_input() -> None:
 # -- feed order ----------------------------------------------------------------------------------
 
 
-def feed_candidate(user_id: int, *, primary: float = 0.7, behaviour: float = 0.5,
-                   evidence: float = 30.0, give: float = 0.3, liked: bool = False,
-                   impressions: float = 0.0, **changes: Any) -> FeedCandidate:
-    return FeedCandidate(woman(user_id, **changes),
-                         CandidateRating(primary, behaviour, evidence, give), liked, impressions)
+def feed_candidate(
+    user_id: int,
+    *,
+    primary: float = 0.7,
+    behaviour: float = 0.5,
+    evidence: float = 30.0,
+    give: float = 0.3,
+    liked: bool = False,
+    impressions: float = 0.0,
+    **changes: Any,
+) -> FeedCandidate:
+    return FeedCandidate(
+        woman(user_id, **changes),
+        CandidateRating(primary, behaviour, evidence, give),
+        liked,
+        impressions,
+    )
 
 
 def ids(candidates: list[FeedCandidate]) -> list[int]:
@@ -473,8 +540,9 @@ def test_the_popularity_cap_damps_over_exposed_profiles() -> None:
     other = feed_candidate(3, behaviour=0.6, impressions=5.0)
     assert ids(order_feed(profile(), [star, other], NOW)) == [2, 3]  # cap off by default
     assert ids(order_feed(profile(), [star, other], NOW, mean_recent_impressions=5.0)) == [3, 2]
-    capped, free = feed_scores(profile(), [star, replace(star, recent_impressions=0.0)], NOW,
-                               mean_recent_impressions=5.0)
+    capped, free = feed_scores(
+        profile(), [star, replace(star, recent_impressions=0.0)], NOW, mean_recent_impressions=5.0
+    )
     assert capped == pytest.approx(free * (ranking.POPULARITY_CAP_RATIO * 5.0) / 60.0)
 
 
@@ -497,12 +565,19 @@ def test_feed_scores_match_the_documented_formula() -> None:
     viewer = profile()
     c = feed_candidate(2, give=0.25, evidence=12.0, behaviour=0.6)
     (score,) = feed_scores(viewer, [c], NOW, viewer_like_rate=0.4, prior_like_rate=0.3)
-    comb = combined_score(0.7, 0.6, 12.0, created_at=c.profile.created_at,
-                          last_active_at=c.profile.last_active_at, now=NOW)[0]
+    comb = combined_score(
+        0.7,
+        0.6,
+        12.0,
+        created_at=c.profile.created_at,
+        last_active_at=c.profile.last_active_at,
+        now=NOW,
+    )[0]
     fit = pair_fit(viewer, c.profile)
     recip = reciprocity(0.4, 0.25, False, fit, prior_like_rate=0.3)
-    expected = ((ranking.FEED_W_COMBINED * comb + ranking.FEED_W_FIT * fit)
-                * (ranking.RECIPROCITY_FLOOR + recip))
+    expected = (ranking.FEED_W_COMBINED * comb + ranking.FEED_W_FIT * fit) * (
+        ranking.RECIPROCITY_FLOOR + recip
+    )
     assert score == pytest.approx(expected)
 
 
@@ -510,10 +585,17 @@ def test_order_feed_of_500_candidates_is_well_under_5_ms() -> None:
     """Ordering 500 candidates takes well under 5 ms (best of several runs, to ignore noise)."""
     viewer = profile(latitude=KYIV[0], longitude=KYIV[1])
     feed = [
-        feed_candidate(i, behaviour=(i % 17) / 17, give=(i % 11 + 1) / 13, liked=i % 13 == 0,
-                       impressions=float(i % 40), latitude=KYIV[0] + (i % 50) / 100,
-                       longitude=KYIV[1], interests=frozenset({"music", f"x{i % 7}"}),
-                       last_active_at=NOW - timedelta(hours=i % 90))
+        feed_candidate(
+            i,
+            behaviour=(i % 17) / 17,
+            give=(i % 11 + 1) / 13,
+            liked=i % 13 == 0,
+            impressions=float(i % 40),
+            latitude=KYIV[0] + (i % 50) / 100,
+            longitude=KYIV[1],
+            interests=frozenset({"music", f"x{i % 7}"}),
+            last_active_at=NOW - timedelta(hours=i % 90),
+        )
         for i in range(2, 502)
     ]
     best = float("inf")

@@ -10,9 +10,11 @@ from node.scheduler import slot_of
 def test_slots_align_to_the_wall_clock() -> None:
     """Any moment inside a window maps to the window's start."""
     assert slot_of(datetime(2026, 1, 2, 10, 7, 59, tzinfo=UTC), 5) == datetime(
-        2026, 1, 2, 10, 5, tzinfo=UTC)
+        2026, 1, 2, 10, 5, tzinfo=UTC
+    )
     assert slot_of(datetime(2026, 1, 2, 10, 5, 0, tzinfo=UTC), 5) == datetime(
-        2026, 1, 2, 10, 5, tzinfo=UTC)
+        2026, 1, 2, 10, 5, tzinfo=UTC
+    )
 
 
 def test_nodes_a_little_apart_share_the_slot() -> None:

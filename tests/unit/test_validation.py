@@ -40,23 +40,36 @@ class TestName:
         """Hyphens, apostrophes and Cyrillic are fine."""
         assert validate_name(name) == name
 
-    @pytest.mark.parametrize(("text", "key"), [
-        ("", "errors.name_length"), ("   ", "errors.name_length"),
-        ("x" * 65, "errors.name_length"), ("R2D2", "errors.name_chars"),
-        ("http://spam", "errors.name_chars"), ("😀", "errors.name_chars"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "key"),
+        [
+            ("", "errors.name_length"),
+            ("   ", "errors.name_length"),
+            ("x" * 65, "errors.name_length"),
+            ("R2D2", "errors.name_chars"),
+            ("http://spam", "errors.name_chars"),
+            ("😀", "errors.name_chars"),
+        ],
+    )
     def test_refuses(self, text: str, key: str) -> None:
         """Empty, too long, digits, links and emoji are refused with the matching reason."""
         assert reason(validate_name, text) == key
 
 
 class TestAge:
-    @pytest.mark.parametrize(("text", "key"), [
-        ("abc", "errors.age_not_number"), ("25.5", "errors.age_not_number"),
-        ("-20", "errors.age_not_number"), ("", "errors.age_not_number"),
-        ("17", "errors.age_too_young"), ("0", "errors.age_too_young"),
-        ("101", "errors.age_too_old"), ("99999999", "errors.age_not_number"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "key"),
+        [
+            ("abc", "errors.age_not_number"),
+            ("25.5", "errors.age_not_number"),
+            ("-20", "errors.age_not_number"),
+            ("", "errors.age_not_number"),
+            ("17", "errors.age_too_young"),
+            ("0", "errors.age_too_young"),
+            ("101", "errors.age_too_old"),
+            ("99999999", "errors.age_not_number"),
+        ],
+    )
     def test_refuses(self, text: str, key: str) -> None:
         """Non-numbers, minors and impossible ages are refused with the matching reason."""
         assert reason(validate_age, text) == key
@@ -78,11 +91,16 @@ class TestAgeRange:
         """Hyphens, dashes, spaces and words between two ages all work."""
         assert validate_age_range(text, 25) == (20, 30)
 
-    @pytest.mark.parametrize(("text", "key"), [
-        ("twenty", "errors.range_format"), ("20", "errors.range_format"),
-        ("10-30", "errors.range_bounds"), ("20-130", "errors.range_bounds"),
-        ("40-30", "errors.range_order"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "key"),
+        [
+            ("twenty", "errors.range_format"),
+            ("20", "errors.range_format"),
+            ("10-30", "errors.range_bounds"),
+            ("20-130", "errors.range_bounds"),
+            ("40-30", "errors.range_order"),
+        ],
+    )
     def test_refuses(self, text: str, key: str) -> None:
         """Malformed, out-of-bounds and reversed ranges are refused."""
         assert reason(validate_age_range, text, 25) == key
@@ -93,10 +111,15 @@ class TestPlace:
         """'Орёл' and 'орел' match as the same city."""
         assert validate_city("Орёл")[1] == validate_city("орел")[1] == city_key("ОРЕЛ")
 
-    @pytest.mark.parametrize(("text", "key"), [
-        ("A", "errors.city_length"), ("x" * 65, "errors.city_length"),
-        ("12345", "errors.city_chars"), ("<script>", "errors.city_chars"),
-    ])
+    @pytest.mark.parametrize(
+        ("text", "key"),
+        [
+            ("A", "errors.city_length"),
+            ("x" * 65, "errors.city_length"),
+            ("12345", "errors.city_chars"),
+            ("<script>", "errors.city_chars"),
+        ],
+    )
     def test_refuses(self, text: str, key: str) -> None:
         """Too short, too long, digits and markup are refused."""
         assert reason(validate_city, text) == key
@@ -126,7 +149,8 @@ class TestPhotos:
         """Non-images, images over 10 MB and a fourth photo are refused."""
         assert reason(validate_photo_upload, "application/pdf", 10, 0) == "errors.photo_not_image"
         assert reason(validate_photo_upload, "image/jpeg", PHOTO_MAX_BYTES + 1, 0) == (
-            "errors.photo_too_large")
+            "errors.photo_too_large"
+        )
         assert reason(validate_photo_upload, "image/jpeg", 10, 3) == "errors.photo_limit"
         validate_photo_upload("image/png", PHOTO_MAX_BYTES, 2)
 
@@ -149,6 +173,7 @@ class TestInterests:
         """An eleventh interest and an unknown one are refused."""
         full = INTERESTS[:10]
         assert reason(toggle_interest, full, INTERESTS[10], INTERESTS, 10) == (
-            "errors.interests_limit")
+            "errors.interests_limit"
+        )
         assert toggle_interest(full, full[0], INTERESTS, 10) == full[1:]
         assert reason(toggle_interest, (), "smoking", INTERESTS, 10) == "common.outdated_button"
