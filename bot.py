@@ -1,9 +1,9 @@
 """Start one node of the dating bot: `python bot.py` (settings from the environment).
 
-With NODE_PROCESSES > 1 it supervises that many node processes (node/supervisor.py), each
+With NODE_PROCESSES > 1 it supervises that many node processes (app/supervisor.py), each
 started as `bot.py --metrics-fd FD`.
 
-`python bot.py --sandbox` runs the demo instead (node/demo.py, what `scripts/demo` runs): a
+`python bot.py --sandbox` runs the demo instead (devtools/demo.py, what `scripts/demo` runs): a
 local Bot API sandbox with a web page to try the bot as several users, and a node talking to
 it; no token needed. `python bot.py --sandbox --help` lists its options.
 """
@@ -19,14 +19,14 @@ import sys
 
 import uvloop
 
+from app.node import Node
+from app.supervisor import METRICS_FD_FLAG, stop_when_orphaned, supervise
 from config.settings import Settings, SettingsError, load_settings
-from node.app import Node
-from node.logs import configure_logging
-from node.supervisor import METRICS_FD_FLAG, stop_when_orphaned, supervise
+from observability.logs import configure_logging
 
 # The demo is development tooling (it needs sandbox/ and moto), which the image leaves out
 # (.dockerignore): it is imported by name, only for --sandbox, and its absence is explained.
-DEMO_MODULE = "node.demo"
+DEMO_MODULE = "devtools.demo"
 
 
 async def serve(settings: Settings, metrics_socket: socket.socket | None = None) -> None:

@@ -16,14 +16,15 @@ import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
 from actors.outbox import Outbox
+from bot_api import replies
+from bot_api.incoming import Kind
+from bot_api.replies import Keyboard, Reply
 from config.i18n import t
-from domain import cards, replies
-from domain.callbacks import CallbackSigner
-from domain.cards import Action
-from domain.incoming import Kind
-from domain.replies import Keyboard, Reply
-from domain.screens import Buttons
-from node.metrics import Metrics
+from observability.metrics import Metrics
+from presentation import cards
+from presentation.callbacks import CallbackSigner
+from presentation.cards import Action
+from presentation.screens import Buttons
 from storage.discovery import ChatCheck, ChatStatus, Discovery, Party
 from storage.state import ConversationStore
 

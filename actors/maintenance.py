@@ -9,7 +9,7 @@ import pykka
 import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
-from node.metrics import Metrics
+from observability.metrics import Metrics
 from storage.accounts import Accounts
 from storage.discovery import Discovery
 from storage.maintenance import CleanupReport, Maintenance

@@ -19,11 +19,11 @@ from pykka.typing import ActorMemberMixin, proxy_method
 from actors.outbox import Outbox
 from actors.pool import ActorPool
 from config.settings import Settings
-from domain import cards
-from domain.callbacks import CallbackSigner
-from domain.cards import MatchSummary, ProfileCard, Viewer
-from domain.screens import Buttons
-from node.metrics import Metrics
+from observability.metrics import Metrics
+from presentation import cards
+from presentation.callbacks import CallbackSigner
+from presentation.cards import MatchSummary, ProfileCard, Viewer
+from presentation.screens import Buttons
 from storage.accounts import Account, Accounts
 from storage.discovery import (
     Discovery,

@@ -33,9 +33,9 @@ import structlog
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
 
-from domain.replies import Reply
-from node.metrics import Metrics
-from node.transport import call_api
+from bot_api.replies import Reply
+from bot_api.transport import call_api
+from observability.metrics import Metrics
 from storage.journal import ReplyJournal
 from storage.state import Keys
 

@@ -9,6 +9,7 @@ import pykka
 import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
+from bot_api.gateway import FileTooLarge, TelegramGateway
 from domain.validation import (
     MAX_PHOTOS,
     PHOTO_MAX_BYTES,
@@ -16,7 +17,6 @@ from domain.validation import (
     sniff_image_type,
     validate_photo_upload,
 )
-from node.telegram import FileTooLarge, TelegramGateway
 from storage.accounts import KEEP_STEP, Account, Accounts, Keep
 from storage.photos import PhotoStore
 

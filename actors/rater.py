@@ -1,6 +1,6 @@
 """The rater actor: runs rating sweeps and rates single users whose profile just changed.
 
-Sweeps are fired by every node's scheduler (node/scheduler.py); storage.ratings lets exactly
+Sweeps are fired by every node's scheduler (app/scheduler.py); storage.ratings lets exactly
 one node run each firing. A failure is logged and counted, never raised into the scheduler:
 the unfinished sweep stays 'running' and the next firing resumes it.
 """
@@ -15,7 +15,7 @@ import pykka
 import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
-from node.metrics import Metrics
+from observability.metrics import Metrics
 from storage.ratings import Ratings, SweepOutcome
 
 log = structlog.get_logger(__name__)

@@ -25,10 +25,10 @@ from actors.outbox import Outbox, SendOnce
 from actors.pool import ActorPool
 from actors.profile import ProfileActorProxy
 from actors.session_discovery import DiscoveryDeps, DiscoveryMixin
+from bot_api import replies
+from bot_api.incoming import Incoming, Kind, parse_update
+from bot_api.replies import Keyboard, Reply
 from config.i18n import language_for, t
-from domain import replies, screens
-from domain.callbacks import CallbackSigner
-from domain.incoming import Incoming, Kind, parse_update
 from domain.interests import INTERESTS, MAX_INTERESTS
 from domain.onboarding import (
     CHOICE_STEPS,
@@ -40,8 +40,6 @@ from domain.onboarding import (
     resume_step,
     transition,
 )
-from domain.replies import Keyboard, Reply
-from domain.screens import Buttons
 from domain.validation import (
     MAX_PHOTOS,
     Invalid,
@@ -54,8 +52,11 @@ from domain.validation import (
     validate_location,
     validate_name,
 )
-from node.bus import Delivery
-from node.metrics import Metrics
+from messaging.bus import Delivery
+from observability.metrics import Metrics
+from presentation import screens
+from presentation.callbacks import CallbackSigner
+from presentation.screens import Buttons
 from storage.accounts import KEEP_STEP, Account, Accounts
 from storage.state import ConversationStore
 from storage.stats import Stats

@@ -4,7 +4,7 @@ and moderation, as a mixin the SessionActor inherits.
 It registers its commands and buttons into the session's dispatch tables and takes the input
 of its own conversation modes (chat, a like's message, a report's comment), kept in the
 session's ConversationStore under keys of its own. The work is asked of the matcher and chat
-relay actors; the replies to the acting user are rendered here from domain.cards.
+relay actors; the replies to the acting user are rendered here from presentation.cards.
 """
 
 from __future__ import annotations
@@ -17,9 +17,10 @@ from typing import TYPE_CHECKING, Any
 from actors.chat_relay import RELAYED_KINDS, ChatMessage, ChatRelayActorProxy
 from actors.matcher import MatcherActorProxy, viewer_of
 from actors.pool import ActorPool
-from domain import cards, replies
-from domain.cards import LIKE_MESSAGE_MAX, REPORT_COMMENT_MAX, Action, Origin
-from domain.incoming import Kind
+from bot_api import replies
+from bot_api.incoming import Kind
+from presentation import cards
+from presentation.cards import LIKE_MESSAGE_MAX, REPORT_COMMENT_MAX, Action, Origin
 from storage.discovery import ChatStatus, LikeResult, LikeStatus
 
 if TYPE_CHECKING:

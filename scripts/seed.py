@@ -1,6 +1,6 @@
 """Add generated profiles to the running demo: `python -m scripts.seed --count 50`.
 
-The profiles (node/seed.py) go into the demo's database, S3 server and sandbox, found where
+The profiles (devtools/seed.py) go into the demo's database, S3 server and sandbox, found where
 `scripts/demo` puts them (`--port`, `--s3-port` as given to the demo). Node settings in the
 environment (DATABASE_URL, S3_*, TELEGRAM_API_URL, BOT_TOKEN, ...) override those defaults,
 for a sandbox run some other way. `scripts/demo --seed 50` seeds at start instead.
@@ -18,8 +18,8 @@ if str(ROOT) not in sys.path:  # also runs as `python scripts/seed.py`
     sys.path.insert(0, str(ROOT))
 
 from config.settings import SETTINGS, SettingsError, load_settings  # noqa: E402
-from node.demo import DEFAULT_PAGE_PORT, DEFAULT_S3_PORT, demo_environ  # noqa: E402
-from node.seed import seed_profiles, summary  # noqa: E402
+from devtools.demo import DEFAULT_PAGE_PORT, DEFAULT_S3_PORT, demo_environ  # noqa: E402
+from devtools.seed import seed_profiles, summary  # noqa: E402
 
 
 def main(argv: list[str] | None = None) -> int:

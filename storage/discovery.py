@@ -22,7 +22,6 @@ from psycopg import Connection, sql
 from psycopg.rows import DictRow
 
 from domain import geo
-from domain.cards import MatchSummary, ProfileCard, ReportLine
 from domain.filters import SKIP_COOLDOWN
 from domain.ranking import (
     DEFAULT_AGE_MAX,
@@ -35,6 +34,7 @@ from domain.ranking import (
     decay_sql,
     order_feed,
 )
+from presentation.cards import MatchSummary, ProfileCard, ReportLine
 from storage.accounts import Account
 from storage.db import Pool
 

@@ -38,7 +38,7 @@ import orjson
 import redis
 import structlog
 
-from domain.replies import Reply
+from bot_api.replies import Reply
 from storage.state import Keys
 
 log = structlog.get_logger(__name__)

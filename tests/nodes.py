@@ -6,8 +6,8 @@ import asyncio
 import threading
 from collections.abc import Mapping
 
+from app.node import Node
 from config.settings import load_settings
-from node.app import Node
 
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 30.0

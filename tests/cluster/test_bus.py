@@ -12,9 +12,9 @@ import pytest
 import redis
 from kombu import Connection
 
-from node import topology
-from node.bus import MAX_DELIVERIES, Bus, Delivery, ShardConsumer
-from node.metrics import Metrics
+from messaging import topology
+from messaging.bus import MAX_DELIVERIES, Bus, Delivery, ShardConsumer
+from observability.metrics import Metrics
 from storage import state
 from storage.journal import ReplyJournal
 from tests.cluster.conftest import eventually

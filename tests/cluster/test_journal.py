@@ -13,8 +13,8 @@ import redis
 import redis.asyncio
 
 from actors.outbox import Departures, Outbox, Progress, RedisSendLimiter, SendOnce
-from domain import replies
-from domain.replies import Reply
+from bot_api import replies
+from bot_api.replies import Reply
 from storage import state
 from storage.journal import ReplyJournal
 from tests.cluster.conftest import eventually

@@ -8,8 +8,8 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from node.cluster import Coordinator, ShardLeases, assign
-from node.metrics import Metrics
+from cluster.coordinator import Coordinator, ShardLeases, assign
+from observability.metrics import Metrics
 from storage import state
 from tests.cluster.conftest import eventually
 

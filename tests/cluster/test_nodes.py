@@ -11,7 +11,7 @@ import httpx
 import pytest
 import redis
 
-from node.app import Node
+from app.node import Node
 from sandbox.client import SandboxClient, VirtualUser
 from sandbox.server import SandboxServer
 from storage import state

@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 
-from node.cluster import ShardLeases
+from cluster.coordinator import ShardLeases
 from sandbox.client import SandboxClient
 from storage import state
 from tests.cluster.conftest import eventually

@@ -13,8 +13,8 @@ from selenium import webdriver
 from selenium.webdriver.chrome.service import Service
 
 from config.settings import Settings, load_settings
-from node import demo
-from node.seed import SeededProfile, seed_profiles
+from devtools import demo
+from devtools.seed import SeededProfile, seed_profiles
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage import db

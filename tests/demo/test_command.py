@@ -10,7 +10,7 @@ import httpx
 import pytest
 
 from config.settings import load_settings
-from node import demo
+from devtools import demo
 from sandbox.server import DEFAULT_TOKEN, SandboxServer
 from tests.demo.conftest import ROOT
 

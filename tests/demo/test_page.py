@@ -14,7 +14,7 @@ from selenium import webdriver
 from selenium.webdriver.common.by import By
 
 from config.i18n import t
-from node.seed import SeededProfile
+from devtools.seed import SeededProfile
 from sandbox.server import SandboxServer
 from storage import db
 from tests.demo.browser import Column, DemoPage

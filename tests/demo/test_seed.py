@@ -1,4 +1,4 @@
-"""Seeded profiles (node/seed.py): finished accounts with plausible values, photos that are
+"""Seeded profiles (devtools/seed.py): finished accounts with plausible values, photos that are
 real files in the sandbox and real objects in the bucket, made the same way for the same seed."""
 
 from __future__ import annotations
@@ -11,9 +11,9 @@ import pytest
 from PIL import Image
 
 from config.settings import Settings
+from devtools.seed import NAMES, PHOTO_SIZE, SeededProfile, draft_profile, placeholder_photo
 from domain.interests import INTERESTS
 from domain.validation import validate_city, validate_name
-from node.seed import NAMES, PHOTO_SIZE, SeededProfile, draft_profile, placeholder_photo
 from sandbox.client import SandboxClient
 from storage import db
 from storage.accounts import Accounts

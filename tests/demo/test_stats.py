@@ -7,7 +7,7 @@ import itertools
 from dataclasses import asdict
 
 from config.i18n import t
-from node.seed import SeededProfile
+from devtools.seed import SeededProfile
 from sandbox.client import SandboxClient
 from storage import db
 from storage.accounts import Accounts

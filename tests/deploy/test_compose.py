@@ -18,7 +18,7 @@ import pytest
 import yaml
 
 from config.settings import SETTINGS
-from node.metrics import Metrics
+from observability.metrics import Metrics
 from tests.deploy import (
     COMPOSE_FILE,
     DEPLOY,
@@ -493,7 +493,7 @@ def test_dashboard_shows_the_node_metrics() -> None:
         for target in panel["targets"]:
             shown |= metric_families(target["expr"])
     exported = {family.name for family in Metrics("test").registry.collect()}
-    assert exported, "node/metrics.py exports nothing?"
+    assert exported, "observability/metrics.py exports nothing?"
     assert exported - shown == set(), "add panels to deploy/grafana/dashboards/dating-bot.json"
     assert shown - exported - PENDING_METRICS == set(), "the dashboard names unknown metrics"
     assert shown >= PENDING_METRICS

@@ -22,8 +22,8 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from node.http import build_app
-from node.metrics import Metrics
+from observability.http import build_app
+from observability.metrics import Metrics
 from tests.deploy import DOCKERFILE, DOCKERIGNORE, LOCK_FILE, ROOT, services
 
 PINNED_PYTHON = re.compile(r"python:3\.11\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?")
@@ -420,7 +420,7 @@ def test_dockerignore_keeps_secrets_and_tooling_out() -> None:
         ".git/config",
         ".venv/bin/python",
         "tests/deploy/test_dockerfile.py",
-        "node/__pycache__/app.cpython-311.pyc",
+        "app/__pycache__/node.cpython-311.pyc",
         "docker-compose.yml",
         "dating_bot.egg-info/PKG-INFO",
         "deploy/prometheus.yml",

@@ -11,7 +11,7 @@ from collections.abc import Callable
 
 import pytest
 
-from domain.callbacks import CallbackSigner
+from presentation.callbacks import CallbackSigner
 from storage.discovery import FEED_BATCH
 from tests.e2e.people import (
     People,

@@ -6,11 +6,11 @@ from __future__ import annotations
 import httpx
 import pytest
 
+from app.node import COMMANDS
 from config.i18n import LANGUAGES, t
 from domain.interests import INTERESTS, MAX_INTERESTS
 from domain.onboarding import ONBOARDING_ORDER, Step
 from domain.validation import MAX_PHOTOS
-from node.app import COMMANDS
 from sandbox.client import SandboxClient
 from storage import db
 from tests.e2e.story import Newcomer, image, profile_row, unique_city

@@ -11,7 +11,7 @@ import httpx
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from node import gauges
+from app import gauges
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage import db

@@ -13,7 +13,7 @@ from typing import Any
 import pytest
 import redis
 
-from node.demo import MotoS3
+from devtools.demo import MotoS3
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage import db

@@ -1,5 +1,5 @@
-"""node/logs.py: JSON lines where stdout is not a terminal (a container), a readable console in
-a terminal, and LOG_FORMAT forcing either."""
+"""observability/logs.py: JSON lines where stdout is not a terminal (a container), a readable
+console in a terminal, and LOG_FORMAT forcing either."""
 
 from __future__ import annotations
 
@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 import structlog
 
-from node.logs import configure_logging
+from observability.logs import configure_logging
 
 
 class Terminal(io.StringIO):

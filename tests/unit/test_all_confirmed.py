@@ -1,10 +1,10 @@
-"""One future for a batch of publishes (node.bus._all_confirmed), without a broker."""
+"""One future for a batch of publishes (messaging.bus._all_confirmed), without a broker."""
 
 from concurrent.futures import Future
 
 import pytest
 
-from node.bus import PublishError, _all_confirmed
+from messaging.bus import PublishError, _all_confirmed
 
 
 def pending(count: int) -> list[Future[None]]:

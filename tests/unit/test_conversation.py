@@ -4,8 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from domain.callbacks import CALLBACK_DATA_MAX_BYTES, CallbackSigner
-from domain.incoming import Kind, parse_update, user_of
+from bot_api.incoming import Kind, parse_update, user_of
 from domain.onboarding import (
     ONBOARDING_ORDER,
     Conversation,
@@ -16,6 +15,7 @@ from domain.onboarding import (
     resume_step,
     transition,
 )
+from presentation.callbacks import CALLBACK_DATA_MAX_BYTES, CallbackSigner
 
 
 class TestOnboardingTransitions:

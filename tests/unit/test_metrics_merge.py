@@ -1,12 +1,12 @@
-"""The supervisor's one exposition of several node processes' metrics (node/supervisor.py)."""
+"""The supervisor's one exposition of several node processes' metrics (app/supervisor.py)."""
 
 from __future__ import annotations
 
 from prometheus_client import generate_latest
 from prometheus_client.parser import text_string_to_metric_families
 
-from node.metrics import Metrics
-from node.supervisor import merged_exposition
+from app.supervisor import merged_exposition
+from observability.metrics import Metrics
 
 
 def exposition_of(node_id: str, handled: int) -> str:

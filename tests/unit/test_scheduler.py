@@ -4,7 +4,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 
-from node.scheduler import slot_of
+from app.scheduler import slot_of
 
 
 def test_slots_align_to_the_wall_clock() -> None:

@@ -2,7 +2,7 @@
 
 Pure: every function takes plain values and returns replies; the texts come from the message
 catalog (sections browse, likes, matches, chat, safety, settings, admin, notices) and each card
-caption is ``domain.screens.card_caption``, so a profile reads the same everywhere.
+caption is ``presentation.screens.card_caption``, so a profile reads the same everywhere.
 """
 
 from __future__ import annotations
@@ -13,11 +13,11 @@ from datetime import datetime
 from enum import StrEnum
 from typing import Final
 
+from bot_api import replies
+from bot_api.replies import Keyboard, Reply
 from config.i18n import t
-from domain import replies
 from domain.geo import distance_km
-from domain.replies import Keyboard, Reply
-from domain.screens import Buttons, card_caption
+from presentation.screens import Buttons, card_caption
 
 LIKE_MESSAGE_MAX: Final = 300
 REPORT_COMMENT_MAX: Final = 500
@@ -64,7 +64,7 @@ class Origin(StrEnum):
 
 @dataclass(frozen=True, slots=True)
 class ProfileCard:
-    """Another user's card as a viewer sees it (``domain.screens.CardData`` and more)."""
+    """Another user's card as a viewer sees it (``presentation.screens.CardData`` and more)."""
 
     user_id: int
     name: str | None

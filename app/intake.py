@@ -1,6 +1,6 @@
 """Intake: Telegram's updates into RabbitMQ, by exactly one route per bot token.
 
-* Polling (BOT_MODE=polling): the node holding the intake lease (node.cluster.IntakeLease, a
+* Polling (BOT_MODE=polling): the node holding the intake lease (cluster.coordinator.IntakeLease, a
   PostgreSQL advisory lock) long-polls getUpdates; every other node waits to take the lease
   over. Telegram's offset moves past a batch only after the broker has confirmed each of its
   messages, so a crash between the two makes Telegram hand the batch out again (the consumer
@@ -28,10 +28,10 @@ from aiohttp import web
 from telegram import Bot
 from telegram.error import Conflict, NetworkError, TelegramError, TimedOut
 
-from domain.incoming import user_of
-from node.bus import CONFIRM_TIMEOUT_SECONDS, Bus
-from node.cluster import INTAKE_CHECK_SECONDS, INTAKE_RETRY_SECONDS, IntakeLease
-from node.metrics import Metrics
+from bot_api.incoming import user_of
+from cluster.coordinator import INTAKE_CHECK_SECONDS, INTAKE_RETRY_SECONDS, IntakeLease
+from messaging.bus import CONFIRM_TIMEOUT_SECONDS, Bus
+from observability.metrics import Metrics
 from storage.state import Keys
 
 log = structlog.get_logger(__name__)

@@ -35,7 +35,7 @@ import psycopg
 import redis
 import structlog
 
-from node.metrics import Metrics
+from observability.metrics import Metrics
 from storage.state import Keys
 
 log = structlog.get_logger(__name__)
@@ -203,7 +203,7 @@ class ShardLeases:
 
 
 class ShardWorker(Protocol):
-    """What the coordinator drives: the shard consumer (node.bus.ShardConsumer)."""
+    """What the coordinator drives: the shard consumer (messaging.bus.ShardConsumer)."""
 
     def consume(self, shard: int, lease: str) -> None: ...
 

@@ -10,10 +10,10 @@ On this machine it starts everything a node needs and a Telegram stand-in to tal
 - S3: moto's ThreadedMotoServer in this process (no MinIO can run here); docker compose uses a
   real MinIO. If the S3 port is taken, the demo stops and says so.
 - The Bot API sandbox (sandbox/) on `--port`, with the web page (sandbox/page.py) at `/`.
-- One node (node/app.py), pointed at the sandbox, with its /metrics, /healthz and /readyz.
+- One node (app/node.py), pointed at the sandbox, with its /metrics, /healthz and /readyz.
 
 A virtual user "Admin (moderator)" is made first and is the node's only ADMIN_IDS entry, so the
-page can try /stats and /reports. `--seed N` adds N generated profiles (node/seed.py) before
+page can try /stats and /reports. `--seed N` adds N generated profiles (devtools/seed.py) before
 the node starts; `python -m scripts.seed` adds more while the demo runs.
 """
 
@@ -35,9 +35,9 @@ from urllib.parse import quote
 import psycopg
 import redis
 
+from app.node import Node
 from config.settings import Settings, load_settings
-from node.app import Node
-from node.logs import configure_logging
+from observability.logs import configure_logging
 from sandbox.client import SandboxClient
 from sandbox.page import add_page
 from sandbox.server import DEFAULT_TOKEN, SandboxServer
@@ -287,7 +287,7 @@ def run(args: argparse.Namespace) -> int:
         register(settings, admin_id)
         seeded = ""
         if args.seed > 0:
-            from node.seed import seed_profiles, summary  # noqa: PLC0415 - Pillow work
+            from devtools.seed import seed_profiles, summary  # noqa: PLC0415 - Pillow work
 
             seeded = summary(seed_profiles(settings, args.seed))
         broker = f"RabbitMQ, vhost {AMQP_VHOST}" if amqp_url != "memory://" else amqp_url

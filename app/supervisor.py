@@ -38,7 +38,7 @@ from prometheus_client.metrics_core import Metric
 from prometheus_client.parser import text_string_to_metric_families
 
 from config.settings import Settings
-from node.http import bound_port
+from observability.http import bound_port
 
 log = structlog.get_logger(__name__)
 
@@ -46,7 +46,7 @@ BOT_SCRIPT = Path(__file__).resolve().parent.parent / "bot.py"
 # Flag of bot.py for a process the supervisor starts: the inherited socket to serve on.
 METRICS_FD_FLAG = "--metrics-fd"
 PROBE_TIMEOUT_SECONDS = 4.0
-# Longer than a node's own stop (node/app.py: 10 s per step, shards handed over in 6 s).
+# Longer than a node's own stop (app/node.py: 10 s per step, shards handed over in 6 s).
 STOP_TIMEOUT_SECONDS = 30.0
 RESTART_DELAY_SECONDS = 1.0
 RESTART_DELAY_MAX_SECONDS = 30.0

@@ -1,4 +1,4 @@
-"""Domain events between nodes, over the topic exchange (node.topology, node.bus).
+"""Domain events between nodes, over the topic exchange (messaging.topology, messaging.bus).
 
 Broadcasts reach every live node (each has an exclusive queue bound to the broadcast topics):
 a profile changed (drop what you cached of it), a match was made, a sweep finished. They are
@@ -16,9 +16,9 @@ from typing import Any
 
 import structlog
 
-from node import topology
-from node.bus import Bus
-from node.metrics import Metrics
+from messaging import topology
+from messaging.bus import Bus
+from observability.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

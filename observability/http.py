@@ -7,7 +7,7 @@ from collections.abc import Callable, Mapping
 
 from aiohttp import web
 
-from node.metrics import Metrics
+from observability.metrics import Metrics
 
 READINESS_TIMEOUT_SECONDS = 3.0
 

@@ -1,4 +1,4 @@
-"""The node's two RabbitMQ threads (kombu); the entities themselves are in node.topology.
+"""The node's two RabbitMQ threads (kombu); the entities themselves are in messaging.topology.
 
 * Bus: one thread owning one connection publishes everything the node sends to the broker —
   Telegram updates from the intake, durable work for a user's shard (a relayed chat message,
@@ -6,7 +6,7 @@
   (many messages in flight, each caller holding a future), and listens to this node's
   broadcast queue.
 * ShardConsumer: one thread owning one connection consumes the shards the coordinator gives
-  it (node.cluster), hands each message to a callback and acknowledges it when the callback's
+  it (cluster.coordinator), hands each message to a callback and acknowledges it when the callback's
   Delivery.done() comes back from whatever thread finished the work. A shard is given up by
   cancelling its consumer and reporting "drained" once its last message in hand is acked.
 
@@ -33,8 +33,8 @@ import structlog
 from kombu import Connection, Consumer, Producer
 from kombu.message import Message
 
-from node import topology
-from node.metrics import Metrics
+from messaging import topology
+from observability.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 

@@ -26,20 +26,20 @@ from actors.profile import ProfileActor, ProfileActorProxy
 from actors.rater import RaterActor, RaterActorProxy
 from actors.session import SessionActor, SessionActorProxy, SessionDeps
 from actors.session_discovery import DiscoveryDeps
+from app.gauges import GaugeSampler
+from app.intake import PollingIntake, WebhookIntake
+from app.scheduler import Scheduler
+from bot_api.gateway import TelegramGateway, build_bot
+from bot_api.replies import Reply
+from cluster.coordinator import Coordinator, IntakeLease, new_member_id
 from config.i18n import LANGUAGES, t
 from config.settings import Settings
-from domain.callbacks import CallbackSigner
-from domain.replies import Reply
-from node import bus, topology
-from node.bus import Bus, Delivery, ShardConsumer
-from node.cluster import Coordinator, IntakeLease, new_member_id
-from node.events import Events
-from node.gauges import GaugeSampler
-from node.http import bound_port, build_app
-from node.intake import PollingIntake, WebhookIntake
-from node.metrics import Metrics
-from node.scheduler import Scheduler
-from node.telegram import TelegramGateway, build_bot
+from messaging import bus, topology
+from messaging.bus import Bus, Delivery, ShardConsumer
+from messaging.events import Events
+from observability.http import bound_port, build_app
+from observability.metrics import Metrics
+from presentation.callbacks import CallbackSigner
 from storage import db, state
 from storage.accounts import Accounts
 from storage.discovery import Discovery
@@ -73,7 +73,7 @@ class Node:
 
     def __init__(self, settings: Settings, metrics_socket: socket.socket | None = None) -> None:
         """metrics_socket: a listening socket to serve /metrics, /healthz and /readyz on
-        instead of METRICS_PORT; a node process of a supervisor (node/supervisor.py) gets one,
+        instead of METRICS_PORT; a node process of a supervisor (app/supervisor.py) gets one,
         and then shares WEBHOOK_PORT with its sibling processes."""
         self.settings = settings
         self._metrics_socket = metrics_socket

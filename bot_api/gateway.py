@@ -18,8 +18,8 @@ from telegram import Bot
 from telegram.error import TelegramError
 from telegram.warnings import PTBUserWarning
 
+from bot_api.transport import AiohttpRequest, call_api
 from config.settings import Settings
-from node.transport import AiohttpRequest, call_api
 
 # Opt in to PTB's coming behaviour: durations such as RetryAfter.retry_after are timedeltas.
 os.environ.setdefault("PTB_TIMEDELTA", "true")

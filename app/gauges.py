@@ -15,7 +15,7 @@ from typing import Any
 import structlog
 
 from actors.pool import ActorPool
-from node.metrics import Metrics
+from observability.metrics import Metrics
 from storage.stats import Stats
 
 log = structlog.get_logger(__name__)

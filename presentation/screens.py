@@ -5,13 +5,13 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Protocol
 
+from bot_api import replies
+from bot_api.replies import Keyboard, Reply
 from config.i18n import t
-from domain import replies
-from domain.callbacks import CallbackSigner
 from domain.interests import INTERESTS, MAX_INTERESTS
 from domain.onboarding import Step
-from domain.replies import Keyboard, Reply
 from domain.validation import ABOUT_MAX, MAX_PHOTOS, default_age_range
+from presentation.callbacks import CallbackSigner
 
 
 class CardData(Protocol):
