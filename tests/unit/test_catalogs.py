@@ -8,8 +8,8 @@ from pathlib import Path
 from config.i18n import LANGUAGES, catalog, placeholders
 
 ROOT = Path(__file__).resolve().parents[2]
-# Where user-facing texts are chosen; node/ and storage/ name events and tables, not texts.
-SOURCE_DIRS = ("actors", "domain", "config")
+# Where user-facing texts are chosen; the other packages name events and tables, not texts.
+SOURCE_DIRS = ("actors", "app", "domain", "presentation", "config")
 KEY_RE = re.compile(
     r"""["']((?:common|help|commands|language|onboarding|buttons|errors|profile|
                         genders|seeking|interests|browse|likes|matches|chat|safety|settings|
