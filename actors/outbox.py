@@ -7,28 +7,23 @@ keeps Telegram's limits (a send limiter), waits out a 429's retry_after for ever
 treats 403 "bot was blocked by the user" as "user inactive".
 
 Telegram's limits hold for the bot token, not per process: with several nodes the limiter is
-RedisSendLimiter, token buckets in Redis shared by every node (one for the bot, one per chat),
-and a 429 pauses every node's sends until its retry_after has passed.
+RedisSendLimiter (storage.send_limits), token buckets in Redis shared by every node (one for
+the bot, one per chat), and a 429 pauses every node's sends until its retry_after has passed.
 
 Replies for another user (a relayed chat message, a match notice) go through deliver(): they
 are handed, durably, to whichever node owns that user's shard, which sends them in order with
-that user's own replies. SendOnce sends the replies of a piece of work once, even when the
-work is given out again after a node died (storage.journal).
+that user's own replies (messaging.forwarding). SendOnce (actors.send_once) sends the replies
+of a piece of work once, even when the work is given out again after a node died.
 """
 
 from __future__ import annotations
 
 import asyncio
 import random
-import threading
-import time
 import uuid
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
 from typing import Any, Protocol
 
-import redis
-import redis.asyncio
 import structlog
 from telegram import Bot
 from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, TimedOut
@@ -36,8 +31,7 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 from bot_api.replies import Reply
 from bot_api.transport import call_api
 from observability.metrics import Metrics
-from storage.journal import ReplyJournal
-from storage.state import Keys
+from storage.journal import Departure
 
 log = structlog.get_logger(__name__)
 
@@ -71,15 +65,6 @@ HARMLESS_BAD_REQUESTS = ("message is not modified", "query is too old", "message
 # durable: (user_id, key, chat_id, [[method, params], ...]).
 Forward = Callable[[int, str, int, list[list[Any]]], None]
 Progress = Callable[[int], None]
-
-
-@dataclass(frozen=True, slots=True)
-class Departure:
-    """Where to note that a reply is leaving for Telegram: field ``a`` of the journal entry
-    ``key`` becomes ``number`` (see storage.journal)."""
-
-    key: str
-    number: int
 
 
 # The n-th reply (1-based) of a submission → where its departure is noted.
@@ -253,230 +238,3 @@ def _seconds(retry_after: Any) -> float:
     return float(
         retry_after.total_seconds() if hasattr(retry_after, "total_seconds") else retry_after
     )
-
-
-# The bot's bucket holds this many seconds of sending (at least one message): sends granted
-# together reach Telegram spread out by the network and event loops of several processes, so
-# the bucket must leave room for that jitter below the limit Telegram counts against.
-GLOBAL_BURST_SECONDS = 0.25
-# Per chat: Telegram allows short bursts of a few messages (the sandbox: 3); two keep a
-# margin for the same jitter.
-CHAT_BURST = 2.0
-LIMITER_RETRY_SECONDS = 0.5
-
-_ACQUIRE = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + tonumber(t[2]) / 1000
-local paused = redis.call('PTTL', KEYS[3])
-if paused > 0 then return paused end
-local rate, burst = tonumber(ARGV[1]) / 1000, tonumber(ARGV[2])
-local chat_rate, chat_burst = tonumber(ARGV[3]) / 1000, tonumber(ARGV[4])
-local g = redis.call('HMGET', KEYS[1], 't', 'at')
-local tokens = tonumber(g[1]) or burst
-tokens = math.min(burst, tokens + math.max(0, now - (tonumber(g[2]) or now)) * rate)
-local c = redis.call('HMGET', KEYS[2], 't', 'at')
-local chat_tokens = tonumber(c[1]) or chat_burst
-chat_tokens = math.min(chat_burst,
-                       chat_tokens + math.max(0, now - (tonumber(c[2]) or now)) * chat_rate)
-if tokens >= 1 and chat_tokens >= 1 then
-  if KEYS[4] then redis.call('HSET', KEYS[4], 'a', ARGV[5]) end
-  redis.call('HSET', KEYS[1], 't', tokens - 1, 'at', now)
-  redis.call('PEXPIRE', KEYS[1], math.ceil(burst / rate) + 1000)
-  redis.call('HSET', KEYS[2], 't', chat_tokens - 1, 'at', now)
-  redis.call('PEXPIRE', KEYS[2], math.ceil(chat_burst / chat_rate) + 1000)
-  return 0
-end
-local wait = 0
-if tokens < 1 then wait = (1 - tokens) / rate end
-if chat_tokens < 1 then wait = math.max(wait, (1 - chat_tokens) / chat_rate) end
-return math.max(1, math.ceil(wait))
-"""
-
-_PAUSE = """
-if redis.call('PTTL', KEYS[1]) < tonumber(ARGV[1]) then
-  redis.call('SET', KEYS[1], '1', 'PX', ARGV[1])
-end
-return 1
-"""
-
-
-class RedisSendLimiter:
-    """Token buckets in Redis, shared by every node of the bot: one for the bot, one per chat,
-    and a pause key that a 429 sets for its retry_after. One script call per send decides
-    atomically, and notes the departure in the reply journal when it lets a message go; a
-    refused caller sleeps for the time the script says.
-
-    Telegram does not say whether a 429 was for the chat or for the whole bot, so a 429 pauses
-    every send of every node: pausing only the chat would run into a bot-wide limit again."""
-
-    def __init__(
-        self, client: redis.asyncio.Redis, keys: Keys, per_second: float, per_chat: float
-    ) -> None:
-        self._redis = client
-        self._keys = keys
-        self._rate = per_second
-        self._burst = max(1.0, per_second * GLOBAL_BURST_SECONDS)
-        self._chat_rate = per_chat
-        self._chat_burst = max(1.0, min(CHAT_BURST, per_chat * 2))
-        self._acquire = client.register_script(_ACQUIRE)
-        self._pause = client.register_script(_PAUSE)
-        self._paused_until = 0.0
-        self._pauses: set[asyncio.Task[Any]] = set()
-
-    def pause(self, seconds: float) -> None:
-        """Pause this node at once and every other node from its next send (on the loop)."""
-        self._paused_until = max(self._paused_until, time.monotonic() + seconds)
-        task = asyncio.get_running_loop().create_task(self._pause_everyone(seconds))
-        self._pauses.add(task)
-        task.add_done_callback(self._pauses.discard)
-
-    async def _pause_everyone(self, seconds: float) -> None:
-        try:
-            await self._pause(
-                keys=[self._keys("send", "pause")], args=[max(1, int(seconds * 1000))]
-            )
-        except redis.RedisError as error:
-            log.warning("could not pause the other nodes", error=str(error))
-
-    async def acquire(self, chat_id: int, departure: Departure | None = None) -> None:
-        keys = [
-            self._keys("send", "bot"),
-            self._keys("send", "chat", chat_id),
-            self._keys("send", "pause"),
-        ]
-        args: list[float | int] = [self._rate, self._burst, self._chat_rate, self._chat_burst]
-        if departure is not None:
-            keys.append(departure.key)
-            args.append(departure.number)
-        while True:
-            wait = self._paused_until - time.monotonic()
-            if wait > 0:
-                await asyncio.sleep(wait)
-                continue
-            try:
-                wait_ms = int(await self._acquire(keys=keys, args=args))
-            except redis.RedisError as error:
-                # Without Redis the limits cannot be kept together; wait rather than flood.
-                log.warning("send limiter unavailable", error=str(error))
-                await asyncio.sleep(LIMITER_RETRY_SECONDS)
-                continue
-            if wait_ms <= 0:
-                return
-            await asyncio.sleep(wait_ms / 1000 * random.uniform(1.0, 1.1))
-
-
-class SendOnce:
-    """Sends the replies of a piece of work (an update, or a durable send for a user) once.
-
-    send() records the replies in the journal before the first goes out, and the sent count
-    moves on as Telegram accepts each; replay() finds work that was handled before: complete
-    → nothing to do; incomplete → only what is still unsent goes out; being sent right now by
-    this node → its done() waits for that. Between Telegram accepting a reply and the journal
-    recording it lies the one window in which a node's death makes a reply go out twice."""
-
-    def __init__(
-        self,
-        outbox: Outbox,
-        journal: ReplyJournal,
-        metrics: Metrics | None = None,
-        holder: str = "",
-    ) -> None:
-        self._outbox = outbox
-        self._journal = journal
-        self._metrics = metrics
-        self._holder = holder
-        self._lock = threading.Lock()
-        self._sending: dict[str, list[Callable[[], None]]] = {}
-
-    @property
-    def journal(self) -> ReplyJournal:
-        return self._journal
-
-    def replay(self, work: str, done: Callable[[], None], user_id: int | None = None) -> bool:
-        """True when the work was handled before (done() is then taken care of); False when
-        it is to be handled now (it is claimed for this node). Blocking, one Redis call."""
-        with self._lock:
-            waiting = self._sending.get(work)
-            if waiting is not None:
-                waiting.append(done)
-                return True
-        entry = self._journal.claim(work, self._holder)
-        if entry is None:
-            return False
-        if not entry.recorded:
-            # Its node died while handling it: the effects may be committed, the replies were
-            # not recorded. Handling it again is all that is left (see storage.journal).
-            log.warning(
-                "work in doubt: handled again",
-                work=work,
-                claimed_by=entry.claimed_by,
-                user_id=user_id,
-            )
-            if self._metrics is not None:
-                self._metrics.in_doubt.labels(self._metrics.node_id).inc()
-            return False
-        if entry.complete or not entry.unsent:
-            done()
-            return True
-        log.info(
-            "sending what a node left unsent", work=work, unsent=len(entry.unsent), sent=entry.sent
-        )
-        if entry.uncertain:
-            # The node died while this reply was on its way: Telegram may have taken it.
-            # Sending it again may show it twice; not sending may lose it. We send.
-            log.warning(
-                "a reply may reach the user twice",
-                work=work,
-                chat_id=entry.chat_id,
-                method=entry.unsent[0].method,
-                reply=entry.sent + 1,
-            )
-            self._count("uncertain")
-        self._count("unsent")
-        self._start(work, entry.chat_id, entry.unsent, entry.sent, done)
-        return True
-
-    def send(
-        self, work: str, chat_id: int, replies: Sequence[Reply], done: Callable[[], None]
-    ) -> None:
-        """Record the replies of finished work and send them; blocking (one Redis write)."""
-        self._journal.record(work, chat_id, list(replies))
-        if not replies:
-            done()
-            return
-        self._start(work, chat_id, tuple(replies), 0, done)
-
-    def _start(
-        self,
-        work: str,
-        chat_id: int,
-        replies: tuple[Reply, ...],
-        already: int,
-        done: Callable[[], None],
-    ) -> None:
-        with self._lock:
-            self._sending[work] = [done]
-        journal = self._journal
-        key = journal.key(work)
-
-        def progress(sent: int) -> None:
-            journal.progress(work, already + sent)
-
-        def departure(number: int) -> Departure:
-            return Departure(key, already + number)
-
-        def finished() -> None:
-            with self._lock:
-                callbacks = self._sending.pop(work, [])
-
-            def after() -> None:
-                for callback in callbacks:
-                    callback()
-
-            journal.finish(work, after)
-
-        self._outbox.submit(chat_id, replies, finished, progress, departure)
-
-    def _count(self, certainty: str) -> None:
-        if self._metrics is not None:
-            self._metrics.replies_resent.labels(self._metrics.node_id, certainty).inc()

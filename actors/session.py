@@ -21,9 +21,11 @@ import pykka
 import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
-from actors.outbox import Outbox, SendOnce
+from actors.delivery import Delivery
+from actors.outbox import Outbox
 from actors.pool import ActorPool
 from actors.profile import ProfileActorProxy
+from actors.send_once import SendOnce
 from actors.session_discovery import DiscoveryDeps, DiscoveryMixin
 from bot_api import replies
 from bot_api.incoming import Incoming, Kind, parse_update
@@ -52,7 +54,6 @@ from domain.validation import (
     validate_location,
     validate_name,
 )
-from messaging.bus import Delivery
 from observability.metrics import Metrics
 from presentation import screens
 from presentation.callbacks import CallbackSigner

@@ -29,10 +29,10 @@ from telegram import Bot
 from telegram.error import Conflict, NetworkError, TelegramError, TimedOut
 
 from bot_api.incoming import user_of
-from cluster.coordinator import INTAKE_CHECK_SECONDS, INTAKE_RETRY_SECONDS, IntakeLease
+from cluster.intake_lease import INTAKE_CHECK_SECONDS, INTAKE_RETRY_SECONDS, IntakeLease
 from messaging.bus import CONFIRM_TIMEOUT_SECONDS, Bus
 from observability.metrics import Metrics
-from storage.state import Keys
+from storage.state import Keys, as_text
 
 log = structlog.get_logger(__name__)
 
@@ -256,7 +256,7 @@ class WebhookIntake:
         fingerprint = self._fingerprint()
         stored = await asyncio.to_thread(self._redis.get, self._fingerprint_key)
         info = await self._bot.get_webhook_info()
-        if info.url == self.url and stored is not None and _text(stored) == fingerprint:
+        if info.url == self.url and stored is not None and as_text(stored) == fingerprint:
             return
         await self._bot.set_webhook(
             self.url,
@@ -266,7 +266,3 @@ class WebhookIntake:
         )
         await asyncio.to_thread(self._redis.set, self._fingerprint_key, fingerprint)
         log.info("webhook set", url=self.url)
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value

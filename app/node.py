@@ -8,35 +8,38 @@ import contextlib
 import socket
 import threading
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor
 from typing import Any, cast
 
-import redis
 import redis.asyncio
 import structlog
 from aiohttp import web
 from telegram import BotCommand
 
 from actors.chat_relay import ChatRelayActor, ChatRelayActorProxy
+from actors.delivery import Delivery
 from actors.maintenance import MaintenanceActor, MaintenanceActorProxy
 from actors.matcher import LikeNoticeTicker, MatcherActor, MatcherActorProxy, MatcherSettings
-from actors.outbox import Outbox, RedisSendLimiter, SendOnce
+from actors.outbox import Outbox
 from actors.pool import ActorPool
 from actors.profile import ProfileActor, ProfileActorProxy
 from actors.rater import RaterActor, RaterActorProxy
+from actors.send_once import SendOnce
 from actors.session import SessionActor, SessionActorProxy, SessionDeps
 from actors.session_discovery import DiscoveryDeps
 from app.gauges import GaugeSampler
 from app.intake import PollingIntake, WebhookIntake
 from app.scheduler import Scheduler
 from bot_api.gateway import TelegramGateway, build_bot
-from bot_api.replies import Reply
-from cluster.coordinator import Coordinator, IntakeLease, new_member_id
+from cluster.coordinator import Coordinator
+from cluster.intake_lease import IntakeLease
+from cluster.membership import new_member_id
 from config.i18n import LANGUAGES, t
 from config.settings import Settings
-from messaging import bus, topology
-from messaging.bus import Bus, Delivery, ShardConsumer
+from messaging import broker, topology
+from messaging.bus import Bus
+from messaging.consumer import ShardConsumer
 from messaging.events import Events
+from messaging.forwarding import Forwarding
 from observability.http import bound_port, build_app
 from observability.metrics import Metrics
 from presentation.callbacks import CallbackSigner
@@ -47,6 +50,7 @@ from storage.journal import ReplyJournal
 from storage.maintenance import Maintenance
 from storage.photos import PhotoStore
 from storage.ratings import Ratings, SweepOutcome
+from storage.send_limits import RedisSendLimiter
 from storage.stats import Stats
 
 log = structlog.get_logger(__name__)
@@ -277,15 +281,15 @@ class Node:
         await asyncio.to_thread(self.bus.start_and_wait)
         self._closers.append(self.bus.stop)
         self.events = Events(self.bus, self.metrics)
-        self.outbox.forward_through(self._forward)
+        self.forwarding = Forwarding(self.bus, self.once)
+        self.outbox.forward_through(self.forwarding.forward)
 
     async def _start_pipeline(self, keys: state.Keys) -> None:
         """Consume the shards this node is given, then take updates in (polling or webhook)."""
         settings = self.settings
         loop = asyncio.get_running_loop()
-        # Replies for a user forwarded from another node: one thread keeps their order.
-        self._forwarded = ThreadPoolExecutor(max_workers=1, thread_name_prefix="forwarded")
-        self._closers.append(self._forwarded.shutdown)
+        # Stopped after the shard consumer, which hands it forwarded replies.
+        self._closers.append(self.forwarding.stop)
         self.consumer = ShardConsumer(
             settings.amqp_url, self._dispatch, self.bus, self.metrics, self.journal.count_delivery
         )
@@ -388,33 +392,9 @@ class Node:
         """Runs on the consumer thread: an update goes to the user's session actor, replies
         forwarded by another node to the outbox (once)."""
         if delivery.kind == topology.KIND_SEND:
-            self._forwarded.submit(self._send_forwarded, delivery)
+            self.forwarding.receive(delivery)
         else:
             self.sessions.for_user(delivery.user_id).handle(delivery)
-
-    def _send_forwarded(self, delivery: Delivery) -> None:
-        body = delivery.update
-        try:
-            chat_id = int(body["chat_id"])
-            replies = [Reply(str(method), dict(params)) for method, params in body["replies"]]
-        except (KeyError, TypeError, ValueError) as error:
-            delivery.dead_letter(f"unusable forwarded replies: {error}")
-            return
-        try:
-            if not self.once.replay(delivery.key, delivery.done, delivery.user_id):
-                self.once.send(delivery.key, chat_id, replies, delivery.done)
-        except redis.RedisError as error:
-            # Without the journal "once" cannot be kept; the message stays unacknowledged and
-            # is given out again when this node stops or dies.
-            log.error(
-                "forwarded replies not sent: journal unavailable",
-                error=str(error),
-                user_id=delivery.user_id,
-            )
-
-    def _forward(self, user_id: int, key: str, chat_id: int, replies: list[list[Any]]) -> None:
-        """Outbox.deliver's route (actor threads): durable in the user's shard queue."""
-        self.bus.send_to_user(user_id, key, chat_id, replies).result(bus.CONFIRM_TIMEOUT_SECONDS)
 
     def _user_blocked_bot(self, chat_id: int) -> None:
         """Runs on the loop (outbox): the user's profile actor records it off the loop."""
@@ -437,7 +417,7 @@ class Node:
                 raise RuntimeError("the bus has stopped")
 
         def rabbitmq() -> None:
-            with bus.open_connection(self.settings.amqp_url) as connection:
+            with broker.open_connection(self.settings.amqp_url) as connection:
                 connection.ensure_connection(max_retries=1, timeout=2)
 
         return {

@@ -23,7 +23,7 @@ import threading
 import time
 from pathlib import Path
 
-from cluster.coordinator import ShardLeases
+from cluster.leases import ShardLeases
 from storage import state
 from tests.cluster.harness import Driver, NodeProcess, Run, sandbox_process, start_nodes
 from tests.services import TEST_BOT_TOKEN, free_port, fresh_services

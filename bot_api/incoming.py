@@ -31,19 +31,6 @@ class Kind(Enum):
     OTHER = "other"
 
 
-# Media a chat relay can forward as it is, keyed by the message field that carries it.
-RELAYABLE_MEDIA = (
-    Kind.PHOTO,
-    Kind.STICKER,
-    Kind.VOICE,
-    Kind.VIDEO_NOTE,
-    Kind.VIDEO,
-    Kind.ANIMATION,
-    Kind.AUDIO,
-    Kind.DOCUMENT,
-)
-
-
 @dataclass(frozen=True, slots=True)
 class Incoming:
     update_id: int

@@ -1,209 +1,39 @@
-"""Who is in the cluster, which node consumes which shard, and who polls Telegram.
+"""The coordinator: a thread that keeps this node's membership (cluster.membership) and shard
+leases (cluster.leases), and moves shards in and out of the shard consumer so that the live
+nodes divide them as the plan says (cluster.assignment).
 
-Membership: every node keeps a heartbeat in a Redis sorted set (score = the moment it expires,
-by Redis's clock); a member that stops beating is gone after MEMBER_TTL_MS.
-
-Assignment: every node computes the same plan from the same member list — rendezvous hashing
-with bounded load, so each node gets floor(S/N) or ceil(S/N) of the S shards and a joining or
-leaving node moves few of them.
-
-Shard leases: a node consumes a shard only while it holds the shard's lease, a Redis key
-``SET NX PX`` with the value ``<member>|<fencing token>`` (the token counts up per shard). The
-owner renews its leases every tick; a renewal that finds another value means the lease was
-lost and the shard is dropped at once. A node gives a shard up by cancelling its consumer,
-letting the shard's work in hand finish and be acknowledged, and only then deleting the lease;
-the next owner claims the free lease and consumes. The shard queues are single-active-consumer
-queues as well, so even a mistaken double claim never makes two consumers active.
-
-Intake: long polling is done by the one node that holds a PostgreSQL advisory lock on a
-dedicated connection; the lock dies with the holder's connection (a killed node's socket is
-closed by its kernel), and the others try to take it every INTAKE_RETRY_SECONDS.
-"""
+A node gives a shard up by cancelling its consumer, letting the shard's work in hand finish
+and be acknowledged, and only then deleting the lease; the next owner claims the free lease
+and consumes. A lease lost (another value found on renewal) makes the shard be dropped at
+once. The shard queues are single-active-consumer queues as well, so even a mistaken double
+claim never makes two consumers active. Who polls Telegram is cluster.intake_lease."""
 
 from __future__ import annotations
 
-import contextlib
-import hashlib
 import threading
 import time
-import uuid
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Callable
 from dataclasses import dataclass, field
-from typing import Any, Protocol
+from typing import Protocol
 
-import psycopg
 import redis
 import structlog
 
+from cluster.assignment import assign
+from cluster.leases import LEASE_TTL_MS, ShardLeases
+from cluster.membership import Membership
 from observability.metrics import Metrics
 from storage.state import Keys
 
 log = structlog.get_logger(__name__)
 
-MEMBER_TTL_MS = 4000
-LEASE_TTL_MS = 4000
 TICK_SECONDS = 0.5
 # A node that has not renewed its leases for this long stops consuming: they may be gone.
 LEASE_SAFETY_MS = LEASE_TTL_MS - 1000
-INTAKE_RETRY_SECONDS = 1.0
-INTAKE_CHECK_SECONDS = 2.0
-
-_HEARTBEAT = """
-local t = redis.call('TIME')
-local now = tonumber(t[1]) * 1000 + math.floor(tonumber(t[2]) / 1000)
-if ARGV[2] ~= '0' then
-  redis.call('ZADD', KEYS[1], now + tonumber(ARGV[2]), ARGV[1])
-end
-redis.call('ZREMRANGEBYSCORE', KEYS[1], '-inf', now)
-return redis.call('ZRANGEBYSCORE', KEYS[1], now, '+inf')
-"""
-
-_CLAIM = """
-local current = redis.call('GET', KEYS[1])
-if current then
-  if string.sub(current, 1, string.len(ARGV[1]) + 1) == ARGV[1] .. '|' then
-    redis.call('PEXPIRE', KEYS[1], ARGV[2])
-    return current
-  end
-  return false
-end
-local fence = redis.call('INCR', KEYS[2])
-local value = ARGV[1] .. '|' .. fence
-redis.call('SET', KEYS[1], value, 'PX', ARGV[2])
-return value
-"""
-
-_RENEW = """
-local kept = {}
-for i, key in ipairs(KEYS) do
-  if redis.call('GET', key) == ARGV[i + 1] then
-    redis.call('PEXPIRE', key, ARGV[1])
-    kept[i] = 1
-  else
-    kept[i] = 0
-  end
-end
-return kept
-"""
-
-_RELEASE = """
-if redis.call('GET', KEYS[1]) == ARGV[1] then
-  return redis.call('DEL', KEYS[1])
-end
-return 0
-"""
-
-
-def new_member_id(node_id: str) -> str:
-    """A member name unique to this process: the node's name and a random suffix (two
-    processes started with one NODE_ID must not be taken for one member)."""
-    return f"{node_id}~{uuid.uuid4().hex[:8]}"
-
-
-def _score(shard: int, member: str) -> int:
-    digest = hashlib.blake2b(f"{shard}:{member}".encode(), digest_size=8).digest()
-    return int.from_bytes(digest, "big")
-
-
-def assign(shards: int, members: Iterable[str]) -> dict[str, frozenset[int]]:
-    """Every shard to one member, the same answer on every node for the same members.
-
-    Rendezvous hashing with bounded load: each shard goes to the member that ranks it highest
-    among those not yet full; a member is full at ceil(S/N) shards, and once S mod N members
-    are, the rest are full at floor(S/N). So no node has more than one shard above another,
-    and a change of members moves few shards."""
-    names = sorted(set(members))
-    if not names:
-        return {}
-    low, extra = divmod(shards, len(names))
-    owned: dict[str, set[int]] = {name: set() for name in names}
-    full_at_high = 0
-    for shard in range(shards):
-        for name in sorted(names, key=lambda member: _score(shard, member), reverse=True):
-            limit = low + 1 if full_at_high < extra else low
-            if len(owned[name]) < limit:
-                owned[name].add(shard)
-                if len(owned[name]) == low + 1:
-                    full_at_high += 1
-                break
-    return {name: frozenset(shards_of) for name, shards_of in owned.items()}
-
-
-class Membership:
-    """This node's heartbeat and the list of live members (Redis; blocking calls)."""
-
-    def __init__(
-        self, client: redis.Redis, keys: Keys, member: str, ttl_ms: int = MEMBER_TTL_MS
-    ) -> None:
-        self.member = member
-        self._key = keys("cluster", "members")
-        self._ttl_ms = ttl_ms
-        self._script = client.register_script(_HEARTBEAT)
-
-    def beat(self) -> list[str]:
-        """Renew this node's membership; the live members, sorted."""
-        members = self._script(keys=[self._key], args=[self.member, self._ttl_ms])
-        return sorted(_text(member) for member in members)
-
-    def members(self) -> list[str]:
-        return sorted(
-            _text(member) for member in self._script(keys=[self._key], args=[self.member, 0])
-        )
-
-    def leave(self, client: redis.Redis) -> None:
-        client.zrem(self._key, self.member)
-
-
-@dataclass
-class ShardLeases:
-    """Per-shard leases with fencing tokens (Redis; blocking calls)."""
-
-    client: redis.Redis
-    keys: Keys
-    member: str
-    ttl_ms: int = LEASE_TTL_MS
-    _claim: Any = field(init=False)
-    _renew: Any = field(init=False)
-    _release: Any = field(init=False)
-
-    def __post_init__(self) -> None:
-        self._claim = self.client.register_script(_CLAIM)
-        self._renew = self.client.register_script(_RENEW)
-        self._release = self.client.register_script(_RELEASE)
-
-    def key(self, shard: int) -> str:
-        return self.keys("cluster", "shard", shard)
-
-    def claim(self, shard: int) -> str | None:
-        """The lease's value (``member|token``) if it is now ours, None if another holds it."""
-        value = self._claim(
-            keys=[self.key(shard), self.keys("cluster", "fence", shard)],
-            args=[self.member, self.ttl_ms],
-        )
-        return _text(value) if value else None
-
-    def renew(self, held: dict[int, str]) -> set[int]:
-        """Renew the given leases (shard → value); the shards whose lease is still ours."""
-        if not held:
-            return set()
-        shards = sorted(held)
-        kept = self._renew(
-            keys=[self.key(shard) for shard in shards],
-            args=[self.ttl_ms, *(held[shard] for shard in shards)],
-        )
-        return {shard for shard, ok in zip(shards, kept, strict=True) if int(ok)}
-
-    def release(self, shard: int, value: str) -> None:
-        self._release(keys=[self.key(shard)], args=[value])
-
-    def holders(self, shards: int) -> dict[int, str]:
-        """Who holds each held lease (shard → member), for tests and operators."""
-        values = self.client.mget([self.key(shard) for shard in range(shards)])
-        return {shard: _text(value).split("|", 1)[0] for shard, value in enumerate(values) if value}
 
 
 class ShardWorker(Protocol):
-    """What the coordinator drives: the shard consumer (messaging.bus.ShardConsumer)."""
+    """What the coordinator drives: the shard consumer (messaging.consumer.ShardConsumer)."""
 
     def consume(self, shard: int, lease: str) -> None: ...
 
@@ -426,79 +256,3 @@ class Coordinator:
         if recorded is not None and int(recorded) != self.shards and self._membership.members():
             raise RuntimeError(f"SHARDS={self.shards} but the running nodes use {int(recorded)}")
         self._client.set(key, self.shards)
-
-
-class IntakeLease:
-    """The right to long-poll Telegram: a PostgreSQL advisory lock held by a dedicated
-    connection (blocking calls; run them off the event loop)."""
-
-    def __init__(self, database_url: str, bot_id: str) -> None:
-        self._url = database_url
-        self._name = f"dating:intake:{bot_id}"
-        self._conn: psycopg.Connection[Any] | None = None
-        self._standby: psycopg.Connection[Any] | None = None
-
-    @property
-    def held(self) -> bool:
-        return self._conn is not None
-
-    def try_acquire(self) -> bool:
-        """Take the lock if it is free; a node waiting for it keeps its connection open."""
-        if self._conn is not None:
-            return True
-        if self._standby is None or self._standby.closed:
-            self._standby = psycopg.connect(
-                self._url,
-                autocommit=True,
-                connect_timeout=5,
-                keepalives=1,
-                keepalives_idle=5,
-                keepalives_interval=2,
-                keepalives_count=2,
-            )
-        try:
-            row = self._standby.execute(
-                "SELECT pg_try_advisory_lock(hashtextextended(%s, 0))", (self._name,)
-            ).fetchone()
-        except psycopg.Error:
-            self._standby.close()
-            self._standby = None
-            raise
-        if row is None or not row[0]:
-            return False
-        self._conn, self._standby = self._standby, None
-        return True
-
-    def alive(self) -> bool:
-        """Whether the lock is still ours (its connection still answers)."""
-        if self._conn is None:
-            return False
-        try:
-            self._conn.execute("SELECT 1")
-            return True
-        except psycopg.Error:
-            self._drop()
-            return False
-
-    def release(self) -> None:
-        if self._standby is not None:
-            self._standby.close()
-            self._standby = None
-        if self._conn is None:
-            return
-        with contextlib.suppress(psycopg.Error):
-            self._conn.execute("SELECT pg_advisory_unlock(hashtextextended(%s, 0))", (self._name,))
-        self._drop()
-
-    def _drop(self) -> None:
-        conn, self._conn = self._conn, None
-        if conn is not None:
-            conn.close()
-
-
-def _text(value: bytes | str) -> str:
-    return value.decode() if isinstance(value, bytes) else value
-
-
-def fair_share(shards: int, members: Sequence[str]) -> float:
-    return shards / max(1, len(members))

@@ -43,6 +43,16 @@ from storage.state import Keys
 
 log = structlog.get_logger(__name__)
 
+
+@dataclass(frozen=True, slots=True)
+class Departure:
+    """Where to note that a reply is leaving for Telegram: field ``a`` of the journal entry
+    ``key`` becomes ``number`` (see above)."""
+
+    key: str
+    number: int
+
+
 # Telegram keeps undelivered updates for 24 hours; a little longer covers any redelivery.
 JOURNAL_TTL_SECONDS = 26 * 3600
 CLAIM_TTL_SECONDS = 3600

@@ -16,6 +16,11 @@ def connect(url: str) -> redis.Redis:
     )
 
 
+def as_text(value: bytes | str) -> str:
+    """A Redis reply as text (the clients here do not decode responses)."""
+    return value.decode() if isinstance(value, bytes) else value
+
+
 class Keys:
     """Every key this deployment writes starts with its namespace."""
 
@@ -48,21 +53,3 @@ class ConversationStore:
 
     def clear(self, user_id: int) -> None:
         self._redis.delete(self._keys("conv", user_id))
-
-
-# Telegram keeps undelivered updates for 24 hours; a little longer covers any redelivery.
-PROCESSED_TTL_SECONDS = 26 * 3600
-
-
-class ProcessedUpdates:
-    """update_ids whose effects are committed, so a redelivered update does nothing twice."""
-
-    def __init__(self, client: redis.Redis, keys: Keys) -> None:
-        self._redis = client
-        self._keys = keys
-
-    def is_done(self, update_id: int) -> bool:
-        return bool(self._redis.exists(self._keys("update", update_id)))
-
-    def mark_done(self, update_id: int) -> None:
-        self._redis.set(self._keys("update", update_id), b"1", ex=PROCESSED_TTL_SECONDS)

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import itertools
 
-from cluster.coordinator import assign
+from cluster.assignment import assign
 
 
 def test_every_shard_has_exactly_one_member() -> None:

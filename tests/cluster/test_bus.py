@@ -12,8 +12,10 @@ import pytest
 import redis
 from kombu import Connection
 
+from actors.delivery import Delivery
 from messaging import topology
-from messaging.bus import MAX_DELIVERIES, Bus, Delivery, ShardConsumer
+from messaging.bus import Bus
+from messaging.consumer import MAX_DELIVERIES, ShardConsumer
 from observability.metrics import Metrics
 from storage import state
 from storage.journal import ReplyJournal

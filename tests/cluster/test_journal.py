@@ -12,11 +12,13 @@ import pytest
 import redis
 import redis.asyncio
 
-from actors.outbox import Departures, Outbox, Progress, RedisSendLimiter, SendOnce
+from actors.outbox import Departures, Outbox, Progress
+from actors.send_once import SendOnce
 from bot_api import replies
 from bot_api.replies import Reply
 from storage import state
 from storage.journal import ReplyJournal
+from storage.send_limits import RedisSendLimiter
 from tests.cluster.conftest import eventually
 from tests.services import REDIS_URL
 

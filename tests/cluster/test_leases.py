@@ -8,7 +8,9 @@ from collections.abc import Callable, Iterator
 import pytest
 import redis
 
-from cluster.coordinator import Coordinator, ShardLeases, assign
+from cluster.assignment import assign
+from cluster.coordinator import Coordinator
+from cluster.leases import ShardLeases
 from observability.metrics import Metrics
 from storage import state
 from tests.cluster.conftest import eventually

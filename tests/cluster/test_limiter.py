@@ -10,8 +10,8 @@ from contextlib import AbstractAsyncContextManager, asynccontextmanager
 import pytest
 import redis.asyncio
 
-from actors.outbox import RedisSendLimiter
 from storage import state
+from storage.send_limits import RedisSendLimiter
 from tests.services import REDIS_URL
 
 RUN_SECONDS = 1.5

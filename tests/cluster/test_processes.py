@@ -20,7 +20,7 @@ import httpx
 import psycopg
 import pytest
 
-from cluster.coordinator import ShardLeases
+from cluster.leases import ShardLeases
 from sandbox.client import SandboxClient
 from storage import state
 from tests.cluster.conftest import eventually

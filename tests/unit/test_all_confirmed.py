@@ -1,10 +1,10 @@
-"""One future for a batch of publishes (messaging.bus._all_confirmed), without a broker."""
+"""One future for a batch of publishes (messaging.confirms.all_confirmed), without a broker."""
 
 from concurrent.futures import Future
 
 import pytest
 
-from messaging.bus import PublishError, _all_confirmed
+from messaging.confirms import PublishError, all_confirmed
 
 
 def pending(count: int) -> list[Future[None]]:
@@ -16,7 +16,7 @@ def pending(count: int) -> list[Future[None]]:
 
 def test_done_once_every_message_is_confirmed() -> None:
     futures = pending(3)
-    combined = _all_confirmed(futures)
+    combined = all_confirmed(futures)
     futures[0].set_result(None)
     futures[2].set_result(None)
     assert not combined.done()
@@ -26,7 +26,7 @@ def test_done_once_every_message_is_confirmed() -> None:
 
 def test_the_first_refusal_fails_the_batch() -> None:
     futures = pending(2)
-    combined = _all_confirmed(futures)
+    combined = all_confirmed(futures)
     futures[1].set_exception(PublishError("the broker refused a message"))
     with pytest.raises(PublishError):
         combined.result(0)
@@ -35,4 +35,4 @@ def test_the_first_refusal_fails_the_batch() -> None:
 
 
 def test_an_empty_batch_is_confirmed_at_once() -> None:
-    assert _all_confirmed([]).result(0) is None
+    assert all_confirmed([]).result(0) is None

@@ -1,0 +1,299 @@
+"""The shard consumer: one thread owning one connection consumes the shards the coordinator
+gives it (cluster.coordinator), hands each message to a callback as a Delivery
+(actors.delivery) and acknowledges it when the delivery's done() comes back from whatever
+thread finished the work. A shard is given up by cancelling its consumer and reporting
+"drained" once its last message in hand is acked.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import queue
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from typing import Any
+
+import orjson
+import structlog
+from kombu import Connection, Consumer
+from kombu.message import Message
+
+from actors.delivery import Delivery
+from messaging import topology
+from messaging.broker import IDLE_WAIT_SECONDS, BrokerThread, wait_and_drain
+from messaging.bus import Bus
+from observability.metrics import Metrics
+
+log = structlog.get_logger(__name__)
+
+PREFETCH_PER_SHARD = 64
+DEPTH_SAMPLE_SECONDS = 5.0
+# A message delivered this many times without being acknowledged (its handling killed the
+# node each time, or never finished) goes to the dead letters instead of being handled again.
+MAX_DELIVERIES = 5
+
+
+@dataclass
+class _InHand:
+    shard: int
+    message: Message
+
+
+class ShardConsumer(BrokerThread):
+    """Consumes the shards it is told to (consume/release/drop from any thread)."""
+
+    def __init__(
+        self,
+        url: str,
+        handle: Callable[[Delivery], None],
+        bus: Bus,
+        metrics: Metrics,
+        count_delivery: Callable[[str], int] | None = None,
+        name: str = "shard-consumer",
+    ) -> None:
+        super().__init__(name, url, "shard consumer")
+        self._handle = handle
+        self._bus = bus
+        self._metrics = metrics
+        self._count_delivery = count_delivery
+        self._requests: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
+        self._wanted: dict[int, str] = {}  # shard → lease value (what we should consume)
+        self._consumers: dict[int, Consumer] = {}
+        self._in_hand: dict[int, _InHand] = {}  # delivery tag → message
+        self._by_shard: dict[int, set[int]] = {}
+        self._draining: dict[int, Callable[[], None]] = {}
+        self._generation = 0
+        self._channel: Any = None
+        self._next_depth_sample = 0.0
+
+    # -- any thread -----------------------------------------------------------------------
+
+    def report(self, request: tuple[Any, ...]) -> None:
+        self._requests.put(request)
+        self._waker.wake()
+
+    def consume(self, shard: int, lease: str) -> None:
+        self.report(("consume", shard, lease))
+
+    def release(self, shard: int, drained: Callable[[], None]) -> None:
+        self.report(("release", shard, drained))
+
+    def drop(self, shard: int) -> None:
+        self.report(("drop", shard))
+
+    @property
+    def in_flight(self) -> int:
+        return len(self._in_hand)
+
+    @property
+    def shards(self) -> frozenset[int]:
+        return frozenset(self._consumers)
+
+    # -- the consumer thread --------------------------------------------------------------
+
+    def _serve(self, conn: Connection) -> None:
+        conn.ensure_connection(max_retries=5, interval_start=0.2, interval_step=0.5)
+        channel = conn.channel()
+        channel.basic_qos(0, PREFETCH_PER_SHARD, False)
+        self._channel = channel
+        for shard in sorted(self._wanted):
+            self._subscribe(shard)
+        self._ready.set()
+        while not self._stop_requested.is_set():
+            self._serve_requests()
+            wait_and_drain(conn, self._waker, IDLE_WAIT_SECONDS)
+            self._serve_requests()
+            self._sample_depth()
+            conn.heartbeat_check()
+        self._serve_requests()
+        for shard in list(self._consumers):
+            self._cancel(shard)
+        if self._in_hand:
+            log.warning(
+                "stopping with messages in hand; the broker gives them out again",
+                count=len(self._in_hand),
+            )
+        self._connection_lost()
+
+    def _connection_lost(self) -> None:
+        """The broker gives the connection's unacknowledged messages out again; acks for them
+        from the old connection must be ignored."""
+        self._generation += 1
+        self._in_hand.clear()
+        self._by_shard.clear()
+        self._consumers.clear()
+        self._channel = None
+        for shard, drained in list(self._draining.items()):
+            del self._draining[shard]
+            drained()
+
+    def _serve_requests(self) -> None:
+        while True:
+            try:
+                request = self._requests.get_nowait()
+            except queue.Empty:
+                return
+            kind = request[0]
+            if kind == "ack":
+                self._ack(request[1], request[2])
+            elif kind == "dead":
+                self._bury(request[1], request[2], request[3])
+            elif kind == "consume":
+                self._wanted[request[1]] = request[2]
+                if self._channel is not None:
+                    self._subscribe(request[1])
+            elif kind == "release":
+                self._release(request[1], request[2])
+            elif kind == "drop":
+                self._wanted.pop(request[1], None)
+                self._cancel(request[1])
+                self._draining.pop(request[1], None)
+
+    def _subscribe(self, shard: int) -> None:
+        if shard in self._consumers:
+            return
+        consumer = Consumer(
+            self._channel,
+            queues=[topology.shard_queue(shard)],
+            # Raw messages: the body is read here with orjson, faster than
+            # kombu's decoding; what it cannot read is dead-lettered.
+            on_message=lambda message: self._on_message(shard, message),
+            no_ack=False,
+        )
+        consumer.consume()
+        self._consumers[shard] = consumer
+        self._by_shard.setdefault(shard, set())
+        log.info("consuming shard", shard=shard, lease=self._wanted.get(shard))
+
+    def _cancel(self, shard: int) -> None:
+        consumer = self._consumers.pop(shard, None)
+        if consumer is not None:
+            with contextlib.suppress(Exception):
+                consumer.cancel()
+            with contextlib.suppress(KeyError, ValueError):
+                self._metrics.shard_queue_depth.remove(self._metrics.node_id, str(shard))
+
+    def _release(self, shard: int, drained: Callable[[], None]) -> None:
+        self._wanted.pop(shard, None)
+        self._cancel(shard)
+        if self._by_shard.get(shard):
+            self._draining[shard] = drained
+        else:
+            self._by_shard.pop(shard, None)
+            drained()
+
+    def _on_message(self, shard: int, message: Message) -> None:
+        headers = dict(message.headers or {})
+        kind = str(headers.get(topology.KIND_HEADER, topology.KIND_UPDATE))
+        try:
+            payload = orjson.loads(message.body)
+            user_id = int(headers["user_id"])
+            if not isinstance(payload, dict):
+                raise TypeError("the body is not an object")
+        except (ValueError, TypeError, KeyError) as error:
+            self._undecodable(shard, message, error)
+            return
+        tag = int(message.delivery_tag)
+        self._in_hand[tag] = _InHand(shard, message)
+        self._by_shard.setdefault(shard, set()).add(tag)
+        redelivered = bool(message.delivery_info.get("redelivered"))
+        generation = self._generation
+        key = str(payload.get("key") if kind == topology.KIND_SEND else payload.get("update_id"))
+        delivery = Delivery(
+            payload,
+            user_id,
+            key,
+            kind,
+            redelivered,
+            done=lambda: self.report(("ack", generation, tag, "")),
+            dead_letter=lambda error: self.report(("dead", generation, tag, error)),
+        )
+        if redelivered and self._count_delivery is not None:
+            try:
+                count = self._count_delivery(f"{kind}:{delivery.key}")
+            except Exception as error:
+                log.warning("could not count a redelivery", error=str(error))
+                count = 0
+            if count >= MAX_DELIVERIES:
+                log.error(
+                    "message delivered too often; dead-lettered",
+                    shard=shard,
+                    user_id=user_id,
+                    key=delivery.key,
+                    deliveries=count,
+                )
+                self._bury(
+                    self._generation, tag, f"delivered {count} times without being acknowledged"
+                )
+                return
+        try:
+            self._handle(delivery)
+        except Exception:
+            log.exception(
+                "could not hand a message over; it stays unacknowledged",
+                shard=shard,
+                user_id=user_id,
+            )
+
+    def _undecodable(self, shard: int, message: Message, error: Exception) -> None:
+        log.error("undecodable message dead-lettered", shard=shard, error=str(error))
+        tag = int(message.delivery_tag)
+        self._in_hand[tag] = _InHand(shard, message)
+        self._by_shard.setdefault(shard, set()).add(tag)
+        self._bury(self._generation, tag, f"undecodable: {type(error).__name__}: {error}")
+
+    def _ack(self, generation: int, tag: int) -> None:
+        if generation != self._generation:
+            return
+        in_hand = self._in_hand.pop(tag, None)
+        if in_hand is None:
+            return
+        in_hand.message.ack()
+        tags = self._by_shard.get(in_hand.shard)
+        if tags is not None:
+            tags.discard(tag)
+            if not tags and in_hand.shard in self._draining:
+                del self._by_shard[in_hand.shard]
+                self._draining.pop(in_hand.shard)()
+
+    def _bury(self, generation: int, tag: int, error: str) -> None:
+        """Dead-letter a message in hand: publish a copy with the error, then ack it."""
+        if generation != self._generation:
+            return
+        in_hand = self._in_hand.get(tag)
+        if in_hand is None:
+            return
+        message = in_hand.message
+        future = self._bus.dead_letter(
+            message.body, dict(message.headers or {}), error, in_hand.shard
+        )
+        metrics = self._metrics
+
+        def published(result: Future[None]) -> None:
+            if result.exception() is None:
+                metrics.dead_letters.labels(metrics.node_id).inc()
+                self.report(("ack", generation, tag, ""))
+            else:
+                log.error(
+                    "could not dead-letter a message; it stays unacknowledged",
+                    error=str(result.exception()),
+                )
+
+        future.add_done_callback(published)
+
+    def _sample_depth(self) -> None:
+        now = time.monotonic()
+        if now < self._next_depth_sample or self._channel is None:
+            return
+        self._next_depth_sample = now + DEPTH_SAMPLE_SECONDS
+        for shard in sorted(self._consumers):
+            try:
+                _, depth, _ = self._channel.queue_declare(
+                    queue=topology.shard_queue_name(shard), passive=True
+                )
+            except Exception as error:
+                log.warning("queue depth not sampled", shard=shard, error=str(error))
+                return
+            self._metrics.shard_queue_depth.labels(self._metrics.node_id, str(shard)).set(depth)
