@@ -1,6 +1,6 @@
 """Intake: Telegram's updates into RabbitMQ, by exactly one route per bot token.
 
-* Polling (BOT_MODE=polling): the node holding the intake lease (cluster.coordinator.IntakeLease, a
+* Polling (BOT_MODE=polling): the node holding the intake lease (cluster.intake_lease, a
   PostgreSQL advisory lock) long-polls getUpdates; every other node waits to take the lease
   over. Telegram's offset moves past a batch only after the broker has confirmed each of its
   messages, so a crash between the two makes Telegram hand the batch out again (the consumer
