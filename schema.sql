@@ -183,7 +183,7 @@ $$;
 -- The feed's order key: the combined rating, copied here by a trigger, so that one index holds
 -- where a profile is, its gender and its rank (an ordered keyset scan needs them together).
 ALTER TABLE profiles ADD COLUMN IF NOT EXISTS feed_score double precision NOT NULL DEFAULT 0;
--- Grid cells of shared coordinates at two sizes (storage.discovery.cell_of computes the same):
+-- Grid cells of shared coordinates at two sizes (storage.feed_batch.cell_of computes the same):
 -- 0.25 degree cells for small radii, 2 degree cells for large ones.
 ALTER TABLE profiles ADD COLUMN IF NOT EXISTS cell_small integer GENERATED ALWAYS AS (
     floor((latitude + 90) / 0.25)::integer * 1441 + floor((longitude + 180) / 0.25)::integer

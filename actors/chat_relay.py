@@ -20,12 +20,13 @@ from bot_api import replies
 from bot_api.incoming import Kind
 from bot_api.replies import Keyboard, Reply
 from config.i18n import t
+from domain.discovery import Party
 from observability.metrics import Metrics
 from presentation import cards
 from presentation.callbacks import CallbackSigner
 from presentation.cards import Action
 from presentation.screens import Buttons
-from storage.discovery import ChatCheck, ChatStatus, Discovery, Party
+from storage.chats import ChatCheck, Chats, ChatStatus
 from storage.state import ConversationStore
 
 log = structlog.get_logger(__name__)
@@ -54,14 +55,14 @@ class ChatMessage:
 class ChatRelayActor(pykka.ThreadingActor):
     def __init__(
         self,
-        discovery: Discovery,
+        chats: Chats,
         conversations: ConversationStore,
         outbox: Outbox,
         signer: CallbackSigner,
         metrics: Metrics,
     ) -> None:
         super().__init__()
-        self._discovery = discovery
+        self._chats = chats
         self._conversations = conversations
         self._outbox = outbox
         self._signer = signer
@@ -69,13 +70,13 @@ class ChatRelayActor(pykka.ThreadingActor):
 
     def status(self, sender_id: int, other_id: int) -> ChatCheck:
         """Whether sender may write to other now (before entering chat mode)."""
-        return self._discovery.chat_status(sender_id, other_id)
+        return self._chats.chat_status(sender_id, other_id)
 
     def relay(self, message: ChatMessage) -> ChatStatus:
         """Relay one message to the match; the refusal reason when it may not go."""
         if message.kind not in RELAYED_KINDS:
             raise ValueError(f"{message.kind} is not relayed")
-        check = self._discovery.record_chat_message(
+        check = self._chats.record_chat_message(
             message.sender_id, message.recipient_id, message.update_id, message.kind.value
         )
         if check.status is not ChatStatus.ACTIVE:

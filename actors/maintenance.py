@@ -11,7 +11,7 @@ from pykka.typing import ActorMemberMixin, proxy_method
 
 from observability.metrics import Metrics
 from storage.accounts import Accounts
-from storage.discovery import Discovery
+from storage.feed import Feed
 from storage.maintenance import CleanupReport, Maintenance
 from storage.ratings import claim_firing
 
@@ -25,7 +25,7 @@ class MaintenanceActor(pykka.ThreadingActor):
     def __init__(
         self,
         maintenance: Maintenance,
-        discovery: Discovery,
+        feed: Feed,
         accounts: Accounts,
         database_url: str,
         node_id: str,
@@ -33,7 +33,7 @@ class MaintenanceActor(pykka.ThreadingActor):
     ) -> None:
         super().__init__()
         self._maintenance = maintenance
-        self._discovery = discovery
+        self._feed = feed
         self._accounts = accounts
         self._database_url = database_url
         self._node_id = node_id
@@ -65,12 +65,12 @@ class MaintenanceActor(pykka.ThreadingActor):
                 if firing is None:
                     return None
                 filled = 0
-                for user_id in self._discovery.due_for_prefetch(
+                for user_id in self._feed.due_for_prefetch(
                     PREFETCH_ACTIVE_WITHIN, PREFETCH_MAX_USERS
                 ):
                     account = self._accounts.get(user_id)
                     if account is not None and account.is_complete:
-                        filled += self._discovery.prefetch(account) > 0
+                        filled += self._feed.prefetch(account) > 0
         except Exception:
             self._metrics.errors.labels(self._metrics.node_id, "prefetch").inc()
             log.exception("feed prefetch failed; the next firing tries again")

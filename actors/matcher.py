@@ -1,9 +1,10 @@
 """The matcher actor: the feed, likes and matches, blocks, reports and moderation.
 
 Several instances run per node, each user always served by the same one (actors.pool), and
-all state lives in PostgreSQL (storage.discovery), so any node can serve any user. What one
-user does that another must hear of — a like notice, a new match — is rendered here in the
-recipient's language with buttons signed for them, and handed to the outbox.
+all state lives in PostgreSQL (storage.feed, storage.likes, storage.matches and
+storage.safety), so any node can serve any user. What one user does that another must hear
+of — a like notice, a new match — is rendered here in the recipient's language with buttons
+signed for them, and handed to the outbox.
 """
 
 from __future__ import annotations
@@ -19,20 +20,17 @@ from pykka.typing import ActorMemberMixin, proxy_method
 from actors.outbox import Outbox
 from actors.pool import ActorPool
 from config.settings import Settings
+from domain.discovery import MatchSummary, Party, ProfileCard
 from observability.metrics import Metrics
 from presentation import cards
 from presentation.callbacks import CallbackSigner
-from presentation.cards import MatchSummary, ProfileCard, Viewer
+from presentation.cards import Viewer
 from presentation.screens import Buttons
 from storage.accounts import Account, Accounts
-from storage.discovery import (
-    Discovery,
-    FeedCard,
-    LikeResult,
-    LikeStatus,
-    Party,
-    ReportCase,
-)
+from storage.feed import Feed, FeedCard
+from storage.likes import LikeResult, Likes, LikeStatus
+from storage.matches import Matches
+from storage.safety import ReportCase, Safety
 
 log = structlog.get_logger(__name__)
 
@@ -59,7 +57,10 @@ def viewer_of(account: Account) -> Viewer:
 class MatcherActor(pykka.ThreadingActor):
     def __init__(
         self,
-        discovery: Discovery,
+        feed: Feed,
+        likes: Likes,
+        matches: Matches,
+        safety: Safety,
         accounts: Accounts,
         outbox: Outbox,
         signer: CallbackSigner,
@@ -70,7 +71,10 @@ class MatcherActor(pykka.ThreadingActor):
         """on_match(first, second) is told of every new match (every node hears of it: a
         "match.made" event); it must not block."""
         super().__init__()
-        self._discovery = discovery
+        self._feed = feed
+        self._likes = likes
+        self._matches = matches
+        self._safety = safety
         self._accounts = accounts
         self._outbox = outbox
         self._signer = signer
@@ -81,23 +85,23 @@ class MatcherActor(pykka.ThreadingActor):
     # -- the feed -------------------------------------------------------------------------
 
     def next_card(self, viewer: Account) -> FeedCard | None:
-        return self._discovery.next_card(viewer)
+        return self._feed.next_card(viewer)
 
     def skip(self, viewer_id: int, target: int) -> bool:
-        skipped = self._discovery.skip(viewer_id, target)
+        skipped = self._feed.skip(viewer_id, target)
         if skipped:
             self._count("skipped")
         return skipped
 
     def undo_skip(self, viewer_id: int, skipped: int, current: int) -> bool:
-        return self._discovery.undo_skip(viewer_id, skipped, current)
+        return self._feed.undo_skip(viewer_id, skipped, current)
 
     # -- likes and matches ----------------------------------------------------------------
 
     def like(self, viewer: Account, target: int, message: str | None) -> LikeResult:
         """Record a like; tell the liked person (a batched notice, or the match)."""
         settings = self._settings
-        result = self._discovery.like(
+        result = self._likes.like(
             viewer.id,
             target,
             message,
@@ -138,7 +142,7 @@ class MatcherActor(pykka.ThreadingActor):
 
     def _send_match_notice(self, recipient: Party, other: Account) -> None:
         """The new match, told to the one who liked first: the other's card and 💬 Write."""
-        card = self._discovery.card(recipient.user_id, other.id)
+        card = self._matches.card(recipient.user_id, other.id)
         recipient_account = self._accounts.get(recipient.user_id)
         if card is None or recipient_account is None:
             return
@@ -162,7 +166,7 @@ class MatcherActor(pykka.ThreadingActor):
         """Send every batched like notice that is due; the number sent. Never raises: it
         runs from a timer, where nobody would read the error."""
         try:
-            due = self._discovery.due_like_notices(self._settings.like_notice_minutes)
+            due = self._likes.due_like_notices(self._settings.like_notice_minutes)
             for recipient, count in due:
                 self._send_like_notice(recipient, count)
             return len(due)
@@ -172,38 +176,35 @@ class MatcherActor(pykka.ThreadingActor):
             return 0
 
     def next_liker(self, viewer_id: int) -> tuple[ProfileCard, int] | None:
-        return self._discovery.next_liker(viewer_id)
+        return self._likes.next_liker(viewer_id)
 
     def matches(self, viewer_id: int) -> list[MatchSummary]:
-        return self._discovery.matches(viewer_id)
+        return self._matches.matches(viewer_id)
 
     def active_match(self, viewer_id: int, other_id: int) -> MatchSummary | None:
-        return self._discovery.active_match(viewer_id, other_id)
+        return self._matches.active_match(viewer_id, other_id)
 
     def card(self, viewer_id: int, user_id: int) -> ProfileCard | None:
-        return self._discovery.card(viewer_id, user_id)
-
-    def party(self, user_id: int) -> Party | None:
-        return self._discovery.party(user_id)
+        return self._matches.card(viewer_id, user_id)
 
     # -- safety ---------------------------------------------------------------------------
 
     def unmatch(self, viewer_id: int, other_id: int) -> bool:
-        done = self._discovery.unmatch(viewer_id, other_id)
+        done = self._matches.unmatch(viewer_id, other_id)
         if done:
             self._count("unmatched")
             log.info("unmatch", user_id=viewer_id, target=other_id, action="unmatched")
         return done
 
     def block(self, viewer_id: int, other_id: int) -> bool:
-        done = self._discovery.block(viewer_id, other_id)
+        done = self._safety.block(viewer_id, other_id)
         if done:
             self._count("blocked")
             log.info("block", user_id=viewer_id, target=other_id, action="blocked")
         return done
 
     def report(self, reporter: int, reported: int, reason: str) -> bool:
-        done = self._discovery.report(
+        done = self._safety.report(
             reporter, reported, reason, reports_to_hide=self._settings.reports_to_hide
         )
         if done:
@@ -212,7 +213,7 @@ class MatcherActor(pykka.ThreadingActor):
         return done
 
     def comment_report(self, reporter: int, reported: int, comment: str) -> None:
-        self._discovery.comment_report(reporter, reported, comment)
+        self._safety.comment_report(reporter, reported, comment)
 
     def set_show_username(self, user_id: int, show: bool) -> None:
         self._accounts.set_show_username(user_id, show)
@@ -220,10 +221,10 @@ class MatcherActor(pykka.ThreadingActor):
     # -- moderation -----------------------------------------------------------------------
 
     def next_report_case(self, moderator_id: int) -> ReportCase | None:
-        return self._discovery.next_report_case(moderator_id)
+        return self._safety.next_report_case(moderator_id)
 
     def resolve_reports(self, moderator_id: int, reported: int, ban: bool) -> bool:
-        done = self._discovery.resolve_reports(moderator_id, reported, ban)
+        done = self._safety.resolve_reports(moderator_id, reported, ban)
         if done:
             log.info(
                 "reports reviewed",
@@ -234,7 +235,7 @@ class MatcherActor(pykka.ThreadingActor):
         return done
 
     def set_banned(self, moderator_id: int, user_id: int, banned: bool) -> bool:
-        done = self._discovery.set_banned(user_id, banned)
+        done = self._safety.set_banned(user_id, banned)
         if done:
             log.info(
                 "ban changed",
@@ -258,7 +259,6 @@ class MatcherActorProxy(ActorMemberMixin, pykka.ActorProxy[MatcherActor]):
     matches = proxy_method(MatcherActor.matches)
     active_match = proxy_method(MatcherActor.active_match)
     card = proxy_method(MatcherActor.card)
-    party = proxy_method(MatcherActor.party)
     unmatch = proxy_method(MatcherActor.unmatch)
     block = proxy_method(MatcherActor.block)
     report = proxy_method(MatcherActor.report)

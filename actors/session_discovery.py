@@ -21,7 +21,8 @@ from bot_api import replies
 from bot_api.incoming import Kind
 from presentation import cards
 from presentation.cards import LIKE_MESSAGE_MAX, REPORT_COMMENT_MAX, Action, Origin
-from storage.discovery import ChatStatus, LikeResult, LikeStatus
+from storage.chats import ChatStatus
+from storage.likes import LikeResult, LikeStatus
 
 if TYPE_CHECKING:
     import pykka

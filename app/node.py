@@ -45,11 +45,15 @@ from observability.metrics import Metrics
 from presentation.callbacks import CallbackSigner
 from storage import db, state
 from storage.accounts import Accounts
-from storage.discovery import Discovery
+from storage.chats import Chats
+from storage.feed import Feed
 from storage.journal import ReplyJournal
+from storage.likes import Likes
 from storage.maintenance import Maintenance
+from storage.matches import Matches
 from storage.photos import PhotoStore
 from storage.ratings import Ratings, SweepOutcome
+from storage.safety import Safety
 from storage.send_limits import RedisSendLimiter
 from storage.stats import Stats
 
@@ -165,12 +169,21 @@ class Node:
         self._closers.append(self.profiles.stop)
         signer = CallbackSigner(settings.bot_token.encode())
         conversations = state.ConversationStore(self.redis, keys)
-        discovery = Discovery(self.pool)
+        feed, likes, matches, safety, chats = (
+            Feed(self.pool),
+            Likes(self.pool),
+            Matches(self.pool),
+            Safety(self.pool),
+            Chats(self.pool),
+        )
         self.matchers: ActorPool[MatcherActorProxy] = ActorPool(
             "matcher",
             settings.session_actors,
             lambda: MatcherActor.start(
-                discovery,
+                feed,
+                likes,
+                matches,
+                safety,
                 accounts,
                 self.outbox,
                 signer,
@@ -186,9 +199,7 @@ class Node:
         self.relays: ActorPool[ChatRelayActorProxy] = ActorPool(
             "chat_relay",
             settings.session_actors,
-            lambda: ChatRelayActor.start(
-                discovery, conversations, self.outbox, signer, self.metrics
-            ),
+            lambda: ChatRelayActor.start(chats, conversations, self.outbox, signer, self.metrics),
             ChatRelayActorProxy,
         )
         self._pools.append(self.relays)
@@ -240,7 +251,7 @@ class Node:
         rater = RaterActor.start(ratings, settings.node_id, self.metrics, self._sweep_finished)
         maintenance = MaintenanceActor.start(
             Maintenance(self.pool, self.photos),
-            Discovery(self.pool),
+            Feed(self.pool),
             Accounts(self.pool),
             settings.database_url,
             settings.node_id,

@@ -11,7 +11,7 @@ random rating. Viewers are drawn from all kinds of places; each has already seen
 people — the top of their own feed first (skipped or liked, as they would have been), then
 random others — and their pass's cursor stands after what they saw.
 
-Measured through storage.discovery.Discovery, exactly as the matcher actor calls it:
+Measured through storage.feed.Feed, exactly as the matcher actor calls it:
 - next card: ``next_card`` then ``skip``, card after card (refills included), timed per card;
 - pass start: the first card of a new pass (a day later, or after changing filters), which
   chooses the radius and has to pass over everything the viewer already decided on;
@@ -39,9 +39,9 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
 import psycopg
 from psycopg import sql
 
-from storage import db
+from storage import db, feed_batch
 from storage.accounts import Account, Accounts
-from storage.discovery import Discovery
+from storage.feed import Feed
 
 T = TypeVar("T")
 
@@ -157,18 +157,16 @@ def choose_viewers(pool: db.Pool, count: int, population: int) -> list[int]:
     return [int(row["user_id"]) for row in rows]
 
 
-def prepare_viewer(
-    pool: db.Pool, discovery: Discovery, viewer: Account, seen: int, population: int
-) -> None:
+def prepare_viewer(pool: db.Pool, feed: Feed, viewer: Account, seen: int, population: int) -> None:
     """The viewer has seen ``seen`` people: the top of their feed (80 % skipped, 20 % liked;
     at most half of it, so that cards are left) and then random others; their pass's cursor
     stands after the top part."""
     with pool.connection() as conn:
         conn.execute("DELETE FROM interactions WHERE actor_id = %s", (viewer.id,))
         conn.execute("DELETE FROM feed_passes WHERE viewer_id = %s", (viewer.id,))
-    state = discovery.current_pass(viewer)
+    state = feed.current_pass(viewer)
     with pool.connection() as conn:
-        pool_top = discovery.feed_batch(conn, viewer, state, limit=2 * seen)
+        pool_top = feed_batch.read(conn, viewer, state, limit=2 * seen)
         top = pool_top[: min(seen, len(pool_top) // 2)]  # some are always left to show
         ids = [row.user_id for row in top if row.visible]
         decided = {"like": ids[::5], "skip": [t for n, t in enumerate(ids) if n % 5]}
@@ -208,21 +206,21 @@ def timed(action: Callable[[], T]) -> tuple[float, T]:
 
 
 def measure(
-    pool: db.Pool, discovery: Discovery, viewers: list[Account], cards: int, restarts: int
+    pool: db.Pool, feed: Feed, viewers: list[Account], cards: int, restarts: int
 ) -> Timings:
     timings = Timings([], [])
     for viewer in viewers:
         for _ in range(cards):
-            elapsed, found = timed(partial(discovery.next_card, viewer))
+            elapsed, found = timed(partial(feed.next_card, viewer))
             if found is None:
                 break
             timings.next_card_ms.append(elapsed)
-            discovery.skip(viewer.id, found.card.user_id)
+            feed.skip(viewer.id, found.card.user_id)
     for viewer in viewers:
         for _ in range(restarts):
             with pool.connection() as conn:
                 conn.execute("DELETE FROM feed_passes WHERE viewer_id = %s", (viewer.id,))
-            elapsed, _ = timed(partial(discovery.next_card, viewer))
+            elapsed, _ = timed(partial(feed.next_card, viewer))
             timings.pass_start_ms.append(elapsed)
     return timings
 
@@ -241,8 +239,8 @@ def summary(label: str, values: list[float]) -> str:
     )
 
 
-def explain(pool: db.Pool, discovery: Discovery, viewer: Account) -> str:
-    query, params = discovery.feed_batch_query(viewer, discovery.current_pass(viewer))
+def explain(pool: db.Pool, feed: Feed, viewer: Account) -> str:
+    query, params = feed_batch.query(viewer, feed.current_pass(viewer))
     with pool.connection() as conn:
         rows = conn.execute(
             sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + query, params
@@ -266,7 +264,7 @@ def run(args: argparse.Namespace) -> None:
     pool = db.create_pool(f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}", max_size=4, name="bench")
     try:
         db.apply_schema(pool)
-        discovery, accounts = Discovery(pool), Accounts(pool)
+        feed, accounts = Feed(pool), Accounts(pool)
         population = 0
         for size in sorted(args.sizes):
             started = time.perf_counter()
@@ -279,18 +277,18 @@ def run(args: argparse.Namespace) -> None:
                 if (account := accounts.get(user_id)) is not None
             ]
             for viewer in viewers:
-                prepare_viewer(pool, discovery, viewer, args.seen, size)
+                prepare_viewer(pool, feed, viewer, args.seen, size)
             analyze(pool)
-            timings = measure(pool, discovery, viewers, args.cards, args.restarts)
+            timings = measure(pool, feed, viewers, args.cards, args.restarts)
             print(summary("next card", timings.next_card_ms))
             print(summary("first card of a new pass", timings.pass_start_ms))
             for viewer in (
                 next(v for v in viewers if not v.has_location),
                 next(v for v in viewers if v.has_location),
             ):
-                prepare_viewer(pool, discovery, viewer, args.seen, size)
+                prepare_viewer(pool, feed, viewer, args.seen, size)
                 print(f"  plan of one ranked batch, {describe(viewer)}:")
-                print(explain(pool, discovery, viewer))
+                print(explain(pool, feed, viewer))
     finally:
         pool.close()
         if not args.keep:

@@ -16,6 +16,7 @@ from typing import Final
 from bot_api import replies
 from bot_api.replies import Keyboard, Reply
 from config.i18n import t
+from domain.discovery import MatchSummary, ProfileCard, ReportLine
 from domain.geo import distance_km
 from presentation.screens import Buttons, card_caption
 
@@ -63,43 +64,12 @@ class Origin(StrEnum):
 
 
 @dataclass(frozen=True, slots=True)
-class ProfileCard:
-    """Another user's card as a viewer sees it (``presentation.screens.CardData`` and more)."""
-
-    user_id: int
-    name: str | None
-    age: int | None
-    city: str | None
-    about: str | None
-    interests: tuple[str, ...]
-    latitude: float | None
-    longitude: float | None
-    photo_file_id: str | None
-    like_message: str | None = None  # the message of their like to the viewer, if any
-
-
-@dataclass(frozen=True, slots=True)
 class Viewer:
     """What of the viewer a card needs: shared interests and the distance."""
 
     interests: tuple[str, ...]
     latitude: float | None
     longitude: float | None
-
-
-@dataclass(frozen=True, slots=True)
-class MatchSummary:
-    other_id: int
-    name: str | None
-    age: int | None
-    last_activity_at: datetime
-    conversation: str  # none / started / replied
-
-
-@dataclass(frozen=True, slots=True)
-class ReportLine:
-    reason: str
-    comment: str | None
 
 
 def shared_interest_count(viewer: Viewer, card: ProfileCard) -> int:

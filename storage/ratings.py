@@ -241,7 +241,7 @@ def score(features: ProfileFeatures, stats: BehaviourStats, priors: Priors, now:
         now=now,
     )
     extra = {
-        # Read back by the feed (storage.discovery) for reciprocity, evidence and the prior.
+        # Read back by the feed (storage.feed_batch) for reciprocity, evidence and the prior.
         "evidence": behaviour_parts["evidence"],
         "give_rate": behaviour_parts["give_rate"],
         "like_rate": behaviour_parts["like_rate"],

@@ -12,7 +12,7 @@ from collections.abc import Callable
 import pytest
 
 from presentation.callbacks import CallbackSigner
-from storage.discovery import FEED_BATCH
+from storage.feed_batch import FEED_BATCH
 from tests.e2e.people import (
     People,
     Person,

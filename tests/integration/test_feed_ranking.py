@@ -7,7 +7,7 @@ import uuid
 
 from storage import db
 from storage.accounts import Account, Accounts
-from storage.discovery import Discovery
+from storage.feed import Feed
 from tests.profiles import complete_profile
 
 
@@ -52,8 +52,8 @@ def viewer(pool: db.Pool, city: str) -> Account:
     return account
 
 
-def shown(discovery: Discovery, who: Account, count: int) -> list[int]:
-    cards = [discovery.next_card(who) for _ in range(count)]
+def shown(feed: Feed, who: Account, count: int) -> list[int]:
+    cards = [feed.next_card(who) for _ in range(count)]
     return [card.card.user_id for card in cards if card is not None]
 
 
@@ -65,7 +65,7 @@ class TestFeedOrder:
         rate(pool, low, 0.2, 0.3, 0.25)
         rate(pool, middle, 0.5, 0.5, 0.5)
         rate(pool, high, 0.9, 0.8, 0.85)
-        assert shown(Discovery(pool), viewer(pool, city), 3) == [high, middle, low]
+        assert shown(Feed(pool), viewer(pool, city), 3) == [high, middle, low]
 
     def test_someone_who_liked_the_viewer_comes_early(self, pool: db.Pool) -> None:
         """A lower-rated candidate who already liked the viewer is shown before the others."""
@@ -79,7 +79,7 @@ class TestFeedOrder:
                 "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'like')",
                 (admirer, who.id),
             )
-        assert shown(Discovery(pool), who, 2) == [admirer, star]
+        assert shown(Feed(pool), who, 2) == [admirer, star]
 
     def test_likely_to_like_back_ranks_higher(self, pool: db.Pool) -> None:
         """Of two equally rated candidates, the one who likes people more readily (by
@@ -88,7 +88,7 @@ class TestFeedOrder:
         choosy, open_hearted = person(pool, city, "m", "f"), person(pool, city, "m", "f")
         rate(pool, choosy, 0.6, 0.5, 0.6, give_rate=0.05, evidence=200)
         rate(pool, open_hearted, 0.6, 0.5, 0.6, give_rate=0.7, evidence=200)
-        assert shown(Discovery(pool), viewer(pool, city), 2) == [open_hearted, choosy]
+        assert shown(Feed(pool), viewer(pool, city), 2) == [open_hearted, choosy]
 
     def test_popular_profiles_do_not_take_every_impression(self, pool: db.Pool) -> None:
         """Of two equally rated candidates, the one already shown far more than the platform's
@@ -109,7 +109,7 @@ class TestFeedOrder:
                             VALUES ('mean_recent_impressions', 1)
                             ON CONFLICT (name) DO UPDATE SET value = excluded.value""")
         try:
-            assert shown(Discovery(pool), viewer(pool, city), 2) == [unseen, popular]
+            assert shown(Feed(pool), viewer(pool, city), 2) == [unseen, popular]
         finally:
             with pool.connection() as conn:
                 conn.execute("DELETE FROM ranking_stats WHERE name = 'mean_recent_impressions'")

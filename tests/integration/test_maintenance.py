@@ -7,7 +7,7 @@ from datetime import UTC, datetime, timedelta
 
 from storage import db
 from storage.accounts import Accounts
-from storage.discovery import Discovery
+from storage.feed import Feed
 from storage.maintenance import UNREFERENCED_OBJECT_AGE, VIEW_RETENTION, Maintenance
 from storage.photos import PhotoStore
 from tests.profiles import complete_profile
@@ -77,15 +77,15 @@ class TestPrefetch:
         city = f"Prefetchville-{uuid.uuid4().hex[:6]}"
         candidates = [person(pool, city, "m", "f") for _ in range(3)]
         viewer_id = person(pool, city, "f", "m")
-        discovery = Discovery(pool)
-        assert viewer_id in discovery.due_for_prefetch(timedelta(minutes=10), 10_000)
+        feed = Feed(pool)
+        assert viewer_id in feed.due_for_prefetch(timedelta(minutes=10), 10_000)
         viewer = Accounts(pool).get(viewer_id)
         assert viewer is not None
-        assert discovery.prefetch(viewer) == 3
+        assert feed.prefetch(viewer) == 3
         with pool.connection() as conn:
             row = conn.execute(
                 "SELECT queue FROM feed_passes WHERE viewer_id = %s", (viewer_id,)
             ).fetchone()
         assert row is not None and sorted(row["queue"]) == sorted(candidates)
-        card = discovery.next_card(viewer)
+        card = feed.next_card(viewer)
         assert card is not None and card.card.user_id == row["queue"][0]

@@ -8,7 +8,7 @@ from collections import Counter
 
 from storage import db
 from storage.accounts import Accounts
-from storage.discovery import Discovery, LikeResult, LikeStatus
+from storage.likes import LikeResult, Likes, LikeStatus
 
 ROUNDS = 60
 _ids = itertools.count(7_100_000_001)
@@ -36,7 +36,7 @@ def complete_user(accounts: Accounts, gender: str, seeking: str) -> int:
     return user_id
 
 
-def like_at_once(discovery: Discovery, first: int, second: int) -> list[LikeResult]:
+def like_at_once(likes: Likes, first: int, second: int) -> list[LikeResult]:
     """Both like each other from two threads released by one barrier."""
     barrier = threading.Barrier(2)
     results: list[LikeResult] = []
@@ -44,7 +44,7 @@ def like_at_once(discovery: Discovery, first: int, second: int) -> list[LikeResu
 
     def press(actor: int, target: int) -> None:
         barrier.wait()
-        result = discovery.like(actor, target, None, daily_limit=100, notice_minutes=10)
+        result = likes.like(actor, target, None, daily_limit=100, notice_minutes=10)
         with lock:
             results.append(result)
 
@@ -61,7 +61,7 @@ def like_at_once(discovery: Discovery, first: int, second: int) -> list[LikeResu
 def test_simultaneous_likes_make_exactly_one_match(pool: db.Pool) -> None:
     """In every one of many rounds of a simultaneous mutual like, one match row is created and
     exactly one of the two likes reports having created it (so one pair of notices goes out)."""
-    accounts, discovery = Accounts(pool), Discovery(pool)
+    accounts, likes = Accounts(pool), Likes(pool)
     creators: Counter[int] = Counter()
     for _ in range(ROUNDS):
         woman, man = complete_user(accounts, "f", "m"), complete_user(accounts, "m", "f")
@@ -71,7 +71,7 @@ def test_simultaneous_likes_make_exactly_one_match(pool: db.Pool) -> None:
                     "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
                     (viewer, shown),
                 )
-        results = like_at_once(discovery, woman, man)
+        results = like_at_once(likes, woman, man)
         assert len(results) == 2
         assert {result.status for result in results} <= {LikeStatus.LIKED, LikeStatus.MATCHED}
         assert any(result.status is LikeStatus.MATCHED for result in results)
@@ -87,15 +87,15 @@ def test_simultaneous_likes_make_exactly_one_match(pool: db.Pool) -> None:
 
 def test_repeated_like_is_recorded_once(pool: db.Pool) -> None:
     """Pressing ❤️ again changes nothing: the like stays one row and is reported as known."""
-    accounts, discovery = Accounts(pool), Discovery(pool)
+    accounts, likes = Accounts(pool), Likes(pool)
     woman, man = complete_user(accounts, "f", "m"), complete_user(accounts, "m", "f")
     with pool.connection() as conn:
         conn.execute(
             "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
             (woman, man),
         )
-    first = discovery.like(woman, man, "hi", daily_limit=100, notice_minutes=10)
-    again = discovery.like(woman, man, "hi again", daily_limit=100, notice_minutes=10)
+    first = likes.like(woman, man, "hi", daily_limit=100, notice_minutes=10)
+    again = likes.like(woman, man, "hi again", daily_limit=100, notice_minutes=10)
     assert (first.status, again.status) == (LikeStatus.LIKED, LikeStatus.ALREADY_LIKED)
     with pool.connection() as conn:
         rows = conn.execute(
@@ -110,7 +110,7 @@ def test_a_like_that_made_a_match_tells_of_it_again_for_a_day(pool: db.Pool) -> 
     """The like that made a match, handled again, reports the match (not made by this call),
     so that it is told even if the first handling died before telling; once the match is a
     day old, the repeat is only a known like."""
-    accounts, discovery = Accounts(pool), Discovery(pool)
+    accounts, likes = Accounts(pool), Likes(pool)
     woman, man = complete_user(accounts, "f", "m"), complete_user(accounts, "m", "f")
     with pool.connection() as conn:
         for viewer, shown in ((woman, man), (man, woman)):
@@ -118,9 +118,9 @@ def test_a_like_that_made_a_match_tells_of_it_again_for_a_day(pool: db.Pool) -> 
                 "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
                 (viewer, shown),
             )
-    discovery.like(woman, man, None, daily_limit=100, notice_minutes=10)
-    made = discovery.like(man, woman, None, daily_limit=100, notice_minutes=10)
-    again = discovery.like(man, woman, None, daily_limit=100, notice_minutes=10)
+    likes.like(woman, man, None, daily_limit=100, notice_minutes=10)
+    made = likes.like(man, woman, None, daily_limit=100, notice_minutes=10)
+    again = likes.like(man, woman, None, daily_limit=100, notice_minutes=10)
     assert (made.status, made.match_created) == (LikeStatus.MATCHED, True)
     assert (again.status, again.match_created) == (LikeStatus.MATCHED, False)
     assert again.target is not None and again.target.user_id == woman
@@ -130,15 +130,15 @@ def test_a_like_that_made_a_match_tells_of_it_again_for_a_day(pool: db.Pool) -> 
             "WHERE user_low = %s AND user_high = %s",
             (min(woman, man), max(woman, man)),
         )
-    later = discovery.like(man, woman, None, daily_limit=100, notice_minutes=10)
+    later = likes.like(man, woman, None, daily_limit=100, notice_minutes=10)
     assert later.status is LikeStatus.ALREADY_LIKED
 
 
 def test_like_for_someone_never_shown_is_refused(pool: db.Pool) -> None:
     """A like for a profile that was never served to the liker is refused and not stored."""
-    accounts, discovery = Accounts(pool), Discovery(pool)
+    accounts, likes = Accounts(pool), Likes(pool)
     woman, man = complete_user(accounts, "f", "m"), complete_user(accounts, "m", "f")
-    result = discovery.like(woman, man, None, daily_limit=100, notice_minutes=10)
+    result = likes.like(woman, man, None, daily_limit=100, notice_minutes=10)
     assert result.status is LikeStatus.NOT_SHOWN
     with pool.connection() as conn:
         assert (

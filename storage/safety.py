@@ -1,0 +1,124 @@
+"""Safety in PostgreSQL: blocks, reports, the moderators' cases and bans."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+
+from domain.discovery import ProfileCard, ReportLine
+from storage import _rules as rules
+from storage.db import Pool
+
+
+@dataclass(frozen=True, slots=True)
+class ReportCase:
+    card: ProfileCard
+    reports: list[ReportLine] = field(default_factory=list)
+    hidden: bool = False
+
+
+class Safety:
+    def __init__(self, pool: Pool) -> None:
+        self._pool = pool
+
+    def block(self, viewer_id: int, other_id: int) -> bool:
+        """Block someone the viewer was shown or matched with: never shown to each other
+        again and any match ends. False for a user the viewer never met (forged data)."""
+        low, high = rules.pair(viewer_id, other_id)
+        with self._pool.connection() as conn:
+            if not rules.have_met(conn, viewer_id, other_id) or viewer_id == other_id:
+                return False
+            conn.execute(
+                """INSERT INTO blocks (blocker_id, blocked_id) VALUES (%s, %s)
+                            ON CONFLICT DO NOTHING""",
+                (viewer_id, other_id),
+            )
+            conn.execute(
+                """UPDATE matches SET status = 'blocked', last_activity_at = now()
+                   WHERE user_low = %s AND user_high = %s AND status <> 'blocked'""",
+                (low, high),
+            )
+        return True
+
+    def report(self, reporter: int, reported: int, reason: str, *, reports_to_hide: int) -> bool:
+        """Record a report of someone the reporter was shown or matched with (once per pair)
+        and hide the profile once reports_to_hide distinct people reported it. False for a
+        user the reporter never met."""
+        with self._pool.connection() as conn:
+            if not rules.have_met(conn, reporter, reported) or reporter == reported:
+                return False
+            # Serialise reports of one profile so the count below sees every committed one.
+            conn.execute("SELECT 1 FROM users WHERE id = %s FOR UPDATE", (reported,))
+            conn.execute(
+                """INSERT INTO reports (reporter_id, reported_id, reason) VALUES (%s, %s, %s)
+                   ON CONFLICT ON CONSTRAINT reports_once_per_reporter DO NOTHING""",
+                (reporter, reported, reason),
+            )
+            conn.execute(
+                """UPDATE users SET is_hidden = true WHERE id = %(reported)s AND NOT is_hidden
+                     AND (SELECT count(*) FROM reports WHERE reported_id = %(reported)s
+                          AND status = 'open') >= %(threshold)s""",
+                {"reported": reported, "threshold": reports_to_hide},
+            )
+        return True
+
+    def comment_report(self, reporter: int, reported: int, comment: str) -> None:
+        with self._pool.connection() as conn:
+            conn.execute(
+                """UPDATE reports SET comment = %s WHERE reporter_id = %s AND reported_id = %s
+                   AND status = 'open'""",
+                (comment, reporter, reported),
+            )
+
+    def next_report_case(self, moderator_id: int) -> ReportCase | None:
+        """The profile whose oldest open report waits longest, with all its open reports."""
+        with self._pool.connection() as conn:
+            head = conn.execute(
+                """SELECT reported_id FROM reports WHERE status = 'open'
+                   GROUP BY reported_id ORDER BY min(created_at) LIMIT 1"""
+            ).fetchone()
+            if head is None:
+                return None
+            reported = int(head["reported_id"])
+            row = conn.execute(
+                f"""SELECT {rules.CARD_COLUMNS}, u.is_hidden FROM profiles p
+                    JOIN users u ON u.id = p.user_id WHERE p.user_id = %(user)s""",
+                {"viewer": moderator_id, "user": reported},
+            ).fetchone()
+            lines = conn.execute(
+                """SELECT reason, comment FROM reports WHERE reported_id = %s AND status = 'open'
+                   ORDER BY created_at""",
+                (reported,),
+            ).fetchall()
+        if row is None:
+            return None
+        return ReportCase(
+            rules.card_of(row), [ReportLine(**line) for line in lines], bool(row["is_hidden"])
+        )
+
+    def resolve_reports(self, moderator_id: int, reported: int, ban: bool) -> bool:
+        """Ban the profile or dismiss its open reports (which shows it again); False if it
+        had no open report (already reviewed)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                """UPDATE reports SET status = %s, reviewed_by = %s, reviewed_at = now()
+                   WHERE reported_id = %s AND status = 'open' RETURNING id""",
+                ("banned" if ban else "dismissed", moderator_id, reported),
+            ).fetchall()
+            if not rows:
+                return False
+            if ban:
+                conn.execute("UPDATE users SET is_banned = true WHERE id = %s", (reported,))
+            else:
+                conn.execute("UPDATE users SET is_hidden = false WHERE id = %s", (reported,))
+        return True
+
+    def set_banned(self, user_id: int, banned: bool) -> bool:
+        """Ban or unban (which also lifts hiding by reports); False for an unknown user."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                """UPDATE users SET is_banned = %(banned)s,
+                          is_hidden = CASE WHEN %(banned)s THEN is_hidden ELSE false END
+                   WHERE id = %(user)s RETURNING id""",
+                {"banned": banned, "user": user_id},
+            ).fetchone()
+        return row is not None
