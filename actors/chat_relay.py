@@ -22,8 +22,8 @@ from bot_api.replies import Keyboard, Reply
 from config.i18n import t
 from observability.metrics import Metrics
 from presentation import cards
+from presentation.buttons import Button
 from presentation.callbacks import CallbackSigner
-from presentation.cards import Action
 from presentation.screens import Buttons
 from storage.discovery import ChatCheck, ChatStatus, Discovery, Party
 from storage.state import ConversationStore
@@ -121,7 +121,7 @@ class ChatRelayActor(pykka.ThreadingActor):
         keyboard: Keyboard | None = None
         if self._conversations.get(recipient.user_id).get("chat") != sender.user_id:
             buttons = Buttons(self._signer, recipient.user_id, lang)
-            keyboard = [[buttons("chat.button_reply", Action.WRITE, str(sender.user_id))]]
+            keyboard = [[buttons("chat.button_reply", Button.WRITE, str(sender.user_id))]]
         chat_id = recipient.chat_id
         if message.kind is Kind.TEXT:
             return [
