@@ -61,15 +61,9 @@ class Browse:
 
     @button(Button.SKIP)
     def skip(self, ctx: Context, args: list[str]) -> None:
-        services = self._services
-        target = services.user_arg(ctx, args)
-        if target is None:
-            return
-        if not services.ask(services.matcher(ctx).skip(ctx.user_id, target)):
-            services.outdated(ctx)
-            return
-        services.drop_buttons(ctx)
-        self._feed.show_next_card(ctx, undo_skip_of=target)
+        target = self._feed.skip(ctx, args)
+        if target is not None:
+            self._feed.show_next_card(ctx, undo_skip_of=target)
 
     @button(Button.UNDO_SKIP)
     def undo_skip(self, ctx: Context, args: list[str]) -> None:

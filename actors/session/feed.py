@@ -42,6 +42,19 @@ class Feed:
             cards.liker_card(ctx.chat_id, ctx.buttons, viewer_of(ctx.account), card, remaining)
         )
 
+    def skip(self, ctx: Context, args: list[str]) -> int | None:
+        """Skip the user the pressed card was for and take its buttons off; None (answered as
+        an outdated button) when there was nothing to skip."""
+        services = self._services
+        target = services.user_arg(ctx, args)
+        if target is None:
+            return None
+        if not services.ask(services.matcher(ctx).skip(ctx.user_id, target)):
+            services.outdated(ctx)
+            return None
+        services.drop_buttons(ctx)
+        return target
+
     def like(self, ctx: Context, target: int, message: str | None, origin: Origin) -> None:
         """Like someone shown to the user; then the next card (or the next liker)."""
         services = self._services

@@ -32,12 +32,5 @@ class Likes:
 
     @button(Button.LIKER_SKIP)
     def skip(self, ctx: Context, args: list[str]) -> None:
-        services = self._services
-        target = services.user_arg(ctx, args)
-        if target is None:
-            return
-        if not services.ask(services.matcher(ctx).skip(ctx.user_id, target)):
-            services.outdated(ctx)
-            return
-        services.drop_buttons(ctx)
-        self._feed.show_next_liker(ctx)
+        if self._feed.skip(ctx, args) is not None:
+            self._feed.show_next_liker(ctx)
