@@ -23,8 +23,8 @@ from config.i18n import t
 from domain.discovery import Party
 from observability.metrics import Metrics
 from presentation import cards
+from presentation.buttons import Button
 from presentation.callbacks import CallbackSigner
-from presentation.cards import Action
 from presentation.screens import Buttons
 from storage.chats import ChatCheck, Chats, ChatStatus
 from storage.state import ConversationStore
@@ -122,7 +122,7 @@ class ChatRelayActor(pykka.ThreadingActor):
         keyboard: Keyboard | None = None
         if self._conversations.get(recipient.user_id).get("chat") != sender.user_id:
             buttons = Buttons(self._signer, recipient.user_id, lang)
-            keyboard = [[buttons("chat.button_reply", Action.WRITE, str(sender.user_id))]]
+            keyboard = [[buttons("chat.button_reply", Button.WRITE, str(sender.user_id))]]
         chat_id = recipient.chat_id
         if message.kind is Kind.TEXT:
             return [

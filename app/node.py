@@ -24,8 +24,14 @@ from actors.pool import ActorPool
 from actors.profile import ProfileActor, ProfileActorProxy
 from actors.rater import RaterActor, RaterActorProxy
 from actors.send_once import SendOnce
-from actors.session import SessionActor, SessionActorProxy, SessionDeps
-from actors.session_discovery import DiscoveryDeps
+from actors.session import (
+    COMMANDS,
+    DiscoveryDeps,
+    SessionActor,
+    SessionActorProxy,
+    SessionDeps,
+    menu,
+)
 from app.gauges import GaugeSampler
 from app.intake import PollingIntake, WebhookIntake
 from app.scheduler import Scheduler
@@ -33,7 +39,7 @@ from bot_api.gateway import TelegramGateway, build_bot
 from cluster.coordinator import Coordinator
 from cluster.intake_lease import IntakeLease
 from cluster.membership import new_member_id
-from config.i18n import LANGUAGES, t
+from config.i18n import LANGUAGES
 from config.settings import Settings
 from messaging import broker, topology
 from messaging.bus import Bus
@@ -59,18 +65,6 @@ from storage.stats import Stats
 
 log = structlog.get_logger(__name__)
 
-COMMANDS = (
-    "start",
-    "browse",
-    "likes",
-    "matches",
-    "profile",
-    "settings",
-    "stop",
-    "language",
-    "cancel",
-    "help",
-)
 STOP_TIMEOUT_SECONDS = 10.0
 # Of the 10 s a node has to stop, handing its shards over (work in hand finished) may take this.
 HANDOVER_SECONDS = 6.0
@@ -413,7 +407,7 @@ class Node:
 
     async def _register_commands(self) -> None:
         for language in LANGUAGES:
-            commands = [BotCommand(name, t(language, f"commands.{name}")) for name in COMMANDS]
+            commands = [BotCommand(name, text) for name, text in menu(COMMANDS, language)]
             await self.bot.set_my_commands(
                 commands, language_code=None if language == "en" else language
             )

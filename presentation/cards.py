@@ -18,42 +18,13 @@ from bot_api.replies import Keyboard, Reply
 from config.i18n import t
 from domain.discovery import MatchSummary, ProfileCard, ReportLine
 from domain.geo import distance_km
+from presentation.buttons import Button
 from presentation.screens import Buttons, card_caption
 
 LIKE_MESSAGE_MAX: Final = 300
 REPORT_COMMENT_MAX: Final = 500
 REPORT_REASONS: Final = ("spam", "fake", "adult", "offensive", "other")
 RADIUS_CHOICES_KM: Final = (10, 25, 50, 100, 250, 500)
-
-
-class Action(StrEnum):
-    """The first part of every discovery button's (signed) callback data."""
-
-    LIKE = "bl"
-    LIKE_WITH_MESSAGE = "bm"
-    SKIP = "bs"
-    REPORT = "br"
-    STOP_BROWSING = "bx"
-    UNDO_SKIP = "bu"
-    BROWSE = "bn"
-    LIKES = "lk"
-    LIKER_LIKE = "ll"
-    LIKER_SKIP = "ls"
-    MATCHES = "ml"
-    MATCH_OPEN = "mo"
-    WRITE = "mw"
-    UNMATCH = "mu"
-    BLOCK = "mb"
-    MATCH_REPORT = "mr"
-    LEAVE_CHAT = "cx"
-    REPORT_REASON = "rr"
-    REPORT_NO_COMMENT = "rk"
-    SETTINGS = "sg"
-    RADIUS_MENU = "sd"
-    RADIUS = "sr"
-    SHOW_USERNAME = "su"
-    BAN = "ab"
-    DISMISS = "ad"
 
 
 class Origin(StrEnum):
@@ -118,19 +89,19 @@ def browse_card(
     lang = buttons.language
     notes = [t(lang, "browse.radius_widened", km=widened_to_km)] if widened_to_km else []
     target = str(card.user_id)
-    last_row = [buttons("browse.button_stop", Action.STOP_BROWSING)]
+    last_row = [buttons("browse.button_stop", Button.STOP_BROWSING)]
     if undo_skip_of is not None:
         last_row.insert(
-            0, buttons("browse.button_undo", Action.UNDO_SKIP, str(undo_skip_of), target)
+            0, buttons("browse.button_undo", Button.UNDO_SKIP, str(undo_skip_of), target)
         )
     keyboard = [
         [
-            buttons("browse.button_like", Action.LIKE, target),
-            buttons("browse.button_like_message", Action.LIKE_WITH_MESSAGE, target),
+            buttons("browse.button_like", Button.LIKE, target),
+            buttons("browse.button_like_message", Button.LIKE_WITH_MESSAGE, target),
         ],
         [
-            buttons("browse.button_skip", Action.SKIP, target),
-            buttons("browse.button_report", Action.REPORT, target),
+            buttons("browse.button_skip", Button.SKIP, target),
+            buttons("browse.button_report", Button.REPORT, target),
         ],
         last_row,
     ]
@@ -145,7 +116,7 @@ def nobody_left(chat_id: int, buttons: Buttons, has_location: bool) -> Reply:
         buttons("buttons.edit_seeking", "ed", "seeking"),
     ]
     if has_location:
-        row.append(buttons("settings.button_radius", Action.RADIUS_MENU))
+        row.append(buttons("settings.button_radius", Button.RADIUS_MENU))
     return replies.message(chat_id, t(lang, "browse.nobody_left"), [row])
 
 
@@ -158,8 +129,8 @@ def liker_card(
     target = str(card.user_id)
     keyboard = [
         [
-            buttons("likes.button_like", Action.LIKER_LIKE, target),
-            buttons("likes.button_skip", Action.LIKER_SKIP, target),
+            buttons("likes.button_like", Button.LIKER_LIKE, target),
+            buttons("likes.button_skip", Button.LIKER_SKIP, target),
         ]
     ]
     return _card_reply(chat_id, card, caption_for(lang, viewer, card, extra), keyboard)
@@ -169,7 +140,7 @@ def like_notice(chat_id: int, buttons: Buttons, count: int) -> Reply:
     """The batched "someone likes you" notice, with how many are waiting."""
     lang = buttons.language
     text = t(lang, "notices.one_like") if count == 1 else t(lang, "notices.many_likes", count=count)
-    return replies.message(chat_id, text, [[buttons("notices.button_see", Action.LIKES)]])
+    return replies.message(chat_id, text, [[buttons("notices.button_see", Button.LIKES)]])
 
 
 def display_name(language: str, name: str | None, username: str | None, show_username: bool) -> str:
@@ -184,7 +155,7 @@ def match_notice(
     """ "It's a match" with the other one's card and a 💬 Write button."""
     lang = buttons.language
     head = t(lang, "matches.new_match", name=other_display_name)
-    keyboard = [[buttons("matches.button_write", Action.WRITE, str(card.user_id))]]
+    keyboard = [[buttons("matches.button_write", Button.WRITE, str(card.user_id))]]
     return _card_reply(chat_id, card, caption_for(lang, viewer, card, [head]), keyboard)
 
 
@@ -206,7 +177,7 @@ def matches_list(
     lang = buttons.language
     if not matches:
         return replies.message(
-            chat_id, t(lang, "matches.none"), [[buttons("matches.button_browse", Action.BROWSE)]]
+            chat_id, t(lang, "matches.none"), [[buttons("matches.button_browse", Button.BROWSE)]]
         )
     lines = [t(lang, "matches.title", count=len(matches))]
     keyboard: Keyboard = []
@@ -224,7 +195,7 @@ def matches_list(
             )
         )
         keyboard.append(
-            [buttons.raw(f"{number}. {match.name}", Action.MATCH_OPEN, str(match.other_id))]
+            [buttons.raw(f"{number}. {match.name}", Button.MATCH_OPEN, str(match.other_id))]
         )
     return replies.message(chat_id, "\n".join(lines), keyboard)
 
@@ -242,11 +213,11 @@ def match_card(
     other = str(card.user_id)
     activity = t(lang, "matches.last_activity", ago=ago(lang, match.last_activity_at, now))
     keyboard = [
-        [buttons("matches.button_write", Action.WRITE, other)],
+        [buttons("matches.button_write", Button.WRITE, other)],
         [
-            buttons("matches.button_unmatch", Action.UNMATCH, other),
-            buttons("matches.button_block", Action.BLOCK, other),
-            buttons("matches.button_report", Action.MATCH_REPORT, other),
+            buttons("matches.button_unmatch", Button.UNMATCH, other),
+            buttons("matches.button_block", Button.BLOCK, other),
+            buttons("matches.button_report", Button.MATCH_REPORT, other),
         ],
     ]
     return _card_reply(chat_id, card, caption_for(lang, viewer, card, [activity]), keyboard)
@@ -256,7 +227,7 @@ def confirm(
     chat_id: int,
     buttons: Buttons,
     question_key: str,
-    action: Action,
+    action: Button,
     other_id: int,
     name: str | None,
 ) -> Reply:
@@ -268,7 +239,7 @@ def confirm(
         [
             [
                 buttons("safety.button_yes", action, str(other_id), "y"),
-                buttons("safety.button_no", Action.MATCHES),
+                buttons("safety.button_no", Button.MATCHES),
             ]
         ],
     )
@@ -279,7 +250,7 @@ def report_reasons(chat_id: int, buttons: Buttons, target: int, origin: Origin) 
     keyboard = [
         [
             buttons(
-                f"safety.reason_{reason}", Action.REPORT_REASON, str(target), reason, origin.value
+                f"safety.reason_{reason}", Button.REPORT_REASON, str(target), reason, origin.value
             )
         ]
         for reason in REPORT_REASONS
@@ -291,7 +262,7 @@ def ask_report_comment(chat_id: int, buttons: Buttons) -> Reply:
     return replies.message(
         chat_id,
         t(buttons.language, "safety.ask_comment", limit=REPORT_COMMENT_MAX),
-        [[buttons("safety.button_no_comment", Action.REPORT_NO_COMMENT)]],
+        [[buttons("safety.button_no_comment", Button.REPORT_NO_COMMENT)]],
     )
 
 
@@ -299,7 +270,7 @@ def chat_opened(chat_id: int, buttons: Buttons, name: str | None) -> Reply:
     return replies.message(
         chat_id,
         t(buttons.language, "chat.opened", name=name),
-        [[buttons("chat.button_leave", Action.LEAVE_CHAT)]],
+        [[buttons("chat.button_leave", Button.LEAVE_CHAT)]],
     )
 
 
@@ -331,7 +302,7 @@ def settings_screen(
         buttons("buttons.edit_age_range", "ed", "age_range"),
     ]
     if has_location:
-        first_row.append(buttons("settings.button_radius", Action.RADIUS_MENU))
+        first_row.append(buttons("settings.button_radius", Button.RADIUS_MENU))
     keyboard = [
         first_row,
         [
@@ -339,7 +310,7 @@ def settings_screen(
                 "settings.button_hide_username"
                 if show_username
                 else "settings.button_show_username",
-                Action.SHOW_USERNAME,
+                Button.SHOW_USERNAME,
             )
         ],
     ]
@@ -349,7 +320,7 @@ def settings_screen(
 def radius_choices(chat_id: int, buttons: Buttons, current_km: int) -> Reply:
     lang = buttons.language
     row = [
-        buttons.raw(f"✅ {km}" if km == current_km else str(km), Action.RADIUS, str(km))
+        buttons.raw(f"✅ {km}" if km == current_km else str(km), Button.RADIUS, str(km))
         for km in RADIUS_CHOICES_KM
     ]
     return replies.message(chat_id, t(lang, "settings.choose_radius"), [row[:3], row[3:]])
@@ -372,8 +343,8 @@ def report_case(
         )
     keyboard = [
         [
-            buttons("admin.button_ban", Action.BAN, str(card.user_id)),
-            buttons("admin.button_dismiss", Action.DISMISS, str(card.user_id)),
+            buttons("admin.button_ban", Button.BAN, str(card.user_id)),
+            buttons("admin.button_dismiss", Button.DISMISS, str(card.user_id)),
         ]
     ]
     return _card_reply(chat_id, card, card_caption(lang, card, None, lines), keyboard)

@@ -11,6 +11,7 @@ from config.i18n import t
 from domain.interests import INTERESTS, MAX_INTERESTS
 from domain.onboarding import Step
 from domain.validation import ABOUT_MAX, MAX_PHOTOS, default_age_range
+from presentation.buttons import Button
 from presentation.callbacks import CallbackSigner
 
 
@@ -81,7 +82,10 @@ def interests_keyboard(buttons: Buttons, chosen: Sequence[str]) -> Keyboard:
         label = t(buttons.language, f"interests.{name}")
         row.append(
             buttons.raw(
-                f"✅ {label}" if name in chosen else label, "st", Step.INTERESTS.value, str(index)
+                f"✅ {label}" if name in chosen else label,
+                Button.STEP_CHOICE,
+                Step.INTERESTS.value,
+                str(index),
             )
         )
         if len(row) == 2:
@@ -89,7 +93,7 @@ def interests_keyboard(buttons: Buttons, chosen: Sequence[str]) -> Keyboard:
             row = []
     if row:
         rows.append(row)
-    rows.append([buttons("buttons.done", "st", Step.INTERESTS.value, "done")])
+    rows.append([buttons("buttons.done", Button.STEP_CHOICE, Step.INTERESTS.value, "done")])
     return rows
 
 
@@ -113,8 +117,8 @@ def ask_step(
             t(lang, "onboarding.ask_gender"),
             [
                 [
-                    buttons("buttons.man", "st", step.value, "m"),
-                    buttons("buttons.woman", "st", step.value, "f"),
+                    buttons("buttons.man", Button.STEP_CHOICE, step.value, "m"),
+                    buttons("buttons.woman", Button.STEP_CHOICE, step.value, "f"),
                 ]
             ],
         )
@@ -124,9 +128,9 @@ def ask_step(
             t(lang, "onboarding.ask_seeking"),
             [
                 [
-                    buttons("buttons.seek_men", "st", step.value, "m"),
-                    buttons("buttons.seek_women", "st", step.value, "f"),
-                    buttons("buttons.seek_anyone", "st", step.value, "any"),
+                    buttons("buttons.seek_men", Button.STEP_CHOICE, step.value, "m"),
+                    buttons("buttons.seek_women", Button.STEP_CHOICE, step.value, "f"),
+                    buttons("buttons.seek_anyone", Button.STEP_CHOICE, step.value, "any"),
                 ]
             ],
         )
@@ -135,7 +139,18 @@ def ask_step(
         return replies.message(
             chat_id,
             t(lang, "onboarding.ask_age_range", low=low, high=high),
-            [[buttons("buttons.keep_range", "st", step.value, "keep", low=low, high=high)]],
+            [
+                [
+                    buttons(
+                        "buttons.keep_range",
+                        Button.STEP_CHOICE,
+                        step.value,
+                        "keep",
+                        low=low,
+                        high=high,
+                    )
+                ]
+            ],
         )
     if step is Step.LOCATION:
         return replies.message_with_reply_keyboard(
@@ -145,7 +160,7 @@ def ask_step(
         return replies.message(
             chat_id,
             t(lang, "onboarding.ask_about", limit=ABOUT_MAX),
-            [[buttons("buttons.skip", "st", step.value, "skip")]],
+            [[buttons("buttons.skip", Button.STEP_CHOICE, step.value, "skip")]],
         )
     if step is Step.INTERESTS:
         return replies.message(
@@ -153,7 +168,11 @@ def ask_step(
             t(lang, "onboarding.ask_interests", limit=MAX_INTERESTS),
             interests_keyboard(buttons, interests),
         )
-    keyboard = [[buttons("buttons.done", "st", step.value, "done")]] if photos_owned else None
+    keyboard = (
+        [[buttons("buttons.done", Button.STEP_CHOICE, step.value, "done")]]
+        if photos_owned
+        else None
+    )
     return replies.message(chat_id, t(lang, "onboarding.ask_photos", limit=MAX_PHOTOS), keyboard)
 
 
@@ -161,7 +180,7 @@ def photo_saved(chat_id: int, buttons: Buttons, photos_owned: int) -> Reply:
     return replies.message(
         chat_id,
         t(buttons.language, "onboarding.photo_saved", count=photos_owned, limit=MAX_PHOTOS),
-        [[buttons("buttons.done", "st", Step.PHOTOS.value, "done")]],
+        [[buttons("buttons.done", Button.STEP_CHOICE, Step.PHOTOS.value, "done")]],
     )
 
 
@@ -178,14 +197,16 @@ EDITABLE_STEPS: tuple[Step, ...] = (
 
 
 def profile_menu(buttons: Buttons, paused: bool) -> Keyboard:
-    edit = [buttons(f"buttons.edit_{step.value}", "ed", step.value) for step in EDITABLE_STEPS]
+    edit = [
+        buttons(f"buttons.edit_{step.value}", Button.EDIT, step.value) for step in EDITABLE_STEPS
+    ]
     return [
         edit[0:3],
         edit[3:6],
-        [*edit[6:8], buttons("buttons.edit_photos", "ph")],
+        [*edit[6:8], buttons("buttons.edit_photos", Button.PHOTOS)],
         [
-            buttons("buttons.resume" if paused else "buttons.pause", "pz"),
-            buttons("buttons.delete_account", "dl", "ask"),
+            buttons("buttons.resume" if paused else "buttons.pause", Button.PAUSE),
+            buttons("buttons.delete_account", Button.DELETE_ACCOUNT, "ask"),
         ],
     ]
 
@@ -223,15 +244,15 @@ def photo_manager(chat_id: int, buttons: Buttons, photos: Sequence[tuple[str, st
     ]
     for position, (photo_id, file_id) in enumerate(photos, start=1):
         caption_key = "profile.photo_caption_main" if position == 1 else "profile.photo_caption"
-        row = [buttons("buttons.photo_delete", "pd", photo_id)]
+        row = [buttons("buttons.photo_delete", Button.DELETE_PHOTO, photo_id)]
         if position > 1:
-            row.insert(0, buttons("buttons.photo_make_main", "pm", photo_id))
+            row.insert(0, buttons("buttons.photo_make_main", Button.MAIN_PHOTO, photo_id))
         screens.append(
             replies.photo(chat_id, file_id, t(lang, caption_key, position=position), [row])
         )
-    last_row = [buttons("buttons.back_to_profile", "pf")]
+    last_row = [buttons("buttons.back_to_profile", Button.BACK_TO_PROFILE)]
     if len(photos) < MAX_PHOTOS:
-        last_row.insert(0, buttons("buttons.photo_add", "pa"))
+        last_row.insert(0, buttons("buttons.photo_add", Button.ADD_PHOTO))
     screens.append(replies.message(chat_id, t(lang, "profile.menu"), [last_row]))
     return screens
 
@@ -240,7 +261,12 @@ def delete_confirmation(chat_id: int, buttons: Buttons) -> Reply:
     return replies.message(
         chat_id,
         t(buttons.language, "profile.delete_confirm"),
-        [[buttons("buttons.delete_yes", "dl", "yes"), buttons("buttons.delete_no", "dl", "no")]],
+        [
+            [
+                buttons("buttons.delete_yes", Button.DELETE_ACCOUNT, "yes"),
+                buttons("buttons.delete_no", Button.DELETE_ACCOUNT, "no"),
+            ]
+        ],
     )
 
 
@@ -248,5 +274,10 @@ def language_choice(chat_id: int, buttons: Buttons) -> Reply:
     return replies.message(
         chat_id,
         t(buttons.language, "language.choose"),
-        [[buttons("buttons.lang_ru", "lg", "ru"), buttons("buttons.lang_en", "lg", "en")]],
+        [
+            [
+                buttons("buttons.lang_ru", Button.LANGUAGE, "ru"),
+                buttons("buttons.lang_en", Button.LANGUAGE, "en"),
+            ]
+        ],
     )

@@ -6,7 +6,7 @@ from __future__ import annotations
 import httpx
 import pytest
 
-from app.node import COMMANDS
+from actors.session import COMMANDS, help_text
 from config.i18n import LANGUAGES, t
 from domain.interests import INTERESTS, MAX_INTERESTS
 from domain.onboarding import ONBOARDING_ORDER, Step
@@ -204,7 +204,7 @@ def test_commands_in_the_middle_of_onboarding(sandbox: SandboxClient) -> None:
     anna.user.send_text("/profile")
     anna.expect(anna.t("common.finish_profile_first"), anna.question(Step.SEEKING))
     anna.user.send_text("/help")
-    anna.expect(anna.t("help.text"))
+    anna.expect(help_text(COMMANDS, anna.language))
     anna.user.send_text("/fly")
     anna.expect(anna.t("common.unknown_command"))
     anna.answer(Step.SEEKING)
@@ -232,14 +232,14 @@ def test_help_lists_every_command(sandbox: SandboxClient) -> None:
     for language in LANGUAGES:
         anna = Newcomer.create(sandbox, language)
         anna.user.send_text("/help")
-        [help_text, _, _] = anna.expect(
-            anna.t("help.text"), anna.t("onboarding.welcome"), anna.question(Step.NAME)
+        [shown, _, _] = anna.expect(
+            help_text(COMMANDS, language), anna.t("onboarding.welcome"), anna.question(Step.NAME)
         )
         for command in COMMANDS:
-            assert f"/{command} " in help_text.body, (language, command)
+            assert (f"/{command.name} " in shown.body) is not command.admin, (language, command)
         anna.answer(Step.NAME)
         anna.user.send_text("/help")
-        anna.expect(anna.t("help.text"))
+        anna.expect(help_text(COMMANDS, language))
 
 
 def test_language_as_the_first_message(sandbox: SandboxClient, pool: db.Pool) -> None:
@@ -283,7 +283,9 @@ def test_commands_are_registered_in_both_languages(
     }
     for language, code in (("en", ""), ("ru", "ru")):
         assert registered[code] == [
-            {"command": name, "description": t(language, f"commands.{name}")} for name in COMMANDS
+            {"command": command.name, "description": t(language, f"commands.{command.name}")}
+            for command in COMMANDS
+            if not command.admin
         ], language
 
 

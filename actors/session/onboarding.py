@@ -1,0 +1,249 @@
+"""The questions: onboarding from the first message to the finished profile, and the answer
+to one question asked again to edit the profile (the own-profile controller asks it)."""
+
+from __future__ import annotations
+
+from actors.session.context import Context
+from actors.session.router import button, cancels, command
+from actors.session.services import Services
+from bot_api import replies
+from bot_api.incoming import Incoming, Kind
+from domain.interests import INTERESTS, MAX_INTERESTS
+from domain.onboarding import (
+    CHOICE_STEPS,
+    Conversation,
+    Event,
+    Flow,
+    Step,
+    TransitionError,
+    transition,
+)
+from domain.validation import (
+    Invalid,
+    default_age_range,
+    toggle_interest,
+    validate_about,
+    validate_age,
+    validate_age_range,
+    validate_city,
+    validate_location,
+    validate_name,
+)
+from presentation import screens
+from presentation.buttons import Button
+from storage.accounts import KEEP_STEP, Account
+
+# Conversation-state flag: the user left onboarding with /cancel; input waits for /start.
+ONBOARDING_CANCELLED = "onboarding_cancelled"
+PHOTO_KINDS = frozenset({Kind.PHOTO, Kind.DOCUMENT})
+
+
+class Onboarding:
+    def __init__(self, services: Services) -> None:
+        self._services = services
+
+    def welcome(self, ctx: Context) -> None:
+        """A new user's first answer: the welcome and the first question."""
+        ctx.say("onboarding.welcome")
+        self._services.ask_current_step(ctx, Conversation.onboarding())
+
+    @command("start", rank=10)
+    def start(self, ctx: Context) -> None:
+        services = self._services
+        conversation = services.conversation(ctx.account)
+        if conversation.flow is Flow.ONBOARDING:
+            ctx.say("onboarding.resume")
+            services.ask_current_step(ctx, conversation)
+            return
+        services.clear(ctx)
+        services.show_own_profile(ctx)
+
+    @cancels(rank=20)
+    def cancel(self, ctx: Context) -> bool:
+        if self._services.conversation(ctx.account).flow is not Flow.ONBOARDING:
+            return False
+        self._services.deps.conversations.set(ctx.user_id, {ONBOARDING_CANCELLED: True})
+        ctx.send(replies.message_removing_keyboard(ctx.chat_id, ctx.text("onboarding.cancelled")))
+        return True
+
+    def answer(self, ctx: Context, conversation: Conversation) -> None:
+        """A message while a question is open (onboarding or an edit)."""
+        if conversation.flow is Flow.ONBOARDING and self._left_with_cancel(ctx):
+            ctx.say("onboarding.cancelled")
+            return
+        step = conversation.step
+        assert step is not None
+        incoming = ctx.incoming
+        try:
+            if step in CHOICE_STEPS:
+                raise Invalid("errors.expected_choice")
+            if step is Step.PHOTOS:
+                self._accept_photo(ctx, conversation)
+                return
+            if step is Step.LOCATION:
+                values = _location_values(incoming)
+            elif incoming.kind is not Kind.TEXT:
+                raise Invalid("errors.expected_text")
+            else:
+                values = _text_values(step, incoming.text, ctx.account)
+        except Invalid as invalid:
+            ctx.out.append(replies.message(ctx.chat_id, ctx.text(invalid.key, **invalid.params)))
+            self._services.ask_current_step(ctx, conversation)
+            return
+        if step is Step.LOCATION and conversation.flow is Flow.ONBOARDING:
+            ctx.send(replies.message_removing_keyboard(ctx.chat_id, ctx.text("common.saved")))
+        self._advance(ctx, conversation, Event.ACCEPTED, values)
+
+    def _left_with_cancel(self, ctx: Context) -> bool:
+        state = self._services.deps.conversations.get(ctx.user_id)
+        ctx.state_empty = not state
+        return bool(state.get(ONBOARDING_CANCELLED))
+
+    def _accept_photo(self, ctx: Context, conversation: Conversation) -> None:
+        incoming = ctx.incoming
+        if incoming.kind not in PHOTO_KINDS:
+            raise Invalid("errors.expected_photo")
+        services = self._services
+        ctx.account = services.ask(
+            services.profile(ctx.user_id).add_photo(
+                ctx.user_id,
+                incoming.file_id,
+                incoming.file_unique_id,
+                incoming.mime_type,
+                incoming.file_size,
+                len(ctx.account.photos),
+                ctx.chat_id if incoming.kind is Kind.DOCUMENT else None,
+            )
+        )
+        owned = len(ctx.account.photos)
+        services.count("photo_added")
+        if (
+            conversation.flow is Flow.ONBOARDING
+            and transition(conversation, Event.ACCEPTED, owned) == conversation
+        ):
+            ctx.send(screens.photo_saved(ctx.chat_id, ctx.buttons, owned))
+            return
+        self._advance(ctx, conversation, Event.ACCEPTED)
+
+    def _advance(
+        self,
+        ctx: Context,
+        conversation: Conversation,
+        event: Event,
+        values: dict[str, object] | None = None,
+    ) -> None:
+        """Save the step's values, move the conversation on after an event and say what
+        comes next. The values and the next onboarding step are one write, which hands back
+        the account as it is now (ctx.account must be current when this is called)."""
+        services = self._services
+        following = transition(conversation, event, len(ctx.account.photos))
+        moves_onboarding = conversation.flow is Flow.ONBOARDING and following != conversation
+        if values or moves_onboarding:
+            next_step = following.step.value if following.step else None
+            ctx.account = services.ask(
+                services.profile(ctx.user_id).save(
+                    ctx.user_id, values or {}, next_step if moves_onboarding else KEEP_STEP
+                )
+            )
+        if following == conversation:
+            return
+        if conversation.flow is Flow.EDIT:
+            services.clear(ctx)
+            # The location question showed a reply keyboard: saying "saved" takes it away.
+            ctx.send(
+                replies.message_removing_keyboard(ctx.chat_id, ctx.text("common.saved"))
+                if conversation.step is Step.LOCATION
+                else replies.message(ctx.chat_id, ctx.text("common.saved"))
+            )
+            services.show_own_profile(ctx)
+            return
+        if following.flow is Flow.ONBOARDING:
+            services.ask_current_step(ctx, following)
+            return
+        services.count("profile_completed")
+        ctx.say("onboarding.done")
+        services.show_own_profile(ctx)
+
+    @button(Button.STEP_CHOICE)
+    def choose(self, ctx: Context, args: list[str]) -> None:
+        services = self._services
+        conversation = services.conversation(ctx.account)
+        if len(args) != 2 or conversation.step is None or conversation.step.value != args[0]:
+            services.outdated(ctx)
+            if conversation.flow is Flow.IDLE and ctx.account.is_complete:
+                # A question of the onboarding that is over: pressed late, or the last answer
+                # handled again after its node died before replying. The finished profile is
+                # where the user stands (and what that answer showed).
+                services.show_own_profile(ctx)
+            return
+        step, value = conversation.step, args[1]
+        account = ctx.account
+        event = Event.ACCEPTED
+        values: dict[str, object] | None = None
+        try:
+            if step is Step.GENDER and value in ("m", "f"):
+                values = {"gender": value}
+            elif step is Step.SEEKING and value in ("m", "f", "any"):
+                values = {"seeking": value}
+            elif step is Step.AGE_RANGE and value == "keep":
+                low, high = default_age_range(account.age or 25)
+                values = {"age_min": low, "age_max": high}
+            elif (step, value) in ((Step.ABOUT, "skip"), (Step.INTERESTS, "done")):
+                event = Event.DONE
+            elif step is Step.INTERESTS and value.isdigit() and int(value) < len(INTERESTS):
+                self._toggle_interest(ctx, INTERESTS[int(value)])
+                return
+            elif step is Step.PHOTOS and value == "done":
+                if not account.photos:
+                    raise Invalid("errors.expected_photo")
+                event = Event.DONE
+            else:
+                services.outdated(ctx)
+                return
+        except Invalid as invalid:
+            ctx.send(
+                replies.answer_callback(
+                    ctx.incoming.callback_id, ctx.text(invalid.key, **invalid.params), True
+                )
+            )
+            return
+        try:
+            self._advance(ctx, conversation, event, values)
+        except TransitionError:
+            services.outdated(ctx)
+
+    def _toggle_interest(self, ctx: Context, interest: str) -> None:
+        services = self._services
+        chosen = toggle_interest(ctx.account.interests, interest, INTERESTS, MAX_INTERESTS)
+        ctx.account = services.ask(
+            services.profile(ctx.user_id).save(ctx.user_id, {"interests": list(chosen)})
+        )
+        ctx.send(
+            replies.answer_callback(ctx.incoming.callback_id),
+            replies.edit_keyboard(
+                ctx.chat_id,
+                ctx.incoming.message_id,
+                screens.interests_keyboard(ctx.buttons, chosen),
+            ),
+        )
+
+
+def _text_values(step: Step, text: str, account: Account) -> dict[str, object]:
+    if step is Step.NAME:
+        return {"name": validate_name(text)}
+    if step is Step.AGE:
+        return {"age": validate_age(text)}
+    if step is Step.AGE_RANGE:
+        low, high = validate_age_range(text, account.age or 25)
+        return {"age_min": low, "age_max": high}
+    return {"about": validate_about(text) or None}
+
+
+def _location_values(incoming: Incoming) -> dict[str, object]:
+    if incoming.kind is Kind.LOCATION:
+        latitude, longitude = validate_location(incoming.latitude, incoming.longitude)
+        return {"latitude": latitude, "longitude": longitude, "city": None, "city_key": None}
+    if incoming.kind is not Kind.TEXT:
+        raise Invalid("errors.expected_location")
+    city, key = validate_city(incoming.text)
+    return {"city": city, "city_key": key, "latitude": None, "longitude": None}
