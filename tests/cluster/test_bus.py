@@ -17,8 +17,8 @@ from messaging.bus import MAX_DELIVERIES, Bus, Delivery, ShardConsumer
 from observability.metrics import Metrics
 from storage import state
 from storage.journal import ReplyJournal
-from tests.cluster.conftest import eventually
-from tests.services import rabbitmq_vhost
+from tests.support.services import rabbitmq_vhost
+from tests.support.waiting import eventually
 
 SHARDS = 4
 

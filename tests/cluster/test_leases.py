@@ -11,7 +11,7 @@ import redis
 from cluster.coordinator import Coordinator, ShardLeases, assign
 from observability.metrics import Metrics
 from storage import state
-from tests.cluster.conftest import eventually
+from tests.support.waiting import eventually
 
 SHARDS = 16
 TICK = 0.05

@@ -12,7 +12,7 @@ import redis.asyncio
 
 from actors.outbox import RedisSendLimiter
 from storage import state
-from tests.services import REDIS_URL
+from tests.support.services import REDIS_URL
 
 RUN_SECONDS = 1.5
 

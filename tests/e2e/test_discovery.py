@@ -25,7 +25,7 @@ from tests.e2e.people import (
     unique_city,
     unique_spot,
 )
-from tests.services import TEST_BOT_TOKEN
+from tests.support.services import TEST_BOT_TOKEN
 
 pytestmark = pytest.mark.usefixtures("steady_node")
 

@@ -12,7 +12,8 @@ from domain.validation import MAX_PHOTOS, default_age_range
 from sandbox.client import ChatMessage, SandboxClient
 from storage import db
 from storage.photos import PhotoStore
-from tests.e2e.story import Newcomer, fetch, image, profile_row, unique_city
+from tests.e2e.story import Newcomer, fetch, profile_row, unique_city
+from tests.support.images import image
 
 pytestmark = pytest.mark.usefixtures("steady_node")
 
