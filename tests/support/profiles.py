@@ -1,16 +1,35 @@
 """Finished profiles written straight to the database, for tests that need people but not
-the bot (storage, ratings, feed and maintenance tests)."""
+their onboarding (storage, ratings, feed and maintenance tests; tests/e2e/people.py)."""
 
 from __future__ import annotations
 
 import itertools
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 
 from storage import db
 from storage.accounts import Accounts
 
 # Ids far from the sandbox's virtual users and from each other test module's.
 _ids: Iterator[int] = itertools.count(6_000_000_001)
+
+
+def write_profile(
+    accounts: Accounts,
+    user_id: int,
+    fields: Mapping[str, object],
+    photo: tuple[str, str, str, int] | None,
+    *,
+    language: str = "en",
+    username: str | None = None,
+) -> None:
+    """Register the user and store a finished profile: the fields, one photo row (storage
+    key, file_id, file_unique_id, size) unless photo is None, and the onboarding over."""
+    accounts.register(user_id, user_id, language, username)
+    accounts.update_profile(user_id, **fields)
+    if photo is not None:
+        key, file_id, unique_id, size = photo
+        accounts.add_photo(user_id, key, file_id, unique_id, "image/jpeg", size)
+    accounts.set_onboarding_step(user_id, None)
 
 
 def complete_profile(
@@ -24,9 +43,7 @@ def complete_profile(
     **fields: object,
 ) -> int:
     """A user with a finished profile and one photo row; extra fields override the defaults."""
-    accounts = Accounts(pool)
     user_id = user_id if user_id is not None else next(_ids)
-    accounts.register(user_id, user_id, "en", None)
     values: dict[str, object] = {
         "name": "Alex",
         "age": age,
@@ -38,9 +55,6 @@ def complete_profile(
         "city_key": city.lower(),
     }
     values.update(fields)
-    accounts.update_profile(user_id, **values)
-    accounts.add_photo(
-        user_id, f"photos/t{user_id}", f"f{user_id}", f"u{user_id}", "image/jpeg", 10
-    )
-    accounts.set_onboarding_step(user_id, None)
+    photo = (f"photos/t{user_id}", f"f{user_id}", f"u{user_id}", 10)
+    write_profile(Accounts(pool), user_id, values, photo)
     return user_id
