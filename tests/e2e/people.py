@@ -19,17 +19,11 @@ from sandbox.media import make_photo_sizes
 from sandbox.server import SandboxServer
 from storage import db
 from storage.accounts import Accounts
-from tests.support.profiles import write_profile
+from tests.support.profiles import unique_city, write_profile
 
 NOBODY_LEFT = "That's everyone for now"
-_DIGITS_TO_LETTERS = str.maketrans("0123456789", "ghijklmnop")
 # Far-apart spots (> 1500 km from each other), one per test that shares coordinates.
 _spots = iter([(-45.0 + 14.0 * (n // 12), -170.0 + 29.0 * (n % 12)) for n in range(96)])
-
-
-def unique_city() -> str:
-    """A city name nobody else in the run has (letters only, as city names must be)."""
-    return "Testville " + uuid.uuid4().hex[:10].translate(_DIGITS_TO_LETTERS)
 
 
 def unique_spot() -> tuple[float, float]:

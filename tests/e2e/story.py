@@ -8,7 +8,6 @@ a story reads as "the user does this, the bot answers that" and fails with the t
 from __future__ import annotations
 
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import replace
@@ -28,13 +27,8 @@ from sandbox.client import (
 from storage import db
 from tests.support.images import image
 from tests.support.onboarding import Answers
+from tests.support.profiles import unique_city
 from tests.support.stack import NodeThread
-
-_LETTERS = str.maketrans("0123456789", "abcdefghij")
-
-
-def unique_city() -> str:
-    return "Town " + uuid.uuid4().hex[:8].translate(_LETTERS).capitalize()
 
 
 def trouble(node: NodeThread) -> dict[str, float]:

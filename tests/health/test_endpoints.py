@@ -17,9 +17,10 @@ from devtools.demo import MotoS3
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage import db
-from tests.e2e.people import People, browse, unique_city
+from tests.e2e.people import People, browse
 from tests.support.endpoints import get, readiness, samples, total
 from tests.support.images import jpeg
+from tests.support.profiles import unique_city
 from tests.support.services import (
     TEST_BOT_TOKEN,
     Services,

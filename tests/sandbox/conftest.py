@@ -10,11 +10,12 @@ import pytest
 from sandbox.client import SandboxClient, VirtualUser
 from sandbox.server import SandboxServer
 from tests.sandbox.live import TOKEN, LiveBot, Receiver
+from tests.support.stack import running_sandbox
 
 
 @pytest.fixture(scope="session")
 def server() -> Iterator[SandboxServer]:
-    with SandboxServer(tokens=[TOKEN]) as running:
+    with running_sandbox(TOKEN) as running:
         yield running
 
 

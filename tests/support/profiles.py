@@ -4,6 +4,7 @@ their onboarding (storage, ratings, feed and maintenance tests; tests/e2e/people
 from __future__ import annotations
 
 import itertools
+import uuid
 from collections.abc import Iterator, Mapping
 
 from storage import db
@@ -11,6 +12,13 @@ from storage.accounts import Accounts
 
 # Ids far from the sandbox's virtual users and from each other test module's.
 _ids: Iterator[int] = itertools.count(6_000_000_001)
+_DIGITS_TO_LETTERS = str.maketrans("0123456789", "abcdefghij")
+
+
+def unique_city() -> str:
+    """A city name nobody else in the run has (letters only, as city names must be), so that
+    the feeds of different tests never meet."""
+    return "Town " + uuid.uuid4().hex[:10].translate(_DIGITS_TO_LETTERS).capitalize()
 
 
 def write_profile(
