@@ -1,10 +1,9 @@
 .PHONY: check test lint types demo
-check:
-	scripts/check
-test:
+check test:
 	scripts/test
 lint:
 	.venv/bin/ruff check .
+	.venv/bin/ruff format --check .
 types:
 	.venv/bin/mypy .
 demo:

@@ -26,7 +26,7 @@ from pathlib import Path
 from cluster.leases import ShardLeases
 from storage import state
 from tests.cluster.harness import Driver, NodeProcess, Run, sandbox_process, start_nodes
-from tests.services import TEST_BOT_TOKEN, free_port, fresh_services
+from tests.support.services import TEST_BOT_TOKEN, free_port, fresh_services
 
 ROOT = Path(__file__).resolve().parent.parent
 SHARDS = 16

@@ -42,7 +42,8 @@ from typing import Any
 import aiohttp
 import orjson
 
-from tests.services import TEST_BOT_TOKEN, free_port, fresh_services
+from tests.support.onboarding import Answers, script
+from tests.support.services import TEST_BOT_TOKEN, free_port, fresh_services
 
 ROOT = Path(__file__).resolve().parent.parent
 CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
@@ -55,20 +56,21 @@ class Step:
     messages_after: int  # bot messages in the chat once the step is answered
 
 
-ONBOARDING: tuple[Step, ...] = (
-    Step("text", {"text": "/start"}, 2),
-    Step("text", {"text": "Anna"}, 3),
-    Step("text", {"text": "27"}, 4),
-    Step("press", {"text": "I'm a woman", "kind": "inline"}, 5),
-    Step("press", {"text": "Men", "kind": "inline"}, 6),
-    Step("press", {"text": "Keep 22–32", "kind": "inline"}, 7),
-    Step("text", {"text": "Moscow"}, 9),
-    Step("press", {"text": "Skip", "kind": "inline"}, 10),
-    Step("press", {"text": "🎵 Music", "kind": "inline"}, 10),
-    Step("press", {"text": "Done ✅", "kind": "inline"}, 11),
-    Step("photo", {}, 12),
-    Step("press", {"text": "Done ✅", "kind": "inline"}, 15),
-)
+# Bot messages in the chat once each action of the onboarding script is answered.
+_MESSAGES_AFTER = (2, 3, 4, 5, 6, 7, 9, 10, 10, 11, 12, 15)
+
+
+def onboarding(language: str = "en") -> tuple[Step, ...]:
+    """The onboarding of tests/support/onboarding.py (labels from the language's catalog)."""
+    actions = script(Answers(language))
+    assert len(actions) == len(_MESSAGES_AFTER), "the script and the message counts disagree"
+    return tuple(
+        Step(action.kind, action.body, after)
+        for action, after in zip(actions, _MESSAGES_AFTER, strict=True)
+    )
+
+
+ONBOARDING = onboarding()
 
 
 def echo_script(count: int) -> tuple[Step, ...]:

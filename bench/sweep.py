@@ -19,7 +19,7 @@ from datetime import UTC, datetime
 
 from storage import db
 from storage.ratings import _BY_RANGE, BATCH_SIZE, Ratings
-from tests.services import postgres_database
+from tests.support.services import postgres_database
 
 # Indexes dropped while loading and built afterwards: one sort beats ten million insertions.
 LOAD_TIME_INDEXES = (

@@ -1,4 +1,5 @@
-"""Fixtures shared by the integration and end-to-end tests: real services, made fresh."""
+"""Fixtures shared by the integration and end-to-end tests: real services, made fresh
+(tests/support builds them)."""
 
 from __future__ import annotations
 
@@ -8,7 +9,8 @@ import pytest
 
 from storage import db
 from storage.photos import PhotoStore
-from tests.services import S3_ACCESS_KEY, S3_SECRET_KEY, Services, fresh_services
+from tests.support.services import S3_ACCESS_KEY, S3_SECRET_KEY, Services, fresh_services
+from tests.support.stack import schema_pool
 
 
 @pytest.fixture(scope="session")
@@ -19,10 +21,8 @@ def services() -> Iterator[Services]:
 
 @pytest.fixture(scope="session")
 def pool(services: Services) -> Iterator[db.Pool]:
-    made = db.create_pool(services.database_url, max_size=8, name="tests")
-    db.apply_schema(made)
-    yield made
-    made.close()
+    with schema_pool(services.database_url, "tests", max_size=8) as made:
+        yield made
 
 
 @pytest.fixture(scope="session")

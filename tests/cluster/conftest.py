@@ -1,18 +1,14 @@
-"""Fixtures of the cluster tests: a Redis namespace per test, helpers that wait on conditions."""
+"""Fixtures of the cluster tests: a Redis namespace per test and a client."""
 
 from __future__ import annotations
 
-import time
-from collections.abc import Callable, Iterator
-from typing import TypeVar
+from collections.abc import Iterator
 
 import pytest
 import redis
 
 from storage import state
-from tests.services import REDIS_URL, redis_namespace
-
-T = TypeVar("T")
+from tests.support.services import REDIS_URL, redis_namespace
 
 
 @pytest.fixture
@@ -27,20 +23,3 @@ def client() -> Iterator[redis.Redis]:
     made = state.connect(REDIS_URL)
     yield made
     made.close()
-
-
-def eventually(
-    check: Callable[[], T],
-    timeout: float = 10.0,
-    what: str = "the condition",
-    interval: float = 0.02,
-) -> T:
-    """Poll check() until it returns something truthy; its last value in the failure."""
-    deadline = time.monotonic() + timeout
-    while True:
-        value = check()
-        if value:
-            return value
-        if time.monotonic() > deadline:
-            raise AssertionError(f"{what} did not happen within {timeout} s (last: {value!r})")
-        time.sleep(interval)

@@ -7,8 +7,9 @@ bench/cluster.py).
 * Balancer: in webhook mode, what a load balancer does in front of the nodes — each POST goes to
   the next node that answers, a node that refuses the connection is skipped.
 * Driver: pairs of virtual users (a woman and a man in a city of their own) go through the
-  whole onboarding, find each other in the feed, like each other, open the chat and write to
-  each other in turns; every step waits for the bot's reaction, and records when it came.
+  whole onboarding (answered by tests/support/onboarding.py, in the users' language), find
+  each other in the feed, like each other, open the chat and write to each other in turns;
+  every step waits for the bot's reaction, and records when it came.
 """
 
 from __future__ import annotations
@@ -31,7 +32,9 @@ from typing import Any
 import aiohttp
 from aiohttp import web
 
+from domain.onboarding import Step as OnboardingStep
 from sandbox.client import Chat, ChatMessage
+from tests.support.onboarding import Answers, reply_to
 
 ROOT = Path(__file__).resolve().parents[2]
 READY_TIMEOUT_SECONDS = 60.0
@@ -286,42 +289,7 @@ def press(text: str) -> Step:
     return Step("press", {"text": text, "kind": "inline"})
 
 
-PROFILE_READY = "Edit your profile"
-INTERESTS = "Choose up to 10 interests"
 ONBOARDING_STEPS = 12
-
-
-def onboarding_answers(
-    name: str, gender: str, seeking: str, city: str
-) -> dict[str, Callable[[ChatMessage, set[str]], Step]]:
-    """What a person answers to each onboarding question, as a person would: by what the bot
-    asks now, remembering what they did (a question shown twice after a crash, or an update
-    handled again, cannot derail them: they pick Music once and send one photo)."""
-
-    def interests(message: ChatMessage, done: set[str]) -> Step:
-        if "music" in done or "✅ 🎵 Music" in message.button_texts:
-            return press("Done ✅")
-        done.add("music")
-        return press("🎵 Music")
-
-    def photo(_: ChatMessage, done: set[str]) -> Step:
-        if "photo" in done:
-            return press("Done ✅")
-        done.add("photo")
-        return Step("photo", {})
-
-    return {
-        "What's your name?": lambda _, __: Step("text", {"text": name}),
-        "How old are you?": lambda _, __: Step("text", {"text": "27"}),
-        "Who are you?": lambda _, __: press(gender),
-        "Who would you like to meet?": lambda _, __: press(seeking),
-        "Which ages": lambda _, __: press("Keep 22–32"),
-        "Which city": lambda _, __: Step("text", {"text": city}),
-        "Tell a little about yourself": lambda _, __: press("Skip"),
-        INTERESTS: interests,
-        "Now send 1 to 3 photos": photo,
-        "of 3 saved": lambda _, __: press("Done ✅"),
-    }
 
 
 ONBOARDING_MESSAGES = 15
@@ -420,8 +388,13 @@ class Driver:
         city = f"Testville {letters(index)}"
         try:
             # He is done before she starts: the feed she opens then surely holds him.
-            await self._onboard(him, onboarding_answers(him.name, "I'm a man", "Women", city))
-            await self._onboard(her, onboarding_answers(her.name, "I'm a woman", "Men", city))
+            language = self.language
+            await self._onboard(
+                him, Answers(language, him.name, gender="man", seeking="women", city=city)
+            )
+            await self._onboard(
+                her, Answers(language, her.name, gender="woman", seeking="men", city=city)
+            )
             await self._like(
                 her, him.name, lambda chat: _find(chat, lambda m: NOBODY_LEFT in m.body)
             )
@@ -493,11 +466,13 @@ class Driver:
             ),
         )
 
-    async def _onboard(
-        self, person: Person, answers: dict[str, Callable[[ChatMessage, set[str]], Step]]
-    ) -> None:
+    async def _onboard(self, person: Person, answers: Answers) -> None:
         """/start, then answer whatever the bot asks until the profile is ready."""
-        known = (*answers, PROFILE_READY)
+
+        def is_question(message: ChatMessage) -> bool:
+            return answers.profile_menu in message.body or (
+                reply_to(answers, message, set()) is not None
+            )
 
         def asked(
             since: int, sent_at: float, edited: int | None
@@ -513,12 +488,13 @@ class Driver:
                         m.message_id > since
                         or (m.message_id == edited and (m.edited_at or 0) >= sent_at)
                     )
-                    and any(question in m.body for question in known)
+                    and is_question(m)
                 ]
                 return fresh[-1] if fresh else None
 
             return check
 
+        interests = answers.question(OnboardingStep.INTERESTS)
         step = Step("text", {"text": "/start"})
         question: ChatMessage | None = None
         done: set[str] = set()
@@ -526,8 +502,8 @@ class Driver:
             latest = person.chat.last_bot_message
             toggles = (
                 question is not None
-                and INTERESTS in question.body
-                and step.body.get("text") != "Done ✅"
+                and interests in question.body
+                and step.body.get("text") != answers.done_label
             )
             waiting = asked(
                 latest.message_id if latest else 0,
@@ -537,11 +513,11 @@ class Driver:
             await self._step(person, step, until=waiting)
             question = waiting(person.chat)
             assert question is not None
-            if PROFILE_READY in question.body:
+            if answers.profile_menu in question.body:
                 return
-            step = next(
-                answer(question, done) for text, answer in answers.items() if text in question.body
-            )
+            action = reply_to(answers, question, done)
+            assert action is not None, question.body
+            step = Step(action.kind, action.body)
             if step.action == "press" and step.body["text"] in question.button_texts:
                 step = Step("press", {**step.body, "message_id": question.message_id})
         raise AssertionError(f"{person.name} never finished onboarding")

@@ -19,8 +19,8 @@ from messaging.consumer import MAX_DELIVERIES, ShardConsumer
 from observability.metrics import Metrics
 from storage import state
 from storage.journal import ReplyJournal
-from tests.cluster.conftest import eventually
-from tests.services import rabbitmq_vhost
+from tests.support.services import rabbitmq_vhost
+from tests.support.waiting import eventually
 
 SHARDS = 4
 

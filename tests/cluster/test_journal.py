@@ -19,8 +19,8 @@ from bot_api.replies import Reply
 from storage import state
 from storage.journal import ReplyJournal
 from storage.send_limits import RedisSendLimiter
-from tests.cluster.conftest import eventually
-from tests.services import REDIS_URL
+from tests.support.services import REDIS_URL
+from tests.support.waiting import eventually
 
 CHAT = 5005
 ANSWERS = [

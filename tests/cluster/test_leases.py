@@ -13,7 +13,7 @@ from cluster.coordinator import Coordinator
 from cluster.leases import ShardLeases
 from observability.metrics import Metrics
 from storage import state
-from tests.cluster.conftest import eventually
+from tests.support.waiting import eventually
 
 SHARDS = 16
 TICK = 0.05

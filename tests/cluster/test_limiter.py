@@ -12,7 +12,7 @@ import redis.asyncio
 
 from storage import state
 from storage.send_limits import RedisSendLimiter
-from tests.services import REDIS_URL
+from tests.support.services import REDIS_URL
 
 RUN_SECONDS = 1.5
 

@@ -17,9 +17,9 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from sandbox.client import SandboxClient
-from tests.cluster.conftest import eventually
 from tests.cluster.harness import Process, sandbox_process
-from tests.services import TEST_BOT_TOKEN, Services, free_port, fresh_services
+from tests.support.services import TEST_BOT_TOKEN, Services, free_port, fresh_services
+from tests.support.waiting import eventually
 
 NODE_ID = "pair"
 PROCESSES = {f"{NODE_ID}-1", f"{NODE_ID}-2"}

@@ -15,10 +15,10 @@ from app.node import Node
 from sandbox.client import SandboxClient, VirtualUser
 from sandbox.server import SandboxServer
 from storage import state
-from tests.cluster.conftest import eventually
-from tests.nodes import NodeThread
-from tests.profiles import complete_profile
-from tests.services import TEST_BOT_TOKEN, Services, free_port, fresh_services
+from tests.support.profiles import complete_profile
+from tests.support.services import TEST_BOT_TOKEN, Services, free_port, fresh_services
+from tests.support.stack import NodeThread
+from tests.support.waiting import eventually
 
 SHARDS = 16
 

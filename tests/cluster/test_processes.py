@@ -23,7 +23,6 @@ import pytest
 from cluster.leases import ShardLeases
 from sandbox.client import SandboxClient
 from storage import state
-from tests.cluster.conftest import eventually
 from tests.cluster.harness import (
     Balancer,
     Driver,
@@ -37,7 +36,8 @@ from tests.cluster.harness import (
     transcripts,
     uncertain_resends,
 )
-from tests.services import TEST_BOT_TOKEN, Services, free_port, fresh_services
+from tests.support.services import TEST_BOT_TOKEN, Services, free_port, fresh_services
+from tests.support.waiting import eventually
 
 SHARDS = 16
 PAIRS = 100

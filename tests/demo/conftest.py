@@ -19,13 +19,11 @@ from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage import db
 from storage.photos import PhotoStore
-from tests.nodes import NodeThread
-from tests.services import S3_ACCESS_KEY, S3_SECRET_KEY, Services, fresh_services
+from tests.demo import SEED_COUNT
+from tests.support.services import S3_ACCESS_KEY, S3_SECRET_KEY, Services, fresh_services
+from tests.support.stack import NodeThread, schema_pool
 
-SEED_COUNT = 40
 RNG_SEED = 1
-ROOT = Path(__file__).resolve().parents[2]
-ARTIFACTS = ROOT / "tests" / "artifacts"
 CHROMIUM_FLAGS = (
     "--headless",
     "--no-sandbox",
@@ -98,9 +96,8 @@ def demo_node(demo_environ: dict[str, str], seeded: list[SeededProfile]) -> Iter
 
 @pytest.fixture(scope="session")
 def demo_pool(demo_settings: Settings) -> Iterator[db.Pool]:
-    made = db.create_pool(demo_settings.database_url, max_size=4, name="demo-tests")
-    yield made
-    made.close()
+    with schema_pool(demo_settings.database_url, "demo-tests") as made:
+        yield made
 
 
 @pytest.fixture(scope="session")

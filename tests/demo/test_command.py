@@ -12,7 +12,7 @@ import pytest
 from config.settings import load_settings
 from devtools import demo
 from sandbox.server import DEFAULT_TOKEN, SandboxServer
-from tests.demo.conftest import ROOT
+from tests.demo import ROOT
 
 
 def run_bot(*args: str) -> subprocess.CompletedProcess[str]:

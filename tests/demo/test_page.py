@@ -17,9 +17,9 @@ from config.i18n import t
 from devtools.seed import SeededProfile
 from sandbox.server import SandboxServer
 from storage import db
+from tests.demo import ARTIFACTS
 from tests.demo.browser import Column, DemoPage
-from tests.demo.conftest import ARTIFACTS
-from tests.nodes import NodeThread
+from tests.support.stack import NodeThread
 
 SCREENSHOT = ARTIFACTS / "demo_page.png"
 

@@ -19,7 +19,7 @@ from storage import db
 from storage.accounts import Accounts
 from storage.photos import PhotoStore
 from storage.stats import Stats
-from tests.demo.conftest import SEED_COUNT
+from tests.demo import SEED_COUNT
 
 JPEG_MAGIC = b"\xff\xd8\xff"
 

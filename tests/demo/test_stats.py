@@ -12,7 +12,7 @@ from sandbox.client import SandboxClient
 from storage import db
 from storage.accounts import Accounts
 from storage.stats import Stats, Totals
-from tests.nodes import NodeThread
+from tests.support.stack import NodeThread
 
 _ids = itertools.count(9_100_000_001)
 

@@ -13,6 +13,8 @@ from typing import Any
 from urllib.parse import urlsplit
 
 import yaml
+from packaging.utils import canonicalize_name
+from packaging.version import Version
 
 ROOT = Path(__file__).resolve().parents[2]
 COMPOSE_FILE = ROOT / "docker-compose.yml"
@@ -145,3 +147,18 @@ def parse_env_example(text: str) -> dict[str, EnvEntry]:
             entries[name] = EnvEntry(name, value, section, comments, number)
             comments = []
     return entries
+
+
+def locked_versions(path: Path) -> dict[str, Version]:
+    """The pins of a lock file (name==version lines, comments allowed), by canonical name."""
+    pins: dict[str, Version] = {}
+    for number, raw in enumerate(path.read_text(encoding="utf-8").splitlines(), 1):
+        line = raw.split("#", 1)[0].strip()
+        if not line:
+            continue
+        match = re.fullmatch(r"([A-Za-z0-9._-]+)==([A-Za-z0-9.+!-]+)", line)
+        assert match, f"{path.name} line {number} is not name==version: {raw!r}"
+        name = canonicalize_name(match.group(1))
+        assert name not in pins, f"{name} is pinned twice in {path.name}"
+        pins[name] = Version(match.group(2))
+    return pins

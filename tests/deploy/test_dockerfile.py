@@ -24,7 +24,7 @@ from packaging.version import Version
 
 from observability.http import build_app
 from observability.metrics import Metrics
-from tests.deploy import DOCKERFILE, DOCKERIGNORE, LOCK_FILE, ROOT, services
+from tests.deploy import DOCKERFILE, DOCKERIGNORE, LOCK_FILE, ROOT, locked_versions, services
 
 PINNED_PYTHON = re.compile(r"python:3\.11\.\d+-slim(-[a-z]+)?(@sha256:[0-9a-f]{64})?")
 
@@ -265,17 +265,7 @@ def test_hadolint_accepts_the_dockerfile() -> None:
 
 
 def lock() -> dict[str, Version]:
-    pins: dict[str, Version] = {}
-    for number, raw in enumerate(LOCK_FILE.read_text(encoding="utf-8").splitlines(), 1):
-        line = raw.split("#", 1)[0].strip()
-        if not line:
-            continue
-        match = re.fullmatch(r"([A-Za-z0-9._-]+)==([A-Za-z0-9.+!-]+)", line)
-        assert match, f"requirements.lock line {number} is not name==version: {raw!r}"
-        name = canonicalize_name(match.group(1))
-        assert name not in pins, f"{name} is pinned twice"
-        pins[name] = Version(match.group(2))
-    return pins
+    return locked_versions(LOCK_FILE)
 
 
 def runtime_requirements() -> list[Requirement]:

@@ -19,16 +19,11 @@ from sandbox.media import make_photo_sizes
 from sandbox.server import SandboxServer
 from storage import db
 from storage.accounts import Accounts
+from tests.support.profiles import unique_city, write_profile
 
 NOBODY_LEFT = "That's everyone for now"
-_DIGITS_TO_LETTERS = str.maketrans("0123456789", "ghijklmnop")
 # Far-apart spots (> 1500 km from each other), one per test that shares coordinates.
 _spots = iter([(-45.0 + 14.0 * (n // 12), -170.0 + 29.0 * (n % 12)) for n in range(96)])
-
-
-def unique_city() -> str:
-    """A city name nobody else in the run has (letters only, as city names must be)."""
-    return "Testville " + uuid.uuid4().hex[:10].translate(_DIGITS_TO_LETTERS)
 
 
 def unique_spot() -> tuple[float, float]:
@@ -82,35 +77,31 @@ class People:
         user = self.sandbox.create_user(
             name, username=username, language_code=language, started=True, user_id=user_id
         )
-        self.accounts.register(user.id, user.id, language, username)
         place: dict[str, object]
         if location is not None:
             place = {"latitude": location[0], "longitude": location[1]}
         else:
             shown, key = validate_city(city or unique_city())
             place = {"city": shown, "city_key": key}
-        self.accounts.update_profile(
+        stored = f"e2e/{uuid.uuid4().hex}", self._photo_file_id, self._photo_unique_id, 1000
+        write_profile(
+            self.accounts,
             user.id,
-            name=name,
-            age=age,
-            gender=gender,
-            seeking=seeking,
-            age_min=ages[0],
-            age_max=ages[1],
-            interests=list(interests),
-            about=about,
-            **place,
+            {
+                "name": name,
+                "age": age,
+                "gender": gender,
+                "seeking": seeking,
+                "age_min": ages[0],
+                "age_max": ages[1],
+                "interests": list(interests),
+                "about": about,
+                **place,
+            },
+            stored if photo else None,
+            language=language,
+            username=username,
         )
-        if photo:
-            self.accounts.add_photo(
-                user.id,
-                f"e2e/{uuid.uuid4().hex}",
-                self._photo_file_id,
-                self._photo_unique_id,
-                "image/jpeg",
-                1000,
-            )
-        self.accounts.set_onboarding_step(user.id, None)
         return Person(user, name)
 
     def sql(self, statement: str, *params: object) -> None:

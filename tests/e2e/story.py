@@ -7,19 +7,15 @@ a story reads as "the user does this, the bot answers that" and fails with the t
 
 from __future__ import annotations
 
-import io
 import time
-import uuid
 from collections.abc import Iterator
 from contextlib import contextmanager
+from dataclasses import replace
 from typing import Any
 
-from PIL import Image
-
 from config.i18n import t
-from domain.interests import MAX_INTERESTS
 from domain.onboarding import ONBOARDING_ORDER, Step
-from domain.validation import ABOUT_MAX, MAX_PHOTOS, default_age_range
+from domain.validation import MAX_PHOTOS
 from sandbox.client import (
     CallbackAnswer,
     Chat,
@@ -29,31 +25,10 @@ from sandbox.client import (
     VirtualUser,
 )
 from storage import db
-from tests.nodes import NodeThread
-
-_LETTERS = str.maketrans("0123456789", "abcdefghij")
-
-
-def image(
-    colour: tuple[int, int, int] | None = None, size: tuple[int, int] = (64, 48), kind: str = "JPEG"
-) -> bytes:
-    """A small image of one colour (a random one unless given), so that each photo is new."""
-    if colour is None:
-        raw = uuid.uuid4().bytes
-        colour = (raw[0], raw[1], raw[2])
-    buffer = io.BytesIO()
-    Image.new("RGB", size, colour).save(buffer, kind)
-    return buffer.getvalue()
-
-
-def big_jpeg(megabytes: float) -> bytes:
-    """A valid JPEG padded past ``megabytes`` (bytes after the end marker are ignored)."""
-    head = image()
-    return head + b"\0" * (int(megabytes * 1024 * 1024) - len(head) + 1)
-
-
-def unique_city() -> str:
-    return "Town " + uuid.uuid4().hex[:8].translate(_LETTERS).capitalize()
+from tests.support.images import image
+from tests.support.onboarding import Answers
+from tests.support.profiles import unique_city
+from tests.support.stack import NodeThread
 
 
 def trouble(node: NodeThread) -> dict[str, float]:
@@ -162,26 +137,20 @@ class Newcomer:
         """The catalog's message for a refused value, then the step's question again."""
         return self.expect(self.t(key, **values), self.question(step))
 
+    @property
+    def answers(self) -> Answers:
+        """The valid answers, questions and labels in this newcomer's language."""
+        return Answers(self.language, name=self.user.first_name, age=self.age)
+
     def question(self, step: Step) -> str:
         """The text of the step's question (the same in onboarding and editing)."""
-        if step is Step.AGE_RANGE:
-            low, high = default_age_range(self.age)
-            return self.t("onboarding.ask_age_range", low=low, high=high)
-        if step is Step.ABOUT:
-            return self.t("onboarding.ask_about", limit=ABOUT_MAX)
-        if step is Step.INTERESTS:
-            return self.t("onboarding.ask_interests", limit=MAX_INTERESTS)
-        if step is Step.PHOTOS:
-            return self.t("onboarding.ask_photos", limit=MAX_PHOTOS)
-        return self.t(f"onboarding.ask_{step.value}")
+        return self.answers.question(step)
 
     def keep_range_label(self) -> str:
-        low, high = default_age_range(self.age)
-        return self.t("buttons.keep_range", low=low, high=high)
+        return self.answers.keep_range_label
 
     def interest_label(self, name: str, chosen: bool = False) -> str:
-        label = self.t(f"interests.{name}")
-        return f"✅ {label}" if chosen else label
+        return self.answers.interest_label(name, chosen)
 
     # -- acting ---------------------------------------------------------------------------
 
@@ -216,25 +185,13 @@ class Newcomer:
 
     def send_answer(self, step: Step, *, city: str | None = None) -> None:
         """Answer one step with a valid value, not waiting for the bot."""
-        user = self.user
-        if step is Step.NAME:
-            user.send_text(user.first_name)
-        elif step is Step.AGE:
-            user.send_text(str(self.age))
-        elif step is Step.GENDER:
-            self.press("buttons.woman")
-        elif step is Step.SEEKING:
-            self.press("buttons.seek_men")
-        elif step is Step.AGE_RANGE:
-            user.press(self.keep_range_label())
-        elif step is Step.LOCATION:
-            user.send_text(city or unique_city())
-        elif step is Step.ABOUT:
-            self.press("buttons.skip")
-        elif step is Step.INTERESTS:
-            self.press("buttons.done")
-        else:
+        if step is Step.PHOTOS:
             raise ValueError("finish() answers the photo step")
+        act = replace(self.answers, city=city or unique_city()).action(step)
+        if act.kind == "text":
+            self.user.send_text(act.text)
+        else:
+            self.user.press(act.text)
 
     def reach(self, step: Step, *, city: str | None = None) -> ChatMessage:
         """Start onboarding and answer every step before ``step``; its question."""
@@ -248,7 +205,7 @@ class Newcomer:
         for number in range(1, count + 1):
             self.user.send_photo(image())
             if number < MAX_PHOTOS:
-                self.expect(self.t("onboarding.photo_saved", count=number, limit=MAX_PHOTOS))
+                self.expect(self.answers.photo_saved(number))
 
     def finish(self, photos: int = 1) -> list[ChatMessage]:
         """At the photo step: send photos and finish; the card and the menu that follow."""

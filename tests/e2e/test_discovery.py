@@ -22,10 +22,10 @@ from tests.e2e.people import (
     match_notice,
     next_card,
     skip_all,
-    unique_city,
     unique_spot,
 )
-from tests.services import TEST_BOT_TOKEN
+from tests.support.profiles import unique_city
+from tests.support.services import TEST_BOT_TOKEN
 
 pytestmark = pytest.mark.usefixtures("steady_node")
 

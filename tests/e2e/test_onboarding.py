@@ -13,8 +13,10 @@ from domain.onboarding import ONBOARDING_ORDER, Step
 from domain.validation import MAX_PHOTOS
 from sandbox.client import SandboxClient
 from storage import db
-from tests.e2e.story import Newcomer, image, profile_row, unique_city
-from tests.nodes import NodeThread
+from tests.e2e.story import Newcomer, profile_row
+from tests.support.images import image
+from tests.support.profiles import unique_city
+from tests.support.stack import NodeThread
 
 pytestmark = pytest.mark.usefixtures("steady_node")
 

@@ -12,7 +12,9 @@ from domain.validation import MAX_PHOTOS, default_age_range
 from sandbox.client import ChatMessage, SandboxClient
 from storage import db
 from storage.photos import PhotoStore
-from tests.e2e.story import Newcomer, fetch, image, profile_row, unique_city
+from tests.e2e.story import Newcomer, fetch, profile_row
+from tests.support.images import image
+from tests.support.profiles import unique_city
 
 pytestmark = pytest.mark.usefixtures("steady_node")
 

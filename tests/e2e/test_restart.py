@@ -14,9 +14,11 @@ from domain.onboarding import Step
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage import db
-from tests.e2e.story import Newcomer, image, profile_row, trouble, unique_city
-from tests.nodes import NodeThread
-from tests.services import TEST_BOT_TOKEN, Services, fresh_services
+from tests.e2e.story import Newcomer, profile_row, trouble
+from tests.support.images import image
+from tests.support.profiles import unique_city
+from tests.support.services import TEST_BOT_TOKEN, Services, fresh_services
+from tests.support.stack import NodeThread
 
 
 @pytest.fixture(scope="module")

@@ -14,8 +14,8 @@ from tests.e2e.people import (
     matched_pair,
     next_card,
     skip_all,
-    unique_city,
 )
+from tests.support.profiles import unique_city
 
 pytestmark = pytest.mark.usefixtures("steady_node")
 

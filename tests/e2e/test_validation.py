@@ -21,7 +21,8 @@ from domain.validation import (
 )
 from sandbox.client import SandboxClient, VirtualUser
 from storage import db
-from tests.e2e.story import Newcomer, big_jpeg, fetch, image, profile_row
+from tests.e2e.story import Newcomer, fetch, profile_row
+from tests.support.images import big_jpeg, image
 
 pytestmark = pytest.mark.usefixtures("steady_node")
 

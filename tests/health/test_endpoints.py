@@ -17,17 +17,19 @@ from devtools.demo import MotoS3
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage import db
-from tests.e2e.conftest import jpeg
-from tests.e2e.people import People, browse, unique_city
-from tests.health.conftest import eventually, get, readiness, samples, total
-from tests.nodes import NodeThread
-from tests.services import (
+from tests.e2e.people import People, browse
+from tests.support.endpoints import get, readiness, samples, total
+from tests.support.images import jpeg
+from tests.support.profiles import unique_city
+from tests.support.services import (
     TEST_BOT_TOKEN,
     Services,
     free_port,
     postgres_database,
     rabbitmq_vhost,
 )
+from tests.support.stack import NodeThread
+from tests.support.waiting import eventually
 
 DEPENDENCIES = {"postgresql", "redis", "rabbitmq", "s3", "actors"}
 ACTOR_KINDS = {"session", "profile", "matcher", "chat_relay"}

@@ -8,7 +8,7 @@ import uuid
 from storage import db
 from storage.accounts import Account, Accounts
 from storage.feed import Feed
-from tests.profiles import complete_profile
+from tests.support.profiles import complete_profile
 
 
 def person(pool: db.Pool, city: str, gender: str, seeking: str) -> int:

@@ -10,7 +10,7 @@ from storage.accounts import Accounts
 from storage.feed import Feed
 from storage.maintenance import UNREFERENCED_OBJECT_AGE, VIEW_RETENTION, Maintenance
 from storage.photos import PhotoStore
-from tests.profiles import complete_profile
+from tests.support.profiles import complete_profile
 
 
 def person(pool: db.Pool, city: str, gender: str, seeking: str) -> int:

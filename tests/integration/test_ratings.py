@@ -12,8 +12,8 @@ from domain.ranking import BehaviourStats, behaviour_score
 from storage import db, ratings
 from storage.accounts import Accounts
 from storage.ratings import Ratings, SweepOutcome
-from tests.profiles import complete_profile
-from tests.services import postgres_database
+from tests.support.profiles import complete_profile
+from tests.support.services import postgres_database
 
 SLOT = datetime(2026, 11, 26, 12, 0, tzinfo=UTC)
 

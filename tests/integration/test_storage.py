@@ -11,7 +11,7 @@ import pytest
 from storage import db
 from storage.accounts import Accounts
 from storage.photos import PhotoStore
-from tests.services import Services
+from tests.support.services import Services
 
 _ids = itertools.count(9_000_000_001)
 

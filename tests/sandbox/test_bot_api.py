@@ -14,7 +14,7 @@ from telegram.request import HTTPXRequest
 
 from sandbox.client import SandboxClient, VirtualUser
 from sandbox.server import SandboxServer
-from tests.sandbox.conftest import TOKEN, LiveBot, Receiver
+from tests.sandbox.live import TOKEN, LiveBot, Receiver
 
 
 class TestIdentity:

@@ -14,7 +14,8 @@ from telegram import InlineKeyboardButton, InlineKeyboardMarkup
 from sandbox.client import SandboxClient, SandboxError, VirtualUser
 from sandbox.server import SandboxServer
 from sandbox.state import FIRST_USER_ID
-from tests.sandbox.conftest import LiveBot, jpeg
+from tests.sandbox.live import LiveBot
+from tests.support.images import jpeg
 
 
 class TestUsers:

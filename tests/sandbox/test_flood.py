@@ -9,7 +9,7 @@ from telegram.error import RetryAfter
 
 from sandbox.client import SandboxClient, VirtualUser
 from sandbox.flood import FloodConfig, FloodControl
-from tests.sandbox.conftest import LiveBot
+from tests.sandbox.live import LiveBot
 
 
 class TestForced429:

@@ -6,7 +6,7 @@ import pytest
 
 from sandbox.formatting import EntityParseError, command_entities, render, utf16_len
 from sandbox.media import make_photo_sizes
-from tests.sandbox.conftest import jpeg
+from tests.support.images import jpeg
 
 
 class TestHtml:

@@ -18,7 +18,8 @@ from telegram.constants import ParseMode
 from telegram.error import BadRequest
 
 from sandbox.client import SandboxClient, VirtualUser
-from tests.sandbox.conftest import LiveBot, jpeg
+from tests.sandbox.live import LiveBot
+from tests.support.images import jpeg
 
 KEYBOARD = InlineKeyboardMarkup(
     [

@@ -1,16 +1,42 @@
-"""Run a real node inside the test process, on its own thread and event loop."""
+"""The stack a test runs against: a database pool with the schema applied, the Bot API
+sandbox, and a real node inside the test process, on its own thread and event loop."""
 
 from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Mapping
+from collections.abc import Iterator, Mapping
+from contextlib import contextmanager
 
 from app.node import Node
 from config.settings import load_settings
+from sandbox.server import SandboxServer
+from storage import db
+from tests.support.services import TEST_BOT_TOKEN
 
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 30.0
+
+
+@contextmanager
+def schema_pool(database_url: str, name: str, max_size: int = 4) -> Iterator[db.Pool]:
+    """A pool on the database, with schema.sql applied."""
+    made = db.create_pool(database_url, max_size=max_size, name=name)
+    db.apply_schema(made)
+    try:
+        yield made
+    finally:
+        made.close()
+
+
+@contextmanager
+def running_sandbox(token: str = TEST_BOT_TOKEN) -> Iterator[SandboxServer]:
+    """The Bot API sandbox on a free port, knowing the bot's token."""
+    server = SandboxServer(tokens=[token]).start()
+    try:
+        yield server
+    finally:
+        server.stop()
 
 
 class NodeThread:
