@@ -1,21 +1,33 @@
-"""Seeded simulation of the feed: random order, popularity order and ours on one population.
+"""Seeded simulation of the production feed: random, popularity, likers-first and ours.
 
 Run from the repository root:
 
     python -m bench.simulate --users 5000 --days 14 --seed 1
 
 A population is generated once (gender, age, city and maybe coordinates, interests, age and
-gender wishes, plus a hidden appeal, pickiness and daily activity per person). Each simulated
-day every active user opens the feed, sees up to ``--cards-per-day`` cards in the order the
-policy under test gives, and likes or skips each card with a hidden probability that depends on
-the card's appeal, shared interests and how the card's age fits the viewer's wish; a like that
-meets a like is a match. The candidate rules are ``domain.filters`` and our ordering is
-``domain.ranking.order_feed`` (imported, not copied); ratings are recomputed by a nightly sweep
-with ``domain.ranking.behaviour_score`` over decayed counts, as the rater does.
+gender wishes, plus a hidden appeal, pickiness and activity per person), with:
 
-Every policy sees the same population, the same users active in the same order each day and
-the same random draw for the same viewer, card and repeat (common random numbers), so the
-differences in the table come from the order alone. The model is documented in docs/ranking.md.
+- dormant profiles: SHARE_DORMANT of the people present at the start are visible but never
+  open the bot again (gone DORMANT_IDLE_DAYS before the run); they never like back;
+- churn: each day an active user leaves for good with CHURN_DAILY; the profile stays
+  visible and counts as dormant from then on;
+- bursty activity: each person is engaged or lukewarm, switching with BURST_SWITCH a day,
+  opening the bot with BURST_HIGH or BURST_LOW times their activity; an opening day has one
+  to three sessions (EXTRA_SESSION) at random times 08:00-22:00;
+- joining and resuming: SHARE_NEW join during the run and SHARE_PAUSED resume from a pause,
+  each at a moment of a day, visible from then on (the pass's fresh read sees them).
+
+Each session takes up to ``--cards-per-session`` cards from the viewer's pass, run by
+``domain.feed_pass.next_candidate`` exactly as storage runs it: pages of 20 after a keyset
+cursor in a stored order, reordered per viewer, likers first, newcomers let in on the next
+card. The candidate rules are ``domain.filters``; for "ours" the stored order is the nightly
+sweep's ``combined_score`` and pages are reordered by ``domain.ranking.order_feed`` (imported,
+not copied). Each card is liked or skipped with a hidden probability; a like that meets a like
+is a match.
+
+Every policy sees the same population, the same sessions at the same times and the same
+random draw for the same viewer, card and repeat (common random numbers), so the differences
+in the table come from the order alone. The model is documented in docs/ranking.md.
 """
 
 from __future__ import annotations
