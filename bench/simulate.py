@@ -1,26 +1,39 @@
-"""Seeded simulation of the feed: random order, popularity order and ours on one population.
+"""Seeded simulation of the production feed: random, popularity, likers-first and ours.
 
 Run from the repository root:
 
     python -m bench.simulate --users 5000 --days 14 --seed 1
 
 A population is generated once (gender, age, city and maybe coordinates, interests, age and
-gender wishes, plus a hidden appeal, pickiness and daily activity per person). Each simulated
-day every active user opens the feed, sees up to ``--cards-per-day`` cards in the order the
-policy under test gives, and likes or skips each card with a hidden probability that depends on
-the card's appeal, shared interests and how the card's age fits the viewer's wish; a like that
-meets a like is a match. The candidate rules are ``domain.filters`` and our ordering is
-``domain.ranking.order_feed`` (imported, not copied); ratings are recomputed by a nightly sweep
-with ``domain.ranking.behaviour_score`` over decayed counts, as the rater does.
+gender wishes, plus a hidden appeal, pickiness and activity per person), with:
 
-Every policy sees the same population, the same users active in the same order each day and
-the same random draw for the same viewer, card and repeat (common random numbers), so the
-differences in the table come from the order alone. The model is documented in docs/ranking.md.
+- dormant profiles: SHARE_DORMANT of the people present at the start are visible but never
+  open the bot again (gone DORMANT_IDLE_DAYS before the run); they never like back;
+- churn: each day an active user leaves for good with CHURN_DAILY; the profile stays
+  visible and counts as dormant from then on;
+- bursty activity: each person is engaged or lukewarm, switching with BURST_SWITCH a day,
+  opening the bot with BURST_HIGH or BURST_LOW times their activity; an opening day has one
+  to three sessions (EXTRA_SESSION) at random times 08:00-22:00;
+- joining and resuming: SHARE_NEW join during the run and SHARE_PAUSED resume from a pause,
+  each at a moment of a day, visible from then on (the pass's fresh read sees them).
+
+Each session takes up to ``--cards-per-session`` cards from the viewer's pass, run by
+``domain.feed_pass.next_candidate`` exactly as storage runs it: pages of 20 after a keyset
+cursor in a stored order, reordered per viewer, likers first, newcomers let in on the next
+card. The candidate rules are ``domain.filters``; for "ours" the stored order is the nightly
+sweep's ``combined_score`` and pages are reordered by ``domain.ranking.order_feed`` (imported,
+not copied). Each card is liked or skipped with a hidden probability; a like that meets a like
+is a match.
+
+Every policy sees the same population, the same sessions at the same times and the same
+random draw for the same viewer, card and repeat (common random numbers), so the differences
+in the table come from the order alone. The model is documented in docs/ranking.md.
 """
 
 from __future__ import annotations
 
 import argparse
+import bisect
 import math
 import random
 import sys
@@ -33,7 +46,7 @@ from pathlib import Path
 if __package__ in (None, ""):  # run as a file: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
-from domain import filters, geo, ranking
+from domain import feed_pass, filters, geo, ranking
 from domain.filters import Relation
 from domain.ranking import (
     BehaviourStats,
@@ -62,8 +75,24 @@ SHARE_MEN = 0.6  # dating apps skew male
 SEEKING_SAME = 0.05
 SEEKING_ANY = 0.03
 SHARE_NO_PHOTO = 0.03  # never finished uploading a photo: never shown
-SHARE_PAUSED = 0.03  # paused for the whole run: never shown
-SHARE_NEW = 0.15  # join during the run, spread evenly over days 1 .. days-1
+SHARE_PAUSED = 0.03  # paused when the run starts, resuming on a day of the run
+SHARE_NEW = 0.15  # join during the run, spread evenly over days 1 .. days-1, 8:00 .. 22:00
+# Dormant: visible profiles whose owners never open the bot again (gone 30 .. 180 days before
+# the run). Every dating platform carries many: people rarely delete, they stop coming.
+SHARE_DORMANT = 0.25
+DORMANT_IDLE_DAYS = (30.0, 180.0)
+# Churn: each day an active user leaves for good with this chance; their profile stays visible
+# and from then on counts as dormant.
+CHURN_DAILY = 0.015
+# Bursty activity: each person is engaged or lukewarm, switching with BURST_SWITCH a day;
+# engaged they open the bot with BURST_HIGH x their activity, lukewarm with BURST_LOW x. An
+# opening day has 1 session, or 2 or 3 (EXTRA_SESSION each), spread over 8:00 .. 22:00.
+BURST_SWITCH = 0.25
+BURST_HIGH = 1.6
+BURST_LOW = 0.3
+EXTRA_SESSION = 0.35
+DAY_OPENS_H = 8.0
+DAY_HOURS = 14.0
 
 INTEREST_COUNT_MAX = 7
 INTERESTS = (
@@ -94,6 +123,8 @@ class Person:
     pickiness: float
     activity: float
     join_day: int
+    visible_from: datetime  # joined, or resumed from a pause
+    leaves_at: datetime | None  # never opens the bot from then on (dormant or churned)
     ideal_age: float
     age_sigma: float
     city: int
@@ -113,6 +144,37 @@ def _weighted_choice(rng: random.Random, options: Sequence[tuple[int, float]]) -
         if x <= 0:
             return value
     return options[-1][0]
+
+
+def _timeline(
+    rng: random.Random, activity: float, days: int
+) -> tuple[int, datetime, datetime, datetime, datetime | None]:
+    """When one person joined, was last active, became visible and leaves for good."""
+    leaves_at: datetime | None = None
+    if rng.random() < SHARE_NEW and days > 1:
+        join_day = rng.randint(1, days - 1)
+        created = START + join_day * DAY + timedelta(hours=DAY_OPENS_H + rng.uniform(0, 13))
+        last_active = visible_from = created
+    else:
+        join_day = 0
+        created = START - timedelta(days=rng.uniform(14, 365))
+        last_active = START - timedelta(days=rng.expovariate(activity))
+        visible_from = START - DAY
+        if rng.random() < SHARE_DORMANT:
+            last_active = START - timedelta(days=rng.uniform(*DORMANT_IDLE_DAYS))
+            leaves_at = last_active
+        elif rng.random() < SHARE_PAUSED and days > 1:
+            visible_from = (
+                START
+                + rng.randint(1, days - 1) * DAY
+                + timedelta(hours=DAY_OPENS_H + rng.uniform(0, 13))
+            )
+            last_active = START - timedelta(days=rng.uniform(3, 60))
+    if leaves_at is None:
+        stays = int(rng.expovariate(CHURN_DAILY))
+        if join_day + stays < days:
+            leaves_at = START + (join_day + stays) * DAY
+    return join_day, created, last_active, visible_from, leaves_at
 
 
 def generate_population(n: int, days: int, seed: int, cities: int = N_CITIES) -> Population:
@@ -153,14 +215,7 @@ def generate_population(n: int, days: int, seed: int, cities: int = N_CITIES) ->
         about = 0 if rng.random() < 0.25 else min(1000, int(rng.expovariate(1 / 120)))
         photos = 0 if rng.random() < SHARE_NO_PHOTO else rng.choice((1, 2, 2, 3, 3))
         activity = ACTIVITY_MIN + ACTIVITY_SPAN * rng.betavariate(2.0, 2.0)
-        if rng.random() < SHARE_NEW and days > 1:
-            join_day = rng.randint(1, days - 1)
-            created = START + join_day * DAY + timedelta(hours=rng.uniform(0, 8))
-            last_active = created
-        else:
-            join_day = 0
-            created = START - timedelta(days=rng.uniform(14, 365))
-            last_active = START - timedelta(days=rng.expovariate(activity))
+        join_day, created, last_active, visible_from, leaves_at = _timeline(rng, activity, days)
         profiles.append(
             ProfileFeatures(
                 user_id=uid,
@@ -179,7 +234,6 @@ def generate_population(n: int, days: int, seed: int, cities: int = N_CITIES) ->
                 has_name=True,
                 created_at=created,
                 last_active_at=last_active,
-                is_paused=rng.random() < SHARE_PAUSED,
             )
         )
         people.append(
@@ -188,12 +242,44 @@ def generate_population(n: int, days: int, seed: int, cities: int = N_CITIES) ->
                 pickiness=rng.gauss(0.0, PICKINESS_SD),
                 activity=activity,
                 join_day=join_day,
+                visible_from=visible_from,
+                leaves_at=leaves_at,
                 ideal_age=(lo + hi) / 2.0,
                 age_sigma=max(2.0, (hi - lo) / 2.0),
                 city=city,
             )
         )
     return Population(profiles, people, centres)
+
+
+def schedule(pop: Population, days: int, seed: int) -> list[list[tuple[datetime, int]]]:
+    """Each day's sessions (time, user) in time order, the same for every policy: bursty
+    openings of everyone not gone, plus a session when one joins or resumes."""
+    rng = random.Random(seed * 7919 + 17)
+    days_sessions: list[list[tuple[datetime, int]]] = [[] for _ in range(days)]
+    for u, person in enumerate(pop.people):
+        engaged = rng.random() < 0.5
+        for day in range(days):
+            if rng.random() < BURST_SWITCH:
+                engaged = not engaged
+            opening = START + day * DAY + timedelta(hours=DAY_OPENS_H)
+            if person.visible_from > opening + DAY:
+                continue
+            if person.visible_from >= opening:  # joined or resumed today: a first session
+                days_sessions[day].append((person.visible_from, u))
+                continue
+            if person.leaves_at is not None and person.leaves_at <= opening:
+                continue
+            boost = BURST_HIGH if engaged else BURST_LOW
+            if rng.random() >= min(0.95, person.activity * boost):
+                continue
+            count = 1 + (rng.random() < EXTRA_SESSION) + (rng.random() < EXTRA_SESSION / 2)
+            for _ in range(count):
+                at = opening + timedelta(hours=rng.uniform(0.0, DAY_HOURS))
+                days_sessions[day].append((at, u))
+    for todays in days_sessions:
+        todays.sort()
+    return days_sessions
 
 
 def like_probability(pop: Population, viewer: int, card: int) -> float:
@@ -230,7 +316,7 @@ def draw(*keys: int) -> float:
     return x / 18446744073709551616.0
 
 
-TAG_ACTIVE, TAG_ORDER, TAG_LIKE, TAG_TALK, TAG_POLICY = 1, 2, 3, 4, 5
+TAG_LIKE, TAG_TALK, TAG_POLICY = 3, 4, 5
 
 # ---------------------------------------------------------------------------------------------
 # Candidate pools (the profile-only rules, evaluated once: profiles do not change in the run)
@@ -306,7 +392,8 @@ def build_pools(pop: Population) -> tuple[list[list[int]], int]:
 # ---------------------------------------------------------------------------------------------
 
 # Index of each decayed counter, in BehaviourStats field order.
-(VIEWS_R, LIKES_R, SKIPS_R, LIKES_G, SKIPS_G, LIKES_G_M, MATCHES, TALK_S, TALK_R) = range(9)
+(LIKES_R, SKIPS_R, LIKES_G, SKIPS_G, LIKES_G_M, MATCHES, TALK_S, TALK_R) = range(8)
+HOUR = timedelta(hours=1)
 
 
 @dataclass(slots=True)
@@ -316,9 +403,77 @@ class Result:
     matches: int
     share_matched: float
     gini: float
-    median_days_first_match: float
-    new_users_matched: float
+    dormant_share: float
+    hours_to_first_impression: float
+    hours_to_first_like: float
     seconds: float
+
+
+class Reads:
+    """The pass's reads (domain.feed_pass.PassReads) over the run's lists, for one viewer at
+    one moment: what storage reads with SQL, with the same rules."""
+
+    def __init__(self, run: Run, viewer: int, now: datetime) -> None:
+        self.run = run
+        self.viewer = viewer
+        self.now = now
+
+    def _open(self, c: int) -> bool:
+        """Visible now, and neither liked nor skipped by the viewer (the pages' rules)."""
+        run = self.run
+        if not run.visible_at(c, self.now):
+            return False
+        r = run.relations[self.viewer].get(c)
+        return r is None or not (
+            r.viewer_liked_candidate or r.matched or r.viewer_skipped_at is not None
+        )
+
+    def likers(self, started_at: datetime, limit: int) -> Sequence[int]:
+        run = self.run
+        if run.policy in ("random", "popularity"):
+            return []
+        shown = run.last_shown
+        out = [
+            c
+            for c in run.incoming[self.viewer]
+            if self._open(c) and shown.get((self.viewer, c), START - DAY) < started_at
+        ]
+        return out[:limit]
+
+    def page(self, after: feed_pass.Cursor, limit: int) -> Sequence[feed_pass.PageRow]:
+        keys, ids = self.run.ranked_pool(self.viewer, self.now)
+        i = bisect.bisect_right(keys, (-after.score, -after.user_id))
+        rows: list[feed_pass.PageRow] = []
+        while i < len(ids) and len(rows) < limit:
+            c = ids[i]
+            if self._open(c):
+                rows.append(feed_pass.PageRow(c, -keys[i][0]))
+            i += 1
+        return rows
+
+    def fresh(self, since: datetime) -> Sequence[int]:
+        run = self.run
+        lo = bisect.bisect_left(run.visible_times, since)
+        hi = bisect.bisect_right(run.visible_times, self.now)
+        pool = run.pool_sets[self.viewer]
+        return [c for c in run.visible_order[lo:hi] if c in pool and self._open(c)]
+
+    def recycled(self, limit: int) -> Sequence[int]:
+        run = self.run
+        rel = run.relations[self.viewer]
+        back = [
+            (r.viewer_skipped_at, c)
+            for c, r in rel.items()
+            if r.viewer_skipped_at is not None
+            and not (r.viewer_liked_candidate or r.matched)
+            and not filters.skipped_recently(r.viewer_skipped_at, self.now)
+            and run.visible_at(c, self.now)
+        ]
+        back.sort()
+        return [c for _, c in back[:limit]]
+
+    def rank(self, candidates: Sequence[int]) -> list[int]:
+        return self.run.rank(self.viewer, list(candidates), self.now)
 
 
 class Run:
@@ -327,39 +482,62 @@ class Run:
     def __init__(self, pop: Population, pools: list[list[int]], policy: str, seed: int) -> None:
         n = len(pop.profiles)
         self.pop = pop
-        self.pools = pools
         self.policy = policy
         self.seed = seed
+        self.pool_sets = [set(p) for p in pools]
+        self.pools = pools
         self.profiles = list(pop.profiles)
-        self.counters = [[0.0] * 9 for _ in range(n)]
+        self.counters = [[0.0] * 8 for _ in range(n)]
         self.likes_total = [0] * n  # all-time likes received (popularity order)
         self.likes_snapshot = [0] * n  # as of the last nightly sweep
+        self.stored = [0.0] * n  # the stored combined rating (profiles.feed_score)
         self.impressions = [0] * n
         self.recent_impressions = [0.0] * n
         self.mean_recent = 0.0
         self.relations: list[dict[int, Relation]] = [{} for _ in range(n)]
+        self.incoming: list[list[int]] = [[] for _ in range(n)]  # likers, oldest like first
+        self.last_shown: dict[tuple[int, int], datetime] = {}
         self.seen: dict[tuple[int, int], int] = {}
+        self.passes: dict[int, feed_pass.PassState] = {}
+        self.ranked: dict[int, tuple[int, list[tuple[float, int]], list[int]]] = {}
         self.first_match_day = [-1] * n
+        self.first_impression: list[datetime | None] = [None] * n
+        self.first_like: list[datetime | None] = [None] * n
         self.match_count = 0
         self.impression_count = 0
-        primary = [ranking.primary_score(p)[0] for p in pop.profiles]
-        self.primary = primary
-        self.ratings = [CandidateRating(primary[i], 0.5, 0.0) for i in range(n)]
+        self.dormant_impressions = 0
+        self.day = 0
+        self.primary = [ranking.primary_score(p)[0] for p in pop.profiles]
+        self.ratings = [CandidateRating(self.primary[i], 0.5, 0.0) for i in range(n)]
         self.like_rate = [ranking.DEFAULT_PRIOR_LIKE_RATE] * n
         self.prior_received = {
             "m": ranking.DEFAULT_PRIOR_LIKE_RATE,
             "f": ranking.DEFAULT_PRIOR_LIKE_RATE,
         }
-        self.visible = [filters.visibility_rejection(p) is None for p in pop.profiles]
+        people = pop.people
+        self.shown_ever = [filters.visibility_rejection(p) is None for p in pop.profiles]
+        events = sorted((people[u].visible_from, u) for u in range(n) if self.shown_ever[u])
+        self.visible_times = [t for t, _ in events]
+        self.visible_order = [u for _, u in events]
+
+    def visible_at(self, u: int, now: datetime) -> bool:
+        return self.shown_ever[u] and self.pop.people[u].visible_from <= now
+
+    def gone_at(self, u: int, now: datetime) -> bool:
+        """Whether ``u`` will never open the bot again (dormant, or churned before ``now``)."""
+        leaves = self.pop.people[u].leaves_at
+        return leaves is not None and leaves <= now
 
     # -- the nightly sweep -------------------------------------------------------------------
 
     def sweep(self, day: int) -> None:
         """Decay the counters by one day and recompute every present user's rating."""
+        self.day = day
+        now = START + day * DAY
         factor = ranking.decay_weight(DAY)
         imp_factor = ranking.decay_weight(DAY, ranking.IMPRESSION_HALF_LIFE_DAYS)
         for row in self.counters:
-            for k in range(9):
+            for k in range(8):
                 row[k] *= factor
         self.recent_impressions = [x * imp_factor for x in self.recent_impressions]
         received = {"m": [0.0, 0.0], "f": [0.0, 0.0]}
@@ -380,68 +558,63 @@ class Run:
         present = 0
         total_recent = 0.0
         for uid, p in enumerate(self.profiles):
-            if self.pop.people[uid].join_day > day:
+            if self.pop.people[uid].visible_from > now + DAY:
                 continue
             g = p.gender or "m"
             stats = BehaviourStats(*self.counters[uid])
             score, parts = ranking.behaviour_score(
                 stats, prior_like_rate=self.prior_received[g], prior_give_rate=prior_given[g]
             )
-            self.ratings[uid] = CandidateRating(
-                self.primary[uid], score, stats.evidence, parts["give_rate"]
-            )
+            rating = CandidateRating(self.primary[uid], score, stats.evidence, parts["give_rate"])
+            self.ratings[uid] = rating
+            self.stored[uid] = ranking.combined_score(
+                rating.primary,
+                rating.behaviour,
+                rating.evidence,
+                created_at=p.created_at,
+                last_active_at=p.last_active_at,
+                now=now,
+            )[0]
             self.like_rate[uid] = parts["like_rate"]
             self.likes_snapshot[uid] = self.likes_total[uid]
-            if self.visible[uid]:
+            if self.visible_at(uid, now):
                 present += 1
                 total_recent += self.recent_impressions[uid]
         self.mean_recent = total_recent / present if present else 0.0
 
-    # -- ordering by policy ------------------------------------------------------------------
+    # -- the policy's stored order and its reordering of a page -------------------------------
 
-    def order(
-        self, viewer: int, fresh: list[int], now: datetime, day: int, cards: int
-    ) -> list[int]:
-        if self.policy == "random":
-            rng = random.Random(self.seed * 1_000_003 + day * 100_003 + viewer)
-            rng.shuffle(fresh)
-            return fresh[:cards]
-        if self.policy == "random+likers":
-            rel = self.relations[viewer]
-            rng = random.Random(self.seed * 1_000_003 + day * 100_003 + viewer)
-            rng.shuffle(fresh)
-            likers = [c for c in fresh if c in rel and rel[c].candidate_liked_viewer]
-            rest = [c for c in fresh if not (c in rel and rel[c].candidate_liked_viewer)]
-            return (likers + rest)[:cards]
-        if self.policy == "oracle":
-            rel = self.relations[viewer]
-            pop = self.pop
-            people = pop.people
-
-            def expected_match(c: int) -> float:
-                p_like = like_probability(pop, viewer, c)
-                if c in rel and rel[c].candidate_liked_viewer:
-                    return p_like
-                return p_like * like_probability(pop, c, viewer) * people[c].activity
-
-            fresh.sort(key=lambda c: (-expected_match(c), c))
-            return fresh[:cards]
+    def page_key(self, viewer: int, c: int) -> float:
+        """The order pages are read in: the stored rating for ours, as production."""
+        if self.policy == "ours":
+            return self.stored[c]
         if self.policy == "popularity":
-            snap = self.likes_snapshot
-            fresh.sort(key=lambda c: (-snap[c], draw(self.seed, TAG_POLICY, day, viewer, c)))
-            return fresh[:cards]
+            return float(self.likes_snapshot[c]) + draw(self.seed, TAG_POLICY, viewer, c)
+        return draw(self.seed, TAG_POLICY, viewer, c, self.day)
+
+    def ranked_pool(self, viewer: int, now: datetime) -> tuple[list[tuple[float, int]], list[int]]:
+        """The viewer's pool in page order as of the last sweep (the index the pages scan)."""
+        cached = self.ranked.get(viewer)
+        if cached is not None and cached[0] == self.day:
+            return cached[1], cached[2]
+        entries = sorted((-self.page_key(viewer, c), -c) for c in self.pools[viewer])
+        ids = [-i for _, i in entries]
+        self.ranked[viewer] = (self.day, entries, ids)
+        return entries, ids
+
+    def rank(self, viewer: int, ids: list[int], now: datetime) -> list[int]:
+        if self.policy != "ours":
+            return ids  # a page is already in the policy's order
         rel = self.relations[viewer]
         profiles = self.profiles
-        ratings = self.ratings
-        recent = self.recent_impressions
         feed = [
             FeedCandidate(
                 profiles[c],
-                ratings[c],
+                self.ratings[c],
                 c in rel and rel[c].candidate_liked_viewer,
-                recent[c],
+                self.recent_impressions[c],
             )
-            for c in fresh
+            for c in ids
         ]
         vp = profiles[viewer]
         ordered = ranking.order_feed(
@@ -451,64 +624,68 @@ class Run:
             viewer_like_rate=self.like_rate[viewer],
             prior_like_rate=self.prior_received[vp.gender or "m"],
             mean_recent_impressions=self.mean_recent,
-            limit=cards,
         )
         return [f.profile.user_id for f in ordered]
 
     # -- one session -------------------------------------------------------------------------
 
-    def session(self, viewer: int, now: datetime, day: int, cards: int) -> None:
-        pop = self.pop
-        people = pop.people
-        rel = self.relations[viewer]
+    def session(self, viewer: int, now: datetime, cards: int) -> None:
         self.profiles[viewer] = replace(self.profiles[viewer], last_active_at=now)
-        eligible: list[int] = []
-        for c in self.pools[viewer]:
-            if people[c].join_day > day:
-                continue
-            r = rel.get(c)
-            if r is not None and filters.relation_rejection(r, now) is not None:
-                continue
-            eligible.append(c)
-        fresh, recyclable = filters.partition_by_skip(
-            eligible, lambda c: rel[c].viewer_skipped_at if c in rel else None, now
-        )
-        ordered = self.order(viewer, fresh, now, day, cards)
-        if len(ordered) < cards:
-            # Skipped people past their week come back only now, in the policy's own order.
-            sequence = filters.feed_sequence(
-                ordered, recyclable, lambda back: self.order(viewer, back, now, day, cards)
-            )[:cards]
-        else:
-            sequence = ordered
-        counters = self.counters
-        vrow = counters[viewer]
-        for c in sequence:
-            self.impression_count += 1
-            self.impressions[c] += 1
-            self.recent_impressions[c] += 1.0
-            crow = counters[c]
-            crow[VIEWS_R] += 1.0
-            key = (viewer, c)
-            repeat = self.seen.get(key, 0)
-            self.seen[key] = repeat + 1
-            old = rel.get(c, filters.NO_RELATION)
-            if draw(self.seed, TAG_LIKE, viewer, c, repeat) < like_probability(pop, viewer, c):
-                vrow[LIKES_G] += 1.0
-                crow[LIKES_R] += 1.0
-                self.likes_total[c] += 1
-                back = self.relations[c].get(viewer, filters.NO_RELATION)
-                if back.viewer_liked_candidate:
-                    self.match(viewer, c, now, day)
-                else:
-                    rel[c] = replace(old, viewer_liked_candidate=True)
-                    self.relations[c][viewer] = replace(back, candidate_liked_viewer=True)
-            else:
-                vrow[SKIPS_G] += 1.0
-                crow[SKIPS_R] += 1.0
-                rel[c] = replace(old, viewer_skipped_at=now)
+        state = self.passes.get(viewer)
+        if state is None or not feed_pass.is_current(state, "", now):
+            state = feed_pass.start_pass("", now)
+        reads = Reads(self, viewer, now)
+        rel = self.relations[viewer]
+        shown = 0
+        for _ in range(cards * 3):
+            if shown >= cards:
+                break
+            c, state = feed_pass.next_candidate(state, reads, now)
+            if c is None:
+                break
+            r = rel.get(c, filters.NO_RELATION)
+            if not self.visible_at(c, now) or filters.relation_rejection(r, now) is not None:
+                continue  # checked again before showing, as storage does
+            shown += 1
+            self.show(viewer, c, now)
+        self.passes[viewer] = state
 
-    def match(self, a: int, b: int, now: datetime, day: int) -> None:
+    def show(self, viewer: int, c: int, now: datetime) -> None:
+        pop = self.pop
+        rel = self.relations[viewer]
+        self.impression_count += 1
+        self.impressions[c] += 1
+        self.recent_impressions[c] += 1.0
+        self.last_shown[(viewer, c)] = now
+        if self.first_impression[c] is None:
+            self.first_impression[c] = now
+        if self.gone_at(c, now):
+            self.dormant_impressions += 1
+        vrow = self.counters[viewer]
+        crow = self.counters[c]
+        key = (viewer, c)
+        repeat = self.seen.get(key, 0)
+        self.seen[key] = repeat + 1
+        old = rel.get(c, filters.NO_RELATION)
+        if draw(self.seed, TAG_LIKE, viewer, c, repeat) < like_probability(pop, viewer, c):
+            vrow[LIKES_G] += 1.0
+            crow[LIKES_R] += 1.0
+            self.likes_total[c] += 1
+            if self.first_like[c] is None:
+                self.first_like[c] = now
+            back = self.relations[c].get(viewer, filters.NO_RELATION)
+            if back.viewer_liked_candidate:
+                self.match(viewer, c)
+            else:
+                rel[c] = replace(old, viewer_liked_candidate=True)
+                self.relations[c][viewer] = replace(back, candidate_liked_viewer=True)
+                self.incoming[c].append(viewer)
+        else:
+            vrow[SKIPS_G] += 1.0
+            crow[SKIPS_R] += 1.0
+            rel[c] = replace(old, viewer_skipped_at=now)
+
+    def match(self, a: int, b: int) -> None:
         self.match_count += 1
         ra = self.relations[a]
         rb = self.relations[b]
@@ -519,7 +696,7 @@ class Run:
             row[MATCHES] += 1.0
             row[LIKES_G_M] += 1.0
             if self.first_match_day[u] < 0:
-                self.first_match_day[u] = day
+                self.first_match_day[u] = self.day
         # Who writes first and whether the other answers follows each one's activity.
         people = self.pop.people
         first, second = (a, b) if draw(self.seed, TAG_TALK, a, b, 0) < 0.5 else (b, a)
@@ -536,49 +713,37 @@ class Run:
 
     # -- the whole run -----------------------------------------------------------------------
 
-    def run(self, days: int, cards: int) -> Result:
+    def run(self, sessions: list[list[tuple[datetime, int]]], cards: int) -> Result:
         started = time.perf_counter()
-        people = self.pop.people
-        n = len(people)
-        for day in range(days):
+        for day, todays in enumerate(sessions):
             self.sweep(day)
-            active = [
-                u
-                for u in range(n)
-                if (day > 0 and people[u].join_day == day)  # a new user's first session
-                or (
-                    people[u].join_day <= day
-                    and draw(self.seed, TAG_ACTIVE, day, u) < people[u].activity
-                )
-            ]
-            active.sort(key=lambda u: draw(self.seed, TAG_ORDER, day, u))
-            opening = START + day * DAY + timedelta(hours=8)
-            step = timedelta(hours=14) / max(1, len(active))
-            for i, u in enumerate(active):
-                self.session(u, opening + i * step, day, cards)
-        return self.result(days, time.perf_counter() - started)
+            for now, u in todays:
+                self.session(u, now, cards)
+        return self.result(time.perf_counter() - started)
 
-    def result(self, days: int, seconds: float) -> Result:
+    def result(self, seconds: float) -> Result:
         people = self.pop.people
         n = len(people)
         matched = sum(1 for d in self.first_match_day if d >= 0)
-        shown = sorted(self.impressions[u] for u in range(n) if self.visible[u])
-        waits: list[float] = []
-        for u in range(n):
-            if people[u].join_day >= 1:
-                d = self.first_match_day[u]
-                waits.append(float(d - people[u].join_day) if d >= 0 else math.inf)
-        waits.sort()
-        median = _median(waits)
-        newly = sum(1 for w in waits if w < math.inf) / len(waits) if waits else 0.0
+        shown = sorted(self.impressions[u] for u in range(n) if self.shown_ever[u])
+
+        def median_hours(firsts: list[datetime | None]) -> float:
+            waits = sorted(
+                math.inf if t is None else (t - people[u].visible_from) / HOUR
+                for u, t in enumerate(firsts)
+                if people[u].join_day >= 1 and self.shown_ever[u]
+            )
+            return _median(waits)
+
         return Result(
             self.policy,
             self.impression_count,
             self.match_count,
             matched / n,
             gini(shown),
-            median,
-            newly,
+            self.dormant_impressions / max(1, self.impression_count),
+            median_hours(self.first_impression),
+            median_hours(self.first_like),
             seconds,
         )
 
@@ -607,8 +772,7 @@ def gini(values: Sequence[float]) -> float:
 # Command line
 # ---------------------------------------------------------------------------------------------
 
-POLICIES = ("random", "popularity", "ours")
-ABLATIONS = ("random+likers", "oracle")
+POLICIES = ("random", "popularity", "likers-first", "ours")
 
 
 def match_rate(result: Result) -> float:
@@ -616,21 +780,25 @@ def match_rate(result: Result) -> float:
     return result.matches / max(1, result.impressions)
 
 
+def _hours(value: float) -> str:
+    return "not reached" if math.isinf(value) else f"{value:.2f}"
+
+
 def table(results: Sequence[Result]) -> str:
     """The results as one markdown table (deterministic for a given seed and arguments)."""
     lines = [
         "| policy | impressions | matches | matches / 100 impressions | users with >= 1 match "
-        "| Gini of impressions | median days to a new user's first match | new users matched |",
-        "|---|---:|---:|---:|---:|---:|---:|---:|",
+        "| Gini of impressions | impressions on dormant | median h to a new user's first "
+        "impression | ... first like |",
+        "|---|---:|---:|---:|---:|---:|---:|---:|---:|",
     ]
     for r in results:
-        days = r.median_days_first_match
-        median = "not reached" if math.isinf(days) else f"{days:g}"
         lines.append(
             f"| {r.policy} | {r.impressions} | {r.matches} "
             f"| {100.0 * match_rate(r):.2f} "
-            f"| {100.0 * r.share_matched:.1f} % | {r.gini:.3f} | {median} "
-            f"| {100.0 * r.new_users_matched:.1f} % |"
+            f"| {100.0 * r.share_matched:.1f} % | {r.gini:.3f} "
+            f"| {100.0 * r.dormant_share:.1f} % | {_hours(r.hours_to_first_impression)} "
+            f"| {_hours(r.hours_to_first_like)} |"
         )
     return "\n".join(lines)
 
@@ -640,38 +808,43 @@ def main(argv: Sequence[str] | None = None) -> int:
     parser.add_argument("--users", type=int, default=5000)
     parser.add_argument("--days", type=int, default=14)
     parser.add_argument("--seed", type=int, default=1)
-    parser.add_argument("--cards-per-day", type=int, default=25)
+    parser.add_argument("--cards-per-session", type=int, default=15)
     parser.add_argument("--cities", type=int, default=N_CITIES)
     parser.add_argument(
         "--policies",
         default=",".join(POLICIES),
-        help=f"comma-separated, from {', '.join(POLICIES + ABLATIONS)}",
+        help=f"comma-separated, from {', '.join(POLICIES)}",
     )
     args = parser.parse_args(argv)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
-    unknown = [p for p in policies if p not in POLICIES + ABLATIONS]
+    unknown = [p for p in policies if p not in POLICIES]
     if unknown:
         parser.error(f"unknown policies: {', '.join(unknown)}")
     t0 = time.perf_counter()
     pop = generate_population(args.users, args.days, args.seed, args.cities)
     pools, widened = build_pools(pop)
+    sessions = schedule(pop, args.days, args.seed)
     sizes = sorted(len(p) for p in pools)
     print(
         f"population: {args.users} users, {args.days} days, seed {args.seed}, "
-        f"{args.cards_per_day} cards per session; candidate pool median {sizes[len(sizes) // 2]}, "
-        f"radius widened for {widened}; setup {time.perf_counter() - t0:.1f} s",
+        f"{sum(map(len, sessions))} sessions of up to {args.cards_per_session} cards; "
+        f"candidate pool median {sizes[len(sizes) // 2]}, radius widened for {widened}; "
+        f"setup {time.perf_counter() - t0:.1f} s",
         file=sys.stderr,
     )
     results: list[Result] = []
     for policy in policies:
-        result = Run(pop, pools, policy, args.seed).run(args.days, args.cards_per_day)
+        result = Run(pop, pools, policy, args.seed).run(sessions, args.cards_per_session)
         print(f"{policy}: {result.seconds:.1f} s", file=sys.stderr)
         results.append(result)
     print(table(results))
     by_name = {r.policy: r for r in results}
-    if "ours" in by_name and "random" in by_name and by_name["random"].matches > 0:
-        ratio = match_rate(by_name["ours"]) / match_rate(by_name["random"])
-        print(f"\nours / random, matches per 100 impressions: {ratio:.2f}x")
+    ours = by_name.get("ours")
+    for base in ("random", "likers-first"):
+        other = by_name.get(base)
+        if ours is not None and other is not None and other.matches > 0:
+            ratio = match_rate(ours) / match_rate(other)
+            print(f"ours / {base}, matches per 100 impressions: {ratio:.2f}x")
     print(f"total run time: {time.perf_counter() - t0:.1f} s", file=sys.stderr)
     return 0
 

@@ -110,7 +110,9 @@ class BehaviourStats:
     """Time-decayed counts (each event weighted by ``decay_weight``) about one user.
 
     Each field is one SQL aggregate ``sum(decay(created_at))``:
-    views/likes/skips_received: interactions WHERE target_id = user, by kind;
+    likes/skips_received: interactions WHERE target_id = user, by kind (views are not
+    counted: a view without a decision says nothing about the card, and the popularity cap
+    reads recent views separately);
     likes/skips_given: interactions WHERE actor_id = user, by kind;
     likes_given_matched: the user's likes whose pair has a row in matches;
     matches: matches the user is in (by matches.created_at);
@@ -118,7 +120,6 @@ class BehaviourStats:
     conversations_replied: matches with started_by <> user and conversation = 'replied'.
     """
 
-    views_received: float = 0.0
     likes_received: float = 0.0
     skips_received: float = 0.0
     likes_given: float = 0.0
@@ -327,11 +328,18 @@ def behaviour_score(
 BEHAVIOUR_WEIGHT_MAX: Final = 0.8
 EVIDENCE_HALF: Final = 20.0
 
-# Quality (the blend above) against recent activity. Someone who has not opened the bot for a
-# week will not see a like soon, so showing them wastes the viewer's attention.
-COMBINED_W_QUALITY: Final = 0.75
-COMBINED_W_ACTIVITY: Final = 0.25
-ACTIVITY_HALF_LIFE_DAYS: Final = 2.0
+# Activity is the chance that the profile's owner comes back to the bot soon, from how long
+# they have been away: return_probability = 1 / (1 + (idle / RETURN_HALF_DAYS)^RETURN_SHAPE).
+# Return rates of consumer apps fall like a power of the time away (someone gone a day is
+# nearly sure to come back, someone gone three months nearly never does): 1/2 at a week,
+# 0.87 at two days, 0.02 at 90 days. Someone who will not come back can neither like back nor
+# answer, so showing them spends the viewer's attention on nothing.
+RETURN_HALF_DAYS: Final = 7.0
+RETURN_SHAPE: Final = 1.5
+# Quality (the blend above) is multiplied by DORMANCY_FLOOR + (1 - DORMANCY_FLOOR) * activity:
+# a profile idle for 90 days keeps about a fifth of an identical active one's score (the
+# model may be wrong about one person, so they are demoted, not removed).
+DORMANCY_FLOOR: Final = 0.2
 
 # New profiles get this much added for their first days (fading linearly to 0 over
 # NEW_PROFILE_DAYS, and faster as evidence arrives) so they get their first impressions and
@@ -346,6 +354,14 @@ def behaviour_weight(evidence: float) -> float:
     return BEHAVIOUR_WEIGHT_MAX * e / (e + EVIDENCE_HALF)
 
 
+def return_probability(idle_days: float) -> float:
+    """The chance that someone away for ``idle_days`` comes back soon: 1 just now, 1/2 after
+    RETURN_HALF_DAYS, falling towards 0 for months away."""
+    if idle_days <= 0.0:
+        return 1.0
+    return 1.0 / (1.0 + math.pow(idle_days / RETURN_HALF_DAYS, RETURN_SHAPE))
+
+
 def _combined(
     primary: float, behaviour: float, evidence: float, age_days: float, idle_days: float
 ) -> float:
@@ -355,8 +371,8 @@ def _combined(
     e = evidence if evidence > 0.0 else 0.0
     w = BEHAVIOUR_WEIGHT_MAX * e / (e + EVIDENCE_HALF)
     quality = (1.0 - w) * primary + w * behaviour
-    activity = 0.5 ** ((idle_days if idle_days > 0.0 else 0.0) / ACTIVITY_HALF_LIFE_DAYS)
-    score = COMBINED_W_QUALITY * quality + COMBINED_W_ACTIVITY * activity
+    activity = return_probability(idle_days)
+    score = quality * (DORMANCY_FLOOR + (1.0 - DORMANCY_FLOOR) * activity)
     if age_days < NEW_PROFILE_DAYS:
         fresh = 1.0 - (age_days if age_days > 0.0 else 0.0) / NEW_PROFILE_DAYS
         score += NEW_PROFILE_BOOST * fresh * EVIDENCE_HALF / (EVIDENCE_HALF + e)
@@ -378,7 +394,7 @@ def combined_score(
     idle_days = (now - last_active_at).total_seconds() / SECONDS_PER_DAY
     w = behaviour_weight(evidence)
     quality = (1.0 - w) * primary + w * behaviour
-    activity = 0.5 ** (max(0.0, idle_days) / ACTIVITY_HALF_LIFE_DAYS)
+    activity = return_probability(idle_days)
     e = max(0.0, evidence)
     fresh = max(0.0, 1.0 - max(0.0, age_days) / NEW_PROFILE_DAYS)
     boost = NEW_PROFILE_BOOST * fresh * EVIDENCE_HALF / (EVIDENCE_HALF + e)
@@ -414,10 +430,14 @@ DEFAULT_AGE_MAX: Final = 100
 # A first shared interest is what starts a conversation; the fifth adds little.
 INTEREST_SHARE_DECAY: Final = 0.5
 
-# Closeness with coordinates: 1 / (1 + km / DISTANCE_SCALE_KM), 1/2 at 10 km. Same city without
-# coordinates is about as good as "somewhere in town"; otherwise we know nothing.
+# Closeness with coordinates: 1 / (1 + km / DISTANCE_SCALE_KM), 1/2 at 10 km. Two people of
+# the same city are as close as a typical distance between homes in one city
+# (TYPICAL_CITY_KM) when either has not shared a location, and never less than that when both
+# have: sharing a location may only help (a big city's far side is still the same city, and
+# the filter lets same-city people in whatever their distance). Otherwise we know nothing.
 DISTANCE_SCALE_KM: Final = 10.0
-SAME_CITY_CLOSENESS: Final = 0.6
+TYPICAL_CITY_KM: Final = 7.0
+SAME_CITY_CLOSENESS: Final = 1.0 / (1.0 + TYPICAL_CITY_KM / DISTANCE_SCALE_KM)
 UNKNOWN_CLOSENESS: Final = 0.2
 
 
@@ -459,7 +479,9 @@ def interest_fit(a: frozenset[str], b: frozenset[str]) -> float:
 
 
 def closeness(viewer: ProfileFeatures, candidate: ProfileFeatures) -> float:
-    """1 next door, 1/2 at DISTANCE_SCALE_KM, lower further away; a guess without coordinates."""
+    """1 next door, 1/2 at DISTANCE_SCALE_KM, lower further away, but never below
+    SAME_CITY_CLOSENESS within one city; a guess without coordinates."""
+    same_city = viewer.city_key is not None and viewer.city_key == candidate.city_key
     if (
         viewer.latitude is not None
         and viewer.longitude is not None
@@ -469,8 +491,9 @@ def closeness(viewer: ProfileFeatures, candidate: ProfileFeatures) -> float:
         km = haversine_km(
             viewer.latitude, viewer.longitude, candidate.latitude, candidate.longitude
         )
-        return 1.0 / (1.0 + km / DISTANCE_SCALE_KM)
-    if viewer.city_key is not None and viewer.city_key == candidate.city_key:
+        near = 1.0 / (1.0 + km / DISTANCE_SCALE_KM)
+        return max(near, SAME_CITY_CLOSENESS) if same_city else near
+    if same_city:
         return SAME_CITY_CLOSENESS
     return UNKNOWN_CLOSENESS
 
@@ -530,10 +553,13 @@ def reciprocity(
     fit: float = RECIPROCITY_FIT_CENTRE,
     *,
     prior_like_rate: float = DEFAULT_PRIOR_LIKE_RATE,
+    candidate_idle_days: float = 0.0,
 ) -> float:
     """Estimated probability that the candidate likes the viewer, in [0, 1].
 
-    1 when the candidate already did. Otherwise a logistic (Bradley-Terry-like) model: the
+    1 when the candidate already did (the like is there whether they come back or not).
+    Otherwise the chance that they come back (``return_probability`` of their days away)
+    times a logistic (Bradley-Terry-like) model of liking once they see the card: the
     candidate's own smoothed like rate (how easily they like anyone), shifted by how much more
     or less than average the viewer is liked (``viewer_like_rate`` against
     ``prior_like_rate``, the mean for the viewer's gender), shifted by pair fit.
@@ -546,7 +572,7 @@ def reciprocity(
         - _logit(prior_like_rate)
         + RECIPROCITY_FIT_SLOPE * (fit - RECIPROCITY_FIT_CENTRE)
     )
-    return _sigmoid(x)
+    return return_probability(candidate_idle_days) * _sigmoid(x)
 
 
 # ---------------------------------------------------------------------------------------------
@@ -612,7 +638,7 @@ def _feed_score(v: _Viewer, c: FeedCandidate, now: datetime, impression_cap: flo
     if c.liked_viewer:
         recip = 1.0
     else:
-        recip = _sigmoid(
+        recip = return_probability(idle_days) * _sigmoid(
             _logit(r.give_rate)
             + v.recip_base
             + RECIPROCITY_FIT_SLOPE * (fit - RECIPROCITY_FIT_CENTRE)

@@ -63,11 +63,10 @@ WHERE {which}
 
 _RECEIVED_SQL = f"""
 SELECT user_id,
-       sum(weight) FILTER (WHERE kind = 'view') AS views_received,
        sum(weight) FILTER (WHERE kind = 'like') AS likes_received,
        sum(weight) FILTER (WHERE kind = 'skip') AS skips_received
 FROM (SELECT i.target_id AS user_id, i.kind, {_DECAY} AS weight
-      FROM interactions i WHERE {{which}}) weighted
+      FROM interactions i WHERE {{which}} AND i.kind IN ('like', 'skip')) weighted
 GROUP BY user_id
 """
 

@@ -13,17 +13,16 @@ import pytest
 from domain import ranking
 from domain.ranking import (
     ABOUT_FULL_CHARS,
-    ACTIVITY_HALF_LIFE_DAYS,
     BEHAVIOUR_HALF_LIFE_DAYS,
     BEHAVIOUR_WEIGHT_MAX,
-    COMBINED_W_ACTIVITY,
-    COMBINED_W_QUALITY,
     DEFAULT_PRIOR_LIKE_RATE,
+    DORMANCY_FLOOR,
     EVIDENCE_HALF,
     LIKE_RATE_PRIOR_WEIGHT,
     NEW_PROFILE_BOOST,
     NEW_PROFILE_DAYS,
     PHOTO_CREDIT,
+    RETURN_HALF_DAYS,
     SAME_CITY_CLOSENESS,
     UNKNOWN_CLOSENESS,
     BehaviourStats,
@@ -48,6 +47,7 @@ from domain.ranking import (
     primary_score,
     reciprocity,
     relative_to_prior,
+    return_probability,
     smoothed_rate,
 )
 
@@ -224,8 +224,8 @@ def test_no_views_give_a_neutral_behaviour_score() -> None:
 
 def test_three_views_are_not_ranked_on_noise() -> None:
     """3 likes out of 3 views rate below 80 likes out of 100: the prior outweighs tiny counts."""
-    lucky = BehaviourStats(views_received=3, likes_received=3)
-    proven = BehaviourStats(views_received=100, likes_received=80, skips_received=20)
+    lucky = BehaviourStats(likes_received=3)
+    proven = BehaviourStats(likes_received=80, skips_received=20)
     assert like_rate(lucky) < like_rate(proven)
     assert like_rate(lucky) == pytest.approx(
         (3 + DEFAULT_PRIOR_LIKE_RATE * LIKE_RATE_PRIOR_WEIGHT) / (3 + LIKE_RATE_PRIOR_WEIGHT)
@@ -235,7 +235,7 @@ def test_three_views_are_not_ranked_on_noise() -> None:
 
 def test_only_skips_rate_below_no_views() -> None:
     """A profile that was only ever skipped scores below an unseen one, but above zero."""
-    skipped = BehaviourStats(views_received=50, skips_received=50)
+    skipped = BehaviourStats(skips_received=50)
     score, parts = behaviour_score(skipped)
     assert 0.0 < score < behaviour_score(BehaviourStats())[0]
     assert parts["like_rate"] < DEFAULT_PRIOR_LIKE_RATE
@@ -304,7 +304,7 @@ def test_without_evidence_quality_is_the_primary_score() -> None:
 
 
 def test_combined_components_add_up_to_the_score() -> None:
-    """combined = W_QUALITY * quality + W_ACTIVITY * activity + new-profile boost (clamped)."""
+    """combined = quality * (floor + (1 - floor) * activity) + new-profile boost (clamped)."""
     score, parts = combined_score(
         0.6,
         0.7,
@@ -314,8 +314,7 @@ def test_combined_components_add_up_to_the_score() -> None:
         now=NOW,
     )
     expected = (
-        COMBINED_W_QUALITY * parts["quality"]
-        + COMBINED_W_ACTIVITY * parts["activity"]
+        parts["quality"] * (DORMANCY_FLOOR + (1.0 - DORMANCY_FLOOR) * parts["activity"])
         + parts["new_boost"]
     )
     assert score == pytest.approx(min(1.0, expected))
@@ -329,12 +328,39 @@ def test_strong_evidence_lets_behaviour_outrank_completeness() -> None:
 
 
 def test_recently_active_people_rank_first() -> None:
-    """The same profile loses activity credit by half every ACTIVITY_HALF_LIFE_DAYS away."""
+    """The same profile scores less the longer its owner is away; a week away halves activity."""
     now_active = combined(0.7, 0.5, 10)
-    away = combined(0.7, 0.5, 10, idle_days=ACTIVITY_HALF_LIFE_DAYS)
+    away = combined(0.7, 0.5, 10, idle_days=2)
     gone = combined(0.7, 0.5, 10, idle_days=60)
     assert now_active > away > gone
-    assert now_active - away == pytest.approx(COMBINED_W_ACTIVITY * 0.5)
+    assert return_probability(RETURN_HALF_DAYS) == pytest.approx(0.5)
+
+
+def test_a_dormant_profile_keeps_little_of_an_active_ones_score() -> None:
+    """Idle for 90 days, an identical profile scores under a third of the active one's rating.
+
+    Fails on the old formula (0.75 * quality + 0.25 * activity), where it kept 84 %."""
+    assert combined(0.7, 0.5, 10, idle_days=90) < combined(0.7, 0.5, 10) / 3.0
+    assert combined(0.7, 0.5, 10, idle_days=1) > 0.9 * combined(0.7, 0.5, 10)
+
+
+def test_reciprocity_weighs_the_candidates_chance_to_return() -> None:
+    """A candidate away for 90 days is far less likely to like back than the same one active;
+    a like they already gave still counts in full. Fails on the old reciprocity, blind to it."""
+    active = reciprocity(0.3, 0.3, False, 0.5, prior_like_rate=0.3)
+    gone = reciprocity(0.3, 0.3, False, 0.5, prior_like_rate=0.3, candidate_idle_days=90)
+    assert gone < 0.1 * active
+    assert reciprocity(0.3, 0.3, True, 0.5, candidate_idle_days=90) == 1.0
+
+
+def test_the_feed_puts_a_dormant_twin_far_below_an_active_one() -> None:
+    """Of two identical candidates the one away for 90 days gets under a fifth of the feed
+    score. Fails on the old formulas, where it kept about 84 %."""
+    rating = CandidateRating(0.7, 0.5, 10.0)
+    active = FeedCandidate(woman(2), rating)
+    dormant = FeedCandidate(woman(3, last_active_at=NOW - timedelta(days=90)), rating)
+    scores = feed_scores(profile(), [active, dormant], NOW)
+    assert scores[1] < 0.2 * scores[0]
 
 
 def test_a_brand_new_profile_gets_the_new_profile_boost() -> None:
@@ -390,7 +416,7 @@ def test_scores_stay_in_the_unit_interval() -> None:
     """Extreme inputs still give scores within [0, 1]."""
     assert 0.0 <= combined(1.0, 1.0, 0, age_days=0) <= 1.0
     assert 0.0 <= combined(0.0, 0.0, 1e6, idle_days=1e4) <= 1.0
-    huge = BehaviourStats(1e9, 1e9, 0, 1e9, 0, 1e9, 1e9, 1e9, 1e9)
+    huge = BehaviourStats(1e9, 0, 1e9, 0, 1e9, 1e9, 1e9, 1e9)
     assert 0.0 <= behaviour_score(huge)[0] <= 1.0
 
 
@@ -429,10 +455,29 @@ def test_closeness_uses_distance_then_city_then_a_guess() -> None:
     """Coordinates give 1/(1 + km/10); same city without them a fixed credit; else the least."""
     here = profile(latitude=KYIV[0], longitude=KYIV[1])
     assert closeness(here, woman(2, latitude=KYIV[0], longitude=KYIV[1])) == pytest.approx(1.0)
-    near = closeness(here, woman(2, latitude=KYIV[0] + 0.09, longitude=KYIV[1]))
+    near = closeness(here, woman(2, city_key="irpin", latitude=KYIV[0] + 0.09, longitude=KYIV[1]))
     assert near == pytest.approx(0.5, abs=0.01)
     assert closeness(profile(), woman(2)) == SAME_CITY_CLOSENESS
     assert closeness(profile(), woman(2, city_key="lviv")) == UNKNOWN_CLOSENESS
+
+
+def test_sharing_a_location_never_lowers_closeness_in_ones_own_city() -> None:
+    """A same-city candidate 25 km away with coordinates is at least as close as one without.
+
+    Fails on the old formula: 0.286 with coordinates against a flat 0.6 without."""
+    here = profile(latitude=KYIV[0], longitude=KYIV[1])
+    far_side = woman(2, latitude=KYIV[0] + 0.225, longitude=KYIV[1])  # about 25 km
+    assert closeness(here, far_side) >= closeness(here, woman(3))
+    assert closeness(profile(), far_side) == closeness(here, woman(3)) == SAME_CITY_CLOSENESS
+
+
+def test_same_city_without_coordinates_is_as_close_as_a_typical_city_distance() -> None:
+    """Without coordinates a same-city pair counts as TYPICAL_CITY_KM apart, not more.
+
+    Fails on the old constant 0.6, above the 0.588 of 7 km."""
+    here = profile(latitude=KYIV[0], longitude=KYIV[1])
+    typical = woman(2, city_key="irpin", latitude=KYIV[0] + 0.063, longitude=KYIV[1])  # ~7 km
+    assert closeness(profile(), woman(3)) == pytest.approx(closeness(here, typical), abs=0.005)
 
 
 def test_pair_fit_components_reconstruct_the_fit() -> None:
