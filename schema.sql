@@ -267,3 +267,58 @@ CREATE TABLE IF NOT EXISTS ranking_stats (
     value        double precision NOT NULL,
     computed_at  timestamptz NOT NULL DEFAULT now()
 );
+
+-- Safety records that outlive an account (issue 16, docs/privacy.md). Keyed by
+-- domain.safety_keys.safety_key (HMAC-SHA256 of the Telegram id with a server secret), never by
+-- users.id, so no cascade removes them and they name nobody by themselves: an account deleted
+-- and made again with the same Telegram id gets its blocks (both ways), its ban and the open
+-- reports against it back. Nothing else about the person is kept here.
+CREATE TABLE IF NOT EXISTS safety_blocks (
+    blocker_key  bytea NOT NULL CHECK (octet_length(blocker_key) = 32),
+    blocked_key  bytea NOT NULL CHECK (octet_length(blocked_key) = 32),
+    created_at   timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (blocker_key, blocked_key),
+    CHECK (blocker_key <> blocked_key)
+);
+CREATE INDEX IF NOT EXISTS safety_blocks_blocked_idx ON safety_blocks (blocked_key);
+
+-- A ban lasts until a moderator lifts it (lifted_at); the reason is the report reason.
+CREATE TABLE IF NOT EXISTS safety_bans (
+    subject_key  bytea PRIMARY KEY CHECK (octet_length(subject_key) = 32),
+    reason       text NOT NULL CHECK (reason IN ('spam', 'fake', 'adult', 'offensive', 'other')),
+    banned_by    bigint,
+    banned_at    timestamptz NOT NULL DEFAULT now(),
+    lifted_at    timestamptz
+);
+
+-- Open reports against a person, kept while they are open (a review deletes the row): the
+-- reason only, no comment and no attached messages, and the reporter's key so that the same
+-- person reports once and a dismissal lowers their weight (domain.reports).
+CREATE TABLE IF NOT EXISTS safety_open_reports (
+    reported_key  bytea NOT NULL CHECK (octet_length(reported_key) = 32),
+    reporter_key  bytea NOT NULL CHECK (octet_length(reporter_key) = 32),
+    reason        text NOT NULL CHECK (reason IN ('spam', 'fake', 'adult', 'offensive', 'other')),
+    created_at    timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (reported_key, reporter_key),
+    CHECK (reported_key <> reporter_key)
+);
+
+-- A reporter's track record, for the weight of their next reports (domain.reports.Reporter).
+CREATE TABLE IF NOT EXISTS safety_reporter_records (
+    reporter_key       bytea PRIMARY KEY CHECK (octet_length(reporter_key) = 32),
+    reports_upheld     integer NOT NULL DEFAULT 0 CHECK (reports_upheld >= 0),
+    reports_dismissed  integer NOT NULL DEFAULT 0 CHECK (reports_dismissed >= 0)
+);
+
+-- Times of location changes, for the daily limit (domain.location_privacy); a day's worth is
+-- enough, the maintenance sweep deletes older rows; deleted with the account.
+CREATE TABLE IF NOT EXISTS location_changes (
+    user_id     bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    changed_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (user_id, changed_at)
+);
+
+-- Perceptual hashes of stored photos (domain.images.perceptual_hash), to flag the same photo on
+-- several accounts; deleted with the photo.
+ALTER TABLE photos ADD COLUMN IF NOT EXISTS perceptual_hash bigint;
+CREATE INDEX IF NOT EXISTS photos_perceptual_hash_idx ON photos (perceptual_hash);

@@ -6,6 +6,7 @@ against that table by the test suite, so a new setting without documentation fai
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import re
 import socket
@@ -92,9 +93,47 @@ def _optional_url(schemes: tuple[str, ...]) -> Callable[[str], str]:
 
 
 def _optional_secret_token(raw: str) -> str:
-    if raw and not re.fullmatch(r"[A-Za-z0-9_-]{1,256}", raw):
-        raise ValueError("expected 1-256 characters from A-Z, a-z, 0-9, '_' and '-'")
+    if raw and not re.fullmatch(r"[A-Za-z0-9_-]{32,256}", raw):
+        raise ValueError(
+            "expected 32-256 characters from A-Z, a-z, 0-9, '_' and '-' "
+            "(e.g. the output of `openssl rand -hex 32`)"
+        )
     return raw
+
+
+def _ip_address(raw: str) -> str:
+    return str(ipaddress.ip_address(raw))
+
+
+# Credentials that come with the images or have been printed in guides, and the placeholders
+# of .env.example: a node refuses them (``load_settings``), so that a deployment never runs on a
+# password anybody could guess. RabbitMQ's guest:guest is not here: RabbitMQ itself lets it in
+# from the same host only, and the test and demo set-ups use it there.
+PLACEHOLDER_SECRETS = frozenset(
+    {"minioadmin", "dating", "postgres", "password", "secret", "admin", "changeme", "change-me"}
+)
+
+
+def is_placeholder_secret(value: str) -> bool:
+    """True for an empty secret, a well-known default, or a change-me placeholder."""
+    lowered = value.strip().lower()
+    return (
+        not lowered
+        or lowered in PLACEHOLDER_SECRETS
+        or lowered.startswith(("change-me", "changeme", "change_me"))
+    )
+
+
+def _placeholder_in(value: object) -> bool:
+    """Whether a secret setting's parsed value is or holds a placeholder. An unset optional
+    secret (WEBHOOK_SECRET outside webhook mode) and a URL without a password (trust, peer or a
+    password file) are fine; an empty or placeholder password in a URL is not."""
+    if not isinstance(value, str) or value == "":
+        return False
+    if "://" in value:
+        password = urlsplit(value).password
+        return password is not None and is_placeholder_secret(password)
+    return is_placeholder_secret(value)
 
 
 def _text(raw: str) -> str:
@@ -126,11 +165,18 @@ SETTINGS: tuple[Setting, ...] = (
     Setting(
         "DATABASE_URL",
         _url(("postgresql", "postgres")),
-        "postgresql://dating:dating@127.0.0.1:5432/dating",
-        "PostgreSQL connection URL.",
+        None,
+        "PostgreSQL connection URL, e.g. postgresql://dating:PASSWORD@127.0.0.1:5432/dating; "
+        "a well-known or change-me password is refused.",
         secret=True,
     ),
-    Setting("REDIS_URL", _url(("redis", "rediss")), "redis://127.0.0.1:6379/0", "Redis URL."),
+    Setting(
+        "REDIS_URL",
+        _url(("redis", "rediss")),
+        "redis://127.0.0.1:6379/0",
+        "Redis URL; a password goes in it as redis://:PASSWORD@host:6379/0.",
+        secret=True,
+    ),
     Setting(
         "REDIS_NAMESPACE",
         _name,
@@ -150,8 +196,20 @@ SETTINGS: tuple[Setting, ...] = (
         "http://127.0.0.1:9000",
         "S3-compatible endpoint for photos; the scheme decides TLS.",
     ),
-    Setting("S3_ACCESS_KEY", _text, "minioadmin", "S3 access key.", secret=True),
-    Setting("S3_SECRET_KEY", _text, "minioadmin", "S3 secret key.", secret=True),
+    Setting(
+        "S3_ACCESS_KEY",
+        _text,
+        None,
+        "S3 access key; minioadmin and change-me values are refused.",
+        secret=True,
+    ),
+    Setting(
+        "S3_SECRET_KEY",
+        _text,
+        None,
+        "S3 secret key; minioadmin and change-me values are refused.",
+        secret=True,
+    ),
     Setting("S3_BUCKET", _name, "dating-photos", "Private bucket for photos, created if missing."),
     Setting("S3_REGION", _name, "us-east-1", "Region the S3 client signs requests for."),
     Setting(
@@ -168,6 +226,13 @@ SETTINGS: tuple[Setting, ...] = (
         "json, console, or auto (console in a terminal, JSON otherwise).",
     ),
     Setting("METRICS_PORT", _int_range(0, 65535), "9100", "Port of /metrics, /healthz, /readyz."),
+    Setting(
+        "METRICS_HOST",
+        _ip_address,
+        "127.0.0.1",
+        "Address /metrics, /healthz and /readyz listen on: loopback unless the monitoring runs "
+        "elsewhere (0.0.0.0: every interface, as inside a container network).",
+    ),
     Setting("ADMIN_IDS", _id_list, "", "Comma-separated Telegram ids of moderators."),
     Setting("SHARDS", _int_range(1, 1024), "16", "Number of update shards (queues)."),
     Setting(
@@ -214,8 +279,8 @@ SETTINGS: tuple[Setting, ...] = (
         "WEBHOOK_SECRET",
         _optional_secret_token,
         "",
-        "Secret Telegram sends with every webhook POST (1-256 of A-Z a-z 0-9 _ -); other "
-        "requests get 401. Required with BOT_MODE=webhook.",
+        "Secret Telegram sends with every webhook POST (32-256 of A-Z a-z 0-9 _ -, e.g. "
+        "`openssl rand -hex 32`); other requests get 401. Required with BOT_MODE=webhook.",
         secret=True,
     ),
     Setting(
@@ -271,6 +336,7 @@ class Settings:
     log_level: str
     log_format: str
     metrics_port: int
+    metrics_host: str
     admin_ids: frozenset[int]
     shards: int
     session_actors: int
@@ -312,6 +378,10 @@ def load_settings(environ: Mapping[str, str] | None = None) -> Settings:
         except ValueError as error:
             shown = "***" if setting.secret else repr(raw)
             raise SettingsError(f"{setting.env}={shown} is malformed: {error}") from None
+        if setting.secret and _placeholder_in(values[setting.env.lower()]):
+            raise SettingsError(
+                f"{setting.env} holds a well-known or placeholder secret: set a real one"
+            )
     if not values["node_id"]:
         values["node_id"] = socket.gethostname()
     if values["bot_mode"] == "webhook":

@@ -44,8 +44,22 @@ COMPOSE_VARIABLES: tuple[ComposeVariable, ...] = (
     ComposeVariable(
         "POSTGRES_PASSWORD",
         None,
-        "Password of the PostgreSQL role 'dating'. Use URL-safe characters, e.g. the output "
-        "of `openssl rand -hex 24`: the bot's DATABASE_URL is built from it.",
+        "Password of the PostgreSQL superuser 'postgres', for the operator; the bot never gets it.",
+        secret=True,
+    ),
+    ComposeVariable(
+        "DATABASE_PASSWORD",
+        None,
+        "Password of the bot's PostgreSQL role 'dating', which owns only the database "
+        "'dating' (no superuser). URL-safe characters, e.g. the output of `openssl rand -hex "
+        "24`: the bot's DATABASE_URL is built from it.",
+        secret=True,
+    ),
+    ComposeVariable(
+        "REDIS_PASSWORD",
+        None,
+        "Password Redis requires (--requirepass). URL-safe characters: the bot's REDIS_URL is "
+        "built from it.",
         secret=True,
     ),
     ComposeVariable(
@@ -89,8 +103,8 @@ COMPOSE_VARIABLES: tuple[ComposeVariable, ...] = (
 # Settings for which docker-compose.yml does more than pass the .env value through to the bot
 # (it passes every setting): what the bot gets under compose, shown as a "docker compose:" note.
 COMPOSE_NOTES: dict[str, str] = {
-    "DATABASE_URL": "postgresql://dating:${POSTGRES_PASSWORD}@postgres:5432/dating",
-    "REDIS_URL": "redis://redis:6379/0",
+    "DATABASE_URL": "postgresql://dating:${DATABASE_PASSWORD}@postgres:5432/dating",
+    "REDIS_URL": "redis://:${REDIS_PASSWORD}@redis:6379/0",
     "AMQP_URL": "amqp://dating:${RABBITMQ_DEFAULT_PASS}@rabbitmq:5672/",
     "S3_ENDPOINT": "http://minio:9000",
     "S3_ACCESS_KEY": "required; minio-init creates this MinIO user, allowed only S3_BUCKET",
@@ -98,14 +112,12 @@ COMPOSE_NOTES: dict[str, str] = {
     "S3_BUCKET": "minio-init creates this bucket and keeps it private",
     "NODE_ID": "empty, so that each replica is named after its container",
     "METRICS_PORT": "9100 inside each container (Prometheus and the health checks use it)",
+    "METRICS_HOST": "0.0.0.0 inside each container (the project network only; no host port)",
 }
 
 # What a secret setting shows in .env.example instead of its built-in development default.
 SECRET_PLACEHOLDERS: dict[str, str] = {
     "BOT_TOKEN": "",
-    "DATABASE_URL": f"postgresql://dating:{PLACEHOLDER}@127.0.0.1:5432/dating",
-    "S3_ACCESS_KEY": f"{PLACEHOLDER}-access-key",
-    "S3_SECRET_KEY": f"{PLACEHOLDER}-secret-key",
 }
 
 

@@ -58,6 +58,8 @@ DASHBOARD = DEPLOY / "grafana" / "dashboards" / "dating-bot.json"
 # Values for the required variables when a test renders the file as compose would.
 TEST_SECRETS = {
     "POSTGRES_PASSWORD": "pg-test-password",
+    "DATABASE_PASSWORD": "bot-db-test-password",
+    "REDIS_PASSWORD": "redis-test-password",
     "RABBITMQ_DEFAULT_PASS": "amqp-test-password",
     "MINIO_ROOT_PASSWORD": "minio-test-password",
     "GRAFANA_ADMIN_PASSWORD": "grafana-test-password",
@@ -237,11 +239,13 @@ def test_bot_gets_every_setting_and_in_network_addresses() -> None:
         setting.parse(values[setting.env] or setting.default or "")
     database = urlsplit(values["DATABASE_URL"])
     assert (database.hostname, database.port, database.path) == ("postgres", 5432, "/dating")
-    assert database.password == TEST_SECRETS["POSTGRES_PASSWORD"]
+    assert database.password == TEST_SECRETS["DATABASE_PASSWORD"]
     amqp = urlsplit(values["AMQP_URL"])
     assert (amqp.scheme, amqp.hostname, amqp.port) == ("amqp", "rabbitmq", 5672)
     assert amqp.password == TEST_SECRETS["RABBITMQ_DEFAULT_PASS"]
-    assert urlsplit(values["REDIS_URL"]).hostname == "redis"
+    redis_url = urlsplit(values["REDIS_URL"])
+    assert (redis_url.hostname, redis_url.password) == ("redis", TEST_SECRETS["REDIS_PASSWORD"])
+    assert values["METRICS_HOST"] == "0.0.0.0"
     assert values["S3_ENDPOINT"] == "http://minio:9000"
     assert values["METRICS_PORT"] == METRICS_PORT
     assert values["NODE_ID"] == "", "a fixed NODE_ID would be shared by every replica"
@@ -266,6 +270,8 @@ def test_required_secrets_stop_compose_when_missing() -> None:
     interpolate(text, example_env())  # complete: renders
     for name in (
         "POSTGRES_PASSWORD",
+        "DATABASE_PASSWORD",
+        "REDIS_PASSWORD",
         "RABBITMQ_DEFAULT_PASS",
         "MINIO_ROOT_PASSWORD",
         "BOT_TOKEN",
@@ -572,9 +578,41 @@ def test_docker_compose_accepts_the_file(tmp_path: Path) -> None:
     assert set(rendered["services"]) == set(services())
     bot = rendered["services"]["bot"]
     assert bot["environment"]["DATABASE_URL"] == (
-        f"postgresql://dating:{TEST_SECRETS['POSTGRES_PASSWORD']}@postgres:5432/dating"
+        f"postgresql://dating:{TEST_SECRETS['DATABASE_PASSWORD']}@postgres:5432/dating"
     )
     assert bot["depends_on"]["minio-init"]["condition"] == "service_completed_successfully"
     missing = config(example_env() | {"POSTGRES_PASSWORD": ""}, "--quiet")
     # Some Compose releases print the interpolation error but still exit 0 with --quiet.
     assert "required variable POSTGRES_PASSWORD is missing a value" in missing.stderr
+
+
+# -- least privilege --------------------------------------------------------------------------
+
+
+def test_the_bot_uses_its_own_database_role_not_the_superuser() -> None:
+    """Postgres' superuser is 'postgres'; an init script creates the bot's role 'dating' without
+    superuser, database or role creation rights, owning only the database 'dating'."""
+    postgres = services()["postgres"]
+    env = environment(postgres)
+    assert env["POSTGRES_USER"] == "postgres"
+    [config] = postgres["configs"]
+    assert config["target"].startswith("/docker-entrypoint-initdb.d/")
+    script = load_compose()["configs"][config["source"]]["content"]
+    assert "CREATE ROLE dating LOGIN NOSUPERUSER NOCREATEDB NOCREATEROLE" in script
+    assert "CREATE DATABASE dating OWNER dating" in script
+    assert "$$DATABASE_PASSWORD" in script and "PASSWORD :'password'" in script
+    bot_url = environment(services()["bot"])["DATABASE_URL"]
+    assert bot_url.startswith("postgresql://dating:${DATABASE_PASSWORD:?")
+
+
+def test_redis_requires_a_password_the_bot_has() -> None:
+    """Redis runs with --requirepass from .env, its health check authenticates, and the bot's
+    REDIS_URL carries the same password."""
+    redis_service = services()["redis"]
+    command = redis_service["command"]
+    assert "--requirepass" in command
+    password = interpolate(command[command.index("--requirepass") + 1], example_env())
+    assert password == TEST_SECRETS["REDIS_PASSWORD"]
+    assert interpolate(environment(redis_service)["REDISCLI_AUTH"], example_env()) == password
+    bot_url = interpolate(environment(services()["bot"])["REDIS_URL"], example_env())
+    assert urlsplit(bot_url).password == password
