@@ -167,7 +167,7 @@ def test_in_webhook_mode_the_processes_share_the_webhook_port(
         BOT_MODE="webhook",
         WEBHOOK_PORT=str(port),
         WEBHOOK_URL=f"http://127.0.0.1:{port}/telegram",
-        WEBHOOK_SECRET="processes-secret",
+        WEBHOOK_SECRET="processes-secret-of-at-least-32-characters",
         REDIS_NAMESPACE=f"{services.redis_namespace}-webhook",
     ) as node:
         assert len(node.children()) == 2

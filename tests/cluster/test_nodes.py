@@ -261,7 +261,7 @@ class TestWebhook:
                 TELEGRAM_API_URL=server.url,
                 BOT_MODE="webhook",
                 WEBHOOK_URL=url,
-                WEBHOOK_SECRET="s3cret-token_1",
+                WEBHOOK_SECRET="s3cret-token_1-of-at-least-32-characters",
                 WEBHOOK_PORT=str(port),
                 NODE_ID="hooked",
                 REDIS_NAMESPACE=cluster_services.redis_namespace + "-hook",

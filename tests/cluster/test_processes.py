@@ -45,7 +45,7 @@ PAIRS = 100
 # from 30/s and 1/s per chat so that the run fits in a test, still binding at full load.
 RATE = 100
 CHAT_RATE = 5
-SECRET = "cluster-test-secret"
+SECRET = "cluster-test-secret-of-32-characters"
 WEBHOOK_PATH = "/telegram"
 
 

@@ -21,7 +21,8 @@ PYPROJECT = tomllib.loads((ROOT / "pyproject.toml").read_text(encoding="utf-8"))
 DEV_TREES = ("tests", "bench", "devtools", "sandbox", "docs")
 # Licences that let an MIT program use the library and be shipped with it.
 PERMISSIVE = re.compile(
-    r"^(MIT(-0|-CMU)?|MIT License|BSD(-[23]-Clause)?|Apache[- ]2\.0|Apache Software License"
+    r"^(MIT(-0|-CMU)?|MIT License|BSD(-[23]-Clause)?|0BSD|2-clause BSD License|BSD License"
+    r"|Zlib|CC0-1\.0|Apache[- ]2\.0|Apache Software License"
     r"|ISC|PSF-2\.0|Python Software Foundation License|MPL-2\.0"
     r"|Mozilla Public License 2\.0 \(MPL 2\.0\)|Unlicense)$"
 )
