@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pykka
@@ -10,6 +12,14 @@ import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
 from bot_api.gateway import FileTooLarge, TelegramGateway
+from domain.location_privacy import (
+    LOCATION_CHANGE_WINDOW,
+    LOCATION_CHANGES_PER_DAY,
+    StoredLocation,
+    location_change_allowed,
+    next_location_change_at,
+    private_location,
+)
 from domain.validation import (
     MAX_PHOTOS,
     PHOTO_MAX_BYTES,
@@ -29,14 +39,17 @@ class ProfileActor(pykka.ThreadingActor):
         accounts: Accounts,
         photos: PhotoStore,
         telegram: TelegramGateway,
+        secret: bytes,
         on_changed: Callable[[int], None] | None = None,
     ) -> None:
-        """on_changed(user_id) is told of every change to what a profile shows (the rater
-        re-rates it); it must not block."""
+        """secret places shared locations (domain.location_privacy); on_changed(user_id) is
+        told of every change to what a profile shows (the rater re-rates it); it must not
+        block."""
         super().__init__()
         self._accounts = accounts
         self._photos = photos
         self._telegram = telegram
+        self._secret = secret
         self._on_changed = on_changed or (lambda _user_id: None)
 
     def register(
@@ -67,6 +80,20 @@ class ProfileActor(pykka.ThreadingActor):
         if step is None:
             log.info("profile completed", user_id=user_id, action="profile_completed")
         return account
+
+    def place(self, user_id: int, latitude: float, longitude: float) -> StoredLocation:
+        """The point to store for a location the user shares, counted against the daily limit
+        on location changes; raises Invalid (with when a change is allowed again) beyond it."""
+        now = datetime.now(UTC)
+        earlier = self._accounts.location_changes(user_id, now - LOCATION_CHANGE_WINDOW)
+        if not location_change_allowed(earlier, now):
+            allowed_at = next_location_change_at(earlier, now) or now
+            hours = max(1, math.ceil((allowed_at - now) / timedelta(hours=1)))
+            raise Invalid(
+                "errors.location_limit", {"limit": LOCATION_CHANGES_PER_DAY, "hours": hours}
+            )
+        self._accounts.record_location_change(user_id, now, now - LOCATION_CHANGE_WINDOW)
+        return private_location(latitude, longitude, user_id=user_id, secret=self._secret)
 
     def set_paused(self, user_id: int, paused: bool) -> None:
         self._accounts.set_paused(user_id, paused)
@@ -162,6 +189,7 @@ class ProfileActorProxy(ActorMemberMixin, pykka.ActorProxy[ProfileActor]):
     touch = proxy_method(ProfileActor.touch)
     set_language = proxy_method(ProfileActor.set_language)
     save = proxy_method(ProfileActor.save)
+    place = proxy_method(ProfileActor.place)
     set_paused = proxy_method(ProfileActor.set_paused)
     set_inactive = proxy_method(ProfileActor.set_inactive)
     add_photo = proxy_method(ProfileActor.add_photo)

@@ -101,6 +101,15 @@ def _optional_secret_token(raw: str) -> str:
     return raw
 
 
+def _secret_key(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{32,256}", raw):
+        raise ValueError(
+            "expected 32-256 characters from A-Z, a-z, 0-9, '_' and '-' "
+            "(e.g. the output of `openssl rand -hex 32`)"
+        )
+    return raw
+
+
 def _ip_address(raw: str) -> str:
     return str(ipaddress.ip_address(raw))
 
@@ -208,6 +217,15 @@ SETTINGS: tuple[Setting, ...] = (
         _text,
         None,
         "S3 secret key; minioadmin and change-me values are refused.",
+        secret=True,
+    ),
+    Setting(
+        "SAFETY_SECRET",
+        _secret_key,
+        None,
+        "Server secret (32-256 of A-Z a-z 0-9 _ -) keying what outlives a deleted account "
+        "(blocks, bans, open reports) and placing shared locations: never change it once users "
+        "exist, or every kept block and ban is lost (docs/privacy.md).",
         secret=True,
     ),
     Setting("S3_BUCKET", _name, "dating-photos", "Private bucket for photos, created if missing."),
@@ -330,6 +348,7 @@ class Settings:
     s3_endpoint: str
     s3_access_key: str
     s3_secret_key: str
+    safety_secret: str
     s3_bucket: str
     s3_region: str
     node_id: str

@@ -9,6 +9,7 @@ from bot_api import replies
 from bot_api.replies import Keyboard, Reply
 from config.i18n import t
 from domain.interests import INTERESTS, MAX_INTERESTS
+from domain.location_privacy import distance_step
 from domain.onboarding import Step
 from domain.validation import ABOUT_MAX, MAX_PHOTOS, default_age_range
 from presentation.buttons import Button
@@ -56,7 +57,10 @@ def card_caption(
 ) -> str:
     """ "Name, age, city — about" and the interests, as every card shows it."""
     if distance_km is not None:
-        place = t(language, "profile.distance", km=max(1, round(distance_km)))
+        # Coarse steps between stored (displaced) points: never an exact distance
+        # (domain.location_privacy).
+        step = distance_step(distance_km)
+        place = t(language, step.key, km=step.km)
     else:
         place = card.city or t(language, "profile.location_shared")
     head = t(language, "profile.card", name=card.name, age=card.age, place=place)

@@ -236,6 +236,30 @@ class Accounts:
         shown = step is None or bool(values and _complete(results[1]))
         return _account(results[-1][0]), shown
 
+    def location_changes(self, user_id: int, since: datetime) -> list[datetime]:
+        """When the user's location changed after ``since`` (for the daily limit)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                """SELECT changed_at FROM location_changes
+                   WHERE user_id = %s AND changed_at > %s""",
+                (user_id, since),
+            ).fetchall()
+        return [row["changed_at"] for row in rows]
+
+    def record_location_change(self, user_id: int, at: datetime, forget_before: datetime) -> None:
+        """Count a location change; the user's changes before ``forget_before`` are no longer
+        needed by the limit and go (so the table holds at most a day per user)."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "DELETE FROM location_changes WHERE user_id = %s AND changed_at < %s",
+                (user_id, forget_before),
+            )
+            conn.execute(
+                """INSERT INTO location_changes (user_id, changed_at) VALUES (%s, %s)
+                   ON CONFLICT DO NOTHING""",
+                (user_id, at),
+            )
+
     def set_paused(self, user_id: int, paused: bool) -> None:
         self._update_user(user_id, is_paused=paused)
 

@@ -14,6 +14,8 @@ from dataclasses import replace
 from typing import Any
 
 from config.i18n import t
+from domain.geo import haversine_km
+from domain.location_privacy import private_location
 from domain.onboarding import ONBOARDING_ORDER, Step
 from domain.validation import MAX_PHOTOS
 from sandbox.client import (
@@ -28,6 +30,7 @@ from storage import db
 from tests.support.images import image
 from tests.support.onboarding import Answers
 from tests.support.profiles import unique_city
+from tests.support.services import SAFETY_SECRET
 from tests.support.stack import NodeThread
 
 
@@ -229,6 +232,18 @@ class Newcomer:
             menu = f"{self.t('profile.paused_note')}\n\n{menu}"
         assert messages[-1].body == menu, self.user.transcript()
         return messages
+
+
+def private_point(user_id: int, latitude: float, longitude: float) -> tuple[float, float]:
+    """What the node stores of a location the user shared (the test node's secret), checked
+    to be at least 600 m from where they were: never the point itself."""
+    stored = private_location(latitude, longitude, user_id=user_id, secret=SAFETY_SECRET.encode())
+    assert haversine_km(latitude, longitude, stored.latitude, stored.longitude) >= 0.6
+    return stored.latitude, stored.longitude
+
+
+def stored_location(row: dict[str, Any]) -> tuple[float, float]:
+    return row["latitude"], row["longitude"]
 
 
 def fetch(pool: db.Pool, query: str, *params: object) -> dict[str, Any] | None:

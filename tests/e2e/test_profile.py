@@ -12,7 +12,7 @@ from domain.validation import MAX_PHOTOS, default_age_range
 from sandbox.client import ChatMessage, SandboxClient
 from storage import db
 from storage.photos import PhotoStore
-from tests.e2e.story import Newcomer, fetch, profile_row
+from tests.e2e.story import Newcomer, fetch, private_point, profile_row, stored_location
 from tests.support.images import image
 from tests.support.profiles import unique_city
 
@@ -159,11 +159,8 @@ def test_edit_city_to_location_and_back(sandbox: SandboxClient, pool: db.Pool) -
     card, _ = anna.take(2)
     assert card.body == caption(anna, "Anna", 27, anna.t("profile.location_shared"))
     row = profile_row(pool, anna.id)
-    assert row is not None and (row["city"], row["latitude"], row["longitude"]) == (
-        None,
-        48.8566,
-        2.3522,
-    )
+    assert row is not None and row["city"] is None
+    assert stored_location(row) == private_point(anna.id, 48.8566, 2.3522)
 
     edit(anna, "location", Step.LOCATION)
     anna.user.send_text("Paris")
