@@ -235,7 +235,7 @@ class MatcherActor(pykka.ThreadingActor):
         return done
 
     def set_banned(self, moderator_id: int, user_id: int, banned: bool) -> bool:
-        done = self._safety.set_banned(user_id, banned)
+        done = self._safety.set_banned(user_id, banned, moderator_id)
         if done:
             log.info(
                 "ban changed",

@@ -20,6 +20,7 @@ from domain.location_privacy import (
     next_location_change_at,
     private_location,
 )
+from domain.safety_keys import safety_key
 from domain.validation import (
     MAX_PHOTOS,
     PHOTO_MAX_BYTES,
@@ -42,7 +43,8 @@ class ProfileActor(pykka.ThreadingActor):
         secret: bytes,
         on_changed: Callable[[int], None] | None = None,
     ) -> None:
-        """secret places shared locations (domain.location_privacy); on_changed(user_id) is
+        """secret places shared locations (domain.location_privacy) and keys the safety
+        records of an account (domain.safety_keys); on_changed(user_id) is
         told of every change to what a profile shows (the rater re-rates it); it must not
         block."""
         super().__init__()
@@ -55,7 +57,9 @@ class ProfileActor(pykka.ThreadingActor):
     def register(
         self, user_id: int, chat_id: int, language: str, username: str | None
     ) -> tuple[Account, bool]:
-        account, created = self._accounts.register(user_id, chat_id, language, username)
+        account, created = self._accounts.register(
+            user_id, chat_id, language, username, safety_key(user_id, self._secret)
+        )
         if created:
             log.info("user registered", user_id=user_id, action="registered", language=language)
         return account, created

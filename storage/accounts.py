@@ -177,6 +177,31 @@ def _complete(rows: list[Any]) -> bool:
     return bool(rows and rows[0]["complete"])
 
 
+# What a new account inherits from the safety records of its key (schema.sql: safety_*), the
+# other side of each record found through users.safety_key. Hiding by reports follows from the
+# reports (storage.safety re-decides it when a report arrives or a case is reviewed).
+_INHERITED = (
+    """INSERT INTO blocks (blocker_id, blocked_id)
+       SELECT %(user)s, u.id FROM safety_blocks b JOIN users u ON u.safety_key = b.blocked_key
+       WHERE b.blocker_key = %(key)s AND u.id <> %(user)s ON CONFLICT DO NOTHING""",
+    """INSERT INTO blocks (blocker_id, blocked_id)
+       SELECT u.id, %(user)s FROM safety_blocks b JOIN users u ON u.safety_key = b.blocker_key
+       WHERE b.blocked_key = %(key)s AND u.id <> %(user)s ON CONFLICT DO NOTHING""",
+    """UPDATE users SET is_banned = true WHERE id = %(user)s AND EXISTS (
+           SELECT 1 FROM safety_bans WHERE subject_key = %(key)s AND lifted_at IS NULL)""",
+    """INSERT INTO reports (reporter_id, reported_id, reason, created_at)
+       SELECT u.id, %(user)s, r.reason, r.created_at
+       FROM safety_open_reports r JOIN users u ON u.safety_key = r.reporter_key
+       WHERE r.reported_key = %(key)s AND u.id <> %(user)s
+       ON CONFLICT ON CONSTRAINT reports_once_per_reporter DO NOTHING""",
+    """INSERT INTO reports (reporter_id, reported_id, reason, created_at)
+       SELECT %(user)s, u.id, r.reason, r.created_at
+       FROM safety_open_reports r JOIN users u ON u.safety_key = r.reported_key
+       WHERE r.reporter_key = %(key)s AND u.id <> %(user)s
+       ON CONFLICT ON CONSTRAINT reports_once_per_reporter DO NOTHING""",
+)
+
+
 class Accounts:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -186,18 +211,30 @@ class Accounts:
             return _fetch(conn, user_id)
 
     def register(
-        self, user_id: int, chat_id: int, language: str, username: str | None
+        self,
+        user_id: int,
+        chat_id: int,
+        language: str,
+        username: str | None,
+        safety_key: bytes | None = None,
     ) -> tuple[Account, bool]:
-        """The user's account, created on first contact; True when it was just created."""
+        """The user's account, created on first contact; True when it was just created.
+        With its safety key (domain.safety_keys), a new account inherits in the same
+        transaction what outlived an earlier account of the same Telegram id: blocks in both
+        directions, a ban, open reports by and against it."""
         with self._pool.connection() as conn:
             inserted = conn.execute(
-                """INSERT INTO users (id, chat_id, language, username, onboarding_step)
-                   VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id""",
-                (user_id, chat_id, language, username, ONBOARDING_ORDER[0].value),
+                """INSERT INTO users (id, chat_id, language, username, onboarding_step,
+                                      safety_key)
+                   VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id""",
+                (user_id, chat_id, language, username, ONBOARDING_ORDER[0].value, safety_key),
             ).fetchone()
             if inserted:
                 conn.execute("INSERT INTO profiles (user_id) VALUES (%s)", (user_id,))
                 conn.execute("INSERT INTO ratings (user_id) VALUES (%s)", (user_id,))
+                if safety_key is not None:
+                    for statement in _INHERITED:
+                        conn.execute(statement, {"user": user_id, "key": safety_key})
             account = _fetch(conn, user_id)
         assert account is not None
         return account, inserted is not None

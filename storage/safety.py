@@ -8,6 +8,20 @@ from domain.discovery import ProfileCard, ReportLine
 from storage import _rules as rules
 from storage.db import Pool
 
+# A ban under the user's safety key (schema.sql: safety_bans), with the reason of the oldest
+# open or just reviewed report (a ban by /ban without reports: "other").
+_KEEP_BAN = """
+    INSERT INTO safety_bans (subject_key, reason, banned_by)
+    SELECT u.safety_key, coalesce((SELECT reason FROM reports WHERE reported_id = u.id
+                                   ORDER BY status = 'open' DESC, created_at LIMIT 1), 'other'),
+           %(by)s
+    FROM users u WHERE u.id = %(user)s AND u.safety_key IS NOT NULL
+    ON CONFLICT (subject_key) DO UPDATE SET reason = EXCLUDED.reason,
+        banned_by = EXCLUDED.banned_by, banned_at = now(), lifted_at = NULL"""
+_LIFT_BAN = """
+    UPDATE safety_bans SET lifted_at = now()
+    WHERE subject_key = (SELECT safety_key FROM users WHERE id = %(user)s) AND lifted_at IS NULL"""
+
 
 @dataclass(frozen=True, slots=True)
 class ReportCase:
@@ -33,6 +47,14 @@ class Safety:
                 (viewer_id, other_id),
             )
             conn.execute(
+                """INSERT INTO safety_blocks (blocker_key, blocked_key)
+                   SELECT a.safety_key, b.safety_key FROM users a, users b
+                   WHERE a.id = %s AND b.id = %s
+                     AND a.safety_key IS NOT NULL AND b.safety_key IS NOT NULL
+                   ON CONFLICT DO NOTHING""",
+                (viewer_id, other_id),
+            )
+            conn.execute(
                 """UPDATE matches SET status = 'blocked', last_activity_at = now()
                    WHERE user_low = %s AND user_high = %s AND status <> 'blocked'""",
                 (low, high),
@@ -52,6 +74,14 @@ class Safety:
                 """INSERT INTO reports (reporter_id, reported_id, reason) VALUES (%s, %s, %s)
                    ON CONFLICT ON CONSTRAINT reports_once_per_reporter DO NOTHING""",
                 (reporter, reported, reason),
+            )
+            conn.execute(
+                """INSERT INTO safety_open_reports (reported_key, reporter_key, reason)
+                   SELECT d.safety_key, r.safety_key, %s FROM users d, users r
+                   WHERE d.id = %s AND r.id = %s
+                     AND d.safety_key IS NOT NULL AND r.safety_key IS NOT NULL
+                   ON CONFLICT DO NOTHING""",
+                (reason, reported, reporter),
             )
             conn.execute(
                 """UPDATE users SET is_hidden = true WHERE id = %(reported)s AND NOT is_hidden
@@ -106,14 +136,22 @@ class Safety:
             ).fetchall()
             if not rows:
                 return False
+            # Reviewed: the kept copy of the open reports goes (schema.sql).
+            conn.execute(
+                """DELETE FROM safety_open_reports
+                   WHERE reported_key = (SELECT safety_key FROM users WHERE id = %s)""",
+                (reported,),
+            )
             if ban:
                 conn.execute("UPDATE users SET is_banned = true WHERE id = %s", (reported,))
+                conn.execute(_KEEP_BAN, {"user": reported, "by": moderator_id})
             else:
                 conn.execute("UPDATE users SET is_hidden = false WHERE id = %s", (reported,))
         return True
 
-    def set_banned(self, user_id: int, banned: bool) -> bool:
-        """Ban or unban (which also lifts hiding by reports); False for an unknown user."""
+    def set_banned(self, user_id: int, banned: bool, moderator_id: int) -> bool:
+        """Ban or unban (which also lifts hiding by reports); False for an unknown user. A ban
+        is kept under the user's safety key, so it outlives the account."""
         with self._pool.connection() as conn:
             row = conn.execute(
                 """UPDATE users SET is_banned = %(banned)s,
@@ -121,4 +159,8 @@ class Safety:
                    WHERE id = %(user)s RETURNING id""",
                 {"banned": banned, "user": user_id},
             ).fetchone()
+            if row is not None:
+                conn.execute(
+                    _KEEP_BAN if banned else _LIFT_BAN, {"user": user_id, "by": moderator_id}
+                )
         return row is not None

@@ -137,6 +137,9 @@ class SessionActor(pykka.ThreadingActor):
             )
             self._services.count("registered")
             ctx = self._context(incoming, account)
+            if account.is_banned:  # a ban outlives the account (storage.accounts.register)
+                ctx.say("common.banned")
+                return ctx.out
             if incoming.kind is Kind.COMMAND and incoming.command in FIRST_CONTACT_COMMANDS:
                 self._on_command(ctx)
             self._onboarding.welcome(ctx)

@@ -21,6 +21,10 @@ class General:
         text = help_text(self._services.commands, ctx.language)
         ctx.send(replies.message(ctx.chat_id, text))
 
+    @command("privacy", rank=90)
+    def privacy(self, ctx: Context) -> None:
+        ctx.say("privacy.text")
+
     @command("language", rank=80)
     def language(self, ctx: Context) -> None:
         ctx.send(screens.language_choice(ctx.chat_id, ctx.buttons))

@@ -64,6 +64,7 @@ class Newcomer:
         self.user = user
         self.language = language
         self.age = 27
+        self.gender, self.seeking = "woman", "men"  # the catalog's button keys
         self._seen = 0  # the last bot message taken
 
     @classmethod
@@ -98,6 +99,11 @@ class Newcomer:
     def _took(self, messages: list[ChatMessage]) -> list[ChatMessage]:
         self._seen = messages[-1].message_id
         return messages
+
+    def skip_history(self) -> None:
+        """Take every bot message so far: later expectations start after them (a person who
+        already talked to the bot starting again)."""
+        self._seen = max((m.message_id for m in self.user.refresh().bot_messages), default=0)
 
     def take(self, count: int) -> list[ChatMessage]:
         """The bot's next ``count`` messages, whatever they say."""
@@ -143,7 +149,13 @@ class Newcomer:
     @property
     def answers(self) -> Answers:
         """The valid answers, questions and labels in this newcomer's language."""
-        return Answers(self.language, name=self.user.first_name, age=self.age)
+        return Answers(
+            self.language,
+            name=self.user.first_name,
+            age=self.age,
+            gender=self.gender,
+            seeking=self.seeking,
+        )
 
     def question(self, step: Step) -> str:
         """The text of the step's question (the same in onboarding and editing)."""

@@ -6,15 +6,19 @@ from collections.abc import Iterator
 
 import pytest
 
+from config.i18n import t
 from tests.e2e.people import (
     People,
     Person,
     browse,
     card_name,
+    decide,
+    match_notice,
     matched_pair,
     next_card,
     skip_all,
 )
+from tests.e2e.story import Newcomer
 from tests.support.profiles import unique_city
 
 pytestmark = pytest.mark.usefixtures("steady_node")
@@ -183,3 +187,90 @@ def test_a_user_who_blocked_the_bot_is_hidden(people: People) -> None:
     assert next_card(admirer.user) is None
     people.wait_for_value(True, "SELECT is_inactive FROM users WHERE id = %s", quitter.id)
     assert skip_all(people.join("Viewer2", gender="m", seeking="f", city=city).user) == []
+
+
+def delete_account(person: Person) -> None:
+    """/profile, 🗑 Delete account, yes: the account is gone."""
+    person.user.mark_read()
+    person.user.send_text("/profile")
+    person.user.wait_until(
+        lambda chat: any("🗑 Delete account" in m.button_texts for m in chat.bot_messages),
+        what="the profile menu",
+    )
+    person.user.press("🗑 Delete account")
+    question = person.user.wait_until(
+        lambda chat: next(
+            (m for m in chat.bot_messages if "Yes, delete everything" in m.button_texts), None
+        ),
+        what="the confirmation",
+    )
+    person.user.press("Yes, delete everything", message_id=question.message_id)
+    person.user.wait_until(
+        lambda chat: any("Your account is deleted" in m.body for m in chat.bot_messages),
+        what="the deletion",
+    )
+
+
+def come_back(person: Person, city: str, *, man: bool) -> None:
+    """/start again with the same Telegram id and the whole onboarding through the bot."""
+    newcomer = Newcomer(person.user, "en")
+    if man:
+        newcomer.gender, newcomer.seeking = "man", "women"
+    newcomer.skip_history()
+    newcomer.onboard(city=city)
+
+
+@pytest.mark.parametrize("returning", ["harasser", "victim"])
+def test_a_block_outlives_deleting_the_account(people: People, returning: str) -> None:
+    """She blocks him; one of them deletes the account and comes back with the same Telegram
+    id: they are never shown to each other, and his like (even replayed from the old card of
+    hers) never reaches her."""
+    city = unique_city()
+    she = people.join("Alice", gender="f", seeking="m", city=city)
+    he = people.join("Bob", gender="m", seeking="f", city=city)
+    card = browse(he.user)
+    assert card is not None and card_name(card) == "Alice"
+    old_like = card.message_id, card.callback_data("❤️")
+    decide(he.user, card, "❤️")
+    card = browse(she.user)
+    assert card is not None and card_name(card) == "Bob"
+    decide(she.user, card, "❤️")
+    match_notice(she, he)
+    end_match(she, he, "🚫 Block", "Blocked")
+    gone = he if returning == "harasser" else she
+    delete_account(gone)
+    assert people.value("SELECT count(*) FROM blocks WHERE blocked_id = %s", he.id) == 0
+    come_back(gone, city, man=gone is he)
+    assert skip_all(he.user) == [] and skip_all(she.user) == []
+    he.user.mark_read()
+    he.user.press_forged(*old_like)  # the like button of her card, pressed again
+    he.user.wait_for_answer()
+    she.user.mark_read()
+    she.user.send_text("/likes")
+    assert "❤️ Like back" not in she.user.wait_for_message().button_texts
+    assert people.value("SELECT count(*) FROM blocks WHERE blocker_id = %s", she.id) == 1
+
+
+def test_a_ban_outlives_deleting_the_account(people: People, admin: Person) -> None:
+    """A banned user whose account is deleted and who sends /start again is still banned."""
+    banned = people.join("Banned", city=unique_city())
+    assert_refused(admin, f"/ban {banned.id}", f"User {banned.id} is banned")
+    people.accounts.delete_account(banned.id)
+    assert_refused(banned, "/start", "blocked by a moderator")
+    assert people.value("SELECT is_banned FROM users WHERE id = %s", banned.id) is True
+    assert_refused(admin, f"/unban {banned.id}", f"User {banned.id} is unbanned")
+    people.accounts.delete_account(banned.id)
+    banned.user.mark_read()
+    banned.user.send_text("/start")
+    assert "let's create your profile" in banned.user.wait_for_message().body
+
+
+@pytest.mark.parametrize("language", ["en", "ru"])
+def test_privacy_says_what_is_kept_and_why(people: People, language: str) -> None:
+    """/privacy (in the menu and /help) tells, in the user's language, what is kept and why."""
+    person = people.join("Curious", language=language)
+    person.user.mark_read()
+    person.user.send_text("/privacy")
+    assert person.user.wait_for_message().body == t(language, "privacy.text")
+    person.user.send_text("/help")
+    assert "/privacy" in person.user.wait_for_message().body
