@@ -315,12 +315,6 @@ SETTINGS: tuple[Setting, ...] = (
         "At most one 'someone likes you' notice per user in this many minutes.",
     ),
     Setting(
-        "REPORTS_TO_HIDE",
-        _int_range(1, 1000),
-        "3",
-        "Distinct reporters after which a profile is hidden until reviewed.",
-    ),
-    Setting(
         "RATING_SWEEP_MINUTES",
         _int_range(1, 60),
         "5",
@@ -368,7 +362,6 @@ class Settings:
     webhook_port: int
     daily_like_limit: int
     like_notice_minutes: int
-    reports_to_hide: int
     rating_sweep_minutes: int
     full_sweep_hour: int
     extra: Mapping[str, str] = field(default_factory=dict)

@@ -18,6 +18,7 @@ from bot_api.replies import Keyboard, Reply
 from config.i18n import t
 from domain.discovery import MatchSummary, ProfileCard, ReportLine
 from domain.geo import distance_km
+from domain.reports import HIDE_WEIGHT, MIN_CREDIBLE_REPORTERS, HideDecision
 from presentation.buttons import Button
 from presentation.screens import Buttons, card_caption
 
@@ -327,11 +328,28 @@ def radius_choices(chat_id: int, buttons: Buttons, current_km: int) -> Reply:
 
 
 def report_case(
-    chat_id: int, buttons: Buttons, card: ProfileCard, reports: Sequence[ReportLine], hidden: bool
-) -> Reply:
-    """A reported profile for a moderator: the card, every open report, ban or dismiss."""
+    chat_id: int,
+    buttons: Buttons,
+    card: ProfileCard,
+    reports: Sequence[ReportLine],
+    hidden: bool,
+    weight: HideDecision,
+) -> list[Reply]:
+    """A reported profile for a moderator: first the case (every open report, the weights,
+    ban or dismiss), then the profile as others see it. Two messages, so that a long "about"
+    never pushes the reasons past a caption's limit, and the card is never cut either."""
     lang = buttons.language
-    lines = [t(lang, "admin.case_head", user_id=card.user_id, count=len(reports))]
+    lines = [
+        t(lang, "admin.case_head", user_id=card.user_id, count=len(reports)),
+        t(
+            lang,
+            "admin.case_weight",
+            weight=f"{weight.total_weight:.2f}",
+            credible=weight.credible_reporters,
+            needed=HIDE_WEIGHT,
+            needed_credible=MIN_CREDIBLE_REPORTERS,
+        ),
+    ]
     if hidden:
         lines.append(t(lang, "admin.case_hidden"))
     for report in reports:
@@ -347,4 +365,14 @@ def report_case(
             buttons("admin.button_dismiss", Button.DISMISS, str(card.user_id)),
         ]
     ]
-    return _card_reply(chat_id, card, card_caption(lang, card, None, lines), keyboard)
+    case = replies.message(chat_id, "\n".join(lines), keyboard)
+    profile = card_caption(lang, card)
+    if not card.photo_file_id:
+        return [case, replies.message(chat_id, profile)]
+    if len(profile) <= replies.CAPTION_MAX:
+        return [case, replies.photo(chat_id, card.photo_file_id, profile, None)]
+    return [
+        case,
+        replies.photo(chat_id, card.photo_file_id, "", None),
+        replies.message(chat_id, profile),
+    ]

@@ -13,6 +13,7 @@ from psycopg import sql
 
 from domain.onboarding import ONBOARDING_ORDER
 from storage.db import Pool, Statement, autocommit, run_together
+from storage.safety import hide_if_credible
 
 # Columns of profiles a user may set, one step at a time or when editing.
 PROFILE_FIELDS = frozenset(
@@ -178,8 +179,8 @@ def _complete(rows: list[Any]) -> bool:
 
 
 # What a new account inherits from the safety records of its key (schema.sql: safety_*), the
-# other side of each record found through users.safety_key. Hiding by reports follows from the
-# reports (storage.safety re-decides it when a report arrives or a case is reviewed).
+# other side of each record found through users.safety_key; hiding by the inherited reports is
+# decided again as for a new report.
 _INHERITED = (
     """INSERT INTO blocks (blocker_id, blocked_id)
        SELECT %(user)s, u.id FROM safety_blocks b JOIN users u ON u.safety_key = b.blocked_key
@@ -235,6 +236,7 @@ class Accounts:
                 if safety_key is not None:
                     for statement in _INHERITED:
                         conn.execute(statement, {"user": user_id, "key": safety_key})
+                    hide_if_credible(conn, user_id)
             account = _fetch(conn, user_id)
         assert account is not None
         return account, inserted is not None

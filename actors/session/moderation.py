@@ -108,7 +108,11 @@ class Moderation:
         if case is None:
             ctx.say("admin.no_reports")
             return
-        ctx.send(cards.report_case(ctx.chat_id, ctx.buttons, case.card, case.reports, case.hidden))
+        ctx.send(
+            *cards.report_case(
+                ctx.chat_id, ctx.buttons, case.card, case.reports, case.hidden, case.weight
+            )
+        )
 
     def _review(self, ctx: Context, args: list[str], ban: bool) -> None:
         services = self._services

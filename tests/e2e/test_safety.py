@@ -7,6 +7,7 @@ from collections.abc import Iterator
 import pytest
 
 from config.i18n import t
+from sandbox.client import ChatMessage
 from tests.e2e.people import (
     People,
     Person,
@@ -24,7 +25,6 @@ from tests.support.profiles import unique_city
 pytestmark = pytest.mark.usefixtures("steady_node")
 
 ADMIN_ID = 777000001  # ADMIN_IDS of the session's node (tests/e2e/conftest.py)
-REPORTS_TO_HIDE = 3  # the default of REPORTS_TO_HIDE
 
 
 @pytest.fixture(scope="module")
@@ -109,34 +109,141 @@ def report_from_feed(reporter: Person, reported: Person, reason: str, comment: s
     )
 
 
-def test_reports_hide_a_profile_until_a_moderator_reviews_it(people: People, admin: Person) -> None:
-    """A profile reported by enough different people is hidden; the moderator sees every
-    reason and comment in /reports; dismissing shows the profile again."""
+def established(people: People, person: Person, days_old: int, fillers: list[Person]) -> None:
+    """Make the person's account ``days_old`` days old, active on as many days as the fillers
+    (a skip of one of them each day)."""
+    people.sql(
+        "UPDATE users SET created_at = now() - make_interval(days => %s) WHERE id = %s",
+        days_old,
+        person.id,
+    )
+    for day, filler in enumerate(fillers, start=1):
+        people.sql(
+            """INSERT INTO interactions (actor_id, target_id, kind, created_at)
+               VALUES (%s, %s, 'skip', now() - make_interval(days => %s))""",
+            person.id,
+            filler.id,
+            day,
+        )
+
+
+def case_message(admin: Person, reported: Person, *, after: int = 0) -> ChatMessage:
+    """The moderator's case message about ``reported`` (after message id ``after``)."""
+    return admin.user.wait_until(
+        lambda chat: next(
+            (
+                m
+                for m in chat.bot_messages
+                if m.message_id > after and f"Reported profile {reported.id}:" in m.body
+            ),
+            None,
+        ),
+        what=f"the case of {reported.name}",
+    )
+
+
+def review(admin: Person, reported: Person, button: str) -> None:
+    """/reports until the case of ``reported`` comes, then press the button on it."""
+    admin.user.mark_read()
+    last = max((m.message_id for m in admin.user.refresh().bot_messages), default=0)
+    admin.user.send_text("/reports")
+    case = case_message(admin, reported, after=last)
+    admin.user.press(button, message_id=case.message_id)
+    admin.user.wait_until(
+        lambda chat: any(
+            str(reported.id) in m.body and m.message_id > case.message_id for m in chat.bot_messages
+        ),
+        what="the review",
+    )
+
+
+def hidden(people: People, person: Person) -> object:
+    return people.value("SELECT is_hidden FROM users WHERE id = %s", person.id)
+
+
+def test_three_accounts_made_the_same_day_cannot_hide_an_established_profile(
+    people: People, admin: Person
+) -> None:
+    """Three accounts made today each report a 30-day-old profile: it stays visible, and the
+    moderator's case shows the low weight."""
+    city = unique_city()
+    reported = people.join("Target", city=city)
+    established(people, reported, 30, [])
+    for n in range(3):
+        reporter = people.join(f"Throwaway{'abc'[n]}", gender="m", seeking="f", city=city)
+        report_from_feed(reporter, reported, "🤖 Spam or ads", None)
+    assert hidden(people, reported) is False
+    viewer = people.join("Viewer", gender="m", seeking="f", city=city)
+    assert skip_all(viewer.user) == ["Target"]
+    review(admin, reported, "✅ Dismiss")
+
+
+def test_established_reporters_hide_a_profile_until_a_moderator_reviews_it(
+    people: People, admin: Person
+) -> None:
+    """Three established people reporting a profile hide it, and the moderators get the case
+    at once, reasons first; dismissing shows the profile again and lowers the reporters'
+    weight, so the same three no longer hide anyone."""
     city = unique_city()
     reported = people.join("Suspect", city=city)
+    fillers = [people.join(f"Filler{'abcdefg'[n]}", city=unique_city()) for n in range(7)]
     reporters = [
-        people.join(f"Reporter{'abc'[n]}", gender="m", seeking="f", city=city)
-        for n in range(REPORTS_TO_HIDE)
+        people.join(f"Reporter{'abc'[n]}", gender="m", seeking="f", city=city) for n in range(3)
     ]
+    for n, reporter in enumerate(reporters):
+        established(people, reporter, 30 + 10 * n, fillers)
+    admin.user.mark_read()
+    before = max((m.message_id for m in admin.user.refresh().bot_messages), default=0)
     report_from_feed(reporters[0], reported, "🎭 Fake profile", "Photo of a celebrity")
     report_from_feed(reporters[1], reported, "🤖 Spam or ads", None)
     late_viewer = people.join("Lateviewer", gender="m", seeking="f", city=city)
-    assert people.value("SELECT is_hidden FROM users WHERE id = %s", reported.id) is False
+    assert hidden(people, reported) is False
     report_from_feed(reporters[2], reported, "🤬 Offensive", None)
-    assert people.value("SELECT is_hidden FROM users WHERE id = %s", reported.id) is True
+    assert hidden(people, reported) is True
+    told = case_message(admin, reported, after=before)  # sent at once, unasked
+    assert "3 open report(s)" in told.body and "Hidden until reviewed." in told.body
+    assert "🎭 Fake profile: Photo of a celebrity" in told.body and "🤬 Offensive" in told.body
+    assert "credible reporters: 3" in told.body
     assert skip_all(late_viewer.user) == []
-    admin.user.mark_read()
-    admin.user.send_text("/reports")
-    case = admin.user.wait_for_message()
-    assert f"Reported profile {reported.id}: 3 open report(s)." in case.body
-    assert "Hidden until reviewed." in case.body
-    assert "🎭 Fake profile: Photo of a celebrity" in case.body and "🤬 Offensive" in case.body
-    admin.user.press("✅ Dismiss", message_id=case.message_id)
-    admin.user.wait_until(
-        lambda chat: any("dismissed" in m.body for m in chat.bot_messages), what="the dismissal"
-    )
+    review(admin, reported, "✅ Dismiss")
     fresh_viewer = people.join("Freshviewer", gender="m", seeking="f", city=city)
     assert skip_all(fresh_viewer.user) == ["Suspect"]
+
+    second = people.join("Second", city=city)
+    for reporter in reporters:
+        # A new pass over the feed (as the next day), which has the newcomer in it.
+        people.sql("DELETE FROM feed_passes WHERE viewer_id = %s", reporter.id)
+        report_from_feed(reporter, second, "🤖 Spam or ads", None)
+    assert hidden(people, second) is False
+    review(admin, second, "✅ Dismiss")
+
+
+def test_the_case_shows_reports_first_and_the_whole_profile(people: People, admin: Person) -> None:
+    """A 1000-character "about" cuts off neither the reasons nor the profile: the case comes
+    first, the profile after it in full."""
+    city = unique_city()
+    about = ("A long story about me. " * 50)[:1000]
+    reported = people.join("Longabout", city=city, about=about)
+    reporter = people.join("Reporter", gender="m", seeking="f", city=city)
+    report_from_feed(reporter, reported, "🎭 Fake profile", "Not a real person " * 20)
+    admin.user.mark_read()
+    last = max((m.message_id for m in admin.user.refresh().bot_messages), default=0)
+    admin.user.send_text("/reports")
+    case = case_message(admin, reported, after=last)
+    assert ("🎭 Fake profile: " + "Not a real person " * 20).strip() in case.body
+    profile = admin.user.wait_until(
+        lambda chat: next(
+            (m for m in chat.bot_messages if m.message_id > case.message_id and about in m.body),
+            None,
+        ),
+        what="the whole profile",
+    )
+    assert profile.body.startswith("Longabout, 30")
+    admin.user.press("✅ Dismiss", message_id=case.message_id)
+    admin.user.wait_until(
+        lambda chat: any(f"about {reported.id} dismissed" in m.body for m in chat.bot_messages),
+        what="the dismissal",
+    )
 
 
 def test_moderator_bans_from_review_and_by_command(people: People, admin: Person) -> None:
@@ -144,7 +251,7 @@ def test_moderator_bans_from_review_and_by_command(people: People, admin: Person
     hidden and told so; ordinary users do not have these commands."""
     city = unique_city()
     spammer = people.join("Spammer", city=city)
-    for n in range(REPORTS_TO_HIDE):
+    for n in range(3):
         reporter = people.join(f"Witness{'abc'[n]}", gender="m", seeking="f", city=city)
         report_from_feed(reporter, spammer, "🤖 Spam or ads", None)
     admin.user.mark_read()
