@@ -20,6 +20,7 @@ from domain.discovery import MatchSummary, ProfileCard, ReportLine
 from domain.geo import distance_km
 from domain.reports import HIDE_WEIGHT, MIN_CREDIBLE_REPORTERS, HideDecision
 from presentation.buttons import Button
+from presentation.callbacks import issued_now
 from presentation.screens import Buttons, card_caption
 
 LIKE_MESSAGE_MAX: Final = 300
@@ -239,7 +240,7 @@ def confirm(
         t(lang, question_key, name=name),
         [
             [
-                buttons("safety.button_yes", action, str(other_id), "y"),
+                buttons("safety.button_yes", action, str(other_id), "y", issued_now()),
                 buttons("safety.button_no", Button.MATCHES),
             ]
         ],
@@ -361,7 +362,7 @@ def report_case(
         )
     keyboard = [
         [
-            buttons("admin.button_ban", Button.BAN, str(card.user_id)),
+            buttons("admin.button_ban", Button.BAN, str(card.user_id), issued_now()),
             buttons("admin.button_dismiss", Button.DISMISS, str(card.user_id)),
         ]
     ]

@@ -13,7 +13,7 @@ from domain.location_privacy import distance_step
 from domain.onboarding import Step
 from domain.validation import ABOUT_MAX, MAX_PHOTOS, default_age_range
 from presentation.buttons import Button
-from presentation.callbacks import CallbackSigner
+from presentation.callbacks import CallbackSigner, issued_now
 
 
 class CardData(Protocol):
@@ -267,7 +267,7 @@ def delete_confirmation(chat_id: int, buttons: Buttons) -> Reply:
         t(buttons.language, "profile.delete_confirm"),
         [
             [
-                buttons("buttons.delete_yes", Button.DELETE_ACCOUNT, "yes"),
+                buttons("buttons.delete_yes", Button.DELETE_ACCOUNT, "yes", issued_now()),
                 buttons("buttons.delete_no", Button.DELETE_ACCOUNT, "no"),
             ]
         ],

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+import time
 from collections.abc import Iterator
 
 import pytest
 
 from config.i18n import t
+from presentation.callbacks import CallbackSigner
 from sandbox.client import ChatMessage
 from tests.e2e.people import (
     People,
@@ -21,6 +23,7 @@ from tests.e2e.people import (
 )
 from tests.e2e.story import Newcomer
 from tests.support.profiles import unique_city
+from tests.support.services import TEST_BOT_TOKEN
 
 pytestmark = pytest.mark.usefixtures("steady_node")
 
@@ -381,3 +384,37 @@ def test_privacy_says_what_is_kept_and_why(people: People, language: str) -> Non
     assert person.user.wait_for_message().body == t(language, "privacy.text")
     person.user.send_text("/help")
     assert "/privacy" in person.user.wait_for_message().body
+
+
+def expired(user_id: int, *parts: str) -> str:
+    """Button data signed as the node signs it, made 11 minutes ago."""
+    made = format(int(time.time()) - 660, "x")
+    return CallbackSigner(TEST_BOT_TOKEN.encode()).sign(user_id, *parts, made)
+
+
+def test_expired_destructive_buttons_ask_again(people: People) -> None:
+    """A "yes, delete" or "yes, block" older than 10 minutes does nothing and asks again; the
+    fresh question's yes works."""
+    alice, bob = matched_pair(people, "Alicia", "Boris")
+    open_match_card(alice, bob)
+    alice.user.press("🚫 Block")
+    question = alice.user.wait_for_message()
+    alice.user.mark_read()
+    alice.user.press_forged(question.message_id, expired(alice.id, "mb", str(bob.id), "y"))
+    again = alice.user.wait_for_messages(2)
+    assert again[0].body.startswith("That confirmation is more than 10 minutes old")
+    assert people.value("SELECT count(*) FROM blocks WHERE blocker_id = %s", alice.id) == 0
+    alice.user.press("Yes", message_id=again[1].message_id)
+    assert "Blocked" in alice.user.wait_for_message().body
+
+    bob.user.mark_read()
+    bob.user.send_text("/profile")
+    bob.user.wait_for_messages(2)
+    bob.user.press("🗑 Delete account")
+    question = bob.user.wait_for_message()
+    bob.user.press_forged(question.message_id, expired(bob.id, "dl", "yes"))
+    again = bob.user.wait_for_messages(2)
+    assert again[0].body.startswith("That confirmation is more than 10 minutes old")
+    assert people.value("SELECT count(*) FROM users WHERE id = %s", bob.id) == 1
+    bob.user.press("Yes, delete everything", message_id=again[1].message_id)
+    assert "Your account is deleted" in bob.user.wait_for_message().body
