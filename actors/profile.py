@@ -12,6 +12,7 @@ import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
 from bot_api.gateway import FileTooLarge, TelegramGateway
+from domain.images import clean_jpeg
 from domain.location_privacy import (
     LOCATION_CHANGE_WINDOW,
     LOCATION_CHANGES_PER_DAY,
@@ -139,6 +140,13 @@ class ProfileActor(pykka.ThreadingActor):
         if content_type is None:
             raise Invalid("errors.photo_not_image")
         validate_photo_upload(content_type, len(data), photos_owned)
+        # Only the pixels are kept: EXIF (GPS included), XMP, IPTC and ICC data go, here and in
+        # what a file sent as a document is uploaded to Telegram as.
+        try:
+            data, content_type = clean_jpeg(data), "image/jpeg"
+        except Exception as error:
+            log.warning("photo not decodable", user_id=user_id, error=str(error))
+            raise Invalid("errors.photo_not_image") from None
         if as_document_in is not None:
             try:
                 file_id = self._telegram.photo_file_id(as_document_in, data)
