@@ -402,6 +402,15 @@ class Accounts:
                 (user_id,),
             ).fetchall()
             conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
+            # Others' feed passes may hold the id among their next candidates or as their keyset
+            # cursor: it goes too (a scan of feed_passes, for a deletion). A pass whose cursor
+            # it was starts again; what its viewer saw stays out by their interactions.
+            conn.execute("DELETE FROM feed_passes WHERE after_id = %s", (user_id,))
+            conn.execute(
+                """UPDATE feed_passes SET queue = array_remove(queue, %(user)s)
+                   WHERE queue @> ARRAY[%(user)s]::bigint[]""",
+                {"user": user_id},
+            )
         return [str(row["object_key"]) for row in rows]
 
     def forget_orphans(self, keys: list[str]) -> None:
