@@ -37,6 +37,8 @@ CAPTIONED_KINDS = frozenset(
 )
 UNCAPTIONED_KINDS = frozenset({Kind.STICKER, Kind.VIDEO_NOTE})
 RELAYED_KINDS = CAPTIONED_KINDS | UNCAPTIONED_KINDS | {Kind.TEXT}
+# What the sender's "protect my photos and videos" setting covers.
+PROTECTED_KINDS = frozenset({Kind.PHOTO, Kind.VIDEO})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class ChatMessage:
     sender_chat_id: int
     message_id: int
     text: str  # the text or the caption
+    protect: bool = False  # the sender protects their photos and videos (/settings)
 
 
 class ChatRelayActor(pykka.ThreadingActor):
@@ -138,7 +141,13 @@ class ChatRelayActor(pykka.ThreadingActor):
             )
             return [
                 cards.with_keyboard(
-                    replies.copy(chat_id, message.sender_chat_id, message.message_id, caption),
+                    replies.copy(
+                        chat_id,
+                        message.sender_chat_id,
+                        message.message_id,
+                        caption,
+                        protect=message.protect and message.kind in PROTECTED_KINDS,
+                    ),
                     keyboard,
                 )
             ]

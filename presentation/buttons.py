@@ -49,6 +49,8 @@ class Button(StrEnum):
     RADIUS_MENU = "sd"
     RADIUS = "sr"
     SHOW_USERNAME = "su"
+    # issue 14: protected media, contact exchange by consent
+    PROTECT_MEDIA = "sp"
     # moderation
     BAN = "ab"
     DISMISS = "ad"

@@ -74,6 +74,8 @@ class Account:
     interests: tuple[str, ...] = ()
     completed_at: datetime | None = None
     photos: tuple[Photo, ...] = field(default=())
+    away_since: datetime | None = None  # paused for inactivity (domain.activity)
+    protect_media: bool = False  # relayed photos and videos go with protect_content
 
     @property
     def is_complete(self) -> bool:
@@ -89,7 +91,7 @@ SELECT u.id, u.chat_id, u.language, u.username, u.show_username, u.onboarding_st
        u.is_paused, u.is_banned, u.is_inactive, u.is_hidden, u.created_at, u.last_active_at,
        p.name, p.age, p.gender, p.seeking, p.age_min, p.age_max, p.city, p.city_key,
        p.latitude, p.longitude, coalesce(p.radius_km, 50) AS radius_km, p.about,
-       coalesce(p.interests, '{}') AS interests, p.completed_at,
+       coalesce(p.interests, '{}') AS interests, p.completed_at, u.away_since, u.protect_media,
        coalesce((SELECT json_agg(json_build_object(
                     'id', ph.id, 'position', ph.position, 'object_key', ph.object_key,
                     'telegram_file_id', ph.telegram_file_id) ORDER BY ph.position)
@@ -202,15 +204,21 @@ class Accounts:
         assert account is not None
         return account, inserted is not None
 
-    def touch(self, account: Account, username: str | None) -> None:
-        """Record activity, at most once a minute per user so that reads stay reads."""
+    def touch(self, account: Account, username: str | None) -> bool:
+        """Record activity, at most once a minute per user so that reads stay reads; someone
+        paused for inactivity is back in the feed (True when they were)."""
         with self._pool.connection() as conn:
-            conn.execute(
-                f"""UPDATE users SET last_active_at = now(), username = %s, is_inactive = false
-                    WHERE id = %s AND (last_active_at < now() - interval '{LAST_ACTIVE_RESOLUTION}'
-                                       OR username IS DISTINCT FROM %s OR is_inactive)""",
+            row = conn.execute(
+                f"""UPDATE users u SET last_active_at = now(), username = %s, is_inactive = false,
+                           is_paused = u.is_paused AND u.away_since IS NULL, away_since = NULL
+                    FROM users before WHERE u.id = %s AND before.id = u.id
+                      AND (u.last_active_at < now() - interval '{LAST_ACTIVE_RESOLUTION}'
+                           OR u.username IS DISTINCT FROM %s OR u.is_inactive
+                           OR u.away_since IS NOT NULL)
+                    RETURNING before.away_since IS NOT NULL AS was_away""",
                 (username, account.id, username),
-            )
+            ).fetchone()
+        return bool(row and row["was_away"])
 
     def set_language(self, user_id: int, language: str) -> None:
         self._update_user(user_id, language=language)
@@ -244,6 +252,9 @@ class Accounts:
 
     def set_show_username(self, user_id: int, show: bool) -> None:
         self._update_user(user_id, show_username=show)
+
+    def set_protect_media(self, user_id: int, protect: bool) -> None:
+        self._update_user(user_id, protect_media=protect)
 
     def _update_user(self, user_id: int, **values: object) -> None:
         assignments = sql.SQL(", ").join(

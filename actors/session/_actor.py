@@ -141,8 +141,14 @@ class SessionActor(pykka.ThreadingActor):
                 self._on_command(ctx)
             self._onboarding.welcome(ctx)
             return ctx.out
-        if incoming.username != account.username or account.is_inactive or _stale(account):
-            ask(profile.touch(account, incoming.username))
+        if (
+            incoming.username != account.username
+            or account.is_inactive
+            or account.away_since is not None
+            or _stale(account)
+        ) and ask(profile.touch(account, incoming.username)):
+            # Back from away (domain.activity): the account read above was still paused.
+            account = self._deps.accounts.get(incoming.user_id) or account
         ctx = self._context(incoming, account)
         if incoming.kind is Kind.BOT_UNBLOCKED:
             return []

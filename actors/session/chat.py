@@ -55,6 +55,7 @@ class Chat:
                     sender_chat_id=ctx.chat_id,
                     message_id=incoming.message_id,
                     text=incoming.text,
+                    protect=ctx.account.protect_media,
                 )
             )
         )
