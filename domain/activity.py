@@ -34,8 +34,3 @@ def recent_activity(last_active_at: datetime | None, now: datetime) -> Activity 
     if idle < ACTIVE_THIS_WEEK:
         return Activity.WEEK
     return None
-
-
-def away_notice_due(noticed_at: datetime | None, now: datetime) -> bool:
-    """Whether an away person may be told of likes now (at most once per AWAY_NOTICE_EVERY)."""
-    return noticed_at is None or now - noticed_at >= AWAY_NOTICE_EVERY
