@@ -51,6 +51,7 @@ class Button(StrEnum):
     SHOW_USERNAME = "su"
     # issue 14: protected media, contact exchange by consent
     PROTECT_MEDIA = "sp"
+    CONTACTS = "co"  # consent to exchange contacts with the match (offer or agree)
     # moderation
     BAN = "ab"
     DISMISS = "ad"

@@ -17,7 +17,7 @@ from bot_api import replies
 from bot_api.replies import Keyboard, Reply
 from config.i18n import t
 from domain.activity import recent_activity
-from domain.discovery import MatchSummary, ProfileCard, ReportLine
+from domain.discovery import MatchSummary, Party, ProfileCard, ReportLine
 from domain.geo import distance_km
 from presentation.buttons import Button
 from presentation.screens import Buttons, card_caption
@@ -282,12 +282,39 @@ def ask_report_comment(chat_id: int, buttons: Buttons) -> Reply:
     )
 
 
-def chat_opened(chat_id: int, buttons: Buttons, name: str | None) -> Reply:
+def chat_opened(chat_id: int, buttons: Buttons, name: str | None, other_id: int) -> Reply:
     return replies.message(
         chat_id,
         t(buttons.language, "chat.opened", name=name),
-        [[buttons("chat.button_leave", Button.LEAVE_CHAT)]],
+        [
+            [buttons("chat.button_leave", Button.LEAVE_CHAT)],
+            [buttons("contacts.button_offer", Button.CONTACTS, str(other_id))],
+        ],
     )
+
+
+def contacts_offered(chat_id: int, buttons: Buttons, name: str | None, other_id: int) -> Reply:
+    """To the match: the other offers to exchange contacts, with the button to agree."""
+    lang = buttons.language
+    return replies.message(
+        chat_id,
+        t(lang, "contacts.offered", name=name or t(lang, "chat.someone")),
+        [[buttons("contacts.button_accept", Button.CONTACTS, str(other_id))]],
+    )
+
+
+def contact_of(chat_id: int, language: str, other: Party) -> Reply:
+    """The other's Telegram contact, once both agreed: their @username, or without one a
+    button opening their account by id (tg://user?id=)."""
+    name = other.name or t(language, "chat.someone")
+    if other.username:
+        text = t(language, "contacts.exchanged_username", name=name, username=other.username)
+        return replies.message(chat_id, text)
+    link = {
+        "text": t(language, "contacts.button_open", name=name),
+        "url": f"tg://user?id={other.user_id}",
+    }
+    return replies.message(chat_id, t(language, "contacts.exchanged_link", name=name), [[link]])
 
 
 def settings_screen(
