@@ -80,6 +80,14 @@ class ProfileActor(pykka.ThreadingActor):
             action="paused" if paused else "resumed",
         )
 
+    def invite_code(self, user_id: int) -> str:
+        return self._accounts.invite_code(user_id)
+
+    def accept_invitation(self, user_id: int, code: str) -> bool:
+        accepted = self._accounts.accept_invitation(user_id, code)
+        log.info("came by invitation" if accepted else "invitation refused", user_id=user_id)
+        return accepted
+
     def set_protect_media(self, user_id: int, protect: bool) -> None:
         self._accounts.set_protect_media(user_id, protect)
 
@@ -172,6 +180,8 @@ class ProfileActorProxy(ActorMemberMixin, pykka.ActorProxy[ProfileActor]):
     set_paused = proxy_method(ProfileActor.set_paused)
     set_inactive = proxy_method(ProfileActor.set_inactive)
     set_protect_media = proxy_method(ProfileActor.set_protect_media)
+    invite_code = proxy_method(ProfileActor.invite_code)
+    accept_invitation = proxy_method(ProfileActor.accept_invitation)
     add_photo = proxy_method(ProfileActor.add_photo)
     delete_photo = proxy_method(ProfileActor.delete_photo)
     make_main_photo = proxy_method(ProfileActor.make_main_photo)

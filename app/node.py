@@ -209,6 +209,7 @@ class Node:
             admin_ids=settings.admin_ids,
             discovery=DiscoveryDeps(self.matchers, self.relays, settings.daily_like_limit),
             stats=Stats(self.pool),
+            bot_username=self.bot.username,
         )
         self.sessions: ActorPool[SessionActorProxy] = ActorPool(
             "session", settings.session_actors, lambda: SessionActor.start(deps), SessionActorProxy

@@ -26,6 +26,13 @@ LIKE_MESSAGE_MAX: Final = 300
 REPORT_COMMENT_MAX: Final = 500
 REPORT_REASONS: Final = ("spam", "fake", "adult", "offensive", "other")
 RADIUS_CHOICES_KM: Final = (10, 25, 50, 100, 250, 500)
+# An invitation deep link's /start payload is INVITE_PREFIX + the inviter's code.
+INVITE_PREFIX: Final = "ref_"
+
+
+def invitation_link(bot_username: str, code: str) -> str:
+    """The deep link of someone's invitation: /start ref_<code> for whoever opens it."""
+    return f"https://t.me/{bot_username}?start={INVITE_PREFIX}{code}"
 
 
 class Origin(StrEnum):

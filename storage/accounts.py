@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +34,8 @@ PROFILE_FIELDS = frozenset(
     }
 )
 LAST_ACTIVE_RESOLUTION = "1 minute"
+# 12 random bytes: a 16-character code, so ref_<code> stays well inside a deep link's 64.
+INVITE_CODE_BYTES = 12
 
 
 @dataclass(frozen=True)
@@ -164,6 +167,12 @@ def _step_update(user_id: int, step: str | None) -> list[Statement]:
     ]
     if step is None:
         statements += [
+            # An invitation counts for the inviter once the invitee has a finished profile.
+            (
+                "UPDATE invitations SET completed_at = coalesce(completed_at, now()) "
+                "WHERE invitee_id = %s",
+                (user_id,),
+            ),
             _rating_dirty(user_id),  # before profiles: see _rating_dirty
             (
                 "UPDATE profiles SET completed_at = coalesce(completed_at, now()) "
@@ -351,6 +360,45 @@ class Accounts:
             ).fetchall()
             conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
         return [str(row["object_key"]) for row in rows]
+
+    # -- invitations (issue 14) ------------------------------------------------------------
+
+    def invite_code(self, user_id: int) -> str:
+        """The user's invitation code, made on first use (random: it names nobody)."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                """INSERT INTO invite_codes (user_id, code) VALUES (%s, %s)
+                   ON CONFLICT (user_id) DO NOTHING""",
+                (user_id, secrets.token_urlsafe(INVITE_CODE_BYTES)),
+            )
+            row = conn.execute(
+                "SELECT code FROM invite_codes WHERE user_id = %s", (user_id,)
+            ).fetchone()
+        assert row is not None
+        return str(row["code"])
+
+    def accept_invitation(self, invitee_id: int, code: str) -> bool:
+        """Record that a new user came through code's link; False for a code nobody has or
+        the invitee's own (which earn nothing)."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                """INSERT INTO invitations (invitee_id, inviter_id)
+                   SELECT %s, c.user_id FROM invite_codes c
+                   WHERE c.code = %s AND c.user_id <> %s
+                   ON CONFLICT (invitee_id) DO NOTHING RETURNING inviter_id""",
+                (invitee_id, code, invitee_id),
+            ).fetchone()
+        return row is not None
+
+    def invitations_counted(self, user_id: int) -> int:
+        """People who came through the user's link and finished a profile."""
+        with autocommit(self._pool) as conn:
+            row = conn.execute(
+                """SELECT count(*) AS n FROM invitations
+                   WHERE inviter_id = %s AND completed_at IS NOT NULL""",
+                (user_id,),
+            ).fetchone()
+        return int(row["n"]) if row else 0
 
     def forget_orphans(self, keys: list[str]) -> None:
         with self._pool.connection() as conn:
