@@ -27,6 +27,7 @@ class ProfileCard:
     verified: bool = False
     like_media_kind: str | None = None
     like_media_file_id: str | None = None
+    last_active_at: datetime | None = None  # for "active today / this week" (domain.activity)
 
 
 @dataclass(frozen=True, slots=True)

@@ -78,7 +78,8 @@ CARD_COLUMNS = """p.user_id, p.name, p.age, p.city, p.about, p.interests, p.lati
        AND lm.kind = 'like' AND lm.target_id = %(viewer)s) AS like_media_file_id,
     (SELECT v.telegram_file_id FROM profile_videos v WHERE v.user_id = p.user_id)
         AS video_file_id,
-    (SELECT vu.verified_at IS NOT NULL FROM users vu WHERE vu.id = p.user_id) AS verified"""
+    (SELECT vu.verified_at IS NOT NULL FROM users vu WHERE vu.id = p.user_id) AS verified,
+    (SELECT la.last_active_at FROM users la WHERE la.id = p.user_id) AS last_active_at"""
 
 _PARTY_SQL = """SELECT u.id AS user_id, u.chat_id, u.language, u.username, u.show_username,
        u.is_banned, u.is_inactive, p.name
@@ -120,6 +121,7 @@ def card_of(row: DictRow) -> ProfileCard:
         verified=bool(row["verified"]),
         like_media_kind=row["like_media_kind"],
         like_media_file_id=row["like_media_file_id"],
+        last_active_at=row["last_active_at"],
     )
 
 
