@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pykka
 import structlog
@@ -20,7 +21,7 @@ from pykka.typing import ActorMemberMixin, proxy_method
 from actors.outbox import Outbox
 from actors.pool import ActorPool
 from config.settings import Settings
-from domain.discovery import MatchSummary, Party, ProfileCard
+from domain.discovery import LikeMedia, MatchSummary, Party, ProfileCard
 from observability.metrics import Metrics
 from presentation import cards
 from presentation.callbacks import CallbackSigner
@@ -49,7 +50,7 @@ class MatcherSettings:
 
 
 def viewer_of(account: Account) -> Viewer:
-    return Viewer(account.interests, account.latitude, account.longitude)
+    return Viewer(account.interests, account.latitude, account.longitude, datetime.now(UTC))
 
 
 class MatcherActor(pykka.ThreadingActor):
@@ -96,7 +97,13 @@ class MatcherActor(pykka.ThreadingActor):
 
     # -- likes and matches ----------------------------------------------------------------
 
-    def like(self, viewer: Account, target: int, message: str | None) -> LikeResult:
+    def like(
+        self,
+        viewer: Account,
+        target: int,
+        message: str | None,
+        media: LikeMedia | None = None,
+    ) -> LikeResult:
         """Record a like; tell the liked person (a batched notice, or the match)."""
         settings = self._settings
         result = self._likes.like(
@@ -105,6 +112,7 @@ class MatcherActor(pykka.ThreadingActor):
             message,
             daily_limit=settings.daily_like_limit,
             notice_minutes=settings.like_notice_minutes,
+            media=media,
         )
         log.info(
             "like",
@@ -112,11 +120,14 @@ class MatcherActor(pykka.ThreadingActor):
             target=target,
             outcome=result.status.value,
             with_message=message is not None,
+            with_media=media.kind if media else None,
         )
         if result.status is LikeStatus.LIKED:
             self._count("liked")
             if result.notice_count and result.target is not None:
                 self._send_like_notice(result.target, result.notice_count)
+            if result.away_count and result.target is not None:
+                self._send_away_notice(result.target, result.away_count)
         elif result.status is LikeStatus.MATCHED:
             if result.match_created:
                 self._count("liked")
@@ -136,6 +147,13 @@ class MatcherActor(pykka.ThreadingActor):
             recipient.user_id,
             recipient.chat_id,
             [cards.like_notice(recipient.chat_id, buttons, count)],
+        )
+
+    def _send_away_notice(self, recipient: Party, count: int) -> None:
+        self._outbox.deliver(
+            recipient.user_id,
+            recipient.chat_id,
+            [cards.away_likes_notice(recipient.chat_id, recipient.language, count)],
         )
 
     def _send_match_notice(self, recipient: Party, other: Account) -> None:

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -26,14 +25,6 @@ from tests.support.profiles import unique_city
 from tests.support.services import TEST_BOT_TOKEN
 
 pytestmark = pytest.mark.usefixtures("steady_node")
-
-ADMIN_ID = 777000001  # ADMIN_IDS of the session's node (tests/e2e/conftest.py)
-
-
-@pytest.fixture(scope="module")
-def admin(people: People) -> Iterator[Person]:
-    """The moderator: a finished profile whose Telegram id is in ADMIN_IDS."""
-    yield people.join("Moderator", gender="m", seeking="f", user_id=ADMIN_ID)
 
 
 def open_match_card(person: Person, other: Person) -> None:
