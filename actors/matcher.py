@@ -22,6 +22,7 @@ from actors.outbox import Outbox
 from actors.pool import ActorPool
 from config.settings import Settings
 from domain.discovery import LikeMedia, MatchSummary, Party, ProfileCard
+from domain.safety_keys import pseudonym
 from observability.metrics import Metrics
 from presentation import cards
 from presentation.callbacks import CallbackSigner
@@ -43,10 +44,16 @@ class MatcherSettings:
     daily_like_limit: int = 100
     like_notice_minutes: int = 10
     admin_ids: frozenset[int] = frozenset()  # told at once of every hide by reports
+    secret: bytes = b""  # names a match notice's send key without the two ids
 
     @classmethod
     def of(cls, settings: Settings) -> MatcherSettings:
-        return cls(settings.daily_like_limit, settings.like_notice_minutes, settings.admin_ids)
+        return cls(
+            settings.daily_like_limit,
+            settings.like_notice_minutes,
+            settings.admin_ids,
+            settings.safety_secret.encode(),
+        )
 
 
 def viewer_of(account: Account) -> Viewer:
@@ -175,7 +182,8 @@ class MatcherActor(pykka.ThreadingActor):
                     recipient.chat_id, buttons, viewer_of(recipient_account), card, name
                 )
             ],
-            key=f"match:{low}:{high}",
+            # The reply journal keeps the key for a day: it must outlive neither account's id.
+            key=f"match:{pseudonym(self._settings.secret, low, high)}",
         )
 
     def flush_like_notices(self) -> int:

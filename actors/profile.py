@@ -285,10 +285,12 @@ class ProfileActor(pykka.ThreadingActor):
             )
         return review
 
-    def delete_account(self, user_id: int) -> None:
-        keys = self._accounts.delete_account(user_id)
+    def delete_account(self, user_id: int) -> list[int]:
+        """Delete the account; everyone it was matched with (their chats with it end)."""
+        keys, partners = self._accounts.delete_account(user_id)
         self._drop_objects(keys)
         log.info("account deleted", user_id=user_id, action="deleted", photos=len(keys))
+        return partners
 
     def _drop_objects(self, keys: list[str]) -> None:
         """Delete objects now; a failure leaves them queued for the maintenance sweep."""

@@ -7,7 +7,7 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from psycopg import sql
@@ -243,6 +243,11 @@ _INHERITED = (
 )
 
 
+class Deleted(NamedTuple):
+    object_keys: list[str]  # queued in orphaned_objects
+    partners: list[int]  # everyone the account was ever matched with
+
+
 class Accounts:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -440,10 +445,15 @@ class Accounts:
             )
         return True
 
-    def delete_account(self, user_id: int) -> list[str]:
+    def delete_account(self, user_id: int) -> Deleted:
         """Delete the user and everything that cascades from them; the photo objects to drop
         are queued in orphaned_objects in the same transaction, so none is ever forgotten."""
         with self._pool.connection() as conn:
+            partners = conn.execute(
+                """SELECT CASE WHEN user_low = %(user)s THEN user_high ELSE user_low END AS other
+                   FROM matches WHERE user_low = %(user)s OR user_high = %(user)s""",
+                {"user": user_id},
+            ).fetchall()
             rows = conn.execute(
                 """WITH gone AS (DELETE FROM photos WHERE user_id = %(user)s RETURNING object_key),
                         video AS (DELETE FROM profile_videos WHERE user_id = %(user)s
@@ -463,7 +473,9 @@ class Accounts:
                    WHERE queue @> ARRAY[%(user)s]::bigint[]""",
                 {"user": user_id},
             )
-        return [str(row["object_key"]) for row in rows]
+        return Deleted(
+            [str(row["object_key"]) for row in rows], [int(row["other"]) for row in partners]
+        )
 
     def set_video(
         self,
