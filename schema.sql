@@ -318,6 +318,17 @@ CREATE TABLE IF NOT EXISTS location_changes (
     PRIMARY KEY (user_id, changed_at)
 );
 
+-- Each sender's first message to each match, kept a day to catch the same opener sent to many
+-- people (domain.content_checks.repeated_opener; only openers long enough to count); older rows
+-- go at the sender's next opener; deleted with either account.
+CREATE TABLE IF NOT EXISTS chat_openers (
+    sender_id     bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    recipient_id  bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    text          text NOT NULL,
+    sent_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (sender_id, recipient_id)
+);
+
 -- Perceptual hashes of stored photos (domain.images.perceptual_hash), to flag the same photo on
 -- several accounts; deleted with the photo.
 ALTER TABLE photos ADD COLUMN IF NOT EXISTS perceptual_hash bigint;

@@ -201,7 +201,15 @@ class Node:
         self.relays: ActorPool[ChatRelayActorProxy] = ActorPool(
             "chat_relay",
             settings.session_actors,
-            lambda: ChatRelayActor.start(chats, conversations, self.outbox, signer, self.metrics),
+            lambda: ChatRelayActor.start(
+                chats,
+                conversations,
+                self.outbox,
+                signer,
+                self.metrics,
+                accounts,
+                settings.admin_ids,
+            ),
             ChatRelayActorProxy,
         )
         self._pools.append(self.relays)

@@ -1,0 +1,123 @@
+"""Scam and spam checks in chat (issue 16, point 4): before both agreed to exchange contacts, a
+relayed message with a contact, a link, a wallet or a request for money reaches the recipient
+with a warning and a one-tap report; after the exchange it goes over plainly; the same opener
+sent to many people is told to the moderators."""
+
+from __future__ import annotations
+
+import json
+
+import pytest
+from redis import Redis
+
+from config.i18n import LANGUAGES, t
+from domain.content_checks import CHAT_WARNING_KEY, OPENER_RECIPIENTS
+from presentation.cards import REPORT_COMMENT_MAX
+from tests.e2e.pairs import pair_in
+from tests.e2e.people import People, Person
+from tests.support.profiles import unique_city
+from tests.support.services import Services
+
+pytestmark = pytest.mark.usefixtures("steady_node")
+
+SCAM_MESSAGES = {
+    "en": "Let's move to my channel t.me/hot_dates_club, faster there",
+    "ru": "Напиши мне лучше в телеграм @sweet_katya_99",
+}
+CLEAN_MESSAGES = {"en": "How was your weekend?", "ru": "Как прошли выходные?"}
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_a_suspicious_message_comes_with_a_warning_and_a_one_tap_report(
+    people: People, language: str
+) -> None:
+    """Bob sends a handle or an invite link: Alice gets it, then the warning with a report
+    button; one tap files a spam report about Bob. A clean message has no warning, and once
+    both agreed to exchange contacts the same text has none either."""
+    alice, bob = pair_in(people, language)
+    alice.user.mark_read()
+    scam = SCAM_MESSAGES[language]
+    bob.user.send_text(scam)
+    relayed, warning = alice.user.wait_for_messages(2)
+    assert relayed.body == t(language, "chat.relayed_text", name="Bob", text=scam)
+    assert warning.body == t(language, CHAT_WARNING_KEY)
+    report = t(language, "chat.button_report_scam")
+    assert warning.button_texts == [report]
+
+    clean = CLEAN_MESSAGES[language]
+    bob.user.send_text(clean)
+    assert alice.user.wait_for_message().body == t(
+        language, "chat.relayed_text", name="Bob", text=clean
+    )
+
+    alice.user.press(report, message_id=warning.message_id)
+    assert alice.user.wait_for_message().body == t(
+        language, "safety.ask_comment", limit=REPORT_COMMENT_MAX
+    )
+    assert (
+        people.value(
+            "SELECT reason FROM reports WHERE reporter_id = %s AND reported_id = %s",
+            alice.id,
+            bob.id,
+        )
+        == "spam"
+    )
+
+    people.sql(
+        """INSERT INTO contact_consents (match_id, user_id)
+           SELECT id, u FROM matches, unnest(ARRAY[user_low, user_high]) AS u
+           WHERE user_low = least(%s, %s::bigint) AND user_high = greatest(%s, %s::bigint)""",
+        alice.id,
+        bob.id,
+        alice.id,
+        bob.id,
+    )
+    alice.user.mark_read()
+    bob.user.send_text(scam)
+    bob.user.send_text(clean)
+    after = alice.user.wait_for_messages(2)
+    assert [m.body for m in after] == [
+        t(language, "chat.relayed_text", name="Bob", text=scam),
+        t(language, "chat.relayed_text", name="Bob", text=clean),
+    ]
+
+
+def test_the_same_opener_to_many_people_is_told_to_the_moderators(
+    people: People, services: Services, admin: Person
+) -> None:
+    """Max writes nearly the same first message to five matches (only the name changes): the
+    moderator is told once, with the text and Max's id; four were not enough."""
+    city = unique_city()
+    sender = people.join("Max", gender="m", seeking="f", city=city)
+    redis = Redis.from_url(services.redis_url)
+    admin.user.mark_read()
+    names = ["Anna", "Kate", "Olga", "Lena", "Mia"]
+    for count, name in enumerate(names, 1):
+        recipient = people.join(name, gender="f", seeking="m", city=city)
+        people.sql(
+            "INSERT INTO matches (user_low, user_high) VALUES (least(%s, %s::bigint), "
+            "greatest(%s, %s::bigint))",
+            sender.id,
+            recipient.id,
+            sender.id,
+            recipient.id,
+        )
+        # Straight into the chat (as 💬 Write does): the opener is what is under test.
+        redis.set(
+            f"{services.redis_namespace}:conv:{sender.id}", json.dumps({"chat": recipient.id})
+        )
+        opener = f"Hi {name}, you have a lovely smile, want to grab a coffee this weekend?"
+        sender.user.send_text(opener)
+        got = recipient.user.wait_for_message()
+        assert got.body.endswith(opener), got.describe()
+        if count == OPENER_RECIPIENTS - 1:
+            assert not [m for m in admin.user.new_messages() if "Max" in m.body]
+    flag = admin.user.wait_for_message()
+    assert flag.body == t(
+        "en",
+        "safety.repeated_opener",
+        name="Max",
+        user_id=sender.id,
+        count=OPENER_RECIPIENTS,
+        text=opener,
+    )
