@@ -137,6 +137,10 @@ class SessionActor(pykka.ThreadingActor):
 
     def _route(self, incoming: Incoming) -> list[Reply]:
         ask = self._services.ask
+        if incoming.kind is Kind.GROUP:
+            # A dating bot has no business in a group: it leaves, and nobody is registered.
+            log.info("left a group chat", user_id=incoming.user_id, chat_id=incoming.chat_id)
+            return [replies.leave_chat(incoming.chat_id)]
         profile = self._services.profile(incoming.user_id)
         if incoming.kind is Kind.BOT_BLOCKED:
             ask(profile.set_inactive(incoming.user_id))

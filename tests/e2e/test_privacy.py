@@ -15,7 +15,7 @@ from redis import Redis
 from config.i18n import LANGUAGES, t
 from domain.geo import EARTH_MEAN_RADIUS_KM
 from domain.location_privacy import LOCATION_CHANGES_PER_DAY
-from sandbox.client import Chat, ChatMessage
+from sandbox.client import Chat, ChatMessage, SandboxClient
 from storage.photos import PhotoStore
 from tests.e2e.people import (
     People,
@@ -287,3 +287,17 @@ def delete_account_of(person: Person) -> None:
         lambda m: "Your account is deleted" in m.body,
         "the deletion",
     )
+
+
+def test_the_bot_leaves_a_group_it_is_added_to_and_registers_nobody(
+    people: People, sandbox: SandboxClient
+) -> None:
+    """Someone adds the bot to a group: it leaves at once (leaveChat) without a word, what is
+    written there no longer reaches it, and the adder gets no account."""
+    adder = sandbox.create_user("Grouper")
+    group_id = adder.add_bot_to_group("Friends")
+    left = eventually(lambda: sandbox.group(group_id)["left_at"], "the bot leaving the group")
+    assert left and sandbox.group(group_id)["bot_member"] is False
+    assert adder.send_group_text(group_id, "/start").update_id is None  # no longer delivered
+    assert people.value("SELECT count(*) FROM users WHERE id = %s", adder.id) == 0
+    assert adder.refresh().bot_messages == []
