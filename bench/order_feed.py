@@ -6,7 +6,8 @@ does for every batch it serves.
 Prints the best of several runs of order_feed over generated candidates and, as the baseline in
 the same process, of sorting the same candidates by one stored number, so the
 ratio shows what the per-viewer score (closeness, reciprocity, fatigue, activity, trust) adds.
-Target: 500 candidates in well under 5 ms on this machine (2.3 ms, 10.5x the baseline, seen here with other work running).
+Target: 500 candidates in well under 5 ms on this machine (2.3 ms, 10.5x the baseline, seen
+here with other work running).
 """
 
 from __future__ import annotations
