@@ -433,6 +433,13 @@ CREATE TABLE IF NOT EXISTS invitations (
     CHECK (invitee_id <> inviter_id)
 );
 CREATE INDEX IF NOT EXISTS invitations_inviter_idx ON invitations (inviter_id, completed_at);
+-- When the invitation began to earn the inviter the ranking's invitation boost
+-- (domain.ranking.invitation_boost): set with completed_at unless the inviter already had
+-- INVITATIONS_PER_PERIOD counted within INVITATION_PERIOD_DAYS, when it stays NULL for good.
+ALTER TABLE invitations ADD COLUMN IF NOT EXISTS counted_at timestamptz;
+-- The incremental rating sweep finds inviters whose boost is running by it.
+CREATE INDEX IF NOT EXISTS invitations_counted_idx ON invitations (counted_at)
+    WHERE counted_at IS NOT NULL;
 
 -- Consent to exchange Telegram contacts within a match: one row per side that agreed; the
 -- exchange happens when both rows exist (storage.contacts).

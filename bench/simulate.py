@@ -16,6 +16,10 @@ gender wishes, plus a hidden appeal, pickiness and activity per person), with:
   to three sessions (EXTRA_SESSION) at random times 08:00-22:00;
 - joining and resuming: SHARE_NEW join during the run and SHARE_PAUSED resume from a pause,
   each at a moment of a day, visible from then on (the pass's fresh read sees them).
+- invitations: SHARE_INVITED of those who join came through the link of someone present in
+  their city (an active person, chosen by activity); it counts for the inviter when the
+  newcomer has a photo (finished a profile) and the inviter is under the cap per period, and
+  then lifts the inviter by ``domain.ranking.invitation_boost`` (``--invitations off``: not).
 
 Each session takes up to ``--cards-per-session`` cards from the viewer's pass, run by
 ``domain.feed_pass.next_candidate`` exactly as storage runs it: pages of 20 after a keyset
@@ -109,6 +113,9 @@ APPEAL_W = 1.2
 INTEREST_W = 1.0
 AGE_W = 1.0
 PICKINESS_SD = 0.6
+
+# Share of newcomers who joined through a friend's invitation link (Leomatch-style growth).
+SHARE_INVITED = 0.3
 
 # Verification (issue 14): a person has the ✅ badge with VERIFY_RATE x their activity (about
 # 30 % of people; those who open the bot often are the ones who bother), half that for the
@@ -293,6 +300,41 @@ def schedule(pop: Population, days: int, seed: int) -> list[list[tuple[datetime,
     for todays in days_sessions:
         todays.sort()
     return days_sessions
+
+
+def _gone(person: Person, at: datetime) -> bool:
+    return person.leaves_at is not None and person.leaves_at <= at
+
+
+def counted_invitations(pop: Population, seed: int) -> list[list[datetime]]:
+    """When each user's invitations counted (a list per user, in time order), drawn with a
+    random stream of their own so that the population and the sessions stay as without."""
+    rng = random.Random(seed * 104729 + 23)
+    people = pop.people
+    by_city: dict[int, list[int]] = {}
+    for u, person in enumerate(people):
+        if person.join_day == 0:
+            by_city.setdefault(person.city, []).append(u)
+    joins = sorted(
+        (person.visible_from, u)
+        for u, person in enumerate(people)
+        if person.join_day >= 1 and rng.random() < SHARE_INVITED
+    )
+    counted: list[list[datetime]] = [[] for _ in people]
+    period = timedelta(days=ranking.INVITATION_PERIOD_DAYS)
+    for at, invitee in joins:
+        friends = [  # visible and not gone when the friend joins
+            f
+            for f in by_city.get(people[invitee].city, ())
+            if people[f].visible_from <= at and not _gone(people[f], at)
+        ]
+        if not friends:
+            continue
+        inviter = rng.choices(friends, weights=[people[f].activity for f in friends])[0]
+        recent = sum(1 for t in counted[inviter] if t > at - period)
+        if pop.profiles[invitee].photo_count > 0 and ranking.invitation_counts(recent):
+            counted[inviter].append(at)
+    return counted
 
 
 def like_probability(pop: Population, viewer: int, card: int) -> float:
@@ -500,8 +542,11 @@ class Run:
         seed: int,
         verified_trust: float = ranking.VERIFIED_TRUST,
         label: str | None = None,
+        invitations: list[list[datetime]] | None = None,
     ) -> None:
         n = len(pop.profiles)
+        # When each user's invitations counted; None: the invitation signal is off.
+        self.invitations = invitations
         self.pop = pop
         self.policy = policy
         self.label = label or policy
@@ -548,8 +593,7 @@ class Run:
 
     def gone_at(self, u: int, now: datetime) -> bool:
         """Whether ``u`` will never open the bot again (dormant, or churned before ``now``)."""
-        leaves = self.pop.people[u].leaves_at
-        return leaves is not None and leaves <= now
+        return _gone(self.pop.people[u], now)
 
     # -- the nightly sweep -------------------------------------------------------------------
 
@@ -584,11 +628,18 @@ class Run:
             if self.pop.people[uid].visible_from > now + DAY:
                 continue
             g = p.gender or "m"
+            invited = 0.0
+            if self.invitations is not None:
+                invited = sum(
+                    ranking.invitation_weight(now - t) for t in self.invitations[uid] if t <= now
+                )
             stats = BehaviourStats(*self.counters[uid])
             score, parts = ranking.behaviour_score(
                 stats, prior_like_rate=self.prior_received[g], prior_give_rate=prior_given[g]
             )
-            rating = CandidateRating(self.primary[uid], score, stats.evidence, parts["give_rate"])
+            rating = CandidateRating(
+                self.primary[uid], score, stats.evidence, parts["give_rate"], invited
+            )
             self.ratings[uid] = rating
             self.stored[uid] = ranking.combined_score(
                 rating.primary,
@@ -597,6 +648,7 @@ class Run:
                 created_at=p.created_at,
                 last_active_at=p.last_active_at,
                 now=now,
+                invitations=invited,
             )[0]
             self.like_rate[uid] = parts["like_rate"]
             self.likes_snapshot[uid] = self.likes_total[uid]
@@ -841,6 +893,12 @@ def main(argv: Sequence[str] | None = None) -> int:
         help=f"comma-separated, from {', '.join(POLICIES)}",
     )
     parser.add_argument(
+        "--invitations",
+        choices=("on", "off"),
+        default="on",
+        help="whether counted invitations lift the inviter (ours only; docs/ranking.md)",
+    )
+    parser.add_argument(
         "--verified-signal",
         choices=("on", "off", "both"),
         default="on",
@@ -855,11 +913,13 @@ def main(argv: Sequence[str] | None = None) -> int:
     pop = generate_population(args.users, args.days, args.seed, args.cities)
     pools, widened = build_pools(pop)
     sessions = schedule(pop, args.days, args.seed)
+    invitations = counted_invitations(pop, args.seed) if args.invitations == "on" else None
     sizes = sorted(len(p) for p in pools)
     print(
         f"population: {args.users} users, {args.days} days, seed {args.seed}, "
         f"{sum(map(len, sessions))} sessions of up to {args.cards_per_session} cards; "
         f"candidate pool median {sizes[len(sizes) // 2]}, radius widened for {widened}; "
+        f"invitations counted: {sum(map(len, invitations)) if invitations else 'off'}; "
         f"setup {time.perf_counter() - t0:.1f} s",
         file=sys.stderr,
     )
@@ -871,7 +931,15 @@ def main(argv: Sequence[str] | None = None) -> int:
             runs.append((policy, ranking.VERIFIED_TRUST, policy))
     results: list[Result] = []
     for policy, trust, label in runs:
-        run = Run(pop, pools, policy, args.seed, verified_trust=trust, label=label)
+        run = Run(
+            pop,
+            pools,
+            policy,
+            args.seed,
+            verified_trust=trust,
+            label=label,
+            invitations=invitations,
+        )
         result = run.run(sessions, args.cards_per_session)
         print(f"{label}: {result.seconds:.1f} s", file=sys.stderr)
         results.append(result)

@@ -13,6 +13,7 @@ from uuid import UUID
 from psycopg import sql
 
 from domain.onboarding import ONBOARDING_ORDER
+from domain.ranking import INVITATION_PERIOD_DAYS, INVITATIONS_PER_PERIOD
 from storage.db import Pool, Statement, autocommit, run_together
 from storage.safety import hide_if_credible
 
@@ -191,18 +192,40 @@ def _profile_update(user_id: int, values: Mapping[str, object]) -> list[Statemen
     ]
 
 
+# Finish the invitation that brought the user in, count it unless the inviter is at the cap
+# (domain.ranking.invitation_counts), and flag the inviter's rating for the next sweep.
+_COUNT_INVITATION = f"""
+WITH finished AS (
+    UPDATE invitations i SET completed_at = now(),
+        counted_at = CASE WHEN (
+            SELECT count(*) FROM invitations o
+            WHERE o.inviter_id = i.inviter_id
+              AND o.counted_at > now() - interval '{INVITATION_PERIOD_DAYS * 86400:g} seconds'
+        ) < {INVITATIONS_PER_PERIOD} THEN now() END
+    WHERE i.invitee_id = %s AND i.completed_at IS NULL
+    RETURNING i.inviter_id, i.counted_at
+)
+UPDATE ratings SET dirty = true
+WHERE user_id IN (SELECT inviter_id FROM finished WHERE counted_at IS NOT NULL) AND NOT dirty
+"""
+
+
 def _step_update(user_id: int, step: str | None) -> list[Statement]:
     statements: list[Statement] = [
         ("UPDATE users SET onboarding_step = %s WHERE id = %s", (step, user_id))
     ]
     if step is None:
         statements += [
-            # An invitation counts for the inviter once the invitee has a finished profile.
+            # An invitation counts for the inviter once the invitee has a finished profile,
+            # within the inviter's cap per period; the lock on the inviter's code makes two
+            # friends finishing at once count one after the other.
             (
-                "UPDATE invitations SET completed_at = coalesce(completed_at, now()) "
-                "WHERE invitee_id = %s",
+                """SELECT 1 FROM invite_codes WHERE user_id = (
+                       SELECT inviter_id FROM invitations
+                       WHERE invitee_id = %s AND completed_at IS NULL) FOR UPDATE""",
                 (user_id,),
             ),
+            (_COUNT_INVITATION, (user_id,)),
             _rating_dirty(user_id),  # before profiles: see _rating_dirty
             (
                 "UPDATE profiles SET completed_at = coalesce(completed_at, now()) "

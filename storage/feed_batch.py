@@ -283,12 +283,13 @@ def _components(components: Any) -> dict[str, Any]:
 
 
 def _rating(primary: float, behaviour: float, components: Any) -> CandidateRating:
-    """The stored rating as the ranking reads it; evidence and give rate come from the
-    rater's components when it stored them, else the ranking's neutral defaults."""
+    """The stored rating as the ranking reads it; evidence, give rate and invitations come
+    from the rater's components when it stored them, else the ranking's neutral defaults."""
     values = _components(components)
     return CandidateRating(
         primary=float(primary),
         behaviour=float(behaviour),
         evidence=float(values.get("evidence", 0.0)),
         give_rate=float(values.get("give_rate", DEFAULT_PRIOR_LIKE_RATE)),
+        invitations=float(values.get("invitations", 0.0)),
     )
