@@ -60,6 +60,7 @@ class ChatMessage:
     message_id: int
     text: str  # the text or the caption
     protect: bool = False  # the sender protects their photos and videos (/settings)
+    photo_file_id: str = ""  # an image sent as a file, cleaned of metadata: sent instead
 
 
 class ChatRelayActor(pykka.ThreadingActor):
@@ -209,6 +210,8 @@ class ChatRelayActor(pykka.ThreadingActor):
                 if message.text
                 else t(lang, "chat.from", name=name)
             )
+            if message.photo_file_id:
+                return [replies.photo(chat_id, message.photo_file_id, caption, keyboard)]
             return [
                 cards.with_keyboard(
                     replies.copy(

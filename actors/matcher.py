@@ -259,6 +259,31 @@ class MatcherActor(pykka.ThreadingActor):
                 key=f"hidden:{reported}:{admin_id}:{len(case.reports)}",
             )
 
+    def flag_same_photo(self, user_id: int, file_id: str, twins: list[tuple[int, str]]) -> None:
+        """A photo just added is on other accounts too: each moderator gets the profiles side
+        by side (their texts, then the photos in one album). Never raises: nobody waits."""
+        try:
+            for admin_id in sorted(self._settings.admin_ids):
+                admin = self._accounts.get(admin_id)
+                if admin is None:
+                    continue
+                shown = [
+                    (photo, card)
+                    for owner, photo in [(user_id, file_id), *twins]
+                    if (card := self._matches.card(admin_id, owner)) is not None
+                ]
+                if len(shown) < 2:
+                    continue
+                self._outbox.deliver(
+                    admin_id,
+                    admin.chat_id,
+                    cards.same_photo_case(admin.chat_id, admin.language, shown),
+                    key=f"photo:{file_id}:{admin_id}",
+                )
+        except Exception:
+            self._metrics.errors.labels(self._metrics.node_id, "matcher").inc()
+            log.exception("same-photo flag failed", user_id=user_id)
+
     def comment_report(self, reporter: int, reported: int, comment: str) -> None:
         self._safety.comment_report(reporter, reported, comment)
 
@@ -310,6 +335,7 @@ class MatcherActorProxy(ActorMemberMixin, pykka.ActorProxy[MatcherActor]):
     block = proxy_method(MatcherActor.block)
     report = proxy_method(MatcherActor.report)
     comment_report = proxy_method(MatcherActor.comment_report)
+    flag_same_photo = proxy_method(MatcherActor.flag_same_photo)
     set_show_username = proxy_method(MatcherActor.set_show_username)
     next_report_case = proxy_method(MatcherActor.next_report_case)
     resolve_reports = proxy_method(MatcherActor.resolve_reports)

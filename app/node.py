@@ -164,6 +164,7 @@ class Node:
                 Verifications(self.pool),
                 settings.safety_secret.encode(),
                 self._profile_changed,
+                self._same_photo,
             ),
             ProfileActorProxy,
         )
@@ -278,6 +279,10 @@ class Node:
         tell every node (they drop what they cached of it)."""
         self.rater.recompute([user_id])
         self.events.profile_changed(user_id)
+
+    def _same_photo(self, user_id: int, file_id: str, twins: list[tuple[int, str]]) -> None:
+        """Moderators see accounts sharing a photo (the matcher sends it; nobody waits)."""
+        self.matchers.for_user(user_id).flag_same_photo(user_id, file_id, twins)
 
     def _sweep_finished(self, kind: str, outcome: SweepOutcome) -> None:
         if hasattr(self, "events"):

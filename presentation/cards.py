@@ -488,6 +488,21 @@ def report_case(
     return [case, _card_reply(chat_id, card, "", None), replies.message(chat_id, profile)]
 
 
+def same_photo_case(
+    chat_id: int, lang: str, profiles: Sequence[tuple[str, ProfileCard]]
+) -> list[Reply]:
+    """Accounts sharing a photo (two or more), for a moderator: who they are (each profile's
+    text, numbered, with its id), then the shared photo of each in one album, in that order."""
+    lines = [t(lang, "admin.same_photo_head", count=len(profiles))]
+    for number, (_, card) in enumerate(profiles, 1):
+        profile = card_caption(lang, card, verified=card.verified)
+        lines.append(
+            t(lang, "admin.same_photo_line", number=number, user_id=card.user_id, profile=profile)
+        )
+    photos = [photo for photo, _ in profiles]
+    return [replies.message(chat_id, "\n\n".join(lines)), replies.album(chat_id, photos, "")]
+
+
 def verification_case(chat_id: int, buttons: Buttons, case: Case) -> list[Reply]:
     """A verification request for a moderator: the profile's photos with the gesture asked
     for, then the video note with approve and the refusal reasons."""

@@ -12,6 +12,7 @@ from uuid import UUID
 
 from psycopg import sql
 
+from domain.images import SAME_PHOTO_DISTANCE
 from domain.onboarding import ONBOARDING_ORDER
 from domain.ranking import INVITATION_PERIOD_DAYS, INVITATIONS_PER_PERIOD
 from storage.db import Pool, Statement, autocommit, run_together
@@ -408,6 +409,7 @@ class Accounts:
         file_unique_id: str,
         content_type: str,
         size: int,
+        perceptual_hash: int | None = None,
     ) -> bool:
         """Append a photo in the first free position; False if the same file is there already
         or no position is free (both mean: nothing stored, the caller drops the object)."""
@@ -415,17 +417,40 @@ class Accounts:
             conn.execute("SELECT 1 FROM users WHERE id = %s FOR UPDATE", (user_id,))
             row = conn.execute(
                 """INSERT INTO photos (user_id, position, object_key, telegram_file_id,
-                                       file_unique_id, content_type, size_bytes)
-                   SELECT %s, free.position, %s, %s, %s, %s, %s
+                                       file_unique_id, content_type, size_bytes, perceptual_hash)
+                   SELECT %s, free.position, %s, %s, %s, %s, %s, %s
                    FROM (SELECT min(g) AS position FROM generate_series(0, 2) g
                          WHERE g NOT IN (SELECT position FROM photos WHERE user_id = %s)) free
                    WHERE free.position IS NOT NULL
                    ON CONFLICT (user_id, file_unique_id) DO NOTHING RETURNING id""",
-                (user_id, object_key, file_id, file_unique_id, content_type, size, user_id),
+                (
+                    user_id,
+                    object_key,
+                    file_id,
+                    file_unique_id,
+                    content_type,
+                    size,
+                    perceptual_hash,
+                    user_id,
+                ),
             ).fetchone()
             if row:
                 conn.execute(*_rating_dirty(user_id))
         return row is not None
+
+    def photo_twins(self, user_id: int, perceptual_hash: int) -> list[tuple[int, str]]:
+        """Other accounts' photos taken for the same one (domain.images.same_photo): each
+        owner once, with that photo's file_id. A scan of the hashes (no index serves a
+        Hamming distance), once per photo added."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                """SELECT DISTINCT ON (user_id) user_id, telegram_file_id FROM photos
+                   WHERE perceptual_hash IS NOT NULL AND user_id <> %s
+                     AND bit_count((perceptual_hash # %s)::bit(64)) <= %s
+                   ORDER BY user_id, created_at LIMIT 5""",
+                (user_id, perceptual_hash, SAME_PHOTO_DISTANCE),
+            ).fetchall()
+        return [(int(row["user_id"]), str(row["telegram_file_id"])) for row in rows]
 
     def delete_photo(self, user_id: int, photo_id: UUID) -> str | None:
         """Remove one photo and close the gap in positions; the object key to drop, if any."""

@@ -5,16 +5,20 @@ sent to many people is told to the moderators."""
 
 from __future__ import annotations
 
+import io
 import json
 
 import pytest
+from PIL import Image
 from redis import Redis
 
 from config.i18n import LANGUAGES, t
 from domain.content_checks import CHAT_WARNING_KEY, OPENER_RECIPIENTS
 from presentation.cards import REPORT_COMMENT_MAX
+from sandbox.client import SandboxClient
 from tests.e2e.pairs import pair_in
 from tests.e2e.people import People, Person
+from tests.support.images import photo_like
 from tests.support.profiles import unique_city
 from tests.support.services import Services
 
@@ -121,3 +125,29 @@ def test_the_same_opener_to_many_people_is_told_to_the_moderators(
         count=OPENER_RECIPIENTS,
         text=opener,
     )
+
+
+@pytest.mark.parametrize("language", LANGUAGES)
+def test_an_image_sent_as_a_file_reaches_the_match_without_its_metadata(
+    people: People, sandbox: SandboxClient, language: str
+) -> None:
+    """Bob sends a JPEG with GPS in its EXIF as a file: Alice gets it as a photo whose bytes
+    carry no EXIF; a file that is no image is still copied as it is."""
+    alice, bob = pair_in(people, language)
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    exif.get_ifd(0x8825).update({1: "N", 2: (55.0, 45.0, 20.9), 3: "E", 4: (37.0, 37.0, 3.0)})
+    out = io.BytesIO()
+    photo_like(7, (320, 240)).save(out, format="JPEG", exif=exif)
+    assert b"PhoneMaker" in out.getvalue()
+    alice.user.mark_read()
+    bob.user.send_document(out.getvalue(), "IMG_0042.jpg", "image/jpeg")
+    got = alice.user.wait_for_message()
+    assert got.kind == "photo" and got.caption == t(language, "chat.from", name="Bob")
+    kept = sandbox.download(got.photo[-1])
+    assert b"PhoneMaker" not in kept
+    with Image.open(io.BytesIO(kept)) as image:
+        assert not image.getexif()
+
+    bob.user.send_document(b"%PDF-1.4 notes", "notes.pdf", "application/pdf")
+    assert alice.user.wait_for_message().kind == "document"
