@@ -287,6 +287,9 @@ class MatcherActor(pykka.ThreadingActor):
     def comment_report(self, reporter: int, reported: int, comment: str) -> None:
         self._safety.comment_report(reporter, reported, comment)
 
+    def attach_messages(self, reporter: int, reported: int) -> int:
+        return self._safety.attach_messages(reporter, reported)
+
     def set_show_username(self, user_id: int, show: bool) -> None:
         self._accounts.set_show_username(user_id, show)
 
@@ -336,6 +339,7 @@ class MatcherActorProxy(ActorMemberMixin, pykka.ActorProxy[MatcherActor]):
     report = proxy_method(MatcherActor.report)
     comment_report = proxy_method(MatcherActor.comment_report)
     flag_same_photo = proxy_method(MatcherActor.flag_same_photo)
+    attach_messages = proxy_method(MatcherActor.attach_messages)
     set_show_username = proxy_method(MatcherActor.set_show_username)
     next_report_case = proxy_method(MatcherActor.next_report_case)
     resolve_reports = proxy_method(MatcherActor.resolve_reports)

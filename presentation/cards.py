@@ -330,11 +330,16 @@ def report_reasons(chat_id: int, buttons: Buttons, target: int, origin: Origin) 
     return replies.message(chat_id, t(lang, "safety.choose_reason"), keyboard)
 
 
-def ask_report_comment(chat_id: int, buttons: Buttons) -> Reply:
+def ask_report_comment(chat_id: int, buttons: Buttons, attach_from: int | None = None) -> Reply:
+    """The comment question; after a report from a chat, an offer to attach its last messages
+    (attach_from: the reported person)."""
+    keyboard = [[buttons("safety.button_no_comment", Button.REPORT_NO_COMMENT)]]
+    if attach_from is not None:
+        keyboard.insert(
+            0, [buttons("safety.button_attach", Button.REPORT_ATTACH, str(attach_from))]
+        )
     return replies.message(
-        chat_id,
-        t(buttons.language, "safety.ask_comment", limit=REPORT_COMMENT_MAX),
-        [[buttons("safety.button_no_comment", Button.REPORT_NO_COMMENT)]],
+        chat_id, t(buttons.language, "safety.ask_comment", limit=REPORT_COMMENT_MAX), keyboard
     )
 
 
@@ -474,6 +479,7 @@ def report_case(
             if report.comment
             else reason
         )
+        lines.extend(t(lang, "admin.case_message", text=text) for text in report.messages)
     keyboard = [
         [
             buttons("admin.button_ban", Button.BAN, str(card.user_id), issued_now()),

@@ -13,6 +13,10 @@ from storage import _rules as rules
 from storage._rules import Conn
 from storage.db import Pool
 
+# How many of the latest texts from a match a person keeps for a report to attach, and how long.
+RECENT_TEXTS = 10
+RECENT_TEXTS_FOR = "7 days"
+
 
 class ChatStatus(StrEnum):
     ACTIVE = "active"
@@ -135,6 +139,8 @@ class Chats:
                 )
                 if first and len(text.strip()) >= OPENER_MIN_LENGTH:
                     openers = _keep_opener(conn, sender, other, text)
+                if text:
+                    _keep_recent_text(conn, check.match_id, other, update_id, text)
         return replace(check, recorded=inserted is not None, openers=openers)
 
 
@@ -155,3 +161,23 @@ def _keep_opener(conn: Conn, sender: int, other: int, text: str) -> tuple[Opener
         (sender, other),
     ).fetchall()
     return tuple(Opener(int(row["recipient_id"]), str(row["text"])) for row in rows)
+
+
+def _keep_recent_text(
+    conn: Conn, match_id: int | None, recipient: int, update_id: int, text: str
+) -> None:
+    """Keep the text for a report the recipient may file, and only the latest few of a week."""
+    conn.execute(
+        """INSERT INTO recent_chat_texts (match_id, recipient_id, update_id, text)
+           VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+        (match_id, recipient, update_id, text),
+    )
+    conn.execute(
+        """DELETE FROM recent_chat_texts t
+           WHERE t.match_id = %(match)s AND t.recipient_id = %(recipient)s
+             AND (t.sent_at < now() - %(age)s::interval
+                  OR t.update_id NOT IN (SELECT update_id FROM recent_chat_texts
+                                         WHERE match_id = %(match)s AND recipient_id = %(recipient)s
+                                         ORDER BY sent_at DESC, update_id DESC LIMIT %(keep)s))""",
+        {"match": match_id, "recipient": recipient, "age": RECENT_TEXTS_FOR, "keep": RECENT_TEXTS},
+    )

@@ -18,6 +18,7 @@ from presentation.cards import REPORT_COMMENT_MAX
 from sandbox.client import SandboxClient
 from tests.e2e.pairs import pair_in
 from tests.e2e.people import People, Person
+from tests.e2e.test_safety import case_message
 from tests.support.images import photo_like
 from tests.support.profiles import unique_city
 from tests.support.services import Services
@@ -66,6 +67,8 @@ def test_a_suspicious_message_comes_with_a_warning_and_a_one_tap_report(
         )
         == "spam"
     )
+    # Not for a moderator to review here: /reports in later tests shows the oldest case.
+    people.sql("DELETE FROM reports WHERE reporter_id = %s", alice.id)
 
     people.sql(
         """INSERT INTO contact_consents (match_id, user_id)
@@ -151,3 +154,40 @@ def test_an_image_sent_as_a_file_reaches_the_match_without_its_metadata(
 
     bob.user.send_document(b"%PDF-1.4 notes", "notes.pdf", "application/pdf")
     assert alice.user.wait_for_message().kind == "document"
+
+
+def test_a_report_from_chat_can_attach_the_last_messages_for_the_moderator(
+    people: People, admin: Person
+) -> None:
+    """Alice reports Bob from the warning under his message and attaches their chat: the
+    moderator's case shows Bob's last texts to her; once dismissed they are deleted."""
+    alice, bob = pair_in(people, "en")
+    alice.user.mark_read()
+    bob.user.send_text("You are so pretty")
+    bob.user.send_text("Send me 50 usd for a ticket to come to you")
+    *_, warning = alice.user.wait_for_messages(3)
+    alice.user.press(t("en", "chat.button_report_scam"), message_id=warning.message_id)
+    question = alice.user.wait_for_message()
+    attach = t("en", "safety.button_attach")
+    assert attach in question.button_texts
+    alice.user.press(attach, message_id=question.message_id)
+    assert alice.user.wait_for_message().body == t("en", "safety.attached", count=2)
+    alice.user.press(t("en", "safety.button_no_comment"), message_id=question.message_id)
+    assert alice.user.wait_for_message().body == t("en", "safety.reported")
+
+    last = max((m.message_id for m in admin.user.refresh().bot_messages), default=0)
+    admin.user.send_text("/reports")
+    case = case_message(admin, bob, after=last)
+    assert (
+        "    💬 You are so pretty\n    💬 Send me 50 usd for a ticket to come to you" in case.body
+    )
+    attached = "SELECT count(*) FROM report_messages m JOIN reports r ON r.id = m.report_id " + (
+        "WHERE r.reported_id = %s"
+    )
+    assert people.value(attached, bob.id) == 2
+    admin.user.press("✅ Dismiss", message_id=case.message_id)
+    admin.user.wait_until(
+        lambda chat: any(f"about {bob.id} dismissed" in m.body for m in chat.bot_messages),
+        what="the dismissal",
+    )
+    assert people.value(attached, bob.id) == 0
