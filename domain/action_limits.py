@@ -1,7 +1,9 @@
 """Per-user limits on what one person may do in a while: send messages, like, report, upload
 photos and change their location.
 
-A limit is a count per fixed window. Within a window the first ``count`` actions go through;
+A limit is a count per window, a window starting with the first action after the last one
+ended (so a burst never straddles two windows and gets twice the count, or two "slow down"
+messages). Within a window the first ``count`` actions go through;
 the one after them is refused with one polite "slow down"; every later one in the same
 window is refused silently, so a burst is told once and never answered message by message
 (which, at Telegram's one message a second per chat, would keep the flooder's replies and
@@ -33,14 +35,6 @@ class Verdict(enum.Enum):
 class Limit:
     count: int
     window_seconds: int
-
-    def window(self, now: float) -> int:
-        """The number of the window ``now`` (Unix seconds) falls in."""
-        return int(now // self.window_seconds)
-
-    def window_end(self, now: float) -> int:
-        """When the window ``now`` falls in ends (Unix seconds): its counter may go then."""
-        return (self.window(now) + 1) * self.window_seconds
 
 
 LIMITS: dict[Action, Limit] = {

@@ -30,19 +30,6 @@ class TestVerdict:
         assert verdicts.index(Verdict.TELL) == verdicts.count(Verdict.ALLOW)
 
 
-class TestWindows:
-    def test_a_window_starts_afresh(self) -> None:
-        """The moments of one window share its number; the next window has the next."""
-        limit = Limit(5, 30)
-        assert limit.window(60.0) == limit.window(89.9) == 2
-        assert limit.window(90.0) == 3
-
-    def test_a_window_ends_where_the_next_begins(self) -> None:
-        """A window's counter can go once the window is over, not before."""
-        limit = Limit(5, 30)
-        assert limit.window_end(60.0) == limit.window_end(89.9) == 90
-
-
 @pytest.mark.parametrize("action", list(Action))
 def test_every_action_has_a_limit_and_a_message_in_every_language(action: Action) -> None:
     """Each limited action has a limit a person can live with and its own polite text."""
