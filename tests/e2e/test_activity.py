@@ -121,6 +121,7 @@ def test_cards_say_this_week_and_nothing_for_older(people: People) -> None:
     assert t("en", "activity.week") in card.body and t("en", "activity.today") not in card.body
     go_idle(people, week, timedelta(days=10))
     viewer.user.press("👎", message_id=card.message_id)
+    viewer.user.wait_for_answer()  # the pass is recorded before it is forgotten below
     with people.pool.connection() as conn:
         conn.execute("DELETE FROM interactions WHERE actor_id = %s", (viewer.id,))
         conn.execute("DELETE FROM feed_passes WHERE viewer_id = %s", (viewer.id,))
