@@ -11,8 +11,8 @@ and everyone else on the shard would wait behind them. The user's further messag
 here, in order and still unacknowledged, and handed on one by one as the earlier ones are
 acknowledged; the broker's prefetch is several times the handling slots so parked messages
 leave room for other users' messages to arrive. A parked message is never lost: the broker
-gives it out again if this connection dies, and a released shard is reported drained only
-once its parked messages, too, were handled and acknowledged.
+gives it out again if this connection dies, and a shard given up hands its parked messages
+back to the queue, in their places, for the next owner.
 """
 
 from __future__ import annotations
@@ -186,6 +186,7 @@ class ShardConsumer(BrokerThread):
             elif kind == "drop":
                 self._wanted.pop(request[1], None)
                 self._cancel(request[1])
+                self._give_back_parked(request[1])
                 self._draining.pop(request[1], None)
 
     def _subscribe(self, shard: int) -> None:
@@ -215,11 +216,36 @@ class ShardConsumer(BrokerThread):
     def _release(self, shard: int, drained: Callable[[], None]) -> None:
         self._wanted.pop(shard, None)
         self._cancel(shard)
+        self._give_back_parked(shard)
         if self._by_shard.get(shard):
             self._draining[shard] = drained
         else:
             self._by_shard.pop(shard, None)
             drained()
+
+    def _give_back_parked(self, shard: int) -> None:
+        """A shard given up returns its parked messages to the queue, where they keep their
+        place: the next owner consumes only once this node reported the shard drained, that
+        is after the messages in handling here, so the users' order holds, and a handover
+        waits for a few messages per user instead of a whole flood."""
+        returned: list[int] = []
+        for user_id, turn in list(self._turns.items()):
+            if not turn.parked or self._in_hand[turn.parked[0][0]].shard != shard:
+                continue
+            returned.extend(tag for tag, _ in turn.parked)
+            turn.parked.clear()
+            if turn.in_flight <= 0:
+                del self._turns[user_id]
+        for tag in reversed(returned):
+            in_hand = self._in_hand.pop(tag)
+            self._by_shard.get(shard, set()).discard(tag)
+            try:
+                in_hand.message.reject(requeue=True)
+            except Exception as error:
+                # The connection is going: the broker gives the message out again anyway.
+                log.warning("a parked message not given back", shard=shard, error=str(error))
+        if returned:
+            log.info("parked messages given back", shard=shard, count=len(returned))
 
     def _on_message(self, shard: int, message: Message) -> None:
         headers = dict(message.headers or {})

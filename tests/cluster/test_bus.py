@@ -142,11 +142,11 @@ class TestSingleActiveConsumer:
         held[2].done()
         assert drained.wait(5)
 
-    def test_releasing_waits_for_the_parked_messages_too(
+    def test_releasing_gives_the_parked_messages_back_in_order(
         self, amqp_url: str, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]
     ) -> None:
-        """Messages of a user parked behind their earlier ones are handled after the release
-        in order, and the shard is drained only once the last of them is acknowledged."""
+        """A released shard waits only for the messages in handling; a user's messages parked
+        behind them go back to the queue and the next owner handles them, in order."""
         held: list[Delivery] = []
         recorder = Recorder("parking", act=held.append)
         bus, consumer, _ = node_parts("parking", recorder)
@@ -159,14 +159,17 @@ class TestSingleActiveConsumer:
         assert len(held) == USER_IN_FLIGHT and consumer.parked == 2
         drained = threading.Event()
         consumer.release(1, drained.set)
-        for n in range(count - 1):
-            held[n].done()
-            wanted = min(n + 1 + USER_IN_FLIGHT, count)
-            eventually(lambda: len(held) >= wanted, what="the next parked message")  # noqa: B023 (waited on before the loop goes on)
-        assert recorder.seen == list(range(1, count + 1))
-        assert not drained.wait(0.3), "drained with a parked message still in hand"
+        eventually(lambda: consumer.in_flight == USER_IN_FLIGHT, what="the parked given back")
+        for delivery in held[:-1]:
+            delivery.done()
+        assert not drained.wait(0.3), "drained with a message still in handling"
         held[-1].done()
         assert drained.wait(5)
+        assert recorder.seen == list(range(1, USER_IN_FLIGHT + 1))
+        successor = Recorder("successor")
+        _, next_owner, _ = node_parts("successor", successor)
+        next_owner.consume(1, "successor|1")
+        eventually(successor.saw([USER_IN_FLIGHT + 1, count]), what="the parked ones, in order")
 
 
 class TestFairness:
