@@ -323,6 +323,13 @@ CREATE TABLE IF NOT EXISTS location_changes (
 ALTER TABLE photos ADD COLUMN IF NOT EXISTS perceptual_hash bigint;
 CREATE INDEX IF NOT EXISTS photos_perceptual_hash_idx ON photos (perceptual_hash);
 
+-- The key of a live account's safety records (domain.safety_keys.safety_key of users.id), set at
+-- registration and gone with the row: it links the safety_* tables to the accounts they concern
+-- now, so a returning Telegram id gets its blocks, ban and open reports back (storage.accounts).
+ALTER TABLE users ADD COLUMN IF NOT EXISTS safety_key bytea
+    CHECK (octet_length(safety_key) = 32);
+CREATE UNIQUE INDEX IF NOT EXISTS users_safety_key_idx ON users (safety_key);
+CREATE INDEX IF NOT EXISTS safety_open_reports_reporter_idx ON safety_open_reports (reporter_key);
 -- == Issue 14, part A: profile video, 💌 likes with voice or video, the verified badge ===
 -- One video of up to 15 s per profile, kept like photos: bytes in the private bucket under a
 -- random key, Telegram's file_id (always a video's: a video note is re-uploaded as one) reused

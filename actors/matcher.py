@@ -42,13 +42,11 @@ LIKE_NOTICE_SWEEP_SECONDS = 2.0
 class MatcherSettings:
     daily_like_limit: int = 100
     like_notice_minutes: int = 10
-    reports_to_hide: int = 3
+    admin_ids: frozenset[int] = frozenset()  # told at once of every hide by reports
 
     @classmethod
     def of(cls, settings: Settings) -> MatcherSettings:
-        return cls(
-            settings.daily_like_limit, settings.like_notice_minutes, settings.reports_to_hide
-        )
+        return cls(settings.daily_like_limit, settings.like_notice_minutes, settings.admin_ids)
 
 
 def viewer_of(account: Account) -> Viewer:
@@ -222,13 +220,36 @@ class MatcherActor(pykka.ThreadingActor):
         return done
 
     def report(self, reporter: int, reported: int, reason: str) -> bool:
-        done = self._safety.report(
-            reporter, reported, reason, reports_to_hide=self._settings.reports_to_hide
-        )
-        if done:
+        outcome = self._safety.report(reporter, reported, reason)
+        if outcome.recorded:
             self._count("reported")
             log.info("report", user_id=reporter, target=reported, reason=reason, action="reported")
-        return done
+        if outcome.hidden_now:
+            log.info("hidden by reports", user_id=reporter, target=reported, action="auto_hidden")
+            self._tell_moderators(reported)
+        return outcome.recorded
+
+    def _tell_moderators(self, reported: int) -> None:
+        """Every hide by reports goes to the moderators at once, as the case /reports shows."""
+        for admin_id in sorted(self._settings.admin_ids):
+            admin = self._accounts.get(admin_id)
+            case = self._safety.case_of(admin_id, reported)
+            if admin is None or case is None:
+                continue  # a moderator who never talked to the bot cannot be written to
+            buttons = Buttons(self._signer, admin_id, admin.language)
+            self._outbox.deliver(
+                admin_id,
+                admin.chat_id,
+                cards.report_case(
+                    admin.chat_id,
+                    buttons,
+                    case.card,
+                    case.reports,
+                    case.hidden,
+                    case.weight,
+                ),
+                key=f"hidden:{reported}:{admin_id}:{len(case.reports)}",
+            )
 
     def comment_report(self, reporter: int, reported: int, comment: str) -> None:
         self._safety.comment_report(reporter, reported, comment)
@@ -253,7 +274,7 @@ class MatcherActor(pykka.ThreadingActor):
         return done
 
     def set_banned(self, moderator_id: int, user_id: int, banned: bool) -> bool:
-        done = self._safety.set_banned(user_id, banned)
+        done = self._safety.set_banned(user_id, banned, moderator_id)
         if done:
             log.info(
                 "ban changed",

@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import math
 from collections.abc import Callable
+from datetime import UTC, datetime, timedelta
 from uuid import UUID
 
 import pykka
@@ -10,7 +12,17 @@ import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
 from bot_api.gateway import FileTooLarge, TelegramGateway
+from domain.images import clean_jpeg
+from domain.location_privacy import (
+    LOCATION_CHANGE_WINDOW,
+    LOCATION_CHANGES_PER_DAY,
+    StoredLocation,
+    location_change_allowed,
+    next_location_change_at,
+    private_location,
+)
 from domain.media import MEDIA_MAX_BYTES, PROFILE_VIDEO_KINDS, check_media, sniff_video_type
+from domain.safety_keys import safety_key
 from domain.validation import (
     MAX_PHOTOS,
     PHOTO_MAX_BYTES,
@@ -32,21 +44,27 @@ class ProfileActor(pykka.ThreadingActor):
         photos: PhotoStore,
         telegram: TelegramGateway,
         verifications: Verifications,
+        secret: bytes,
         on_changed: Callable[[int], None] | None = None,
     ) -> None:
-        """on_changed(user_id) is told of every change to what a profile shows (the rater
-        re-rates it); it must not block."""
+        """secret places shared locations (domain.location_privacy) and keys the safety
+        records of an account (domain.safety_keys); on_changed(user_id) is
+        told of every change to what a profile shows (the rater re-rates it); it must not
+        block."""
         super().__init__()
         self._accounts = accounts
         self._verifications = verifications
         self._photos = photos
         self._telegram = telegram
+        self._secret = secret
         self._on_changed = on_changed or (lambda _user_id: None)
 
     def register(
         self, user_id: int, chat_id: int, language: str, username: str | None
     ) -> tuple[Account, bool]:
-        account, created = self._accounts.register(user_id, chat_id, language, username)
+        account, created = self._accounts.register(
+            user_id, chat_id, language, username, safety_key(user_id, self._secret)
+        )
         if created:
             log.info("user registered", user_id=user_id, action="registered", language=language)
         return account, created
@@ -75,6 +93,20 @@ class ProfileActor(pykka.ThreadingActor):
         if step is None:
             log.info("profile completed", user_id=user_id, action="profile_completed")
         return account
+
+    def place(self, user_id: int, latitude: float, longitude: float) -> StoredLocation:
+        """The point to store for a location the user shares, counted against the daily limit
+        on location changes; raises Invalid (with when a change is allowed again) beyond it."""
+        now = datetime.now(UTC)
+        earlier = self._accounts.location_changes(user_id, now - LOCATION_CHANGE_WINDOW)
+        if not location_change_allowed(earlier, now):
+            allowed_at = next_location_change_at(earlier, now) or now
+            hours = max(1, math.ceil((allowed_at - now) / timedelta(hours=1)))
+            raise Invalid(
+                "errors.location_limit", {"limit": LOCATION_CHANGES_PER_DAY, "hours": hours}
+            )
+        self._accounts.record_location_change(user_id, now, now - LOCATION_CHANGE_WINDOW)
+        return private_location(latitude, longitude, user_id=user_id, secret=self._secret)
 
     def set_paused(self, user_id: int, paused: bool) -> None:
         self._accounts.set_paused(user_id, paused)
@@ -127,6 +159,13 @@ class ProfileActor(pykka.ThreadingActor):
         if content_type is None:
             raise Invalid("errors.photo_not_image")
         validate_photo_upload(content_type, len(data), photos_owned)
+        # Only the pixels are kept: EXIF (GPS included), XMP, IPTC and ICC data go, here and in
+        # what a file sent as a document is uploaded to Telegram as.
+        try:
+            data, content_type = clean_jpeg(data), "image/jpeg"
+        except Exception as error:
+            log.warning("photo not decodable", user_id=user_id, error=str(error))
+            raise Invalid("errors.photo_not_image") from None
         if as_document_in is not None:
             try:
                 file_id = self._telegram.photo_file_id(as_document_in, data)
@@ -266,6 +305,7 @@ class ProfileActorProxy(ActorMemberMixin, pykka.ActorProxy[ProfileActor]):
     touch = proxy_method(ProfileActor.touch)
     set_language = proxy_method(ProfileActor.set_language)
     save = proxy_method(ProfileActor.save)
+    place = proxy_method(ProfileActor.place)
     set_paused = proxy_method(ProfileActor.set_paused)
     set_inactive = proxy_method(ProfileActor.set_inactive)
     set_protect_media = proxy_method(ProfileActor.set_protect_media)

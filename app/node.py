@@ -159,7 +159,12 @@ class Node:
             "profile",
             settings.session_actors,
             lambda: ProfileActor.start(
-                accounts, self.photos, gateway, Verifications(self.pool), self._profile_changed
+                accounts,
+                self.photos,
+                gateway,
+                Verifications(self.pool),
+                settings.safety_secret.encode(),
+                self._profile_changed,
             ),
             ProfileActorProxy,
         )
@@ -232,7 +237,7 @@ class Node:
             await web.SockSite(self._http, self._metrics_socket).start()
             self.metrics_port = int(self._metrics_socket.getsockname()[1])
         else:
-            site = web.TCPSite(self._http, "0.0.0.0", settings.metrics_port)
+            site = web.TCPSite(self._http, settings.metrics_host, settings.metrics_port)
             await site.start()
             self.metrics_port = bound_port(site)
         self.ready = True

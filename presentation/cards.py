@@ -19,8 +19,10 @@ from config.i18n import t
 from domain.activity import recent_activity
 from domain.discovery import LikeMedia, MatchSummary, Party, ProfileCard, ReportLine
 from domain.geo import distance_km
+from domain.reports import HIDE_WEIGHT, MIN_CREDIBLE_REPORTERS, HideDecision
 from domain.verification import REFUSAL_REASONS
 from presentation.buttons import Button
+from presentation.callbacks import issued_now
 from presentation.screens import Buttons, card_caption
 from storage.verifications import Case
 
@@ -308,7 +310,7 @@ def confirm(
         t(lang, question_key, name=name),
         [
             [
-                buttons("safety.button_yes", action, str(other_id), "y"),
+                buttons("safety.button_yes", action, str(other_id), "y", issued_now()),
                 buttons("safety.button_no", Button.MATCHES),
             ]
         ],
@@ -441,11 +443,28 @@ def radius_choices(chat_id: int, buttons: Buttons, current_km: int) -> Reply:
 
 
 def report_case(
-    chat_id: int, buttons: Buttons, card: ProfileCard, reports: Sequence[ReportLine], hidden: bool
-) -> Reply:
-    """A reported profile for a moderator: the card, every open report, ban or dismiss."""
+    chat_id: int,
+    buttons: Buttons,
+    card: ProfileCard,
+    reports: Sequence[ReportLine],
+    hidden: bool,
+    weight: HideDecision,
+) -> list[Reply]:
+    """A reported profile for a moderator: first the case (every open report, the weights,
+    ban or dismiss), then the profile as others see it. Two messages, so that a long "about"
+    never pushes the reasons past a caption's limit, and the card is never cut either."""
     lang = buttons.language
-    lines = [t(lang, "admin.case_head", user_id=card.user_id, count=len(reports))]
+    lines = [
+        t(lang, "admin.case_head", user_id=card.user_id, count=len(reports)),
+        t(
+            lang,
+            "admin.case_weight",
+            weight=f"{weight.total_weight:.2f}",
+            credible=weight.credible_reporters,
+            needed=HIDE_WEIGHT,
+            needed_credible=MIN_CREDIBLE_REPORTERS,
+        ),
+    ]
     if hidden:
         lines.append(t(lang, "admin.case_hidden"))
     for report in reports:
@@ -457,13 +476,16 @@ def report_case(
         )
     keyboard = [
         [
-            buttons("admin.button_ban", Button.BAN, str(card.user_id)),
+            buttons("admin.button_ban", Button.BAN, str(card.user_id), issued_now()),
             buttons("admin.button_dismiss", Button.DISMISS, str(card.user_id)),
         ]
     ]
-    return _card_reply(
-        chat_id, card, card_caption(lang, card, None, lines, verified=card.verified), keyboard
-    )
+    case = replies.message(chat_id, "\n".join(lines), keyboard)
+    profile = card_caption(lang, card, verified=card.verified)
+    has_media = bool(card.photo_file_id or card.video_file_id)
+    if not has_media or len(profile) <= replies.CAPTION_MAX:
+        return [case, _card_reply(chat_id, card, profile, None)]
+    return [case, _card_reply(chat_id, card, "", None), replies.message(chat_id, profile)]
 
 
 def verification_case(chat_id: int, buttons: Buttons, case: Case) -> list[Reply]:

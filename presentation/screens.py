@@ -9,11 +9,12 @@ from bot_api import replies
 from bot_api.replies import Keyboard, Reply
 from config.i18n import t
 from domain.interests import INTERESTS, MAX_INTERESTS
+from domain.location_privacy import distance_step
 from domain.media import MEDIA_MAX_SECONDS
 from domain.onboarding import Step
 from domain.validation import ABOUT_MAX, MAX_PHOTOS, default_age_range
 from presentation.buttons import Button
-from presentation.callbacks import CallbackSigner
+from presentation.callbacks import CallbackSigner, issued_now
 
 
 class CardData(Protocol):
@@ -63,7 +64,10 @@ def card_caption(
     """ "Name, age, city — about" and the interests, as every card shows it; ✅ after the
     name of a verified person."""
     if distance_km is not None:
-        place = t(language, "profile.distance", km=max(1, round(distance_km)))
+        # Coarse steps between stored (displaced) points: never an exact distance
+        # (domain.location_privacy).
+        step = distance_step(distance_km)
+        place = t(language, step.key, km=step.km)
     else:
         place = card.city or t(language, "profile.location_shared")
     name = t(language, "verify.badge", name=card.name) if verified else card.name
@@ -288,7 +292,7 @@ def delete_confirmation(chat_id: int, buttons: Buttons) -> Reply:
         t(buttons.language, "profile.delete_confirm"),
         [
             [
-                buttons("buttons.delete_yes", Button.DELETE_ACCOUNT, "yes"),
+                buttons("buttons.delete_yes", Button.DELETE_ACCOUNT, "yes", issued_now()),
                 buttons("buttons.delete_no", Button.DELETE_ACCOUNT, "no"),
             ]
         ],

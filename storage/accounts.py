@@ -15,6 +15,7 @@ from psycopg import sql
 from domain.onboarding import ONBOARDING_ORDER
 from domain.ranking import INVITATION_PERIOD_DAYS, INVITATIONS_PER_PERIOD
 from storage.db import Pool, Statement, autocommit, run_together
+from storage.safety import hide_if_credible
 
 # Columns of profiles a user may set, one step at a time or when editing.
 PROFILE_FIELDS = frozenset(
@@ -240,6 +241,31 @@ def _complete(rows: list[Any]) -> bool:
     return bool(rows and rows[0]["complete"])
 
 
+# What a new account inherits from the safety records of its key (schema.sql: safety_*), the
+# other side of each record found through users.safety_key; hiding by the inherited reports is
+# decided again as for a new report.
+_INHERITED = (
+    """INSERT INTO blocks (blocker_id, blocked_id)
+       SELECT %(user)s, u.id FROM safety_blocks b JOIN users u ON u.safety_key = b.blocked_key
+       WHERE b.blocker_key = %(key)s AND u.id <> %(user)s ON CONFLICT DO NOTHING""",
+    """INSERT INTO blocks (blocker_id, blocked_id)
+       SELECT u.id, %(user)s FROM safety_blocks b JOIN users u ON u.safety_key = b.blocker_key
+       WHERE b.blocked_key = %(key)s AND u.id <> %(user)s ON CONFLICT DO NOTHING""",
+    """UPDATE users SET is_banned = true WHERE id = %(user)s AND EXISTS (
+           SELECT 1 FROM safety_bans WHERE subject_key = %(key)s AND lifted_at IS NULL)""",
+    """INSERT INTO reports (reporter_id, reported_id, reason, created_at)
+       SELECT u.id, %(user)s, r.reason, r.created_at
+       FROM safety_open_reports r JOIN users u ON u.safety_key = r.reporter_key
+       WHERE r.reported_key = %(key)s AND u.id <> %(user)s
+       ON CONFLICT ON CONSTRAINT reports_once_per_reporter DO NOTHING""",
+    """INSERT INTO reports (reporter_id, reported_id, reason, created_at)
+       SELECT %(user)s, u.id, r.reason, r.created_at
+       FROM safety_open_reports r JOIN users u ON u.safety_key = r.reported_key
+       WHERE r.reporter_key = %(key)s AND u.id <> %(user)s
+       ON CONFLICT ON CONSTRAINT reports_once_per_reporter DO NOTHING""",
+)
+
+
 class Accounts:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -249,18 +275,31 @@ class Accounts:
             return _fetch(conn, user_id)
 
     def register(
-        self, user_id: int, chat_id: int, language: str, username: str | None
+        self,
+        user_id: int,
+        chat_id: int,
+        language: str,
+        username: str | None,
+        safety_key: bytes | None = None,
     ) -> tuple[Account, bool]:
-        """The user's account, created on first contact; True when it was just created."""
+        """The user's account, created on first contact; True when it was just created.
+        With its safety key (domain.safety_keys), a new account inherits in the same
+        transaction what outlived an earlier account of the same Telegram id: blocks in both
+        directions, a ban, open reports by and against it."""
         with self._pool.connection() as conn:
             inserted = conn.execute(
-                """INSERT INTO users (id, chat_id, language, username, onboarding_step)
-                   VALUES (%s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id""",
-                (user_id, chat_id, language, username, ONBOARDING_ORDER[0].value),
+                """INSERT INTO users (id, chat_id, language, username, onboarding_step,
+                                      safety_key)
+                   VALUES (%s, %s, %s, %s, %s, %s) ON CONFLICT (id) DO NOTHING RETURNING id""",
+                (user_id, chat_id, language, username, ONBOARDING_ORDER[0].value, safety_key),
             ).fetchone()
             if inserted:
                 conn.execute("INSERT INTO profiles (user_id) VALUES (%s)", (user_id,))
                 conn.execute("INSERT INTO ratings (user_id) VALUES (%s)", (user_id,))
+                if safety_key is not None:
+                    for statement in _INHERITED:
+                        conn.execute(statement, {"user": user_id, "key": safety_key})
+                    hide_if_credible(conn, user_id)
             account = _fetch(conn, user_id)
         assert account is not None
         return account, inserted is not None
@@ -304,6 +343,30 @@ class Accounts:
             raise LookupError(f"account {user_id} vanished while saving")
         shown = step is None or bool(values and _complete(results[1]))
         return _account(results[-1][0]), shown
+
+    def location_changes(self, user_id: int, since: datetime) -> list[datetime]:
+        """When the user's location changed after ``since`` (for the daily limit)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                """SELECT changed_at FROM location_changes
+                   WHERE user_id = %s AND changed_at > %s""",
+                (user_id, since),
+            ).fetchall()
+        return [row["changed_at"] for row in rows]
+
+    def record_location_change(self, user_id: int, at: datetime, forget_before: datetime) -> None:
+        """Count a location change; the user's changes before ``forget_before`` are no longer
+        needed by the limit and go (so the table holds at most a day per user)."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                "DELETE FROM location_changes WHERE user_id = %s AND changed_at < %s",
+                (user_id, forget_before),
+            )
+            conn.execute(
+                """INSERT INTO location_changes (user_id, changed_at) VALUES (%s, %s)
+                   ON CONFLICT DO NOTHING""",
+                (user_id, at),
+            )
 
     def set_paused(self, user_id: int, paused: bool) -> None:
         self._update_user(user_id, is_paused=paused)
@@ -414,6 +477,15 @@ class Accounts:
                 {"user": user_id},
             ).fetchall()
             conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
+            # Others' feed passes may hold the id among their next candidates or as their keyset
+            # cursor: it goes too (a scan of feed_passes, for a deletion). A pass whose cursor
+            # it was starts again; what its viewer saw stays out by their interactions.
+            conn.execute("DELETE FROM feed_passes WHERE after_id = %s", (user_id,))
+            conn.execute(
+                """UPDATE feed_passes SET queue = array_remove(queue, %(user)s)
+                   WHERE queue @> ARRAY[%(user)s]::bigint[]""",
+                {"user": user_id},
+            )
         return [str(row["object_key"]) for row in rows]
 
     def set_video(

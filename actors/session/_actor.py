@@ -166,6 +166,9 @@ class SessionActor(pykka.ThreadingActor):
             if code is not None:
                 ask(profile.accept_invitation(incoming.user_id, code))
             ctx = self._context(incoming, account)
+            if account.is_banned:  # a ban outlives the account (storage.accounts.register)
+                ctx.say("common.banned")
+                return ctx.out
             if incoming.kind is Kind.COMMAND and incoming.command in FIRST_CONTACT_COMMANDS:
                 self._on_command(ctx)
             self._onboarding.welcome(ctx)

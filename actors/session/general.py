@@ -22,6 +22,10 @@ class General:
         text = help_text(self._services.commands, ctx.language)
         ctx.send(replies.message(ctx.chat_id, text))
 
+    @command("privacy", rank=90)
+    def privacy(self, ctx: Context) -> None:
+        ctx.say("privacy.text")
+
     @command("invite", rank=65)
     def invite(self, ctx: Context) -> None:
         services = self._services

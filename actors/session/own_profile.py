@@ -13,6 +13,7 @@ from domain.onboarding import Conversation, Flow, Step
 from domain.validation import MAX_PHOTOS, Invalid
 from presentation import screens
 from presentation.buttons import Button
+from presentation.callbacks import still_valid
 
 
 class OwnProfile:
@@ -169,6 +170,9 @@ class OwnProfile:
         services = self._services
         choice = args[0] if args else ""
         if choice == "ask":
+            ctx.send(screens.delete_confirmation(ctx.chat_id, ctx.buttons))
+        elif choice == "yes" and not (len(args) > 1 and still_valid(args[1])):
+            ctx.say("common.confirmation_expired")
             ctx.send(screens.delete_confirmation(ctx.chat_id, ctx.buttons))
         elif choice == "yes":
             services.ask(services.profile(ctx.user_id).delete_account(ctx.user_id))

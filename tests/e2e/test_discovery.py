@@ -173,17 +173,18 @@ def test_viewer_never_sees_themselves(people: People) -> None:
 
 
 def test_distance_rule_when_both_shared_a_location(people: People) -> None:
-    """With coordinates, someone 5 km away is shown with the distance; someone 600 km away
+    """With coordinates, someone 5.5 km away is shown with the distance in its coarse step
+    (domain.location_privacy); someone 600 km away
     (beyond the widest radius, 500 km, though inside its bounding square) is not, and
     someone who gave only a city is not either."""
     spot = unique_spot()
     viewer = people.join("Viewer", gender="m", seeking="f", location=spot)
-    people.join("Near", location=north_of(spot, 5))
+    people.join("Near", location=north_of(spot, 5.5))
     people.join("Corner", location=north_east_of(spot, 600))
     people.join("Cityonly", city=unique_city())
     card = browse(viewer.user)
     assert card is not None and card_name(card) == "Near"
-    assert "📍 5 km" in card.body
+    assert "📍 ~5 km" in card.body
     assert decide(viewer.user, card, "👎") is None
 
 
