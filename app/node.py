@@ -51,6 +51,7 @@ from observability.metrics import Metrics
 from presentation.callbacks import CallbackSigner
 from storage import db, state
 from storage.accounts import Accounts
+from storage.action_limits import ActionCounters
 from storage.chats import Chats
 from storage.feed import Feed
 from storage.journal import ReplyJournal
@@ -226,6 +227,7 @@ class Node:
             admin_ids=settings.admin_ids,
             discovery=DiscoveryDeps(self.matchers, self.relays, settings.daily_like_limit),
             stats=Stats(self.pool),
+            limits=ActionCounters(self.redis, keys),
             bot_username=self.bot.username,
         )
         self.sessions: ActorPool[SessionActorProxy] = ActorPool(

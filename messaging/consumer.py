@@ -3,6 +3,16 @@ gives it (cluster.coordinator), hands each message to a callback as a Delivery
 (actors.delivery) and acknowledges it when the delivery's done() comes back from whatever
 thread finished the work. A shard is given up by cancelling its consumer and reporting
 "drained" once its last message in hand is acked.
+
+Fairness: one user holds at most USER_IN_FLIGHT messages in handling at a time. A message
+is acknowledged only after its replies are sent, at about one a second per chat, so without
+this someone sending 50 messages at once would hold most of the shard's slots for a minute
+and everyone else on the shard would wait behind them. The user's further messages are parked
+here, in order and still unacknowledged, and handed on one by one as the earlier ones are
+acknowledged; the broker's prefetch is several times the handling slots so parked messages
+leave room for other users' messages to arrive. A parked message is never lost: the broker
+gives it out again if this connection dies, and a shard given up hands its parked messages
+back to the queue, in their places, for the next owner.
 """
 
 from __future__ import annotations
@@ -10,9 +20,10 @@ from __future__ import annotations
 import contextlib
 import queue
 import time
+from collections import deque
 from collections.abc import Callable
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 import orjson
@@ -28,7 +39,17 @@ from observability.metrics import Metrics
 
 log = structlog.get_logger(__name__)
 
-PREFETCH_PER_SHARD = 64
+# Messages one user may have in handling at once; the rest of theirs wait parked, in order.
+# More than one lets a user's next update be handled while the previous reply is on its way.
+USER_IN_FLIGHT = 4
+# Handling slots a shard's users share: in practice, how many messages of a shard are worked
+# on at once.
+HANDLING_SLOTS_PER_SHARD = 64
+# Unacknowledged messages the broker gives a shard's consumer: the handling slots and room for
+# parked ones, so that a user's parked flood leaves other users' messages arriving. Parked
+# messages wait about a second each behind their chat's pacing (and much less once the
+# action limits answer a flood with silence), far from the broker's consumer timeout.
+PREFETCH_PER_SHARD = 4 * HANDLING_SLOTS_PER_SHARD
 DEPTH_SAMPLE_SECONDS = 5.0
 # A message delivered this many times without being acknowledged (its handling killed the
 # node each time, or never finished) goes to the dead letters instead of being handled again.
@@ -39,6 +60,16 @@ MAX_DELIVERIES = 5
 class _InHand:
     shard: int
     message: Message
+    user_id: int | None = None  # whose turn it takes (None: handled outside any turn)
+    handled: bool = True  # handed to the handler (a parked message is not, yet)
+
+
+@dataclass
+class _UserTurn:
+    """A user's messages in handling, and those parked behind them in arrival order."""
+
+    in_flight: int = 0
+    parked: deque[tuple[int, Delivery]] = field(default_factory=deque)
 
 
 class ShardConsumer(BrokerThread):
@@ -63,6 +94,7 @@ class ShardConsumer(BrokerThread):
         self._consumers: dict[int, Consumer] = {}
         self._in_hand: dict[int, _InHand] = {}  # delivery tag → message
         self._by_shard: dict[int, set[int]] = {}
+        self._turns: dict[int, _UserTurn] = {}  # user → their handling and parked messages
         self._draining: dict[int, Callable[[], None]] = {}
         self._generation = 0
         self._channel: Any = None
@@ -86,6 +118,10 @@ class ShardConsumer(BrokerThread):
     @property
     def in_flight(self) -> int:
         return len(self._in_hand)
+
+    @property
+    def parked(self) -> int:
+        return sum(1 for in_hand in self._in_hand.values() if not in_hand.handled)
 
     @property
     def shards(self) -> frozenset[int]:
@@ -123,6 +159,7 @@ class ShardConsumer(BrokerThread):
         self._generation += 1
         self._in_hand.clear()
         self._by_shard.clear()
+        self._turns.clear()
         self._consumers.clear()
         self._channel = None
         for shard, drained in list(self._draining.items()):
@@ -149,6 +186,7 @@ class ShardConsumer(BrokerThread):
             elif kind == "drop":
                 self._wanted.pop(request[1], None)
                 self._cancel(request[1])
+                self._give_back_parked(request[1])
                 self._draining.pop(request[1], None)
 
     def _subscribe(self, shard: int) -> None:
@@ -178,11 +216,36 @@ class ShardConsumer(BrokerThread):
     def _release(self, shard: int, drained: Callable[[], None]) -> None:
         self._wanted.pop(shard, None)
         self._cancel(shard)
+        self._give_back_parked(shard)
         if self._by_shard.get(shard):
             self._draining[shard] = drained
         else:
             self._by_shard.pop(shard, None)
             drained()
+
+    def _give_back_parked(self, shard: int) -> None:
+        """A shard given up returns its parked messages to the queue, where they keep their
+        place: the next owner consumes only once this node reported the shard drained, that
+        is after the messages in handling here, so the users' order holds, and a handover
+        waits for a few messages per user instead of a whole flood."""
+        returned: list[int] = []
+        for user_id, turn in list(self._turns.items()):
+            if not turn.parked or self._in_hand[turn.parked[0][0]].shard != shard:
+                continue
+            returned.extend(tag for tag, _ in turn.parked)
+            turn.parked.clear()
+            if turn.in_flight <= 0:
+                del self._turns[user_id]
+        for tag in reversed(returned):
+            in_hand = self._in_hand.pop(tag)
+            self._by_shard.get(shard, set()).discard(tag)
+            try:
+                in_hand.message.reject(requeue=True)
+            except Exception as error:
+                # The connection is going: the broker gives the message out again anyway.
+                log.warning("a parked message not given back", shard=shard, error=str(error))
+        if returned:
+            log.info("parked messages given back", shard=shard, count=len(returned))
 
     def _on_message(self, shard: int, message: Message) -> None:
         headers = dict(message.headers or {})
@@ -196,7 +259,8 @@ class ShardConsumer(BrokerThread):
             self._undecodable(shard, message, error)
             return
         tag = int(message.delivery_tag)
-        self._in_hand[tag] = _InHand(shard, message)
+        in_hand = _InHand(shard, message)
+        self._in_hand[tag] = in_hand
         self._by_shard.setdefault(shard, set()).add(tag)
         redelivered = bool(message.delivery_info.get("redelivered"))
         generation = self._generation
@@ -228,14 +292,39 @@ class ShardConsumer(BrokerThread):
                     self._generation, tag, f"delivered {count} times without being acknowledged"
                 )
                 return
+        turn = self._turns.setdefault(user_id, _UserTurn())
+        in_hand.user_id = user_id
+        if turn.in_flight < USER_IN_FLIGHT:
+            turn.in_flight += 1
+            self._hand_over(shard, delivery)
+        else:
+            in_hand.handled = False
+            turn.parked.append((tag, delivery))
+
+    def _hand_over(self, shard: int, delivery: Delivery) -> None:
         try:
             self._handle(delivery)
         except Exception:
             log.exception(
                 "could not hand a message over; it stays unacknowledged",
                 shard=shard,
-                user_id=user_id,
+                user_id=delivery.user_id,
             )
+
+    def _next_turn(self, user_id: int) -> None:
+        """A message of the user's was acknowledged: their next parked one goes in."""
+        turn = self._turns.get(user_id)
+        if turn is None:
+            return
+        turn.in_flight -= 1
+        if turn.parked:
+            tag, delivery = turn.parked.popleft()
+            turn.in_flight += 1
+            in_hand = self._in_hand[tag]
+            in_hand.handled = True
+            self._hand_over(in_hand.shard, delivery)
+        elif turn.in_flight <= 0:
+            del self._turns[user_id]
 
     def _undecodable(self, shard: int, message: Message, error: Exception) -> None:
         log.error("undecodable message dead-lettered", shard=shard, error=str(error))
@@ -251,6 +340,8 @@ class ShardConsumer(BrokerThread):
         if in_hand is None:
             return
         in_hand.message.ack()
+        if in_hand.user_id is not None:
+            self._next_turn(in_hand.user_id)
         tags = self._by_shard.get(in_hand.shard)
         if tags is not None:
             tags.discard(tag)

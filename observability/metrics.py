@@ -24,6 +24,9 @@ class Metrics:
         )
         self.api_429 = counter("bot_api_429_total", "Bot API answers 429 Too Many Requests")
         self.user_actions = counter("bot_user_actions_total", "User actions", "action")
+        self.limited = counter(
+            "bot_actions_limited_total", "Actions refused by a per-user limit", "action"
+        )
         self.handler_seconds = Histogram(
             "bot_handler_seconds",
             "From taking an update off the queue to its replies sent",

@@ -35,7 +35,9 @@ from bot_api import replies
 from bot_api.incoming import Incoming, Kind, parse_update
 from bot_api.replies import Reply
 from config.i18n import language_for, t
-from domain.onboarding import Flow
+from domain.action_limits import Action, Verdict
+from domain.onboarding import Flow, Step
+from presentation.buttons import Button
 from presentation.cards import INVITE_PREFIX
 from presentation.screens import Buttons
 from storage.accounts import Account
@@ -47,6 +49,16 @@ HANDLE_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.05
 # Commands a first message may be, answered before the welcome (any other starts onboarding).
 FIRST_CONTACT_COMMANDS = frozenset({"help", "language"})
+
+# Buttons whose press is an action with a limit of its own (domain.action_limits).
+BUTTON_ACTIONS = {
+    Button.LIKE.value: Action.LIKE,
+    Button.LIKE_WITH_MESSAGE.value: Action.LIKE,
+    Button.LIKER_LIKE.value: Action.LIKE,
+    Button.REPORT.value: Action.REPORT,
+    Button.MATCH_REPORT.value: Action.REPORT,
+}
+PHOTO_KINDS = frozenset({Kind.PHOTO, Kind.DOCUMENT})
 
 # Onboarding first: it also takes the answers to the questions.
 CONTROLLERS = (
@@ -184,14 +196,36 @@ class SessionActor(pykka.ThreadingActor):
         if incoming.kind is Kind.CALLBACK:
             self._on_callback(ctx)
         elif incoming.kind is Kind.COMMAND:
-            self._on_command(ctx)
+            if self._within_limit(ctx, Action.MESSAGE):
+                self._on_command(ctx)
         else:
             conversation = self._services.conversation(account)
+            # A shared location or a photo where the step takes one changes the profile;
+            # anything else (a typo, a city being spelt) is only a message.
+            action = Action.MESSAGE
+            if conversation.step is Step.LOCATION and incoming.kind is Kind.LOCATION:
+                action = Action.LOCATION
+            elif conversation.step is Step.PHOTOS and incoming.kind in PHOTO_KINDS:
+                action = Action.PHOTO
+            if not self._within_limit(ctx, action):
+                return ctx.out
             if conversation.flow is not Flow.IDLE:
                 self._onboarding.answer(ctx, conversation)
             elif not self._router.take_input(ctx):
                 ctx.say("common.idle_hint")
         return ctx.out
+
+    def _within_limit(self, ctx: Context, action: Action) -> bool:
+        """Count the action against the user's limit; past it, say "slow down" once per
+        window and nothing after that."""
+        taken = self._deps.limits.take(ctx.user_id, action)
+        if taken is Verdict.ALLOW:
+            return True
+        self._deps.metrics.limited.labels(self._deps.metrics.node_id, action.value).inc()
+        if taken is Verdict.TELL:
+            log.info("action limited", user_id=ctx.user_id, action=action.value)
+            ctx.say(f"limits.{action.value}")
+        return False
 
     def _unknown_user_button(self, incoming: Incoming) -> list[Reply]:
         language = language_for(incoming.language_code)
@@ -228,7 +262,9 @@ class SessionActor(pykka.ThreadingActor):
             )
             self._services.outdated(ctx)
             return
-        handler(ctx, parts[1:])
+        action = BUTTON_ACTIONS.get(parts[0])
+        if action is None or self._within_limit(ctx, action):
+            handler(ctx, parts[1:])
         if not any(reply.method == "answerCallbackQuery" for reply in ctx.out):
             ctx.out.insert(0, replies.answer_callback(incoming.callback_id))
 

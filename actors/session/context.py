@@ -18,6 +18,7 @@ from observability.metrics import Metrics
 from presentation.callbacks import CallbackSigner
 from presentation.screens import Buttons
 from storage.accounts import Account, Accounts
+from storage.action_limits import ActionCounters
 from storage.state import ConversationStore
 from storage.stats import Stats
 
@@ -40,6 +41,7 @@ class SessionDeps:
     metrics: Metrics
     discovery: DiscoveryDeps
     stats: Stats  # /stats for admin_ids
+    limits: ActionCounters  # per-user limits on messages, likes, reports, photos, locations
     admin_ids: frozenset[int] = frozenset()
     bot_username: str = ""  # for the invitation deep link (getMe at start)
 

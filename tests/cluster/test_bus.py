@@ -15,7 +15,7 @@ from kombu import Connection
 from actors.delivery import Delivery
 from messaging import topology
 from messaging.bus import Bus
-from messaging.consumer import MAX_DELIVERIES, ShardConsumer
+from messaging.consumer import MAX_DELIVERIES, USER_IN_FLIGHT, ShardConsumer
 from observability.metrics import Metrics
 from storage import state
 from storage.journal import ReplyJournal
@@ -141,6 +141,70 @@ class TestSingleActiveConsumer:
         assert not drained.wait(0.3), "drained with a message still in hand"
         held[2].done()
         assert drained.wait(5)
+
+    def test_releasing_gives_the_parked_messages_back_in_order(
+        self, amqp_url: str, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]
+    ) -> None:
+        """A released shard waits only for the messages in handling; a user's messages parked
+        behind them go back to the queue and the next owner handles them, in order."""
+        held: list[Delivery] = []
+        recorder = Recorder("parking", act=held.append)
+        bus, consumer, _ = node_parts("parking", recorder)
+        purge(amqp_url, topology.shard_queue_name(1))
+        consumer.consume(1, "parking|1")
+        eventually(lambda: 1 in consumer.shards, what="the subscription")
+        count = USER_IN_FLIGHT + 2
+        bus.publish_updates([(5, update(n, 5)) for n in range(1, count + 1)])
+        eventually(lambda: consumer.in_flight == count, what="every message in hand")
+        assert len(held) == USER_IN_FLIGHT and consumer.parked == 2
+        drained = threading.Event()
+        consumer.release(1, drained.set)
+        eventually(lambda: consumer.in_flight == USER_IN_FLIGHT, what="the parked given back")
+        for delivery in held[:-1]:
+            delivery.done()
+        assert not drained.wait(0.3), "drained with a message still in handling"
+        held[-1].done()
+        assert drained.wait(5)
+        assert recorder.seen == list(range(1, USER_IN_FLIGHT + 1))
+        successor = Recorder("successor")
+        _, next_owner, _ = node_parts("successor", successor)
+        next_owner.consume(1, "successor|1")
+        eventually(successor.saw([USER_IN_FLIGHT + 1, count]), what="the parked ones, in order")
+
+
+class TestFairness:
+    def test_a_flooding_user_leaves_the_shard_to_the_others(
+        self, amqp_url: str, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]]
+    ) -> None:
+        """While someone's 50 messages wait for their replies, only a few are in handling and
+        another user of the same shard is served at once; the flood then goes in order."""
+        held: list[Delivery] = []
+
+        def act(delivery: Delivery) -> None:
+            if delivery.user_id == 9:
+                delivery.done()
+            else:
+                held.append(delivery)
+
+        recorder = Recorder("fair", act=act)
+        bus, consumer, _ = node_parts("fair", recorder)
+        purge(amqp_url, topology.shard_queue_name(1))
+        consumer.consume(1, "fair|1")
+        eventually(lambda: 1 in consumer.shards, what="the subscription")
+        bus.publish_updates([(5, update(n, 5)) for n in range(1, 51)])
+        eventually(lambda: consumer.parked == 50 - USER_IN_FLIGHT, what="the flood parked")
+        bus.publish_updates([(9, update(1000 + n, 9)) for n in range(3)])
+        eventually(lambda: recorder.seen[-3:] == [1000, 1001, 1002], what="the other user")
+        assert len(held) == USER_IN_FLIGHT
+        while len(held) < 50:
+            count = len(held)
+            held[count - USER_IN_FLIGHT].done()
+            eventually(lambda: len(held) == count + 1, what="the next parked one")  # noqa: B023 (waited on before the loop goes on)
+        for delivery in held[-USER_IN_FLIGHT:]:
+            delivery.done()
+        flood = [n for n in recorder.seen if n < 1000]
+        assert flood == list(range(1, 51))
+        eventually(lambda: consumer.in_flight == 0, what="everything acknowledged")
 
 
 class TestDeadLetters:

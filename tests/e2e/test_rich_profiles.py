@@ -198,6 +198,12 @@ def test_a_video_note_like_can_be_dropped_or_sent(people: People, language: str)
         "SELECT message_kind FROM interactions WHERE actor_id = %s AND kind = 'like'",
         pavel.id,
     )
+    # The like's notice is sent on its own after the like is stored: let it arrive, so that it
+    # is not taken for the /likes answer.
+    kate.user.wait_until(
+        lambda chat: any(t(language, "notices.one_like") in m.body for m in chat.bot_messages),
+        what="the like's notice",
+    )
     kate.user.mark_read()
     kate.user.send_text("/likes")
     card, note = kate.user.wait_for_messages(2)
