@@ -177,6 +177,7 @@ class OwnProfile:
         elif choice == "yes":
             partners = services.ask(services.profile(ctx.user_id).delete_account(ctx.user_id))
             services.deps.conversations.forget_chats_with(ctx.user_id, partners)
+            services.deps.limits.forget(ctx.user_id)
             services.clear(ctx)
             services.count("deleted")
             ctx.send(replies.message_removing_keyboard(ctx.chat_id, ctx.text("profile.deleted")))
