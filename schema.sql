@@ -318,6 +318,38 @@ CREATE TABLE IF NOT EXISTS location_changes (
     PRIMARY KEY (user_id, changed_at)
 );
 
+-- Each sender's first message to each match, kept a day to catch the same opener sent to many
+-- people (domain.content_checks.repeated_opener; only openers long enough to count); older rows
+-- go at the sender's next opener; deleted with either account.
+CREATE TABLE IF NOT EXISTS chat_openers (
+    sender_id     bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    recipient_id  bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    text          text NOT NULL,
+    sent_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (sender_id, recipient_id)
+);
+
+-- The last texts each person received in each chat (storage.chats.RECENT_TEXTS, a week at
+-- most), kept only so that a report can attach them (actors/session/moderation.py); deleted with
+-- the match or either account.
+CREATE TABLE IF NOT EXISTS recent_chat_texts (
+    match_id      bigint NOT NULL REFERENCES matches (id) ON DELETE CASCADE,
+    recipient_id  bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    update_id     bigint NOT NULL,
+    text          text NOT NULL,
+    sent_at       timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (match_id, recipient_id, update_id)
+);
+
+-- Texts a reporter attached to a report (copied from recent_chat_texts); deleted when the report
+-- is reviewed, or with it.
+CREATE TABLE IF NOT EXISTS report_messages (
+    report_id  bigint NOT NULL REFERENCES reports (id) ON DELETE CASCADE,
+    sent_at    timestamptz NOT NULL,
+    text       text NOT NULL
+);
+CREATE INDEX IF NOT EXISTS report_messages_report_idx ON report_messages (report_id);
+
 -- Perceptual hashes of stored photos (domain.images.perceptual_hash), to flag the same photo on
 -- several accounts; deleted with the photo.
 ALTER TABLE photos ADD COLUMN IF NOT EXISTS perceptual_hash bigint;

@@ -5,6 +5,10 @@ sender's account), named by the sender's display name — and their @username on
 chose to show it. Each relayed update is recorded once (metadata, never content); a repeated
 update is not relayed again. Messages to someone who is no longer a match, or who blocked
 the sender, are refused.
+
+Before both agreed to exchange contacts, a message with a sign of a scam (a contact, a link,
+a wallet, a request for money: domain.content_checks) still goes over, followed by a warning
+with a one-tap report; the same opener sent to many people in a day is told to the moderators.
 """
 
 from __future__ import annotations
@@ -20,12 +24,15 @@ from bot_api import replies
 from bot_api.incoming import Kind
 from bot_api.replies import Keyboard, Reply
 from config.i18n import t
+from domain.content_checks import CHAT_WARNING_KEY, Opener, findings, repeated_opener
 from domain.discovery import Party
 from observability.metrics import Metrics
 from presentation import cards
 from presentation.buttons import Button
 from presentation.callbacks import CallbackSigner
+from presentation.cards import Origin
 from presentation.screens import Buttons
+from storage.accounts import Accounts
 from storage.chats import ChatCheck, Chats, ChatStatus, Consent
 from storage.state import ConversationStore
 
@@ -53,6 +60,7 @@ class ChatMessage:
     message_id: int
     text: str  # the text or the caption
     protect: bool = False  # the sender protects their photos and videos (/settings)
+    photo_file_id: str = ""  # an image sent as a file, cleaned of metadata: sent instead
 
 
 class ChatRelayActor(pykka.ThreadingActor):
@@ -63,8 +71,13 @@ class ChatRelayActor(pykka.ThreadingActor):
         outbox: Outbox,
         signer: CallbackSigner,
         metrics: Metrics,
+        accounts: Accounts,
+        admin_ids: frozenset[int] = frozenset(),
     ) -> None:
+        """admin_ids: the moderators told of a repeated opener."""
         super().__init__()
+        self._accounts = accounts
+        self._admin_ids = admin_ids
         self._chats = chats
         self._conversations = conversations
         self._outbox = outbox
@@ -106,7 +119,11 @@ class ChatRelayActor(pykka.ThreadingActor):
         if message.kind not in RELAYED_KINDS:
             raise ValueError(f"{message.kind} is not relayed")
         check = self._chats.record_chat_message(
-            message.sender_id, message.recipient_id, message.update_id, message.kind.value
+            message.sender_id,
+            message.recipient_id,
+            message.update_id,
+            message.kind.value,
+            message.text,
         )
         if check.status is not ChatStatus.ACTIVE:
             log.info(
@@ -120,12 +137,18 @@ class ChatRelayActor(pykka.ThreadingActor):
         assert check.partner is not None and check.sender is not None
         # Durable before this returns, and keyed by the update: a repeated update (its node
         # died after recording it) hands the copy over again, and it still arrives once.
+        copies = self._copies(message, check.sender, check.partner)
+        suspicious = not check.contacts_agreed and bool(findings(message.text))
+        if suspicious:
+            copies.append(_warning(self._signer, check.partner, check.sender.user_id))
         self._outbox.deliver(
             check.partner.user_id,
             check.partner.chat_id,
-            self._copies(message, check.sender, check.partner),
+            copies,
             key=f"relay:{message.update_id}",
         )
+        if check.openers and _repeated_now(check.openers):
+            self._tell_moderators(message, check.sender, len(check.openers))
         if not check.recorded:
             log.info(
                 "repeated chat message: its copy goes out once",
@@ -140,8 +163,30 @@ class ChatRelayActor(pykka.ThreadingActor):
             update_id=message.update_id,
             kind=message.kind.value,
             match_id=check.match_id,
+            suspicious=suspicious,
         )
         return check.status
+
+    def _tell_moderators(self, message: ChatMessage, sender: Party, count: int) -> None:
+        log.info("repeated opener", user_id=sender.user_id, recipients=count)
+        for admin_id in sorted(self._admin_ids):
+            admin = self._accounts.get(admin_id)
+            if admin is None:
+                continue  # a moderator who never talked to the bot cannot be written to
+            text = t(
+                admin.language,
+                "safety.repeated_opener",
+                name=sender.name,
+                user_id=sender.user_id,
+                count=count,
+                text=message.text,
+            )
+            self._outbox.deliver(
+                admin_id,
+                admin.chat_id,
+                [replies.message(admin.chat_id, text)],
+                key=f"opener:{message.update_id}:{admin_id}",
+            )
 
     def _copies(self, message: ChatMessage, sender: Party, recipient: Party) -> list[Reply]:
         """What the recipient gets, in their language; a 💬 Reply button unless they are in
@@ -165,6 +210,8 @@ class ChatRelayActor(pykka.ThreadingActor):
                 if message.text
                 else t(lang, "chat.from", name=name)
             )
+            if message.photo_file_id:
+                return [replies.photo(chat_id, message.photo_file_id, caption, keyboard)]
             return [
                 cards.with_keyboard(
                     replies.copy(
@@ -183,6 +230,21 @@ class ChatRelayActor(pykka.ThreadingActor):
                 replies.copy(chat_id, message.sender_chat_id, message.message_id), keyboard
             ),
         ]
+
+
+def _repeated_now(openers: tuple[Opener, ...]) -> bool:
+    """This opener (the last) made the sender's openers repeated: told once, not again at
+    every later recipient."""
+    return repeated_opener(openers) is not None and repeated_opener(openers[:-1]) is None
+
+
+def _warning(signer: CallbackSigner, recipient: Party, sender_id: int) -> Reply:
+    """After a suspicious message: what to beware of, and a report of it in one tap."""
+    buttons = Buttons(signer, recipient.user_id, recipient.language)
+    report = buttons(
+        "chat.button_report_scam", Button.REPORT_REASON, str(sender_id), "spam", Origin.MATCH.value
+    )
+    return replies.message(recipient.chat_id, t(recipient.language, CHAT_WARNING_KEY), [[report]])
 
 
 class ChatRelayActorProxy(ActorMemberMixin, pykka.ActorProxy[ChatRelayActor]):

@@ -22,6 +22,7 @@ from actors.outbox import Outbox
 from actors.pool import ActorPool
 from config.settings import Settings
 from domain.discovery import LikeMedia, MatchSummary, Party, ProfileCard
+from domain.safety_keys import pseudonym
 from observability.metrics import Metrics
 from presentation import cards
 from presentation.callbacks import CallbackSigner
@@ -43,10 +44,16 @@ class MatcherSettings:
     daily_like_limit: int = 100
     like_notice_minutes: int = 10
     admin_ids: frozenset[int] = frozenset()  # told at once of every hide by reports
+    secret: bytes = b""  # names a match notice's send key without the two ids
 
     @classmethod
     def of(cls, settings: Settings) -> MatcherSettings:
-        return cls(settings.daily_like_limit, settings.like_notice_minutes, settings.admin_ids)
+        return cls(
+            settings.daily_like_limit,
+            settings.like_notice_minutes,
+            settings.admin_ids,
+            settings.safety_secret.encode(),
+        )
 
 
 def viewer_of(account: Account) -> Viewer:
@@ -175,7 +182,8 @@ class MatcherActor(pykka.ThreadingActor):
                     recipient.chat_id, buttons, viewer_of(recipient_account), card, name
                 )
             ],
-            key=f"match:{low}:{high}",
+            # The reply journal keeps the key for a day: it must outlive neither account's id.
+            key=f"match:{pseudonym(self._settings.secret, low, high)}",
         )
 
     def flush_like_notices(self) -> int:
@@ -251,8 +259,36 @@ class MatcherActor(pykka.ThreadingActor):
                 key=f"hidden:{reported}:{admin_id}:{len(case.reports)}",
             )
 
+    def flag_same_photo(self, user_id: int, file_id: str, twins: list[tuple[int, str]]) -> None:
+        """A photo just added is on other accounts too: each moderator gets the profiles side
+        by side (their texts, then the photos in one album). Never raises: nobody waits."""
+        try:
+            for admin_id in sorted(self._settings.admin_ids):
+                admin = self._accounts.get(admin_id)
+                if admin is None:
+                    continue
+                shown = [
+                    (photo, card)
+                    for owner, photo in [(user_id, file_id), *twins]
+                    if (card := self._matches.card(admin_id, owner)) is not None
+                ]
+                if len(shown) < 2:
+                    continue
+                self._outbox.deliver(
+                    admin_id,
+                    admin.chat_id,
+                    cards.same_photo_case(admin.chat_id, admin.language, shown),
+                    key=f"photo:{file_id}:{admin_id}",
+                )
+        except Exception:
+            self._metrics.errors.labels(self._metrics.node_id, "matcher").inc()
+            log.exception("same-photo flag failed", user_id=user_id)
+
     def comment_report(self, reporter: int, reported: int, comment: str) -> None:
         self._safety.comment_report(reporter, reported, comment)
+
+    def attach_messages(self, reporter: int, reported: int) -> int:
+        return self._safety.attach_messages(reporter, reported)
 
     def set_show_username(self, user_id: int, show: bool) -> None:
         self._accounts.set_show_username(user_id, show)
@@ -302,6 +338,8 @@ class MatcherActorProxy(ActorMemberMixin, pykka.ActorProxy[MatcherActor]):
     block = proxy_method(MatcherActor.block)
     report = proxy_method(MatcherActor.report)
     comment_report = proxy_method(MatcherActor.comment_report)
+    flag_same_photo = proxy_method(MatcherActor.flag_same_photo)
+    attach_messages = proxy_method(MatcherActor.attach_messages)
     set_show_username = proxy_method(MatcherActor.set_show_username)
     next_report_case = proxy_method(MatcherActor.next_report_case)
     resolve_reports = proxy_method(MatcherActor.resolve_reports)

@@ -12,7 +12,7 @@ import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
 from bot_api.gateway import FileTooLarge, TelegramGateway
-from domain.images import clean_jpeg
+from domain.images import clean_jpeg, perceptual_hash
 from domain.location_privacy import (
     LOCATION_CHANGE_WINDOW,
     LOCATION_CHANGES_PER_DAY,
@@ -36,6 +36,9 @@ from storage.verifications import Case, Request, Review, Verifications
 
 log = structlog.get_logger(__name__)
 
+# (user_id, the new photo's file_id, [(other account, its photo's file_id)])
+SamePhoto = Callable[[int, str, list[tuple[int, str]]], None]
+
 
 class ProfileActor(pykka.ThreadingActor):
     def __init__(
@@ -46,12 +49,15 @@ class ProfileActor(pykka.ThreadingActor):
         verifications: Verifications,
         secret: bytes,
         on_changed: Callable[[int], None] | None = None,
+        on_same_photo: SamePhoto | None = None,
     ) -> None:
         """secret places shared locations (domain.location_privacy) and keys the safety
         records of an account (domain.safety_keys); on_changed(user_id) is
-        told of every change to what a profile shows (the rater re-rates it); it must not
-        block."""
+        told of every change to what a profile shows (the rater re-rates it);
+        on_same_photo(user_id, file_id, twins) of a photo just added that other accounts
+        have too (twins: their ids and that photo's file_id). Neither may block."""
         super().__init__()
+        self._on_same_photo = on_same_photo or (lambda _user, _file, _twins: None)
         self._accounts = accounts
         self._verifications = verifications
         self._photos = photos
@@ -172,9 +178,10 @@ class ProfileActor(pykka.ThreadingActor):
             except Exception as error:
                 log.warning("photo upload failed", user_id=user_id, error=str(error))
                 raise Invalid("errors.photo_download_failed") from None
+        fingerprint = perceptual_hash(data)
         key = self._photos.put(data, content_type)
         added = self._accounts.add_photo(
-            user_id, key, file_id, file_unique_id, content_type, len(data)
+            user_id, key, file_id, file_unique_id, content_type, len(data), fingerprint
         )
         account = self._accounts.get(user_id)
         if account is None:
@@ -187,7 +194,24 @@ class ProfileActor(pykka.ThreadingActor):
                 raise Invalid("errors.photo_limit", {"limit": MAX_PHOTOS})
             raise Invalid("errors.photo_duplicate")
         log.info("photo added", user_id=user_id, action="photo_added", photos=count)
+        twins = [] if fingerprint is None else self._accounts.photo_twins(user_id, fingerprint)
+        if twins:
+            log.info("same photo on other accounts", user_id=user_id, others=len(twins))
+            self._on_same_photo(user_id, file_id, twins)
         return account
+
+    def clean_image(self, chat_id: int, file_id: str) -> str:
+        """An image sent as a file in chat, as a photo without its metadata (EXIF with GPS and
+        the rest): its photo file_id, or "" when it cannot be read or is too large (then it
+        is not relayed: a copy would carry the metadata)."""
+        try:
+            data = self._telegram.download(file_id, PHOTO_MAX_BYTES)
+            if sniff_image_type(data[:16]) is None:
+                return ""
+            return self._telegram.photo_file_id(chat_id, clean_jpeg(data))
+        except Exception as error:
+            log.warning("chat image not cleaned", chat_id=chat_id, error=str(error))
+            return ""
 
     def delete_photo(self, user_id: int, photo_id: UUID) -> bool:
         key = self._accounts.delete_photo(user_id, photo_id)
@@ -285,10 +309,12 @@ class ProfileActor(pykka.ThreadingActor):
             )
         return review
 
-    def delete_account(self, user_id: int) -> None:
-        keys = self._accounts.delete_account(user_id)
+    def delete_account(self, user_id: int) -> list[int]:
+        """Delete the account; everyone it was matched with (their chats with it end)."""
+        keys, partners = self._accounts.delete_account(user_id)
         self._drop_objects(keys)
         log.info("account deleted", user_id=user_id, action="deleted", photos=len(keys))
+        return partners
 
     def _drop_objects(self, keys: list[str]) -> None:
         """Delete objects now; a failure leaves them queued for the maintenance sweep."""
@@ -313,6 +339,7 @@ class ProfileActorProxy(ActorMemberMixin, pykka.ActorProxy[ProfileActor]):
     accept_invitation = proxy_method(ProfileActor.accept_invitation)
     add_photo = proxy_method(ProfileActor.add_photo)
     delete_photo = proxy_method(ProfileActor.delete_photo)
+    clean_image = proxy_method(ProfileActor.clean_image)
     make_main_photo = proxy_method(ProfileActor.make_main_photo)
     delete_account = proxy_method(ProfileActor.delete_account)
     set_video = proxy_method(ProfileActor.set_video)

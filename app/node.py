@@ -46,7 +46,7 @@ from messaging.bus import Bus
 from messaging.consumer import ShardConsumer
 from messaging.events import Events
 from messaging.forwarding import Forwarding
-from observability.http import bound_port, build_app
+from observability.http import Readiness, bound_port, build_app
 from observability.metrics import Metrics
 from presentation.callbacks import CallbackSigner
 from storage import db, state
@@ -165,6 +165,7 @@ class Node:
                 Verifications(self.pool),
                 settings.safety_secret.encode(),
                 self._profile_changed,
+                self._same_photo,
             ),
             ProfileActorProxy,
         )
@@ -202,7 +203,15 @@ class Node:
         self.relays: ActorPool[ChatRelayActorProxy] = ActorPool(
             "chat_relay",
             settings.session_actors,
-            lambda: ChatRelayActor.start(chats, conversations, self.outbox, signer, self.metrics),
+            lambda: ChatRelayActor.start(
+                chats,
+                conversations,
+                self.outbox,
+                signer,
+                self.metrics,
+                accounts,
+                settings.admin_ids,
+            ),
             ChatRelayActorProxy,
         )
         self._pools.append(self.relays)
@@ -229,17 +238,7 @@ class Node:
 
         await self._start_pipeline(keys)
 
-        self._http = web.AppRunner(
-            build_app(self.metrics, self._readiness_checks()), access_log=None
-        )
-        await self._http.setup()
-        if self._metrics_socket is not None:
-            await web.SockSite(self._http, self._metrics_socket).start()
-            self.metrics_port = int(self._metrics_socket.getsockname()[1])
-        else:
-            site = web.TCPSite(self._http, settings.metrics_host, settings.metrics_port)
-            await site.start()
-            self.metrics_port = bound_port(site)
+        await self._serve_health()
         self.ready = True
         self.started.set()
         log.info(
@@ -282,6 +281,10 @@ class Node:
         tell every node (they drop what they cached of it)."""
         self.rater.recompute([user_id])
         self.events.profile_changed(user_id)
+
+    def _same_photo(self, user_id: int, file_id: str, twins: list[tuple[int, str]]) -> None:
+        """Moderators see accounts sharing a photo (the matcher sends it; nobody waits)."""
+        self.matchers.for_user(user_id).flag_same_photo(user_id, file_id, twins)
 
     def _sweep_finished(self, kind: str, outcome: SweepOutcome) -> None:
         if hasattr(self, "events"):
@@ -383,6 +386,7 @@ class Node:
             await intake.confirm()
             await asyncio.to_thread(intake.close)
         if hasattr(self, "_http"):
+            await self._readiness.stop()
             await self._http.cleanup()
         # Closers block (joins, pool waits): run them off the loop so the outbox can still
         # deliver the replies that in-flight updates are waiting for.
@@ -425,6 +429,21 @@ class Node:
         # The button beside the message field opens that menu (the default in most clients,
         # but not all: set it for every chat).
         await self.bot.set_chat_menu_button(menu_button=MenuButtonCommands())
+
+    async def _serve_health(self) -> None:
+        """/metrics, /healthz and /readyz, the readiness checks running in the background."""
+        settings = self.settings
+        self._readiness = Readiness(self._readiness_checks())
+        await self._readiness.start()
+        self._http = web.AppRunner(build_app(self.metrics, self._readiness), access_log=None)
+        await self._http.setup()
+        if self._metrics_socket is not None:
+            await web.SockSite(self._http, self._metrics_socket).start()
+            self.metrics_port = int(self._metrics_socket.getsockname()[1])
+        else:
+            site = web.TCPSite(self._http, settings.metrics_host, settings.metrics_port)
+            await site.start()
+            self.metrics_port = bound_port(site)
 
     def _readiness_checks(self) -> dict[str, Callable[[], None]]:
         def actors() -> None:

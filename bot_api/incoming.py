@@ -28,6 +28,7 @@ class Kind(Enum):
     CONTACT = "contact"
     BOT_BLOCKED = "bot_blocked"
     BOT_UNBLOCKED = "bot_unblocked"
+    GROUP = "group"  # anything from a group or channel the bot was added to: it leaves
     OTHER = "other"
 
 
@@ -82,13 +83,24 @@ def _message_kind(message: dict[str, Any]) -> tuple[Kind, dict[str, Any]]:
     return Kind.OTHER, {}
 
 
+def _group(update_id: int, sender: dict[str, Any], chat: dict[str, Any]) -> Incoming:
+    return Incoming(
+        update_id=update_id, user_id=int(sender["id"]), chat_id=int(chat["id"]), kind=Kind.GROUP
+    )
+
+
 def parse_update(update: dict[str, Any]) -> Incoming | None:
-    """The Incoming an update carries, or None for updates that come from no private user."""
+    """The Incoming an update carries, or None for updates that come from no private user.
+    The bot serves private chats only: from anywhere else an update is Kind.GROUP (the bot
+    leaves), or None when the bot was removed from there."""
     update_id = int(update["update_id"])
     if "callback_query" in update:
         query = update["callback_query"]
         sender = query["from"]
         message = query.get("message") or {}
+        chat = message.get("chat") or {}
+        if chat and chat.get("type") != "private":
+            return _group(update_id, sender, chat)
         return Incoming(
             update_id=update_id,
             user_id=int(sender["id"]),
@@ -106,7 +118,8 @@ def parse_update(update: dict[str, Any]) -> Incoming | None:
         status = (member.get("new_chat_member") or {}).get("status")
         chat = member.get("chat") or {}
         if chat.get("type") != "private":
-            return None
+            present = status in ("member", "administrator", "restricted")
+            return _group(update_id, member["from"], chat) if present else None
         kind = Kind.BOT_BLOCKED if status == "kicked" else Kind.BOT_UNBLOCKED
         sender = member["from"]
         return Incoming(
@@ -117,8 +130,11 @@ def parse_update(update: dict[str, Any]) -> Incoming | None:
             language_code=sender.get("language_code"),
         )
     message = update.get("message")
-    if not message or "from" not in message or (message.get("chat") or {}).get("type") != "private":
+    if not message or "from" not in message:
         return None
+    chat = message.get("chat") or {}
+    if chat.get("type") != "private":
+        return _group(update_id, message["from"], chat) if chat else None
     sender = message["from"]
     kind, media = _message_kind(message)
     text = message.get("text") or message.get("caption") or ""

@@ -117,6 +117,10 @@ def album(
     return Reply("sendMediaGroup", {"chat_id": chat_id, "media": media})
 
 
+def leave_chat(chat_id: int) -> Reply:
+    return Reply("leaveChat", {"chat_id": chat_id})
+
+
 def answer_callback(callback_id: str, text: str | None = None, alert: bool = False) -> Reply:
     params: dict[str, Any] = {"callback_query_id": callback_id}
     if text:

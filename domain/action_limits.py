@@ -1,5 +1,6 @@
-"""Per-user limits on what one person may do in a while: send messages, like, report, upload
-photos and change their location.
+"""Per-user limits on what one person may do in a while: send messages, like, report and upload
+photos. Location changes have their own daily limit (domain.location_privacy: fewer moves
+than an hourly counter would allow, and refused with when the next one is possible).
 
 A limit is a count per window, a window starting with the first action after the last one
 ended (so a burst never straddles two windows and gets twice the count, or two "slow down"
@@ -22,7 +23,6 @@ class Action(enum.Enum):
     LIKE = "like"
     REPORT = "report"
     PHOTO = "photo"  # a photo uploaded to the profile
-    LOCATION = "location"  # a new location for the profile
 
 
 class Verdict(enum.Enum):
@@ -45,7 +45,6 @@ LIMITS: dict[Action, Limit] = {
     Action.REPORT: Limit(5, 3600),
     # A full profile's photos several times over.
     Action.PHOTO: Limit(10, 600),
-    Action.LOCATION: Limit(5, 3600),
 }
 
 

@@ -51,6 +51,7 @@ class MatchSummary:
 class ReportLine:
     reason: str
     comment: str | None
+    messages: tuple[str, ...] = ()  # chat texts the reporter attached, oldest first
 
 
 @dataclass(frozen=True, slots=True)

@@ -9,7 +9,8 @@ pixels first, so the photo still stands the right way up without its EXIF.
 photos whose hashes differ in at most ``SAME_PHOTO_DISTANCE`` bits are taken for the same
 photo. Measured on resized (down to a third) and recompressed (quality 40) copies the distance
 stays at 0-4 bits, while unrelated photos differ in about 32 (half the bits); 8 leaves a margin
-on both sides, as imagehash's authors suggest for pHash.
+on both sides, as imagehash's authors suggest for pHash. An image of (nearly) one colour has
+no hash: pHash gives every flat image the same one, which would make all of them "the same".
 """
 
 from __future__ import annotations
@@ -18,11 +19,13 @@ import io
 from typing import Final
 
 import imagehash
-from PIL import Image, ImageOps
+from PIL import Image, ImageOps, ImageStat
 
 JPEG_QUALITY: Final = 88
 MAX_SIDE: Final = 2560  # Telegram's largest photo size; larger is only bytes
 SAME_PHOTO_DISTANCE: Final = 8
+# Below this standard deviation of grey levels (0-255, at 32x32) an image is taken as flat.
+MIN_DETAIL: Final = 3.0
 
 
 def clean_jpeg(data: bytes) -> bytes:
@@ -39,10 +42,14 @@ def clean_jpeg(data: bytes) -> bytes:
     return out.getvalue()
 
 
-def perceptual_hash(data: bytes) -> int:
-    """The 64-bit perceptual hash of the photo in ``data``, as a signed integer (a bigint)."""
+def perceptual_hash(data: bytes) -> int | None:
+    """The 64-bit perceptual hash of the photo in ``data``, as a signed integer (a bigint);
+    None for an image of nearly one colour (nothing to recognise it by)."""
     with Image.open(io.BytesIO(data)) as image:
-        value = int(str(imagehash.phash(ImageOps.exif_transpose(image))), 16)
+        upright = ImageOps.exif_transpose(image)
+        if ImageStat.Stat(upright.convert("L").resize((32, 32))).stddev[0] < MIN_DETAIL:
+            return None
+        value = int(str(imagehash.phash(upright)), 16)
     return value - (1 << 64) if value >= 1 << 63 else value
 
 

@@ -21,3 +21,10 @@ def safety_key(telegram_id: int, secret: bytes) -> bytes:
     if not secret:
         raise ValueError("the safety secret must not be empty")
     return hmac.new(secret, _DOMAIN + str(telegram_id).encode(), hashlib.sha256).digest()
+
+
+def pseudonym(secret: bytes, *parts: object) -> str:
+    """A short keyed name for something that involves people (the send key of a match
+    notice): stable for the same parts, naming nobody in Redis without the secret."""
+    text = ":".join(str(part) for part in parts).encode()
+    return hmac.new(secret, b"dating-pseudonym-v1:" + text, hashlib.sha256).hexdigest()[:32]

@@ -10,6 +10,8 @@ import re
 import unicodedata
 from dataclasses import dataclass, field
 
+from domain.content_checks import findings, reason_keys
+
 MIN_AGE = 18
 MAX_AGE = 100
 NAME_MAX = 64
@@ -100,9 +102,14 @@ def validate_location(latitude: float, longitude: float) -> tuple[float, float]:
 
 
 def validate_about(text: str) -> str:
+    """The "about" as stored; refused when too long or with a contact, a link, a wallet, a
+    request for money or a look-alike word (the first reason found, a catalog key)."""
     about = unicodedata.normalize("NFC", text).strip()
     if len(about) > ABOUT_MAX:
         raise Invalid("errors.about_length", {"length": len(about), "limit": ABOUT_MAX})
+    found = reason_keys(findings(about))
+    if found:
+        raise Invalid("errors.about_refused", {"reason": found[0]})
     return about
 
 

@@ -44,6 +44,7 @@ class Button(StrEnum):
     # reports
     REPORT_REASON = "rr"
     REPORT_NO_COMMENT = "rk"
+    REPORT_ATTACH = "rm"
     # settings
     SETTINGS = "sg"
     RADIUS_MENU = "sd"

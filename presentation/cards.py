@@ -330,11 +330,16 @@ def report_reasons(chat_id: int, buttons: Buttons, target: int, origin: Origin) 
     return replies.message(chat_id, t(lang, "safety.choose_reason"), keyboard)
 
 
-def ask_report_comment(chat_id: int, buttons: Buttons) -> Reply:
+def ask_report_comment(chat_id: int, buttons: Buttons, attach_from: int | None = None) -> Reply:
+    """The comment question; after a report from a chat, an offer to attach its last messages
+    (attach_from: the reported person)."""
+    keyboard = [[buttons("safety.button_no_comment", Button.REPORT_NO_COMMENT)]]
+    if attach_from is not None:
+        keyboard.insert(
+            0, [buttons("safety.button_attach", Button.REPORT_ATTACH, str(attach_from))]
+        )
     return replies.message(
-        chat_id,
-        t(buttons.language, "safety.ask_comment", limit=REPORT_COMMENT_MAX),
-        [[buttons("safety.button_no_comment", Button.REPORT_NO_COMMENT)]],
+        chat_id, t(buttons.language, "safety.ask_comment", limit=REPORT_COMMENT_MAX), keyboard
     )
 
 
@@ -474,6 +479,7 @@ def report_case(
             if report.comment
             else reason
         )
+        lines.extend(t(lang, "admin.case_message", text=text) for text in report.messages)
     keyboard = [
         [
             buttons("admin.button_ban", Button.BAN, str(card.user_id), issued_now()),
@@ -486,6 +492,21 @@ def report_case(
     if not has_media or len(profile) <= replies.CAPTION_MAX:
         return [case, _card_reply(chat_id, card, profile, None)]
     return [case, _card_reply(chat_id, card, "", None), replies.message(chat_id, profile)]
+
+
+def same_photo_case(
+    chat_id: int, lang: str, profiles: Sequence[tuple[str, ProfileCard]]
+) -> list[Reply]:
+    """Accounts sharing a photo (two or more), for a moderator: who they are (each profile's
+    text, numbered, with its id), then the shared photo of each in one album, in that order."""
+    lines = [t(lang, "admin.same_photo_head", count=len(profiles))]
+    for number, (_, card) in enumerate(profiles, 1):
+        profile = card_caption(lang, card, verified=card.verified)
+        lines.append(
+            t(lang, "admin.same_photo_line", number=number, user_id=card.user_id, profile=profile)
+        )
+    photos = [photo for photo, _ in profiles]
+    return [replies.message(chat_id, "\n\n".join(lines)), replies.album(chat_id, photos, "")]
 
 
 def verification_case(chat_id: int, buttons: Buttons, case: Case) -> list[Reply]:

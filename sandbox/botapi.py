@@ -1188,6 +1188,21 @@ _property("short_description", "setMyShortDescription", "getMyShortDescription")
 _property("name", "setMyName", "getMyName")
 
 
+@method("leaveChat")
+async def leave_chat(c: Call) -> bool:
+    """A bot leaves a group it is in; there is nothing to leave in a private chat."""
+    raw = c.params.values.get("chat_id")
+    try:
+        group = c.bot.groups.get(int(raw)) if raw not in (None, "") else None
+    except (TypeError, ValueError):
+        group = None
+    if group is None or not group.bot_member:
+        raise ApiError(400, errors.CHAT_NOT_FOUND)
+    group.bot_member = False
+    group.left_at = time.time()
+    return True
+
+
 @method("getChat")
 async def get_chat(c: Call) -> JSON:
     chat = find_chat(c)

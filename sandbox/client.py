@@ -398,6 +398,10 @@ class SandboxClient:
     def chats(self) -> list[JSON]:
         return list(self.get("chats")["chats"])
 
+    def group(self, group_id: int) -> JSON:
+        """A group the bot was added to: title, bot_member, left_at."""
+        return self.get(f"groups/{group_id}")
+
     # ------------------------------------------------------------------ bots, stats, flood
 
     def health(self) -> JSON:
@@ -681,6 +685,14 @@ class VirtualUser:
 
     def unblock_bot(self) -> SentUpdate:
         return self._act("unblock")
+
+    def add_bot_to_group(self, title: str = "Group") -> int:
+        """Make a group with the bot in it (the bot gets my_chat_member); its id."""
+        return int(self.client.post(f"users/{self.id}/add_to_group", {"title": title})["group_id"])
+
+    def send_group_text(self, group_id: int, text: str) -> SentUpdate:
+        """Write in a group: the bot gets it only while it is a member (update_id None)."""
+        return self._act("group_text", {"group_id": group_id, "text": text})
 
     # ------------------------------------------------------------------ reading
 

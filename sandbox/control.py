@@ -31,6 +31,7 @@ from sandbox.state import (
     BotState,
     CallbackRecord,
     ChatState,
+    GroupState,
     Sandbox,
     StoredMessage,
     UserState,
@@ -336,6 +337,39 @@ def start_command(bot: BotState, url: str) -> str:
     return f"/start {payload}" if START_PAYLOAD.fullmatch(payload) else "/start"
 
 
+def add_to_group(bot: BotState, user: UserState, title: str) -> JSON:
+    """The user makes a group and adds the bot: the bot gets my_chat_member for the group."""
+    group = GroupState(-(10**12) - len(bot.groups) - 1, title)
+    bot.groups[group.id] = group
+    body = {
+        "chat": group.chat_dict(),
+        "from": user.user_dict(),
+        "date": int(time.time()),
+        "old_chat_member": {"user": bot.user_dict(), "status": "left"},
+        "new_chat_member": {"user": bot.user_dict(), "status": "member"},
+    }
+    return {**_result(bot.enqueue("my_chat_member", user.id, body)), "group_id": group.id}
+
+
+def group_text(bot: BotState, user: UserState, group_id: int, text: str) -> JSON:
+    """The user writes in a group; the bot gets it only while it is a member."""
+    group = bot.groups.get(group_id)
+    if group is None:
+        raise ControlError(f"no group {group_id}", 404)
+    if not text.strip():
+        raise ControlError("text must be a non-empty string")
+    if not group.bot_member:
+        return {"ok": True, "update_id": None, "update": None}
+    body = {
+        "message_id": int(time.time() * 1000) % 10**9,
+        "from": user.user_dict(),
+        "chat": group.chat_dict(),
+        "date": int(time.time()),
+        **_text_content(text),
+    }
+    return _result(bot.enqueue("message", user.id, body))
+
+
 def member_change(bot: BotState, user: UserState, *, block: bool) -> JSON:
     chat = bot.chat_for(user)
     if chat.blocked == block:
@@ -449,6 +483,10 @@ async def user_action(
         )
     if action == "edit":
         return edit_user_message(bot, user, body)
+    if action == "add_to_group":
+        return add_to_group(bot, user, str(body.get("title") or "Group"))
+    if action == "group_text":
+        return group_text(bot, user, int(body.get("group_id") or 0), str(body.get("text") or ""))
     if action == "block":
         return member_change(bot, user, block=True)
     if action == "unblock":
@@ -606,6 +644,15 @@ async def read_chat(request: web.Request) -> web.Response:
                 break
             await chat.signal.wait(remaining)
     return _json({"ok": True, **chat.view(since)})
+
+
+@handler
+async def get_group(request: web.Request) -> web.Response:
+    bot = _bot(_sandbox(request), request)
+    group = bot.groups.get(int(request.match_info["group_id"]))
+    if group is None:
+        raise ControlError("no such group", 404)
+    return _json({"ok": True, **group.view()})
 
 
 @handler
@@ -805,6 +852,7 @@ def add_routes(app: web.Application) -> None:
     r.add_get("/sandbox/users/{user_id}/chat", read_chat)
     r.add_post("/sandbox/users/{user_id}/{action}", act)
     r.add_get("/sandbox/chats", list_chats)
+    r.add_get("/sandbox/groups/{group_id}", get_group)
     r.add_get("/sandbox/stats", stats)
     r.add_post("/sandbox/stats/reset", reset_stats)
     r.add_get("/sandbox/flood", get_flood)

@@ -395,6 +395,27 @@ class PollTicket:
         self.event.set()
 
 
+@dataclass(slots=True)
+class GroupState:
+    """A group chat users added the bot to: only what a bot in a group is told and does."""
+
+    id: int  # negative, as Telegram's group ids are
+    title: str
+    bot_member: bool = True
+    left_at: float | None = None  # when the bot left it (leaveChat)
+
+    def chat_dict(self) -> JSON:
+        return {"id": self.id, "type": "group", "title": self.title}
+
+    def view(self) -> JSON:
+        return {
+            "id": self.id,
+            "title": self.title,
+            "bot_member": self.bot_member,
+            "left_at": self.left_at,
+        }
+
+
 class BotState:
     def __init__(self, token: str, username: str, first_name: str) -> None:
         prefix = token.split(":", 1)[0]
@@ -417,6 +438,7 @@ class BotState:
 
     def _fresh(self) -> None:
         self.chats: dict[int, ChatState] = {}
+        self.groups: dict[int, GroupState] = {}
         self.pending: deque[PendingUpdate] = deque()
         # How many redelivered updates wait in ``pending`` (confirm() is cheaper with none).
         self.redeliveries = 0

@@ -7,11 +7,12 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
 from enum import Enum
-from typing import Any
+from typing import Any, NamedTuple
 from uuid import UUID
 
 from psycopg import sql
 
+from domain.images import SAME_PHOTO_DISTANCE
 from domain.onboarding import ONBOARDING_ORDER
 from domain.ranking import INVITATION_PERIOD_DAYS, INVITATIONS_PER_PERIOD
 from storage.db import Pool, Statement, autocommit, run_together
@@ -266,6 +267,11 @@ _INHERITED = (
 )
 
 
+class Deleted(NamedTuple):
+    object_keys: list[str]  # queued in orphaned_objects
+    partners: list[int]  # everyone the account was ever matched with
+
+
 class Accounts:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -403,6 +409,7 @@ class Accounts:
         file_unique_id: str,
         content_type: str,
         size: int,
+        perceptual_hash: int | None = None,
     ) -> bool:
         """Append a photo in the first free position; False if the same file is there already
         or no position is free (both mean: nothing stored, the caller drops the object)."""
@@ -410,17 +417,40 @@ class Accounts:
             conn.execute("SELECT 1 FROM users WHERE id = %s FOR UPDATE", (user_id,))
             row = conn.execute(
                 """INSERT INTO photos (user_id, position, object_key, telegram_file_id,
-                                       file_unique_id, content_type, size_bytes)
-                   SELECT %s, free.position, %s, %s, %s, %s, %s
+                                       file_unique_id, content_type, size_bytes, perceptual_hash)
+                   SELECT %s, free.position, %s, %s, %s, %s, %s, %s
                    FROM (SELECT min(g) AS position FROM generate_series(0, 2) g
                          WHERE g NOT IN (SELECT position FROM photos WHERE user_id = %s)) free
                    WHERE free.position IS NOT NULL
                    ON CONFLICT (user_id, file_unique_id) DO NOTHING RETURNING id""",
-                (user_id, object_key, file_id, file_unique_id, content_type, size, user_id),
+                (
+                    user_id,
+                    object_key,
+                    file_id,
+                    file_unique_id,
+                    content_type,
+                    size,
+                    perceptual_hash,
+                    user_id,
+                ),
             ).fetchone()
             if row:
                 conn.execute(*_rating_dirty(user_id))
         return row is not None
+
+    def photo_twins(self, user_id: int, perceptual_hash: int) -> list[tuple[int, str]]:
+        """Other accounts' photos taken for the same one (domain.images.same_photo): each
+        owner once, with that photo's file_id. A scan of the hashes (no index serves a
+        Hamming distance), once per photo added."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                """SELECT DISTINCT ON (user_id) user_id, telegram_file_id FROM photos
+                   WHERE perceptual_hash IS NOT NULL AND user_id <> %s
+                     AND bit_count((perceptual_hash # %s)::bit(64)) <= %s
+                   ORDER BY user_id, created_at LIMIT 5""",
+                (user_id, perceptual_hash, SAME_PHOTO_DISTANCE),
+            ).fetchall()
+        return [(int(row["user_id"]), str(row["telegram_file_id"])) for row in rows]
 
     def delete_photo(self, user_id: int, photo_id: UUID) -> str | None:
         """Remove one photo and close the gap in positions; the object key to drop, if any."""
@@ -463,10 +493,15 @@ class Accounts:
             )
         return True
 
-    def delete_account(self, user_id: int) -> list[str]:
+    def delete_account(self, user_id: int) -> Deleted:
         """Delete the user and everything that cascades from them; the photo objects to drop
         are queued in orphaned_objects in the same transaction, so none is ever forgotten."""
         with self._pool.connection() as conn:
+            partners = conn.execute(
+                """SELECT CASE WHEN user_low = %(user)s THEN user_high ELSE user_low END AS other
+                   FROM matches WHERE user_low = %(user)s OR user_high = %(user)s""",
+                {"user": user_id},
+            ).fetchall()
             rows = conn.execute(
                 """WITH gone AS (DELETE FROM photos WHERE user_id = %(user)s RETURNING object_key),
                         video AS (DELETE FROM profile_videos WHERE user_id = %(user)s
@@ -486,7 +521,9 @@ class Accounts:
                    WHERE queue @> ARRAY[%(user)s]::bigint[]""",
                 {"user": user_id},
             )
-        return [str(row["object_key"]) for row in rows]
+        return Deleted(
+            [str(row["object_key"]) for row in rows], [int(row["other"]) for row in partners]
+        )
 
     def set_video(
         self,

@@ -27,3 +27,7 @@ class ActionCounters:
         pipe.incr(key)
         _, taken = pipe.execute()
         return verdict(int(taken), limit)
+
+    def forget(self, user_id: int) -> None:
+        """A deleted account: its counters go with it (each names the id)."""
+        self._redis.delete(*(self._keys("limit", action.value, user_id) for action in Action))

@@ -4,13 +4,18 @@ exchange Telegram contacts."""
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from enum import StrEnum
 
+from domain.content_checks import OPENER_MIN_LENGTH, Opener
 from domain.discovery import Party
 from storage import _rules as rules
 from storage._rules import Conn
 from storage.db import Pool
+
+# How many of the latest texts from a match a person keeps for a report to attach, and how long.
+RECENT_TEXTS = 10
+RECENT_TEXTS_FOR = "7 days"
 
 
 class ChatStatus(StrEnum):
@@ -28,6 +33,10 @@ class ChatCheck:
     partner: Party | None = None
     sender: Party | None = None
     recorded: bool = False  # this update was recorded now (not a repeat)
+    contacts_agreed: bool = False  # both consented to exchange contacts
+    # When this message is the sender's first to this match (and long enough to count): the
+    # sender's openers of the last day, this one last.
+    openers: tuple[Opener, ...] = ()
 
 
 @dataclass(frozen=True, slots=True)
@@ -73,6 +82,8 @@ class Chats:
         low, high = rules.pair(sender, other)
         match = conn.execute(
             """SELECT m.id, m.status,
+                      (SELECT count(*) FROM contact_consents c WHERE c.match_id = m.id) = 2
+                          AS agreed,
                       EXISTS (SELECT 1 FROM blocks b WHERE (b.blocker_id, b.blocked_id)
                               IN ((%(low)s, %(high)s), (%(high)s, %(low)s))) AS blocked
                FROM matches m WHERE m.user_low = %(low)s AND m.user_high = %(high)s""",
@@ -89,21 +100,31 @@ class Chats:
             return ChatCheck(ChatStatus.UNMATCHED, match_id, partner, sender_party)
         if partner.is_banned:
             return ChatCheck(ChatStatus.UNAVAILABLE, match_id, partner, sender_party)
-        return ChatCheck(ChatStatus.ACTIVE, match_id, partner, sender_party)
+        return ChatCheck(
+            ChatStatus.ACTIVE, match_id, partner, sender_party, contacts_agreed=match["agreed"]
+        )
 
-    def record_chat_message(self, sender: int, other: int, update_id: int, kind: str) -> ChatCheck:
+    def record_chat_message(
+        self, sender: int, other: int, update_id: int, kind: str, text: str = ""
+    ) -> ChatCheck:
         """Check the match and record one relayed message (metadata only) once per update:
         the first message starts the conversation, the other one's first message is the
-        reply. ``recorded`` is False for a repeated update."""
+        reply. ``recorded`` is False for a repeated update. A sender's first message to this
+        match, when long enough, is kept a day as an opener (its text: chat_openers)."""
         with self._pool.connection() as conn:
             check = self._chat_status(conn, sender, other)
             if check.status is not ChatStatus.ACTIVE:
                 return check
+            first = not conn.execute(
+                "SELECT 1 FROM chat_messages WHERE match_id = %s AND sender_id = %s LIMIT 1",
+                (check.match_id, sender),
+            ).fetchone()
             inserted = conn.execute(
                 """INSERT INTO chat_messages (match_id, sender_id, update_id, kind)
                    VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING RETURNING match_id""",
                 (check.match_id, sender, update_id, kind),
             ).fetchone()
+            openers: tuple[Opener, ...] = ()
             if inserted:
                 conn.execute(
                     """UPDATE matches SET last_activity_at = now(),
@@ -116,6 +137,47 @@ class Chats:
                        WHERE id = %(match)s""",
                     {"sender": sender, "match": check.match_id},
                 )
-        return ChatCheck(
-            check.status, check.match_id, check.partner, check.sender, recorded=inserted is not None
-        )
+                if first and len(text.strip()) >= OPENER_MIN_LENGTH:
+                    openers = _keep_opener(conn, sender, other, text)
+                if text:
+                    _keep_recent_text(conn, check.match_id, other, update_id, text)
+        return replace(check, recorded=inserted is not None, openers=openers)
+
+
+def _keep_opener(conn: Conn, sender: int, other: int, text: str) -> tuple[Opener, ...]:
+    """Keep the opener (older than a day go) and return the sender's openers of the day."""
+    conn.execute(
+        "DELETE FROM chat_openers WHERE sender_id = %s AND sent_at < now() - interval '1 day'",
+        (sender,),
+    )
+    conn.execute(
+        """INSERT INTO chat_openers (sender_id, recipient_id, text) VALUES (%s, %s, %s)
+           ON CONFLICT DO NOTHING""",
+        (sender, other, text),
+    )
+    rows = conn.execute(
+        """SELECT recipient_id, text FROM chat_openers WHERE sender_id = %s
+           ORDER BY recipient_id = %s, sent_at""",
+        (sender, other),
+    ).fetchall()
+    return tuple(Opener(int(row["recipient_id"]), str(row["text"])) for row in rows)
+
+
+def _keep_recent_text(
+    conn: Conn, match_id: int | None, recipient: int, update_id: int, text: str
+) -> None:
+    """Keep the text for a report the recipient may file, and only the latest few of a week."""
+    conn.execute(
+        """INSERT INTO recent_chat_texts (match_id, recipient_id, update_id, text)
+           VALUES (%s, %s, %s, %s) ON CONFLICT DO NOTHING""",
+        (match_id, recipient, update_id, text),
+    )
+    conn.execute(
+        """DELETE FROM recent_chat_texts t
+           WHERE t.match_id = %(match)s AND t.recipient_id = %(recipient)s
+             AND (t.sent_at < now() - %(age)s::interval
+                  OR t.update_id NOT IN (SELECT update_id FROM recent_chat_texts
+                                         WHERE match_id = %(match)s AND recipient_id = %(recipient)s
+                                         ORDER BY sent_at DESC, update_id DESC LIMIT %(keep)s))""",
+        {"match": match_id, "recipient": recipient, "age": RECENT_TEXTS_FOR, "keep": RECENT_TEXTS},
+    )

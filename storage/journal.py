@@ -22,9 +22,9 @@ transaction spans both). It is handled again — the database's unique keys keep
 matches and relayed messages single — but its replies are rendered anew and may differ
 (Entry.recorded is False: "in doubt"). This is the second window docs/cluster.md names.
 
-Layout: a hash ``<ns>:done:<key>`` with ``p`` (who claimed it), ``c`` (chat id), ``r`` (the
-replies, JSON; dropped once complete), ``n`` (replies accepted so far), ``a`` (the last reply
-sent off) and ``s`` (1 once complete).
+Layout: a hash ``<ns>:done:<key>`` with ``p`` (who claimed it), ``c`` (chat id) and ``r`` (the
+replies, JSON) both dropped once complete, so a complete entry names nobody, ``n`` (replies
+accepted so far), ``a`` (the last reply sent off) and ``s`` (1 once complete).
 """
 
 from __future__ import annotations
@@ -154,8 +154,9 @@ class ReplyJournal:
     def record(self, work: str, chat_id: int, replies: tuple[Reply, ...] | list[Reply]) -> None:
         """The work is done and these replies are due (none: it is complete at once)."""
         key = self.key(work)
-        fields: list[str | int | bytes] = ["c", chat_id, "n", 0]
-        fields += ["r", _dump(replies)] if replies else ["s", 1]
+        # Complete at once: no chat kept, as for any complete entry (see _write_loop).
+        fields: list[str | int | bytes] = ["n", 0]
+        fields += ["c", chat_id, "r", _dump(replies)] if replies else ["s", 1]
         pipe = self._redis.pipeline(transaction=False)
         pipe.hset(key, items=fields)
         pipe.expire(key, JOURNAL_TTL_SECONDS)
@@ -201,7 +202,9 @@ class ReplyJournal:
                 key = self.key(work)
                 if sent is None:
                     pipe.hset(key, "s", 1)
-                    pipe.hdel(key, "r")
+                    # A complete entry needs neither its replies nor its chat: once gone, it
+                    # names nobody (deleting an account leaves no journal entry about them).
+                    pipe.hdel(key, "r", "c")
                 else:
                     pipe.hset(key, "n", sent)
             try:

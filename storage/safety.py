@@ -129,6 +129,24 @@ class Safety:
             )
             return ReportOutcome(recorded=True, hidden_now=hide_if_credible(conn, reported))
 
+    def attach_messages(self, reporter: int, reported: int) -> int:
+        """Attach to the reporter's open report the last texts they received from the
+        reported person in chat (recent_chat_texts); how many are attached (once per report)."""
+        with self._pool.connection() as conn:
+            rows = conn.execute(
+                """INSERT INTO report_messages (report_id, sent_at, text)
+                   SELECT r.id, t.sent_at, t.text FROM reports r
+                   JOIN matches m ON m.user_low = least(r.reporter_id, r.reported_id)
+                                 AND m.user_high = greatest(r.reporter_id, r.reported_id)
+                   JOIN recent_chat_texts t ON t.match_id = m.id
+                                           AND t.recipient_id = r.reporter_id
+                   WHERE r.reporter_id = %s AND r.reported_id = %s AND r.status = 'open'
+                     AND NOT EXISTS (SELECT 1 FROM report_messages a WHERE a.report_id = r.id)
+                   RETURNING 1""",
+                (reporter, reported),
+            ).fetchall()
+        return len(rows)
+
     def comment_report(self, reporter: int, reported: int, comment: str) -> None:
         with self._pool.connection() as conn:
             conn.execute(
@@ -164,6 +182,11 @@ class Safety:
             ).fetchall()
             if not rows:
                 return False
+            # Attached messages were for this review only.
+            conn.execute(
+                "DELETE FROM report_messages WHERE report_id = ANY(%s)",
+                ([row["id"] for row in rows],),
+            )
             # The reporters' track records weigh their later reports (domain.reports).
             conn.execute(
                 f"""INSERT INTO safety_reporter_records AS rr
@@ -215,13 +238,16 @@ def _case(conn: rules.Conn, moderator_id: int, reported: int) -> ReportCase | No
     if row is None:
         return None
     lines = conn.execute(
-        """SELECT reason, comment FROM reports WHERE reported_id = %s AND status = 'open'
-           ORDER BY created_at""",
+        """SELECT r.reason, r.comment,
+                  coalesce((SELECT array_agg(a.text ORDER BY a.sent_at)
+                            FROM report_messages a WHERE a.report_id = r.id), '{}') AS messages
+           FROM reports r WHERE r.reported_id = %s AND r.status = 'open'
+           ORDER BY r.created_at""",
         (reported,),
     ).fetchall()
     return ReportCase(
         rules.card_of(row),
-        [ReportLine(**line) for line in lines],
+        [ReportLine(line["reason"], line["comment"], tuple(line["messages"])) for line in lines],
         bool(row["is_hidden"]),
         hiding_decision(conn, reported),
     )

@@ -149,6 +149,10 @@ class SessionActor(pykka.ThreadingActor):
 
     def _route(self, incoming: Incoming) -> list[Reply]:
         ask = self._services.ask
+        if incoming.kind is Kind.GROUP:
+            # A dating bot has no business in a group: it leaves, and nobody is registered.
+            log.info("left a group chat", user_id=incoming.user_id, chat_id=incoming.chat_id)
+            return [replies.leave_chat(incoming.chat_id)]
         profile = self._services.profile(incoming.user_id)
         if incoming.kind is Kind.BOT_BLOCKED:
             ask(profile.set_inactive(incoming.user_id))
@@ -196,12 +200,11 @@ class SessionActor(pykka.ThreadingActor):
                 self._on_command(ctx)
         else:
             conversation = self._services.conversation(account)
-            # A shared location or a photo where the step takes one changes the profile;
-            # anything else (a typo, a city being spelt) is only a message.
+            # A photo where the step takes one changes the profile; anything else (a typo, a
+            # city being spelt) is only a message. A shared location is limited per day
+            # (domain.location_privacy), by the profile actor.
             action = Action.MESSAGE
-            if conversation.step is Step.LOCATION and incoming.kind is Kind.LOCATION:
-                action = Action.LOCATION
-            elif conversation.step is Step.PHOTOS and incoming.kind in PHOTO_KINDS:
+            if conversation.step is Step.PHOTOS and incoming.kind in PHOTO_KINDS:
                 action = Action.PHOTO
             if not self._within_limit(ctx, action):
                 return ctx.out

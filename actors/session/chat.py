@@ -6,6 +6,7 @@ from actors.chat_relay import RELAYED_KINDS, ChatMessage
 from actors.session.context import Context
 from actors.session.router import button, cancels, command, takes_input
 from actors.session.services import CHAT, Services
+from bot_api.incoming import Kind
 from presentation import cards
 from presentation.buttons import Button
 from storage.chats import ChatStatus
@@ -45,6 +46,15 @@ class Chat:
             ctx.say("chat.cannot_relay")
             return True
         services = self._services
+        photo = ""
+        if incoming.kind is Kind.DOCUMENT and incoming.mime_type.startswith("image/"):
+            # A file keeps the metadata Telegram strips from photos (GPS among it).
+            photo = services.ask(
+                services.profile(ctx.user_id).clean_image(ctx.chat_id, incoming.file_id)
+            )
+            if not photo:
+                ctx.say("chat.image_unreadable")
+                return True
         status = services.ask(
             services.relay(ctx).relay(
                 ChatMessage(
@@ -56,6 +66,7 @@ class Chat:
                     message_id=incoming.message_id,
                     text=incoming.text,
                     protect=ctx.account.protect_media,
+                    photo_file_id=photo,
                 )
             )
         )

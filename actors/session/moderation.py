@@ -10,6 +10,7 @@ from actors.session.context import Context
 from actors.session.feed import Feed
 from actors.session.router import button, command, takes_input
 from actors.session.services import ORIGIN, REPORT_COMMENT, Services
+from bot_api import replies
 from bot_api.incoming import Kind
 from presentation import cards
 from presentation.buttons import Button
@@ -55,7 +56,30 @@ class Moderation:
             services.ask(matcher.skip(ctx.user_id, target))
         services.drop_buttons(ctx)
         services.set_mode(ctx, REPORT_COMMENT, target, Origin(origin))
-        ctx.send(cards.ask_report_comment(ctx.chat_id, ctx.buttons))
+        attach = target if origin == Origin.MATCH.value else None
+        ctx.send(cards.ask_report_comment(ctx.chat_id, ctx.buttons, attach))
+
+    @button(Button.REPORT_ATTACH)
+    def attach(self, ctx: Context, args: list[str]) -> None:
+        """📎 under the comment question: the last texts received from the reported person
+        go with the report, once; the question stays for a comment."""
+        services = self._services
+        target = services.user_arg(ctx, args)
+        if target is None:
+            return
+        if services.mode(ctx).get(REPORT_COMMENT) != target:
+            services.outdated(ctx)
+            return
+        count = services.ask(services.matcher(ctx).attach_messages(ctx.user_id, target))
+        ctx.send(
+            replies.answer_callback(ctx.incoming.callback_id),
+            replies.edit_keyboard(
+                ctx.chat_id,
+                ctx.incoming.message_id,
+                [[ctx.buttons("safety.button_no_comment", Button.REPORT_NO_COMMENT)]],
+            ),
+        )
+        ctx.say("safety.attached" if count else "safety.nothing_to_attach", count=count)
 
     @takes_input(rank=30)
     def comment(self, ctx: Context) -> bool:

@@ -87,6 +87,11 @@ class Onboarding:
             else:
                 values = _text_values(step, incoming.text, ctx.account)
         except Invalid as invalid:
+            if "reason" in invalid.params:  # a content check: why, and the question, at once
+                reason = ctx.text(str(invalid.params["reason"]))
+                refusal = ctx.text(invalid.key, **{**invalid.params, "reason": reason})
+                self._services.ask_current_step(ctx, conversation, refusal)
+                return
             ctx.out.append(replies.message(ctx.chat_id, ctx.text(invalid.key, **invalid.params)))
             self._services.ask_current_step(ctx, conversation)
             return

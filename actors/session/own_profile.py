@@ -175,7 +175,9 @@ class OwnProfile:
             ctx.say("common.confirmation_expired")
             ctx.send(screens.delete_confirmation(ctx.chat_id, ctx.buttons))
         elif choice == "yes":
-            services.ask(services.profile(ctx.user_id).delete_account(ctx.user_id))
+            partners = services.ask(services.profile(ctx.user_id).delete_account(ctx.user_id))
+            services.deps.conversations.forget_chats_with(ctx.user_id, partners)
+            services.deps.limits.forget(ctx.user_id)
             services.clear(ctx)
             services.count("deleted")
             ctx.send(replies.message_removing_keyboard(ctx.chat_id, ctx.text("profile.deleted")))

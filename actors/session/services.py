@@ -114,8 +114,11 @@ class Services:
             return False
         return True
 
-    def ask_current_step(self, ctx: Context, conversation: Conversation) -> None:
-        """Ask the step's question; a user who left onboarding with /cancel is back in it."""
+    def ask_current_step(
+        self, ctx: Context, conversation: Conversation, preface: str | None = None
+    ) -> None:
+        """Ask the step's question, after preface in the same message if given; a user who
+        left onboarding with /cancel is back in it."""
         assert conversation.step is not None
         if conversation.flow is Flow.ONBOARDING:
             if not ctx.state_empty:
@@ -124,16 +127,18 @@ class Services:
             ctx.say("profile.send_new_photo")
             return
         account = ctx.account
-        ctx.send(
-            screens.ask_step(
-                conversation.step,
-                ctx.chat_id,
-                ctx.buttons,
-                account.age,
-                account.interests,
-                len(account.photos),
-            )
+        question = screens.ask_step(
+            conversation.step,
+            ctx.chat_id,
+            ctx.buttons,
+            account.age,
+            account.interests,
+            len(account.photos),
         )
+        if preface is not None:
+            text = f"{preface}\n\n{question.params['text']}"
+            question = replies.Reply(question.method, {**question.params, "text": text})
+        ctx.send(question)
 
     # -- answers every area gives -----------------------------------------------------------
 

@@ -22,7 +22,7 @@ from packaging.requirements import Requirement
 from packaging.utils import canonicalize_name
 from packaging.version import Version
 
-from observability.http import build_app
+from observability.http import Readiness, build_app
 from observability.metrics import Metrics
 from tests.deploy import DOCKERFILE, DOCKERIGNORE, LOCK_FILE, ROOT, locked_versions, services
 
@@ -222,7 +222,7 @@ async def run_healthcheck(port: int) -> int:
 
 
 async def healthcheck_against_a_node() -> tuple[int, int]:
-    runner = web.AppRunner(build_app(Metrics("test-node"), {}))
+    runner = web.AppRunner(build_app(Metrics("test-node"), Readiness({})))
     await runner.setup()
     site = web.TCPSite(runner, "127.0.0.1", 0)
     await site.start()

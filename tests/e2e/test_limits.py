@@ -103,37 +103,3 @@ def test_too_many_photo_uploads_are_told_to_slow_down_once(
     for n in range(LIMITS[Action.PHOTO].count + PAST):
         newcomer.user.send_document(b"not a picture %d" % n, "notes.txt", mime_type="text/plain")
     told_once(newcomer.user, language, Action.PHOTO)
-
-
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_too_many_location_changes_are_told_to_slow_down_once(
-    people: People, language: str
-) -> None:
-    """The location changed from /profile again and again: past the limit one "slow down",
-    and the location stays as it was."""
-    person = people.join("Vera", city=unique_city(), language=language)
-    person.user.send_text("/profile")
-    label = t(language, "buttons.edit_location")
-    menu = person.user.wait_until(
-        lambda chat: next(
-            (
-                m
-                for m in chat.bot_messages
-                if any(key.get("text") == label for row in m.inline_keyboard for key in row)
-            ),
-            None,
-        ),
-        what="the profile menu",
-    )
-    data = button_data(menu, label)
-    limit = LIMITS[Action.LOCATION].count
-    for n in range(limit + 1):
-        person.user.press_forged(menu.message_id, data)
-        person.user.wait_for_answer()
-        person.user.mark_read()
-        person.user.send_location(10.0 + n, 20.0)
-        if n < limit:
-            person.user.wait_for_message()
-    told_once(person.user, language, Action.LOCATION)
-    latitude = people.value("SELECT latitude FROM profiles WHERE user_id = %s", person.id)
-    assert latitude is not None and abs(float(str(latitude)) - (10.0 + limit - 1)) < 0.5

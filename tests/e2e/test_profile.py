@@ -5,18 +5,20 @@ with its rows and stored photos."""
 from __future__ import annotations
 
 import io
+import uuid
 
 import pytest
 from PIL import Image
 
-from config.i18n import LANGUAGES
+from config.i18n import LANGUAGES, t
 from domain.onboarding import Step
 from domain.validation import MAX_PHOTOS, default_age_range
 from sandbox.client import ChatMessage, SandboxClient
 from storage import db
 from storage.photos import PhotoStore
+from tests.e2e.people import Person
 from tests.e2e.story import Newcomer, fetch, private_point, profile_row, stored_location
-from tests.support.images import image
+from tests.support.images import image, photo_like_jpeg
 from tests.support.profiles import unique_city
 
 pytestmark = pytest.mark.usefixtures("steady_node")
@@ -469,3 +471,29 @@ def test_delete_account_removes_rows_and_photos(
     anna.start()
     row = profile_row(pool, anna.id)
     assert row is not None and (row["onboarding_step"], row["name"]) == ("name", None)
+
+
+def test_the_same_photo_on_two_accounts_is_shown_to_the_moderators(
+    sandbox: SandboxClient, admin: Person
+) -> None:
+    """Anna and then Bella add the same photo (a photo-like picture; flat test images have no
+    hash): the moderator gets both profiles, the newer first with its id and /ban, then the
+    two photos side by side in one album."""
+    shared = photo_like_jpeg(uuid.uuid4().int % 1_000_000)
+    anna, city = member(sandbox, name="Anna")
+    bella, _ = member(sandbox, name="Bella")
+    admin.user.mark_read()
+    for person in (anna, bella):
+        person.press("buttons.edit_photos")
+        photo_manager(person, 1)
+        person.press("buttons.photo_add")
+        person.expect(person.t("profile.send_new_photo"))
+        person.user.send_photo(shared)
+        person.expect(person.t("common.saved"))
+    head, *album = admin.user.wait_for_messages(3)
+    assert head.body.startswith(t("en", "admin.same_photo_head", count=2)), head.describe()
+    assert head.body.index(f"id {bella.id} — /ban {bella.id}") < head.body.index(f"id {anna.id}")
+    assert caption(anna, "Anna", 27, city) in head.body
+    assert len(album) == 2 and all(m.photo for m in album)
+    assert album[0].media_group_id is not None
+    assert album[0].media_group_id == album[1].media_group_id

@@ -147,6 +147,60 @@ def test_about_step(person: Newcomer, pool: db.Pool) -> None:
     assert row is not None and row["about"] == "y" * ABOUT_MAX
 
 
+# "About" texts with a sign of spam or a scam, by language, and the reason each is refused for.
+SCAM_ABOUTS: dict[str, list[tuple[str, str]]] = {
+    "en": [
+        ("Join my channel t.me/hot_dates_club for more", "errors.about_invite_link"),
+        ("Call me on +44 7911 123456 tonight", "errors.about_phone"),
+        ("Looking for a generous man, send me money for a ticket", "errors.about_money"),
+    ],
+    "ru": [
+        ("Пиши мне в телеграм @sweet_katya_99", "errors.about_handle"),
+        ("Звони 8 912 345-67-89, жду", "errors.about_phone"),
+        ("Мой кошелёк 0x52908400098527886E0F7030069857D2E4169EE7", "errors.about_wallet"),
+    ],
+}
+
+
+def about_refusal(person: Newcomer, reason: str) -> str:
+    """The reason and the question again, in one message."""
+    refusal = person.t("errors.about_refused", reason=person.t(reason))
+    return f"{refusal}\n\n{person.question(Step.ABOUT)}"
+
+
+def test_about_with_contacts_links_or_money_is_refused_with_the_reason(
+    person: Newcomer, pool: db.Pool
+) -> None:
+    """In onboarding, an "about" with an invite link, a phone, a @handle, a wallet or a request
+    for money is refused in one message (why, and the question again, with Skip); nothing is
+    stored, and a clean one is taken."""
+    person.reach(Step.ABOUT)
+    for text, reason in SCAM_ABOUTS[person.language]:
+        person.user.send_text(text)
+        (refused,) = person.expect(about_refusal(person, reason))
+        assert refused.button_texts == [person.t("buttons.skip")]
+    row = profile_row(pool, person.id)
+    assert row is not None and row["about"] is None
+    person.user.send_text("I like long walks, 180 cm, born in 1990")
+    person.expect(person.question(Step.INTERESTS))
+    row = profile_row(pool, person.id)
+    assert row is not None and row["about"] == "I like long walks, 180 cm, born in 1990"
+
+
+def test_editing_about_refuses_contacts_with_the_reason(person: Newcomer, pool: db.Pool) -> None:
+    """/profile → About: a @handle is refused with the reason and the question; the old
+    "about" stays until a clean one is sent."""
+    person.onboard()
+    before = profile_row(pool, person.id)
+    person.press("buttons.edit_about")
+    person.expect(person.t("profile.ask_new_value"), person.question(Step.ABOUT))
+    text, reason = SCAM_ABOUTS[person.language][0]
+    person.user.send_text(text)
+    person.expect(about_refusal(person, reason))
+    row = profile_row(pool, person.id)
+    assert before is not None and row is not None and row["about"] == before["about"]
+
+
 def test_interests_step(person: Newcomer) -> None:
     """Interests are chosen with buttons: typed text and media are pointed at them."""
     person.reach(Step.INTERESTS)

@@ -119,7 +119,7 @@ class TestAccounts:
         accounts = Accounts(pool)
         user_id = new_user(accounts)
         accounts.add_photo(user_id, f"photos/del{user_id}", "f", f"u{user_id}", "image/jpeg", 5)
-        assert accounts.delete_account(user_id) == [f"photos/del{user_id}"]
+        assert accounts.delete_account(user_id).object_keys == [f"photos/del{user_id}"]
         assert accounts.get(user_id) is None
         with pool.connection() as conn:
             left = conn.execute(

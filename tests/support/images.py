@@ -3,9 +3,10 @@
 from __future__ import annotations
 
 import io
+import random
 import uuid
 
-from PIL import Image
+from PIL import Image, ImageDraw, ImageFilter
 
 
 def image(
@@ -29,3 +30,26 @@ def big_jpeg(megabytes: float) -> bytes:
     """A valid JPEG padded past ``megabytes`` (bytes after the end marker are ignored)."""
     head = image()
     return head + b"\0" * (int(megabytes * 1024 * 1024) - len(head) + 1)
+
+
+def photo_like(seed: int, size: tuple[int, int] = (1200, 800)) -> Image.Image:
+    """A photo-like picture: a gradient sky, shapes and noise, different for each seed."""
+    rng = random.Random(seed)
+    image = Image.linear_gradient("L").resize(size).convert("RGB")
+    draw = ImageDraw.Draw(image)
+    for _ in range(25):
+        x, y = rng.randrange(size[0]), rng.randrange(size[1])
+        radius = rng.randrange(30, 250)
+        colour = (rng.randrange(256), rng.randrange(256), rng.randrange(256))
+        if rng.random() < 0.5:
+            draw.ellipse((x - radius, y - radius, x + radius, y + radius), fill=colour)
+        else:
+            draw.rectangle((x - radius, y - radius // 2, x + radius, y + radius // 2), fill=colour)
+    return image.filter(ImageFilter.GaussianBlur(2))
+
+
+def photo_like_jpeg(seed: int) -> bytes:
+    """photo_like as JPEG bytes, the same for the same seed."""
+    out = io.BytesIO()
+    photo_like(seed, (640, 480)).save(out, format="JPEG", quality=90)
+    return out.getvalue()

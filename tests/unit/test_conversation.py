@@ -178,9 +178,34 @@ class TestIncoming:
         incoming = parse_update(_message(**fields))
         assert incoming is not None and incoming.kind is kind
 
-    def test_group_messages_are_ignored(self) -> None:
-        """Only private chats are conversations with the bot."""
-        assert parse_update(_message(text="hi", chat={"id": -5, "type": "group"})) is None
+    def test_anything_from_a_group_is_a_group_update(self) -> None:
+        """Only private chats are conversations with the bot: a message, a button press or the
+        bot being added in a group is Kind.GROUP (the bot leaves); being removed is nothing."""
+        group = {"id": -5, "type": "supergroup", "title": "G"}
+        message = parse_update(_message(text="hi", chat=group))
+        assert message is not None and (message.kind, message.chat_id) == (Kind.GROUP, -5)
+        press = parse_update(
+            {
+                "update_id": 2,
+                "callback_query": {
+                    "id": "q",
+                    "from": {"id": 9, "first_name": "B"},
+                    "data": "x~y",
+                    "chat_instance": "c",
+                    "message": {"message_id": 3, "chat": group, "date": 0},
+                },
+            }
+        )
+        assert press is not None and (press.kind, press.chat_id) == (Kind.GROUP, -5)
+
+        def member(status: str) -> dict[str, object]:
+            change = {"chat": group, "from": {"id": 9}, "new_chat_member": {"status": status}}
+            return {"update_id": 3, "my_chat_member": change}
+
+        added = parse_update(member("member"))
+        assert added is not None and added.kind is Kind.GROUP
+        assert parse_update(member("left")) is None
+        assert parse_update(member("kicked")) is None
 
     def test_callback_and_blocking(self) -> None:
         """Button presses and 'kicked' chat member updates are recognised."""

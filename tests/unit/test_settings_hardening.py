@@ -2,10 +2,16 @@
 
 from __future__ import annotations
 
+import os
+import subprocess
+import sys
+from pathlib import Path
+
 import pytest
 
 from config.settings import SettingsError, load_settings
 
+ROOT = Path(__file__).resolve().parents[2]
 VALID = {
     "BOT_TOKEN": "123456789:TEST-token-for-the-settings-check-01",
     "DATABASE_URL": "postgresql://dating:Zx81kq0vbc7@127.0.0.1:5432/dating",
@@ -61,3 +67,23 @@ def test_webhook_secret_needs_32_characters() -> None:
     with pytest.raises(SettingsError, match=r"^WEBHOOK_SECRET"):
         load_settings(webhook | {"WEBHOOK_SECRET": "s" * 31})
     assert load_settings(webhook | {"WEBHOOK_SECRET": "s" * 32}).webhook_secret == "s" * 32
+
+
+def test_the_node_stops_at_start_with_one_line(tmp_path: Path) -> None:
+    """`python bot.py` with a placeholder secret exits 2 before connecting anywhere, printing
+    one line that names the setting (no traceback, not the value)."""
+    environ = {"PATH": os.environ.get("PATH", ""), **VALID, "S3_SECRET_KEY": "minioadmin"}
+    done = subprocess.run(
+        [sys.executable, str(ROOT / "bot.py")],
+        env=environ,
+        cwd=tmp_path,
+        capture_output=True,
+        text=True,
+        timeout=60,
+        check=False,
+    )
+    assert done.returncode == 2, done.stderr
+    assert done.stderr.splitlines() == [
+        "configuration error: S3_SECRET_KEY holds a well-known or placeholder secret: "
+        "set a real one"
+    ]
