@@ -39,6 +39,7 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
 import psycopg
 from psycopg import sql
 
+from domain.feed_pass import START
 from storage import db, feed_batch
 from storage.accounts import Account, Accounts
 from storage.feed import Feed
@@ -166,7 +167,7 @@ def prepare_viewer(pool: db.Pool, feed: Feed, viewer: Account, seen: int, popula
         conn.execute("DELETE FROM feed_passes WHERE viewer_id = %s", (viewer.id,))
     state = feed.current_pass(viewer)
     with pool.connection() as conn:
-        pool_top = feed_batch.read(conn, viewer, state, limit=2 * seen)
+        pool_top = feed_batch.read(conn, viewer, state.radius_km, START, limit=2 * seen)
         top = pool_top[: min(seen, len(pool_top) // 2)]  # some are always left to show
         ids = [row.user_id for row in top if row.visible]
         decided = {"like": ids[::5], "skip": [t for n, t in enumerate(ids) if n % 5]}
@@ -189,13 +190,13 @@ def prepare_viewer(pool: db.Pool, feed: Feed, viewer: Account, seen: int, popula
             {"viewer": viewer.id, "rest": seen - len(ids), "population": population},
         )
         after_id, after_score = (
-            (top[-1].user_id, top[-1].feed_score) if top else (2**63 - 1, float("inf"))
+            (top[-1].user_id, top[-1].score) if top else (2**63 - 1, float("inf"))
         )
         conn.execute(
             """INSERT INTO feed_passes (viewer_id, filters, radius_km, widened, widened_told,
                                         after_score, after_id, started_at)
                VALUES (%s, %s, %s, %s, true, %s, %s, now())""",
-            (viewer.id, state.filters, state.radius_km, state.widened, after_score, after_id),
+            (viewer.id, state.state.filters, state.radius_km, state.widened, after_score, after_id),
         )
 
 
@@ -240,7 +241,8 @@ def summary(label: str, values: list[float]) -> str:
 
 
 def explain(pool: db.Pool, feed: Feed, viewer: Account) -> str:
-    query, params = feed_batch.query(viewer, feed.current_pass(viewer))
+    state = feed.current_pass(viewer)
+    query, params = feed_batch.query(viewer, state.radius_km, state.state.cursor)
     with pool.connection() as conn:
         rows = conn.execute(
             sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + query, params

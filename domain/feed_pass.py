@@ -87,7 +87,8 @@ class PassReads(Protocol):
         ...
 
     def fresh(self, since: datetime) -> Sequence[int]:
-        """People who became visible or changed since ``since`` (inclusive)."""
+        """People who became visible or changed since ``since`` (inclusive) and were not
+        shown to the viewer since then."""
         ...
 
     def recycled(self, limit: int) -> Sequence[int]:
