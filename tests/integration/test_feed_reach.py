@@ -81,13 +81,16 @@ def person(
     city: str | None,
     point: tuple[float, float] | None,
 ) -> int:
-    fields: dict[str, object] = {"radius_km": RADIUS_KM}
-    if city is None:
-        fields["city_key"] = None
-    if point is not None:
-        fields["latitude"], fields["longitude"] = point
+    latitude, longitude = point if point is not None else (None, None)
     return complete_profile(
-        pool, gender=gender, seeking=seeking, city=city or "Somewhere", **fields
+        pool,
+        gender=gender,
+        seeking=seeking,
+        city=city or "Somewhere",
+        city_key=city.lower() if city is not None else None,
+        latitude=latitude,
+        longitude=longitude,
+        radius_km=RADIUS_KM,
     )
 
 
