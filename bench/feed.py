@@ -167,7 +167,9 @@ def prepare_viewer(pool: db.Pool, feed: Feed, viewer: Account, seen: int, popula
         conn.execute("DELETE FROM feed_passes WHERE viewer_id = %s", (viewer.id,))
     state = feed.current_pass(viewer)
     with pool.connection() as conn:
-        pool_top = feed_batch.read(conn, viewer, state.radius_km, START, limit=2 * seen)
+        pool_top = feed_batch.read(
+            conn, viewer, state.radius_km, START, state.state.started_at, limit=2 * seen
+        )
         top = pool_top[: min(seen, len(pool_top) // 2)]  # some are always left to show
         ids = [row.user_id for row in top if row.visible]
         decided = {"like": ids[::5], "skip": [t for n, t in enumerate(ids) if n % 5]}
@@ -242,7 +244,9 @@ def summary(label: str, values: list[float]) -> str:
 
 def explain(pool: db.Pool, feed: Feed, viewer: Account) -> str:
     state = feed.current_pass(viewer)
-    query, params = feed_batch.query(viewer, state.radius_km, state.state.cursor)
+    query, params = feed_batch.query(
+        viewer, state.radius_km, state.state.cursor, state.state.started_at
+    )
     with pool.connection() as conn:
         rows = conn.execute(
             sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + query, params

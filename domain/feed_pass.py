@@ -83,7 +83,8 @@ class PassReads(Protocol):
 
     def page(self, after: Cursor, limit: int) -> Sequence[PageRow]:
         """Up to ``limit`` candidates below ``after`` in (stored rating, user id) order,
-        highest first."""
+        highest first, leaving out anyone shown in this pass already (a newcomer let in
+        ahead of the pages is not served again when the pages reach them)."""
         ...
 
     def fresh(self, since: datetime) -> Sequence[int]:

@@ -39,6 +39,11 @@ NOT_LIKED = """NOT EXISTS (SELECT 1 FROM interactions li
 # once from the primary key and hashed, so passing over seen people costs a lookup each.
 UNDECIDED = """p.user_id NOT IN (SELECT d.target_id FROM interactions d
     WHERE d.actor_id = %(viewer)s AND d.kind IN ('like', 'skip'))"""
+# A pass shows each person once: the people shown since it began (a few dozen, the viewer's
+# own rows by time), hashed like the decided ones. A newcomer served ahead of the pages, or a
+# card the viewer left without deciding, is not read again by a later page.
+NOT_SHOWN_SINCE = """p.user_id NOT IN (SELECT v.target_id FROM interactions v
+    WHERE v.actor_id = %(viewer)s AND v.kind = 'view' AND v.created_at >= %(started)s)"""
 WISHES = f"""(%(seeking)s::text = 'any' OR p.gender = %(seeking)s::text)
     AND (p.seeking = 'any' OR p.seeking = %(gender)s::text)
     AND p.age BETWEEN %(age_min)s::int AND %(age_max)s::int

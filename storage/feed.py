@@ -106,7 +106,14 @@ class _Reads:
         first, self._stored.first_page = self._stored.first_page, []
         if first and after == START:
             return first[:limit]
-        return feed_batch.read(self._conn, self._viewer, self._stored.radius_km, after, limit)
+        return feed_batch.read(
+            self._conn,
+            self._viewer,
+            self._stored.radius_km,
+            after,
+            self._stored.state.started_at,
+            limit,
+        )
 
     def fresh(self, since: datetime) -> Sequence[int]:
         return feed_batch.fresh(self._conn, self._viewer, self._stored.radius_km, since)
@@ -213,7 +220,7 @@ class Feed:
             def count_within(km: int) -> int:
                 stored.radius_km = km
                 stored.first_page = feed_batch.read(
-                    conn, viewer, km, START, geo.MIN_NEARBY_CANDIDATES
+                    conn, viewer, km, START, now, geo.MIN_NEARBY_CANDIDATES
                 )
                 return sum(row.visible for row in stored.first_page)
 

@@ -153,11 +153,16 @@ def _ranges(
 
 
 def query(
-    viewer: Account, radius_km: int, after: Cursor, limit: int = FEED_BATCH
+    viewer: Account, radius_km: int, after: Cursor, started_at: datetime, limit: int = FEED_BATCH
 ) -> tuple[sql.Composed, dict[str, Any]]:
-    """The query of one ranked page after the cursor, and its parameters."""
+    """The query of one ranked page after the cursor of a pass begun at ``started_at``, and
+    its parameters."""
     ranges, place = _ranges(
-        viewer, radius_km, _AFTER, _PAGE_ORDER, f"{rules.PROFILE_RULES} AND {rules.UNDECIDED}"
+        viewer,
+        radius_km,
+        _AFTER,
+        _PAGE_ORDER,
+        f"{rules.PROFILE_RULES} AND {rules.UNDECIDED} AND {rules.NOT_SHOWN_SINCE}",
     )
     statement = sql.SQL(_PAGE_SQL).format(ranges=ranges, visible=sql.SQL(rules.USER_VISIBLE))
     return statement, {
@@ -165,21 +170,30 @@ def query(
         **place,
         "after_score": after.score,
         "after_id": after.user_id,
+        "started": started_at,
         "limit": limit,
     }
 
 
 def read(
-    conn: Conn, viewer: Account, radius_km: int, after: Cursor, limit: int = FEED_BATCH
+    conn: Conn,
+    viewer: Account,
+    radius_km: int,
+    after: Cursor,
+    started_at: datetime,
+    limit: int = FEED_BATCH,
 ) -> list[PageRow]:
-    """The next candidates after the cursor, in rank order, visible or not.
+    """The next candidates after the cursor not shown since the pass began, in rank order,
+    visible or not.
 
     Always planned for this viewer's own places and sets (about a millisecond): a generic
     plan, blind to them, can be slower by orders of magnitude."""
     mode = conn.execute("SELECT current_setting('plan_cache_mode') AS mode").fetchone()
     conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
     try:
-        rows = conn.execute(*query(viewer, radius_km, after, limit), prepare=False).fetchall()
+        rows = conn.execute(
+            *query(viewer, radius_km, after, started_at, limit), prepare=False
+        ).fetchall()
     finally:
         if mode is not None:
             conn.execute("SELECT set_config('plan_cache_mode', %s, true)", (mode["mode"],))
