@@ -394,3 +394,42 @@ CREATE TABLE IF NOT EXISTS location_changes (
 -- several accounts; deleted with the photo.
 ALTER TABLE photos ADD COLUMN IF NOT EXISTS perceptual_hash bigint;
 CREATE INDEX IF NOT EXISTS photos_perceptual_hash_idx ON photos (perceptual_hash);
+
+-- Issue 14, items 4–7: recent activity, invitations, contact exchange, Telegram touches. -----
+
+-- Paused for inactivity (domain.activity): the maintenance sweep sets it with is_paused, so the
+-- feed's rules need nothing new; the person's next update clears both. A pause the person chose
+-- leaves it NULL, so coming back never undoes that. away_noticed_at: the last "people liked you
+-- while you were away" message (at most one a week).
+ALTER TABLE users ADD COLUMN IF NOT EXISTS away_since timestamptz;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS away_noticed_at timestamptz;
+CREATE INDEX IF NOT EXISTS users_awaiting_pause_idx ON users (last_active_at)
+    WHERE NOT is_paused AND onboarding_step IS NULL;
+-- Photos and videos relayed from this person are sent with protect_content.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS protect_media boolean NOT NULL DEFAULT false;
+
+-- Each person's invitation code (the deep link's ref_<code>), made on the first /invite.
+CREATE TABLE IF NOT EXISTS invite_codes (
+    user_id     bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    code        text NOT NULL UNIQUE CHECK (code ~ '^[A-Za-z0-9_-]{1,32}$'),
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+-- Who came through whose link (once per new account); it counts for the inviter only from
+-- completed_at, when the invitee finished a profile (set with onboarding's last step).
+CREATE TABLE IF NOT EXISTS invitations (
+    invitee_id    bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    inviter_id    bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    joined_at     timestamptz NOT NULL DEFAULT now(),
+    completed_at  timestamptz,
+    CHECK (invitee_id <> inviter_id)
+);
+CREATE INDEX IF NOT EXISTS invitations_inviter_idx ON invitations (inviter_id, completed_at);
+
+-- Consent to exchange Telegram contacts within a match: one row per side that agreed; the
+-- exchange happens when both rows exist (storage.contacts).
+CREATE TABLE IF NOT EXISTS contact_consents (
+    match_id    bigint NOT NULL REFERENCES matches (id) ON DELETE CASCADE,
+    user_id     bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (match_id, user_id)
+);

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pykka
 import structlog
@@ -51,7 +52,7 @@ class MatcherSettings:
 
 
 def viewer_of(account: Account) -> Viewer:
-    return Viewer(account.interests, account.latitude, account.longitude)
+    return Viewer(account.interests, account.latitude, account.longitude, datetime.now(UTC))
 
 
 class MatcherActor(pykka.ThreadingActor):
@@ -119,6 +120,8 @@ class MatcherActor(pykka.ThreadingActor):
             self._count("liked")
             if result.notice_count and result.target is not None:
                 self._send_like_notice(result.target, result.notice_count)
+            if result.away_count and result.target is not None:
+                self._send_away_notice(result.target, result.away_count)
         elif result.status is LikeStatus.MATCHED:
             if result.match_created:
                 self._count("liked")
@@ -138,6 +141,13 @@ class MatcherActor(pykka.ThreadingActor):
             recipient.user_id,
             recipient.chat_id,
             [cards.like_notice(recipient.chat_id, buttons, count)],
+        )
+
+    def _send_away_notice(self, recipient: Party, count: int) -> None:
+        self._outbox.deliver(
+            recipient.user_id,
+            recipient.chat_id,
+            [cards.away_likes_notice(recipient.chat_id, recipient.language, count)],
         )
 
     def _send_match_notice(self, recipient: Party, other: Account) -> None:

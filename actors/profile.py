@@ -47,8 +47,12 @@ class ProfileActor(pykka.ThreadingActor):
             log.info("user registered", user_id=user_id, action="registered", language=language)
         return account, created
 
-    def touch(self, account: Account, username: str | None) -> None:
-        self._accounts.touch(account, username)
+    def touch(self, account: Account, username: str | None) -> bool:
+        """Record activity; True when it brought someone paused for inactivity back."""
+        back = self._accounts.touch(account, username)
+        if back:
+            log.info("back from away", user_id=account.id, action="back_from_away")
+        return back
 
     def set_language(self, user_id: int, language: str) -> None:
         self._accounts.set_language(user_id, language)
@@ -75,6 +79,17 @@ class ProfileActor(pykka.ThreadingActor):
             user_id=user_id,
             action="paused" if paused else "resumed",
         )
+
+    def invite_code(self, user_id: int) -> str:
+        return self._accounts.invite_code(user_id)
+
+    def accept_invitation(self, user_id: int, code: str) -> bool:
+        accepted = self._accounts.accept_invitation(user_id, code)
+        log.info("came by invitation" if accepted else "invitation refused", user_id=user_id)
+        return accepted
+
+    def set_protect_media(self, user_id: int, protect: bool) -> None:
+        self._accounts.set_protect_media(user_id, protect)
 
     def set_inactive(self, user_id: int) -> None:
         self._accounts.set_inactive(user_id, True)
@@ -164,6 +179,9 @@ class ProfileActorProxy(ActorMemberMixin, pykka.ActorProxy[ProfileActor]):
     save = proxy_method(ProfileActor.save)
     set_paused = proxy_method(ProfileActor.set_paused)
     set_inactive = proxy_method(ProfileActor.set_inactive)
+    set_protect_media = proxy_method(ProfileActor.set_protect_media)
+    invite_code = proxy_method(ProfileActor.invite_code)
+    accept_invitation = proxy_method(ProfileActor.accept_invitation)
     add_photo = proxy_method(ProfileActor.add_photo)
     delete_photo = proxy_method(ProfileActor.delete_photo)
     make_main_photo = proxy_method(ProfileActor.make_main_photo)

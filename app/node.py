@@ -13,7 +13,7 @@ from typing import Any, cast
 import redis.asyncio
 import structlog
 from aiohttp import web
-from telegram import BotCommand
+from telegram import BotCommand, MenuButtonCommands
 
 from actors.chat_relay import ChatRelayActor, ChatRelayActorProxy
 from actors.delivery import Delivery
@@ -209,6 +209,7 @@ class Node:
             admin_ids=settings.admin_ids,
             discovery=DiscoveryDeps(self.matchers, self.relays, settings.daily_like_limit),
             stats=Stats(self.pool),
+            bot_username=self.bot.username,
         )
         self.sessions: ActorPool[SessionActorProxy] = ActorPool(
             "session", settings.session_actors, lambda: SessionActor.start(deps), SessionActorProxy
@@ -411,6 +412,9 @@ class Node:
             await self.bot.set_my_commands(
                 commands, language_code=None if language == "en" else language
             )
+        # The button beside the message field opens that menu (the default in most clients,
+        # but not all: set it for every chat).
+        await self.bot.set_chat_menu_button(menu_button=MenuButtonCommands())
 
     def _readiness_checks(self) -> dict[str, Callable[[], None]]:
         def actors() -> None:

@@ -7,6 +7,8 @@ from typing import Any
 
 TEXT_MAX = 4096
 CAPTION_MAX = 1024
+# Telegram's 🎉 message effect; effects work in private chats only, which are all the bot has.
+EFFECT_CONFETTI = "5046509860389126442"
 
 Keyboard = list[list[dict[str, Any]]]
 
@@ -100,7 +102,15 @@ def edit_keyboard(chat_id: int, message_id: int, keyboard: Keyboard | None) -> R
     )
 
 
-def copy(chat_id: int, from_chat_id: int, message_id: int, caption: str | None = None) -> Reply:
+def copy(
+    chat_id: int,
+    from_chat_id: int,
+    message_id: int,
+    caption: str | None = None,
+    *,
+    protect: bool = False,
+) -> Reply:
+    """A copy of a message; protected, Telegram lets the recipient neither forward nor save it."""
     params: dict[str, Any] = {
         "chat_id": chat_id,
         "from_chat_id": from_chat_id,
@@ -108,4 +118,11 @@ def copy(chat_id: int, from_chat_id: int, message_id: int, caption: str | None =
     }
     if caption is not None:
         params["caption"] = _clip(caption, CAPTION_MAX)
+    if protect:
+        params["protect_content"] = True
     return Reply("copyMessage", params)
+
+
+def with_effect(reply: Reply, effect_id: str) -> Reply:
+    """The same send with a message effect (an animation Telegram plays as it arrives)."""
+    return Reply(reply.method, {**reply.params, "message_effect_id": effect_id})

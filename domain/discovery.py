@@ -21,6 +21,7 @@ class ProfileCard:
     longitude: float | None
     photo_file_id: str | None
     like_message: str | None = None  # the message of their like to the viewer, if any
+    last_active_at: datetime | None = None  # for "active today / this week" (domain.activity)
 
 
 @dataclass(frozen=True, slots=True)

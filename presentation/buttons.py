@@ -49,6 +49,9 @@ class Button(StrEnum):
     RADIUS_MENU = "sd"
     RADIUS = "sr"
     SHOW_USERNAME = "su"
+    # issue 14: protected media, contact exchange by consent
+    PROTECT_MEDIA = "sp"
+    CONTACTS = "co"  # consent to exchange contacts with the match (offer or agree)
     # moderation
     BAN = "ab"
     DISMISS = "ad"

@@ -16,7 +16,8 @@ from typing import Final
 from bot_api import replies
 from bot_api.replies import Keyboard, Reply
 from config.i18n import t
-from domain.discovery import MatchSummary, ProfileCard, ReportLine
+from domain.activity import recent_activity
+from domain.discovery import MatchSummary, Party, ProfileCard, ReportLine
 from domain.geo import distance_km
 from presentation.buttons import Button
 from presentation.screens import Buttons, card_caption
@@ -25,6 +26,13 @@ LIKE_MESSAGE_MAX: Final = 300
 REPORT_COMMENT_MAX: Final = 500
 REPORT_REASONS: Final = ("spam", "fake", "adult", "offensive", "other")
 RADIUS_CHOICES_KM: Final = (10, 25, 50, 100, 250, 500)
+# An invitation deep link's /start payload is INVITE_PREFIX + the inviter's code.
+INVITE_PREFIX: Final = "ref_"
+
+
+def invitation_link(bot_username: str, code: str) -> str:
+    """The deep link of someone's invitation: /start ref_<code> for whoever opens it."""
+    return f"https://t.me/{bot_username}?start={INVITE_PREFIX}{code}"
 
 
 class Origin(StrEnum):
@@ -41,6 +49,7 @@ class Viewer:
     interests: tuple[str, ...]
     latitude: float | None
     longitude: float | None
+    now: datetime | None = None  # when the viewer looks: cards say how recently others were active
 
 
 def shared_interest_count(viewer: Viewer, card: ProfileCard) -> int:
@@ -58,6 +67,9 @@ def caption_for(
         lines.append(t(language, "browse.shared_interests", count=shared))
     if card.like_message:
         lines.append(t(language, "browse.like_message", message=card.like_message))
+    activity = recent_activity(card.last_active_at, viewer.now) if viewer.now else None
+    if activity is not None:
+        lines.append(t(language, f"activity.{activity.value}"))
     lines.extend(extra_lines)
     km = distance_km(viewer.latitude, viewer.longitude, card.latitude, card.longitude)
     return card_caption(language, card, km, lines)
@@ -143,6 +155,14 @@ def like_notice(chat_id: int, buttons: Buttons, count: int) -> Reply:
     return replies.message(chat_id, text, [[buttons("notices.button_see", Button.LIKES)]])
 
 
+def away_likes_notice(chat_id: int, language: str, count: int) -> Reply:
+    """To someone paused for inactivity: likes came while they were away (their next message
+    brings them back, so the notice needs no button)."""
+    if count == 1:
+        return replies.message(chat_id, t(language, "activity.away_one_like"))
+    return replies.message(chat_id, t(language, "activity.away_likes", count=count))
+
+
 def display_name(language: str, name: str | None, username: str | None, show_username: bool) -> str:
     """A user's name as matches see it, with @username only if they chose to show it."""
     shown = name or t(language, "chat.someone")
@@ -152,11 +172,14 @@ def display_name(language: str, name: str | None, username: str | None, show_use
 def match_notice(
     chat_id: int, buttons: Buttons, viewer: Viewer, card: ProfileCard, other_display_name: str
 ) -> Reply:
-    """ "It's a match" with the other one's card and a 💬 Write button."""
+    """ "It's a match" with the other one's card, a 💬 Write button and confetti."""
     lang = buttons.language
     head = t(lang, "matches.new_match", name=other_display_name)
     keyboard = [[buttons("matches.button_write", Button.WRITE, str(card.user_id))]]
-    return _card_reply(chat_id, card, caption_for(lang, viewer, card, [head]), keyboard)
+    return replies.with_effect(
+        _card_reply(chat_id, card, caption_for(lang, viewer, card, [head]), keyboard),
+        replies.EFFECT_CONFETTI,
+    )
 
 
 def ago(language: str, then: datetime, now: datetime) -> str:
@@ -266,12 +289,39 @@ def ask_report_comment(chat_id: int, buttons: Buttons) -> Reply:
     )
 
 
-def chat_opened(chat_id: int, buttons: Buttons, name: str | None) -> Reply:
+def chat_opened(chat_id: int, buttons: Buttons, name: str | None, other_id: int) -> Reply:
     return replies.message(
         chat_id,
         t(buttons.language, "chat.opened", name=name),
-        [[buttons("chat.button_leave", Button.LEAVE_CHAT)]],
+        [
+            [buttons("chat.button_leave", Button.LEAVE_CHAT)],
+            [buttons("contacts.button_offer", Button.CONTACTS, str(other_id))],
+        ],
     )
+
+
+def contacts_offered(chat_id: int, buttons: Buttons, name: str | None, other_id: int) -> Reply:
+    """To the match: the other offers to exchange contacts, with the button to agree."""
+    lang = buttons.language
+    return replies.message(
+        chat_id,
+        t(lang, "contacts.offered", name=name or t(lang, "chat.someone")),
+        [[buttons("contacts.button_accept", Button.CONTACTS, str(other_id))]],
+    )
+
+
+def contact_of(chat_id: int, language: str, other: Party) -> Reply:
+    """The other's Telegram contact, once both agreed: their @username, or without one a
+    button opening their account by id (tg://user?id=)."""
+    name = other.name or t(language, "chat.someone")
+    if other.username:
+        text = t(language, "contacts.exchanged_username", name=name, username=other.username)
+        return replies.message(chat_id, text)
+    link = {
+        "text": t(language, "contacts.button_open", name=name),
+        "url": f"tg://user?id={other.user_id}",
+    }
+    return replies.message(chat_id, t(language, "contacts.exchanged_link", name=name), [[link]])
 
 
 def settings_screen(
@@ -284,8 +334,9 @@ def settings_screen(
     radius_km: int,
     has_location: bool,
     show_username: bool,
+    protect_media: bool = False,
 ) -> Reply:
-    """The discovery filters and privacy choice, each with the button that changes it."""
+    """The discovery filters and privacy choices, each with the button that changes it."""
     lang = buttons.language
     lines = [
         t(lang, "settings.title"),
@@ -297,6 +348,7 @@ def settings_screen(
     lines.append(
         t(lang, "settings.username_shown" if show_username else "settings.username_hidden")
     )
+    lines.append(t(lang, "protection.status_on" if protect_media else "protection.status_off"))
     first_row = [
         buttons("buttons.edit_seeking", "ed", "seeking"),
         buttons("buttons.edit_age_range", "ed", "age_range"),
@@ -311,6 +363,12 @@ def settings_screen(
                 if show_username
                 else "settings.button_show_username",
                 Button.SHOW_USERNAME,
+            )
+        ],
+        [
+            buttons(
+                "protection.button_off" if protect_media else "protection.button_on",
+                Button.PROTECT_MEDIA,
             )
         ],
     ]

@@ -540,6 +540,10 @@ class VirtualUser:
         """A text message; ``/commands`` get bot_command entities."""
         return self._act("text", {"text": text, "reply_to": reply_to})
 
+    def follow_link(self, url: str) -> SentUpdate:
+        """Open the bot's deep link (https://t.me/<bot>?start=<payload>) and press Start."""
+        return self._act("link", {"url": url})
+
     def send_photo(
         self, data: bytes | None = None, *, caption: str | None = None, reply_to: int | None = None
     ) -> SentUpdate:

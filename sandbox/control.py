@@ -12,9 +12,11 @@ import base64
 import binascii
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 
@@ -311,6 +313,22 @@ def _text_content(text: str) -> JSON:
     return content
 
 
+# A deep link's payload as Telegram passes it on (https://t.me/<bot>?start=<payload>).
+START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def start_command(bot: BotState, url: str) -> str:
+    """What a Telegram client sends when a person opens the bot's deep link and presses
+    Start: /start with the payload, or a plain /start for a payload Telegram does not pass."""
+    parsed = urlsplit(url)
+    if (parsed.scheme, parsed.netloc) != ("https", "t.me") or parsed.path.strip(
+        "/"
+    ).lower() != bot.username.lower():
+        raise ControlError(f"{url!r} is not a link to @{bot.username}")
+    payload = parse_qs(parsed.query).get("start", [""])[0]
+    return f"/start {payload}" if START_PAYLOAD.fullmatch(payload) else "/start"
+
+
 def member_change(bot: BotState, user: UserState, *, block: bool) -> JSON:
     chat = bot.chat_for(user)
     if chat.blocked == block:
@@ -343,6 +361,9 @@ async def user_action(
         if not isinstance(text, str) or not text.strip():
             raise ControlError("text must be a non-empty string (Telegram sends no empty messages)")
         return user_message(bot, user, _text_content(text), reply_to=reply_to)
+    if action == "link":
+        command = start_command(bot, str(body.get("url") or ""))
+        return user_message(bot, user, _text_content(command), reply_to=reply_to)
     if action == "photo":
         _open_chat(bot, user)
         photo = await photo_from_bytes(sandbox, bot, _bytes(body, _default_photo()))

@@ -74,7 +74,8 @@ CARD_COLUMNS = """p.user_id, p.name, p.age, p.city, p.about, p.interests, p.lati
     (SELECT ph.telegram_file_id FROM photos ph WHERE ph.user_id = p.user_id
      ORDER BY ph.position LIMIT 1) AS photo_file_id,
     (SELECT lm.message FROM interactions lm WHERE lm.actor_id = p.user_id AND lm.kind = 'like'
-       AND lm.target_id = %(viewer)s) AS like_message"""
+       AND lm.target_id = %(viewer)s) AS like_message,
+    (SELECT la.last_active_at FROM users la WHERE la.id = p.user_id) AS last_active_at"""
 
 _PARTY_SQL = """SELECT u.id AS user_id, u.chat_id, u.language, u.username, u.show_username,
        u.is_banned, u.is_inactive, p.name
@@ -111,6 +112,7 @@ def card_of(row: DictRow) -> ProfileCard:
         longitude=row["longitude"],
         photo_file_id=row["photo_file_id"],
         like_message=row["like_message"],
+        last_active_at=row["last_active_at"],
     )
 
 

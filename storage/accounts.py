@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import secrets
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from datetime import datetime
@@ -33,6 +34,8 @@ PROFILE_FIELDS = frozenset(
     }
 )
 LAST_ACTIVE_RESOLUTION = "1 minute"
+# 12 random bytes: a 16-character code, so ref_<code> stays well inside a deep link's 64.
+INVITE_CODE_BYTES = 12
 
 
 @dataclass(frozen=True)
@@ -74,6 +77,8 @@ class Account:
     interests: tuple[str, ...] = ()
     completed_at: datetime | None = None
     photos: tuple[Photo, ...] = field(default=())
+    away_since: datetime | None = None  # paused for inactivity (domain.activity)
+    protect_media: bool = False  # relayed photos and videos go with protect_content
 
     @property
     def is_complete(self) -> bool:
@@ -89,7 +94,7 @@ SELECT u.id, u.chat_id, u.language, u.username, u.show_username, u.onboarding_st
        u.is_paused, u.is_banned, u.is_inactive, u.is_hidden, u.created_at, u.last_active_at,
        p.name, p.age, p.gender, p.seeking, p.age_min, p.age_max, p.city, p.city_key,
        p.latitude, p.longitude, coalesce(p.radius_km, 50) AS radius_km, p.about,
-       coalesce(p.interests, '{}') AS interests, p.completed_at,
+       coalesce(p.interests, '{}') AS interests, p.completed_at, u.away_since, u.protect_media,
        coalesce((SELECT json_agg(json_build_object(
                     'id', ph.id, 'position', ph.position, 'object_key', ph.object_key,
                     'telegram_file_id', ph.telegram_file_id) ORDER BY ph.position)
@@ -162,6 +167,12 @@ def _step_update(user_id: int, step: str | None) -> list[Statement]:
     ]
     if step is None:
         statements += [
+            # An invitation counts for the inviter once the invitee has a finished profile.
+            (
+                "UPDATE invitations SET completed_at = coalesce(completed_at, now()) "
+                "WHERE invitee_id = %s",
+                (user_id,),
+            ),
             _rating_dirty(user_id),  # before profiles: see _rating_dirty
             (
                 "UPDATE profiles SET completed_at = coalesce(completed_at, now()) "
@@ -202,15 +213,21 @@ class Accounts:
         assert account is not None
         return account, inserted is not None
 
-    def touch(self, account: Account, username: str | None) -> None:
-        """Record activity, at most once a minute per user so that reads stay reads."""
+    def touch(self, account: Account, username: str | None) -> bool:
+        """Record activity, at most once a minute per user so that reads stay reads; someone
+        paused for inactivity is back in the feed (True when they were)."""
         with self._pool.connection() as conn:
-            conn.execute(
-                f"""UPDATE users SET last_active_at = now(), username = %s, is_inactive = false
-                    WHERE id = %s AND (last_active_at < now() - interval '{LAST_ACTIVE_RESOLUTION}'
-                                       OR username IS DISTINCT FROM %s OR is_inactive)""",
+            row = conn.execute(
+                f"""UPDATE users u SET last_active_at = now(), username = %s, is_inactive = false,
+                           is_paused = u.is_paused AND u.away_since IS NULL, away_since = NULL
+                    FROM users before WHERE u.id = %s AND before.id = u.id
+                      AND (u.last_active_at < now() - interval '{LAST_ACTIVE_RESOLUTION}'
+                           OR u.username IS DISTINCT FROM %s OR u.is_inactive
+                           OR u.away_since IS NOT NULL)
+                    RETURNING before.away_since IS NOT NULL AS was_away""",
                 (username, account.id, username),
-            )
+            ).fetchone()
+        return bool(row and row["was_away"])
 
     def set_language(self, user_id: int, language: str) -> None:
         self._update_user(user_id, language=language)
@@ -244,6 +261,9 @@ class Accounts:
 
     def set_show_username(self, user_id: int, show: bool) -> None:
         self._update_user(user_id, show_username=show)
+
+    def set_protect_media(self, user_id: int, protect: bool) -> None:
+        self._update_user(user_id, protect_media=protect)
 
     def _update_user(self, user_id: int, **values: object) -> None:
         assignments = sql.SQL(", ").join(
@@ -340,6 +360,45 @@ class Accounts:
             ).fetchall()
             conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
         return [str(row["object_key"]) for row in rows]
+
+    # -- invitations (issue 14) ------------------------------------------------------------
+
+    def invite_code(self, user_id: int) -> str:
+        """The user's invitation code, made on first use (random: it names nobody)."""
+        with self._pool.connection() as conn:
+            conn.execute(
+                """INSERT INTO invite_codes (user_id, code) VALUES (%s, %s)
+                   ON CONFLICT (user_id) DO NOTHING""",
+                (user_id, secrets.token_urlsafe(INVITE_CODE_BYTES)),
+            )
+            row = conn.execute(
+                "SELECT code FROM invite_codes WHERE user_id = %s", (user_id,)
+            ).fetchone()
+        assert row is not None
+        return str(row["code"])
+
+    def accept_invitation(self, invitee_id: int, code: str) -> bool:
+        """Record that a new user came through code's link; False for a code nobody has or
+        the invitee's own (which earn nothing)."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                """INSERT INTO invitations (invitee_id, inviter_id)
+                   SELECT %s, c.user_id FROM invite_codes c
+                   WHERE c.code = %s AND c.user_id <> %s
+                   ON CONFLICT (invitee_id) DO NOTHING RETURNING inviter_id""",
+                (invitee_id, code, invitee_id),
+            ).fetchone()
+        return row is not None
+
+    def invitations_counted(self, user_id: int) -> int:
+        """People who came through the user's link and finished a profile."""
+        with autocommit(self._pool) as conn:
+            row = conn.execute(
+                """SELECT count(*) AS n FROM invitations
+                   WHERE inviter_id = %s AND completed_at IS NOT NULL""",
+                (user_id,),
+            ).fetchone()
+        return int(row["n"]) if row else 0
 
     def forget_orphans(self, keys: list[str]) -> None:
         with self._pool.connection() as conn:

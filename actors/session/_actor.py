@@ -35,6 +35,7 @@ from bot_api.incoming import Incoming, Kind, parse_update
 from bot_api.replies import Reply
 from config.i18n import language_for, t
 from domain.onboarding import Flow
+from presentation.cards import INVITE_PREFIX
 from presentation.screens import Buttons
 from storage.accounts import Account
 
@@ -45,6 +46,7 @@ HANDLE_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.05
 # Commands a first message may be, answered before the welcome (any other starts onboarding).
 FIRST_CONTACT_COMMANDS = frozenset({"help", "language"})
+
 # Onboarding first: it also takes the answers to the questions.
 CONTROLLERS = (Onboarding, General, OwnProfile, Browse, Likes, Matches, Chat, Settings, Moderation)
 COMMANDS = command_table(CONTROLLERS)
@@ -136,13 +138,22 @@ class SessionActor(pykka.ThreadingActor):
                 profile.register(incoming.user_id, incoming.chat_id, language, incoming.username)
             )
             self._services.count("registered")
+            code = invitation_code(incoming)
+            if code is not None:
+                ask(profile.accept_invitation(incoming.user_id, code))
             ctx = self._context(incoming, account)
             if incoming.kind is Kind.COMMAND and incoming.command in FIRST_CONTACT_COMMANDS:
                 self._on_command(ctx)
             self._onboarding.welcome(ctx)
             return ctx.out
-        if incoming.username != account.username or account.is_inactive or _stale(account):
-            ask(profile.touch(account, incoming.username))
+        if (
+            incoming.username != account.username
+            or account.is_inactive
+            or account.away_since is not None
+            or _stale(account)
+        ) and ask(profile.touch(account, incoming.username)):
+            # Back from away (domain.activity): the account read above was still paused.
+            account = self._deps.accounts.get(incoming.user_id) or account
         ctx = self._context(incoming, account)
         if incoming.kind is Kind.BOT_UNBLOCKED:
             return []
@@ -201,6 +212,14 @@ class SessionActor(pykka.ThreadingActor):
         handler(ctx, parts[1:])
         if not any(reply.method == "answerCallbackQuery" for reply in ctx.out):
             ctx.out.insert(0, replies.answer_callback(incoming.callback_id))
+
+
+def invitation_code(incoming: Incoming) -> str | None:
+    """The code of an invitation deep link's /start ref_<code>, if that is what came."""
+    if incoming.kind is not Kind.COMMAND or incoming.command != "start":
+        return None
+    prefix, _, code = incoming.text.partition(INVITE_PREFIX)
+    return code if not prefix and code else None
 
 
 def _stale(account: Account) -> bool:

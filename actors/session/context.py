@@ -41,6 +41,7 @@ class SessionDeps:
     discovery: DiscoveryDeps
     stats: Stats  # /stats for admin_ids
     admin_ids: frozenset[int] = frozenset()
+    bot_username: str = ""  # for the invitation deep link (getMe at start)
 
 
 @dataclass
