@@ -260,7 +260,8 @@ BEGIN
     RETURN NULL;
 END
 $$;
--- Finishing onboarding, or any of the hiding flags cleared.
+-- Finishing onboarding, or any of the hiding flags cleared (coming back from being away for
+-- inactivity clears is_paused with away_since, storage.accounts.Accounts.touch).
 CREATE OR REPLACE TRIGGER users_visible_again
     AFTER UPDATE OF onboarding_step, is_paused, is_banned, is_inactive, is_hidden ON users
     FOR EACH ROW WHEN (

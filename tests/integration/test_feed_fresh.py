@@ -72,6 +72,22 @@ def test_someone_resumed_from_a_pause_is_served_next(pool: db.Pool) -> None:
     assert next_id(feed, viewer) == paused
 
 
+def test_someone_back_from_being_away_is_served_next(pool: db.Pool) -> None:
+    """Paused for inactivity by the maintenance sweep, then back: their next update resumes
+    them, and they are the viewer's next card."""
+    city = unique_city()
+    accounts = Accounts(pool)
+    away = man(pool, city)
+    with pool.connection() as conn:
+        conn.execute("UPDATE users SET is_paused = true, away_since = now() WHERE id = %s", (away,))
+    feed, viewer = Feed(pool), woman(pool, city)
+    assert run_dry(feed, viewer) == []
+    back = accounts.get(away)
+    assert back is not None
+    assert accounts.touch(back, None)
+    assert next_id(feed, viewer) == away
+
+
 def test_someone_who_changed_so_that_they_now_fit_is_served_next(pool: db.Pool) -> None:
     """The viewer is 30; the candidate first wants 20 to 25, then widens to 20 to 40."""
     city = unique_city()
