@@ -63,8 +63,8 @@ class StoredPass:
     radius_km: int
     widened: bool = False
     widened_told: bool = False
-    # The first rows of a new pass, read while choosing its radius (the last radius probed is
-    # the one chosen): they serve as its first page instead of reading them again.
+    # The first rows of a new pass, read while choosing its radius: they serve as its first
+    # page instead of reading them again.
     first_page: list[PageRow] = field(default_factory=list)
 
 
@@ -216,16 +216,17 @@ class Feed:
                 return StoredPass(state, row["radius_km"], row["widened"], row["widened_told"])
         stored = StoredPass(feed_pass.start_pass(filters, now), viewer.radius_km)
         if viewer.has_location:
+            probed: dict[int, list[PageRow]] = {}
 
             def count_within(km: int) -> int:
-                stored.radius_km = km
-                stored.first_page = feed_batch.read(
+                probed[km] = feed_batch.read(
                     conn, viewer, km, START, now, geo.MIN_NEARBY_CANDIDATES
                 )
-                return sum(row.visible for row in stored.first_page)
+                return sum(row.visible for row in probed[km])
 
             choice = geo.choose_radius(viewer.radius_km, count_within)
             stored.radius_km, stored.widened = choice.radius_km, choice.widened
+            stored.first_page = probed[choice.radius_km]
         return stored
 
     def _save(self, conn: Conn, viewer_id: int, stored: StoredPass) -> None:
