@@ -146,8 +146,7 @@ class Feed:
                 "SET LOCAL synchronous_commit = off; "
                 "SET LOCAL plan_cache_mode = force_generic_plan"
             )
-            now = _now(conn)
-            stored = self._pass(conn, viewer, now)
+            now, stored = self._pass(conn, viewer)
             reads = _Reads(conn, viewer, stored)
             params = rules.rule_params(viewer, stored.radius_km)
             for _ in range(MAX_CHECKS_PER_CARD):
@@ -179,8 +178,7 @@ class Feed:
             conn.execute(
                 f"SET LOCAL work_mem = '{FEED_WORK_MEM}'; SET LOCAL synchronous_commit = off"
             )
-            now = _now(conn)
-            stored = self._pass(conn, viewer, now)
+            now, stored = self._pass(conn, viewer)
             if not stored.state.queue:
                 stored.state = feed_pass.refill(stored.state, _Reads(conn, viewer, stored), now)
             self._save(conn, viewer.id, stored)
@@ -202,18 +200,24 @@ class Feed:
                 )
             ]
 
-    def _pass(self, conn: Conn, viewer: Account, now: datetime) -> StoredPass:
+    def _pass(self, conn: Conn, viewer: Account) -> tuple[datetime, StoredPass]:
         """The viewer's current pass (locked for this transaction), started over when
         ``domain.feed_pass.is_current`` says so; a new pass of a viewer with coordinates
         chooses its radius (``domain.geo.choose_radius``) over every place it reads."""
+        # The database's clock, which stamps visible_since too: the fresh read's watermark must
+        # not depend on a node's clock.
         row = conn.execute(
-            "SELECT * FROM feed_passes WHERE viewer_id = %s FOR UPDATE", (viewer.id,), prepare=True
+            "SELECT now() AS now, * FROM feed_passes WHERE viewer_id = %s FOR UPDATE",
+            (viewer.id,),
+            prepare=True,
         ).fetchone()
+        now: datetime = row["now"] if row is not None else _now(conn)
         filters = filters_of(viewer)
         if row is not None:
             state = _state_of(row)
             if feed_pass.is_current(state, filters, now):
-                return StoredPass(state, row["radius_km"], row["widened"], row["widened_told"])
+                stored = StoredPass(state, row["radius_km"], row["widened"], row["widened_told"])
+                return now, stored
         stored = StoredPass(feed_pass.start_pass(filters, now), viewer.radius_km)
         if viewer.has_location:
             probed: dict[int, list[PageRow]] = {}
@@ -227,7 +231,7 @@ class Feed:
             choice = geo.choose_radius(viewer.radius_km, count_within)
             stored.radius_km, stored.widened = choice.radius_km, choice.widened
             stored.first_page = probed[choice.radius_km]
-        return stored
+        return now, stored
 
     def _save(self, conn: Conn, viewer_id: int, stored: StoredPass) -> None:
         state = stored.state
@@ -267,7 +271,7 @@ class Feed:
     def current_pass(self, viewer: Account) -> StoredPass:
         """The viewer's pass as the next card would use it (started if due, not saved)."""
         with self._pool.connection() as conn:
-            return self._pass(conn, viewer, _now(conn))
+            return self._pass(conn, viewer)[1]
 
     def undo_skip(self, viewer_id: int, skipped: int, current: int) -> bool:
         """Take back the viewer's latest skip if it was of ``skipped``; the skipped card and
@@ -300,8 +304,6 @@ class Feed:
 
 
 def _now(conn: Conn) -> datetime:
-    """The database's clock, which stamps ``visible_since`` too: the fresh read's watermark
-    must not depend on a node's clock."""
     row = conn.execute("SELECT now() AS now", prepare=True).fetchone()
     assert row is not None
     return row["now"]  # type: ignore[no-any-return]
