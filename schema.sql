@@ -396,6 +396,75 @@ CREATE TABLE IF NOT EXISTS location_changes (
 ALTER TABLE photos ADD COLUMN IF NOT EXISTS perceptual_hash bigint;
 CREATE INDEX IF NOT EXISTS photos_perceptual_hash_idx ON photos (perceptual_hash);
 
+-- == Issue 14, part A: profile video, 💌 likes with voice or video, the verified badge ===
+-- One video of up to 15 s per profile, kept like photos: bytes in the private bucket under a
+-- random key, Telegram's file_id (always a video's: a video note is re-uploaded as one) reused
+-- to show it. Deleted with the account (its object queued in orphaned_objects).
+CREATE TABLE IF NOT EXISTS profile_videos (
+    user_id          bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    object_key       text NOT NULL UNIQUE,
+    telegram_file_id text NOT NULL,
+    file_unique_id   text NOT NULL,
+    content_type     text NOT NULL,
+    size_bytes       integer NOT NULL CHECK (size_bytes > 0),
+    duration_s       smallint NOT NULL CHECK (duration_s BETWEEN 0 AND 15),
+    created_at       timestamptz NOT NULL DEFAULT now()
+);
+
+-- A 💌 like's message may be a voice message or a video note instead of text (its file_id only:
+-- it is passed on, never downloaded).
+ALTER TABLE interactions ADD COLUMN IF NOT EXISTS message_kind text
+    CHECK (message_kind IN ('voice', 'video_note'));
+ALTER TABLE interactions ADD COLUMN IF NOT EXISTS message_file_id text;
+
+-- Verification: a video note doing a gesture the bot picked, reviewed by a moderator. One row
+-- per request; a new request supersedes the open one. users.verified_at is the badge.
+CREATE TABLE IF NOT EXISTS verifications (
+    id              bigserial PRIMARY KEY,
+    user_id         bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    gesture         text NOT NULL,
+    video_file_id   text,                            -- NULL until the video note arrives
+    status          text NOT NULL DEFAULT 'asked'
+                    CHECK (status IN ('asked', 'pending', 'approved', 'refused', 'superseded')),
+    refusal_reason  text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    submitted_at    timestamptz,
+    reviewed_by     bigint,
+    reviewed_at     timestamptz
+);
+CREATE INDEX IF NOT EXISTS verifications_user_idx ON verifications (user_id, created_at);
+CREATE INDEX IF NOT EXISTS verifications_pending_idx ON verifications (submitted_at)
+    WHERE status = 'pending';
+ALTER TABLE users ADD COLUMN IF NOT EXISTS verified_at timestamptz;
+-- The search setting "verified people only".
+ALTER TABLE profiles ADD COLUMN IF NOT EXISTS verified_only boolean NOT NULL DEFAULT false;
+-- A verification approved makes the person fit viewers who want verified people only: they
+-- are newcomers to those viewers' passes (visible_since, further up).
+CREATE OR REPLACE TRIGGER users_verified_visible
+    AFTER UPDATE OF verified_at ON users
+    FOR EACH ROW WHEN (OLD.verified_at IS NULL AND NEW.verified_at IS NOT NULL)
+    EXECUTE FUNCTION user_visible_again();
+
+-- Photos added or removed after an approval take the badge away and put the same video note
+-- back in the moderators' queue, to be checked against the new photos (a trigger, so that no
+-- path that changes photos can forget it).
+CREATE OR REPLACE FUNCTION photos_changed_unverify() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    owner bigint := coalesce(NEW.user_id, OLD.user_id);
+BEGIN
+    UPDATE users SET verified_at = NULL WHERE id = owner AND verified_at IS NOT NULL;
+    IF FOUND THEN
+        UPDATE verifications SET status = 'pending', submitted_at = now(), reviewed_by = NULL,
+                                 reviewed_at = NULL
+        WHERE user_id = owner AND status = 'approved';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER photos_unverify
+    AFTER INSERT OR DELETE ON photos
+    FOR EACH ROW EXECUTE FUNCTION photos_changed_unverify();
+-- == end of issue 14, part A ====================================================================
 -- Issue 14, items 4–7: recent activity, invitations, contact exchange, Telegram touches. -----
 
 -- Paused for inactivity (domain.activity): the maintenance sweep sets it with is_paused, so the

@@ -21,7 +21,7 @@ from pykka.typing import ActorMemberMixin, proxy_method
 from actors.outbox import Outbox
 from actors.pool import ActorPool
 from config.settings import Settings
-from domain.discovery import MatchSummary, Party, ProfileCard
+from domain.discovery import LikeMedia, MatchSummary, Party, ProfileCard
 from observability.metrics import Metrics
 from presentation import cards
 from presentation.callbacks import CallbackSigner
@@ -99,7 +99,13 @@ class MatcherActor(pykka.ThreadingActor):
 
     # -- likes and matches ----------------------------------------------------------------
 
-    def like(self, viewer: Account, target: int, message: str | None) -> LikeResult:
+    def like(
+        self,
+        viewer: Account,
+        target: int,
+        message: str | None,
+        media: LikeMedia | None = None,
+    ) -> LikeResult:
         """Record a like; tell the liked person (a batched notice, or the match)."""
         settings = self._settings
         result = self._likes.like(
@@ -108,6 +114,7 @@ class MatcherActor(pykka.ThreadingActor):
             message,
             daily_limit=settings.daily_like_limit,
             notice_minutes=settings.like_notice_minutes,
+            media=media,
         )
         log.info(
             "like",
@@ -115,6 +122,7 @@ class MatcherActor(pykka.ThreadingActor):
             target=target,
             outcome=result.status.value,
             with_message=message is not None,
+            with_media=media.kind if media else None,
         )
         if result.status is LikeStatus.LIKED:
             self._count("liked")

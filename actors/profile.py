@@ -10,6 +10,7 @@ import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
 from bot_api.gateway import FileTooLarge, TelegramGateway
+from domain.media import MEDIA_MAX_BYTES, PROFILE_VIDEO_KINDS, check_media, sniff_video_type
 from domain.validation import (
     MAX_PHOTOS,
     PHOTO_MAX_BYTES,
@@ -19,6 +20,7 @@ from domain.validation import (
 )
 from storage.accounts import KEEP_STEP, Account, Accounts, Keep
 from storage.photos import PhotoStore
+from storage.verifications import Case, Request, Review, Verifications
 
 log = structlog.get_logger(__name__)
 
@@ -29,12 +31,14 @@ class ProfileActor(pykka.ThreadingActor):
         accounts: Accounts,
         photos: PhotoStore,
         telegram: TelegramGateway,
+        verifications: Verifications,
         on_changed: Callable[[int], None] | None = None,
     ) -> None:
         """on_changed(user_id) is told of every change to what a profile shows (the rater
         re-rates it); it must not block."""
         super().__init__()
         self._accounts = accounts
+        self._verifications = verifications
         self._photos = photos
         self._telegram = telegram
         self._on_changed = on_changed or (lambda _user_id: None)
@@ -157,6 +161,91 @@ class ProfileActor(pykka.ThreadingActor):
     def make_main_photo(self, user_id: int, photo_id: UUID) -> bool:
         return self._accounts.make_main_photo(user_id, photo_id)
 
+    # -- issue 14: the profile video and verification ------------------------------------------
+
+    def set_video(
+        self,
+        user_id: int,
+        chat_id: int,
+        kind: str,
+        file_id: str,
+        file_unique_id: str,
+        size: int,
+        duration: int,
+    ) -> Account:
+        """Keep a video or video note of up to 15 s as the profile's video, like a photo: its
+        bytes under a random key, a file_id reused to show it; the account with it. A video
+        note is uploaded again as a video, since a card is sent with sendVideo (Telegram
+        refuses a video note's file_id there). Raises Invalid with the reason."""
+        check_media(kind, duration, size, PROFILE_VIDEO_KINDS, "media.video_expected")
+        too_large = Invalid("media.too_large", {"limit_mb": MEDIA_MAX_BYTES // (1024 * 1024)})
+        try:
+            data = self._telegram.download(file_id, MEDIA_MAX_BYTES)
+        except FileTooLarge:
+            raise too_large from None
+        except Exception as error:
+            log.warning("video download failed", user_id=user_id, error=str(error))
+            raise Invalid("media.video_download_failed") from None
+        content_type = sniff_video_type(data[:16])
+        if content_type is None:
+            raise Invalid("media.video_expected")
+        if kind == "video_note":
+            try:
+                file_id, file_unique_id = self._telegram.video_file_id(chat_id, data, duration)
+            except Exception as error:
+                log.warning("video upload failed", user_id=user_id, error=str(error))
+                raise Invalid("media.video_download_failed") from None
+        key = self._photos.put(data, content_type)
+        replaced = self._accounts.set_video(
+            user_id, key, file_id, file_unique_id, content_type, len(data), duration
+        )
+        if replaced is not None:
+            self._drop_objects([replaced])
+        self._on_changed(user_id)
+        log.info("video set", user_id=user_id, action="video_set", seconds=duration)
+        account = self._accounts.get(user_id)
+        if account is None:
+            raise LookupError(f"account {user_id} vanished while setting a video")
+        return account
+
+    def delete_video(self, user_id: int) -> bool:
+        key = self._accounts.delete_video(user_id)
+        if key is None:
+            return False
+        self._drop_objects([key])
+        log.info("video deleted", user_id=user_id, action="video_deleted")
+        return True
+
+    def latest_verification(self, user_id: int) -> Request | None:
+        return self._verifications.latest(user_id)
+
+    def ask_verification(self, user_id: int, gesture: str) -> int:
+        request = self._verifications.ask(user_id, gesture)
+        log.info("verification asked", user_id=user_id, action="verification_asked")
+        return request
+
+    def submit_verification(self, user_id: int, video_file_id: str) -> bool:
+        submitted = self._verifications.submit(user_id, video_file_id)
+        if submitted:
+            log.info("verification sent", user_id=user_id, action="verification_sent")
+        return submitted
+
+    def next_verification(self) -> Case | None:
+        return self._verifications.next_case()
+
+    def review_verification(
+        self, request_id: int, moderator_id: int, approve: bool, reason: str | None
+    ) -> Review | None:
+        review = self._verifications.review(request_id, moderator_id, approve, reason)
+        if review is not None:
+            log.info(
+                "verification reviewed",
+                user_id=review.party.user_id,
+                moderator=moderator_id,
+                action="verified" if approve else "verification_refused",
+            )
+        return review
+
     def delete_account(self, user_id: int) -> None:
         keys = self._accounts.delete_account(user_id)
         self._drop_objects(keys)
@@ -186,3 +275,10 @@ class ProfileActorProxy(ActorMemberMixin, pykka.ActorProxy[ProfileActor]):
     delete_photo = proxy_method(ProfileActor.delete_photo)
     make_main_photo = proxy_method(ProfileActor.make_main_photo)
     delete_account = proxy_method(ProfileActor.delete_account)
+    set_video = proxy_method(ProfileActor.set_video)
+    delete_video = proxy_method(ProfileActor.delete_video)
+    latest_verification = proxy_method(ProfileActor.latest_verification)
+    ask_verification = proxy_method(ProfileActor.ask_verification)
+    submit_verification = proxy_method(ProfileActor.submit_verification)
+    next_verification = proxy_method(ProfileActor.next_verification)
+    review_verification = proxy_method(ProfileActor.review_verification)

@@ -62,6 +62,7 @@ from storage.ratings import Ratings, SweepOutcome
 from storage.safety import Safety
 from storage.send_limits import RedisSendLimiter
 from storage.stats import Stats
+from storage.verifications import Verifications
 
 log = structlog.get_logger(__name__)
 
@@ -156,7 +157,9 @@ class Node:
         self.profiles: ActorPool[ProfileActorProxy] = ActorPool(
             "profile",
             settings.session_actors,
-            lambda: ProfileActor.start(accounts, self.photos, gateway, self._profile_changed),
+            lambda: ProfileActor.start(
+                accounts, self.photos, gateway, Verifications(self.pool), self._profile_changed
+            ),
             ProfileActorProxy,
         )
         self._pools.append(self.profiles)

@@ -76,9 +76,43 @@ def photo(chat_id: int, file_id: str, caption: str, keyboard: Keyboard | None = 
     )
 
 
-def album(chat_id: int, file_ids: list[str], caption: str) -> Reply:
-    """A media group; Telegram shows the first item's caption under the album."""
+def video(chat_id: int, file_id: str, caption: str, keyboard: Keyboard | None = None) -> Reply:
+    return Reply(
+        "sendVideo",
+        {
+            "chat_id": chat_id,
+            "video": file_id,
+            "caption": _clip(caption, CAPTION_MAX),
+            **_markup(keyboard),
+        },
+    )
+
+
+def voice(chat_id: int, file_id: str, caption: str, keyboard: Keyboard | None = None) -> Reply:
+    return Reply(
+        "sendVoice",
+        {
+            "chat_id": chat_id,
+            "voice": file_id,
+            "caption": _clip(caption, CAPTION_MAX),
+            **_markup(keyboard),
+        },
+    )
+
+
+def video_note(chat_id: int, file_id: str, keyboard: Keyboard | None = None) -> Reply:
+    """A round video; Telegram gives it no caption, only buttons."""
+    return Reply("sendVideoNote", {"chat_id": chat_id, "video_note": file_id, **_markup(keyboard)})
+
+
+def album(
+    chat_id: int, file_ids: list[str], caption: str, video_file_id: str | None = None
+) -> Reply:
+    """A media group of photos (and a video last); Telegram shows the first item's caption
+    under the album."""
     media = [{"type": "photo", "media": file_id} for file_id in file_ids]
+    if video_file_id:
+        media.append({"type": "video", "media": video_file_id})
     media[0]["caption"] = _clip(caption, CAPTION_MAX)
     return Reply("sendMediaGroup", {"chat_id": chat_id, "media": media})
 

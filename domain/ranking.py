@@ -99,6 +99,7 @@ class ProfileFeatures:
     is_inactive: bool = False  # blocked the bot
     is_hidden: bool = False  # reported by enough people, pending review
     is_deleted: bool = False  # a row read just before the account's removal committed
+    is_verified: bool = False  # users.verified_at is set: a moderator checked the video note
 
     @property
     def has_location(self) -> bool:
@@ -593,6 +594,13 @@ RECIPROCITY_FLOOR: Final = 0.1
 # so attention flows on to others instead of piling onto the most liked.
 POPULARITY_CAP_RATIO: Final = 3.0
 
+# Trust (issue 14): a verified profile's like estimate is multiplied by this. A moderator saw
+# the person do a gesture the bot picked, in front of the camera, and matched them with the
+# photos: the card is a real person who opens the bot, so showing it leads to an answer more
+# often. Modest on purpose, so that it reorders near-equals and never buries the unverified
+# (most people); bench/simulate.py --verified-signal both measures it (docs/ranking.md).
+VERIFIED_TRUST: Final = 1.15
+
 
 @dataclass(frozen=True, slots=True)
 class CandidateRating:
@@ -627,7 +635,9 @@ class _Viewer:
         self.recip_base = _logit(viewer_like_rate) - _logit(prior_like_rate)
 
 
-def _feed_score(v: _Viewer, c: FeedCandidate, now: datetime, impression_cap: float) -> float:
+def _feed_score(
+    v: _Viewer, c: FeedCandidate, now: datetime, impression_cap: float, verified_trust: float
+) -> float:
     p = c.profile
     r = c.rating
     age_days = (now - p.created_at).total_seconds() / SECONDS_PER_DAY
@@ -635,6 +645,8 @@ def _feed_score(v: _Viewer, c: FeedCandidate, now: datetime, impression_cap: flo
     combined = _combined(r.primary, r.behaviour, r.evidence, age_days, idle_days)
     fit = pair_fit(v.profile, p)
     like_estimate = FEED_W_COMBINED * combined + FEED_W_FIT * fit
+    if p.is_verified:
+        like_estimate *= verified_trust
     if c.liked_viewer:
         recip = 1.0
     else:
@@ -657,11 +669,13 @@ def feed_scores(
     viewer_like_rate: float = DEFAULT_PRIOR_LIKE_RATE,
     prior_like_rate: float = DEFAULT_PRIOR_LIKE_RATE,
     mean_recent_impressions: float = 0.0,
+    verified_trust: float = VERIFIED_TRUST,
 ) -> list[float]:
-    """The feed score of each candidate (higher is shown earlier), in input order."""
+    """The feed score of each candidate (higher is shown earlier), in input order;
+    ``verified_trust`` 1 turns the verification signal off."""
     v = _Viewer(viewer, viewer_like_rate, prior_like_rate)
     cap = POPULARITY_CAP_RATIO * mean_recent_impressions
-    return [_feed_score(v, c, now, cap) for c in candidates]
+    return [_feed_score(v, c, now, cap, verified_trust) for c in candidates]
 
 
 def order_feed(
@@ -673,6 +687,7 @@ def order_feed(
     prior_like_rate: float = DEFAULT_PRIOR_LIKE_RATE,
     mean_recent_impressions: float = 0.0,
     limit: int | None = None,
+    verified_trust: float = VERIFIED_TRUST,
 ) -> list[FeedCandidate]:
     """Already-filtered candidates in display order (best first; ties by user id).
 
@@ -689,6 +704,7 @@ def order_feed(
         viewer_like_rate=viewer_like_rate,
         prior_like_rate=prior_like_rate,
         mean_recent_impressions=mean_recent_impressions,
+        verified_trust=verified_trust,
     )
     keyed = [
         (-score, c.profile.user_id, i)

@@ -55,3 +55,10 @@ class Button(StrEnum):
     # moderation
     BAN = "ab"
     DISMISS = "ad"
+    # issue 14, part A: the profile video, 💌 with media, verification
+    VIDEO = "pv"
+    DELETE_VIDEO = "px"
+    SEND_LIKE = "bc"
+    VERIFIED_ONLY = "sv"
+    VERIFY_APPROVE = "va"
+    VERIFY_REFUSE = "vr"

@@ -17,10 +17,12 @@ from bot_api import replies
 from bot_api.replies import Keyboard, Reply
 from config.i18n import t
 from domain.activity import recent_activity
-from domain.discovery import MatchSummary, Party, ProfileCard, ReportLine
+from domain.discovery import LikeMedia, MatchSummary, Party, ProfileCard, ReportLine
 from domain.geo import distance_km
+from domain.verification import REFUSAL_REASONS
 from presentation.buttons import Button
 from presentation.screens import Buttons, card_caption
+from storage.verifications import Case
 
 LIKE_MESSAGE_MAX: Final = 300
 REPORT_COMMENT_MAX: Final = 500
@@ -67,12 +69,14 @@ def caption_for(
         lines.append(t(language, "browse.shared_interests", count=shared))
     if card.like_message:
         lines.append(t(language, "browse.like_message", message=card.like_message))
+    if card.like_media_kind:
+        lines.append(t(language, f"media.{card.like_media_kind}_below"))
     activity = recent_activity(card.last_active_at, viewer.now) if viewer.now else None
     if activity is not None:
         lines.append(t(language, f"activity.{activity.value}"))
     lines.extend(extra_lines)
     km = distance_km(viewer.latitude, viewer.longitude, card.latitude, card.longitude)
-    return card_caption(language, card, km, lines)
+    return card_caption(language, card, km, lines, verified=card.verified)
 
 
 def with_keyboard(reply: Reply, keyboard: Keyboard | None) -> Reply:
@@ -83,6 +87,9 @@ def with_keyboard(reply: Reply, keyboard: Keyboard | None) -> Reply:
 
 
 def _card_reply(chat_id: int, card: ProfileCard, caption: str, keyboard: Keyboard | None) -> Reply:
+    """The card as one message: the profile's video when it has one, else its main photo."""
+    if card.video_file_id:
+        return replies.video(chat_id, card.video_file_id, caption, keyboard)
     if card.photo_file_id:
         return replies.photo(chat_id, card.photo_file_id, caption, keyboard)
     return replies.message(chat_id, caption, keyboard)
@@ -134,8 +141,9 @@ def nobody_left(chat_id: int, buttons: Buttons, has_location: bool) -> Reply:
 
 def liker_card(
     chat_id: int, buttons: Buttons, viewer: Viewer, card: ProfileCard, remaining: int
-) -> Reply:
-    """Someone who liked the viewer, to answer with ❤️ or 👎."""
+) -> list[Reply]:
+    """Someone who liked the viewer, to answer with ❤️ or 👎; a like's voice message or video
+    note comes right under the card and carries the buttons (a card cannot hold it)."""
     lang = buttons.language
     extra = [t(lang, "likes.more_waiting", count=remaining)] if remaining > 0 else []
     target = str(card.user_id)
@@ -145,7 +153,46 @@ def liker_card(
             buttons("likes.button_skip", Button.LIKER_SKIP, target),
         ]
     ]
-    return _card_reply(chat_id, card, caption_for(lang, viewer, card, extra), keyboard)
+    caption = caption_for(lang, viewer, card, extra)
+    media = like_media(chat_id, card, keyboard)
+    if media is None:
+        return [_card_reply(chat_id, card, caption, keyboard)]
+    return [_card_reply(chat_id, card, caption, None), media]
+
+
+def like_media(chat_id: int, card: ProfileCard, keyboard: Keyboard | None) -> Reply | None:
+    """The voice message or video note a 💌 like carried, if any."""
+    if card.like_media_file_id is None:
+        return None
+    if card.like_media_kind == "voice":
+        return replies.voice(chat_id, card.like_media_file_id, "", keyboard)
+    return replies.video_note(chat_id, card.like_media_file_id, keyboard)
+
+
+def like_draft(
+    chat_id: int,
+    buttons: Buttons,
+    target: int,
+    name: str | None,
+    text: str | None,
+    media: LikeMedia | None,
+) -> Reply:
+    """A 💌 like's message shown back before it goes: "Send this to Anna?" with send / cancel."""
+    lang = buttons.language
+    shown = name or t(lang, "chat.someone")
+    keyboard = [
+        [
+            buttons("media.button_send_like", Button.SEND_LIKE, str(target), name=shown),
+            buttons("media.button_cancel_like", Button.SEND_LIKE, str(target), "no"),
+        ]
+    ]
+    question = t(lang, "media.confirm_like", name=shown)
+    if media is None:
+        message = t(lang, "browse.like_message", message=text)
+        return replies.message(chat_id, f"{question}\n\n{message}", keyboard)
+    if media.kind == "voice":
+        return replies.voice(chat_id, media.file_id, question, keyboard)
+    return replies.video_note(chat_id, media.file_id, keyboard)
 
 
 def like_notice(chat_id: int, buttons: Buttons, count: int) -> Reply:
@@ -334,6 +381,7 @@ def settings_screen(
     radius_km: int,
     has_location: bool,
     show_username: bool,
+    verified_only: bool = False,
     protect_media: bool = False,
 ) -> Reply:
     """The discovery filters and privacy choices, each with the button that changes it."""
@@ -348,6 +396,7 @@ def settings_screen(
     lines.append(
         t(lang, "settings.username_shown" if show_username else "settings.username_hidden")
     )
+    lines.append(t(lang, "verify.settings_on" if verified_only else "verify.settings_off"))
     lines.append(t(lang, "protection.status_on" if protect_media else "protection.status_off"))
     first_row = [
         buttons("buttons.edit_seeking", "ed", "seeking"),
@@ -369,6 +418,13 @@ def settings_screen(
             buttons(
                 "protection.button_off" if protect_media else "protection.button_on",
                 Button.PROTECT_MEDIA,
+            )
+        ],
+        [
+            buttons(
+                "verify.button_everyone" if verified_only else "verify.button_verified_only",
+                Button.VERIFIED_ONLY,
+                "off" if verified_only else "on",
             )
         ],
     ]
@@ -405,4 +461,37 @@ def report_case(
             buttons("admin.button_dismiss", Button.DISMISS, str(card.user_id)),
         ]
     ]
-    return _card_reply(chat_id, card, card_caption(lang, card, None, lines), keyboard)
+    return _card_reply(
+        chat_id, card, card_caption(lang, card, None, lines, verified=card.verified), keyboard
+    )
+
+
+def verification_case(chat_id: int, buttons: Buttons, case: Case) -> list[Reply]:
+    """A verification request for a moderator: the profile's photos with the gesture asked
+    for, then the video note with approve and the refusal reasons."""
+    lang = buttons.language
+    head = t(
+        lang,
+        "verify.case_head",
+        user_id=case.user_id,
+        name=case.name,
+        age=case.age,
+        gesture=t(lang, f"verify.gesture_{case.gesture}"),
+    )
+    photos = list(case.photo_file_ids)
+    shown: list[Reply]
+    if len(photos) > 1:
+        shown = [replies.album(chat_id, photos, head)]
+    elif photos:
+        shown = [replies.photo(chat_id, photos[0], head)]
+    else:
+        shown = [replies.message(chat_id, head)]
+    request = str(case.id)
+    keyboard = [
+        [buttons("verify.button_approve", Button.VERIFY_APPROVE, request)],
+        *[
+            [buttons(f"verify.button_refuse_{reason}", Button.VERIFY_REFUSE, request, reason)]
+            for reason in REFUSAL_REASONS
+        ],
+    ]
+    return [*shown, replies.video_note(chat_id, case.video_file_id, keyboard)]

@@ -24,7 +24,7 @@ from sandbox import flood as flood_mod
 from sandbox.botapi import photo_from_bytes
 from sandbox.errors import ApiError, ControlError
 from sandbox.formatting import command_entities
-from sandbox.media import DOCUMENT, STICKER, VIDEO_NOTE, VOICE
+from sandbox.media import DOCUMENT, STICKER, VIDEO, VIDEO_NOTE, VOICE
 from sandbox.state import (
     JSON,
     SANDBOX_KEY,
@@ -45,7 +45,11 @@ _PLACEHOLDER = {
     STICKER: b"RIFF\x1c\x00\x00\x00WEBPVP8 sandbox-sticker",
     VOICE: b"OggS\x00\x02sandbox-voice",
     VIDEO_NOTE: b"\x00\x00\x00\x18ftypmp42sandbox-video-note",
+    VIDEO: b"\x00\x00\x00\x18ftypmp42sandbox-video",
 }
+# A test asking for a medium of a given size gets the placeholder padded with zeros up to it
+# (to try limits such as "too big" without sending the bytes); at most this much.
+MAX_PADDED_SIZE = 64 * 1024 * 1024
 
 ControlHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -106,7 +110,10 @@ def _bytes(body: JSON, default: bytes | None = None) -> bytes:
     if raw is None:
         if default is None:
             raise ControlError("data_b64 is required")
-        return default
+        size = int(body.get("size") or 0)
+        if not 0 <= size <= MAX_PADDED_SIZE:
+            raise ControlError(f"size must be from 0 to {MAX_PADDED_SIZE}")
+        return default + bytes(max(0, size - len(default)))
     try:
         return base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
@@ -347,6 +354,22 @@ def member_change(bot: BotState, user: UserState, *, block: bool) -> JSON:
     return {**_result(bot.enqueue("my_chat_member", user.id, body)), "changed": True}
 
 
+def _media_meta(action: str, body: JSON) -> JSON:
+    """What the sandbox records of a sticker, voice message, video note or video a user sends."""
+    if action == STICKER:
+        return {"emoji": str(body.get("emoji") or "🙂"), "width": 512, "height": 512}
+    meta: JSON = {"duration": int(body.get("duration") or 1)}
+    if action == VIDEO_NOTE:
+        meta["width"] = int(body.get("length") or 240)
+    if action == VIDEO:
+        meta.update(
+            width=int(body.get("width") or 640),
+            height=int(body.get("height") or 480),
+            mime_type=str(body.get("mime_type") or "video/mp4"),
+        )
+    return meta
+
+
 async def user_action(
     sandbox: Sandbox, bot: BotState, user: UserState, action: str, body: JSON
 ) -> JSON:
@@ -380,17 +403,16 @@ async def user_action(
         return user_message(
             bot, user, {"document": files.media_object(stored), **caption}, reply_to=reply_to
         )
-    if action in (STICKER, VOICE, VIDEO_NOTE):
-        meta: JSON = {}
-        if action == STICKER:
-            meta = {"emoji": str(body.get("emoji") or "🙂"), "width": 512, "height": 512}
-        else:
-            meta = {"duration": int(body.get("duration") or 1)}
-            if action == VIDEO_NOTE:
-                meta["width"] = int(body.get("length") or 240)
-        stored = files.add(bot.token, action, _bytes(body, _PLACEHOLDER[action]), **meta)
+    if action in (STICKER, VOICE, VIDEO_NOTE, VIDEO):
+        meta = _media_meta(action, body)
+        # Placeholders of different lengths are different recordings (the store gives the
+        # same bytes one file, with the first one's duration).
+        placeholder = _PLACEHOLDER[action] + (
+            f"-{meta['duration']}s".encode() if "duration" in meta else b""
+        )
+        stored = files.add(bot.token, action, _bytes(body, placeholder), **meta)
         content = {action: files.media_object(stored)}
-        if action == VOICE:
+        if action in (VOICE, VIDEO):
             content.update(caption)
         return user_message(bot, user, content, reply_to=reply_to)
     if action == "location":

@@ -31,6 +31,7 @@ PROFILE_FIELDS = frozenset(
         "radius_km",
         "about",
         "interests",
+        "verified_only",
     }
 )
 LAST_ACTIVE_RESOLUTION = "1 minute"
@@ -44,6 +45,15 @@ class Photo:
     position: int
     object_key: str
     telegram_file_id: str
+
+
+@dataclass(frozen=True)
+class Video:
+    """The profile's video (issue 14): a video's file_id, whatever the user sent."""
+
+    object_key: str
+    telegram_file_id: str
+    duration_s: int
 
 
 @dataclass(frozen=True)
@@ -77,6 +87,14 @@ class Account:
     interests: tuple[str, ...] = ()
     completed_at: datetime | None = None
     photos: tuple[Photo, ...] = field(default=())
+    video: Video | None = None
+    verified_at: datetime | None = None
+    verified_only: bool = False
+
+    @property
+    def is_verified(self) -> bool:
+        return self.verified_at is not None
+
     away_since: datetime | None = None  # paused for inactivity (domain.activity)
     protect_media: bool = False  # relayed photos and videos go with protect_content
 
@@ -98,7 +116,12 @@ SELECT u.id, u.chat_id, u.language, u.username, u.show_username, u.onboarding_st
        coalesce((SELECT json_agg(json_build_object(
                     'id', ph.id, 'position', ph.position, 'object_key', ph.object_key,
                     'telegram_file_id', ph.telegram_file_id) ORDER BY ph.position)
-                 FROM photos ph WHERE ph.user_id = u.id), '[]') AS photos
+                 FROM photos ph WHERE ph.user_id = u.id), '[]') AS photos,
+       (SELECT json_build_object('object_key', v.object_key,
+                                 'telegram_file_id', v.telegram_file_id,
+                                 'duration_s', v.duration_s)
+        FROM profile_videos v WHERE v.user_id = u.id) AS video,
+       u.verified_at, coalesce(p.verified_only, false) AS verified_only
 FROM users u LEFT JOIN profiles p ON p.user_id = u.id
 WHERE u.id = %s
 """
@@ -129,6 +152,12 @@ def _account(row: dict[str, Any]) -> Account:
             item["telegram_file_id"],
         )
         for item in values["photos"]
+    )
+    video = values["video"]
+    values["video"] = (
+        Video(video["object_key"], video["telegram_file_id"], int(video["duration_s"]))
+        if video
+        else None
     )
     return Account(**values)
 
@@ -353,13 +382,64 @@ class Accounts:
         are queued in orphaned_objects in the same transaction, so none is ever forgotten."""
         with self._pool.connection() as conn:
             rows = conn.execute(
-                """WITH gone AS (DELETE FROM photos WHERE user_id = %s RETURNING object_key)
-                   INSERT INTO orphaned_objects (object_key) SELECT object_key FROM gone
+                """WITH gone AS (DELETE FROM photos WHERE user_id = %(user)s RETURNING object_key),
+                        video AS (DELETE FROM profile_videos WHERE user_id = %(user)s
+                                  RETURNING object_key)
+                   INSERT INTO orphaned_objects (object_key)
+                   SELECT object_key FROM gone UNION ALL SELECT object_key FROM video
                    ON CONFLICT DO NOTHING RETURNING object_key""",
-                (user_id,),
+                {"user": user_id},
             ).fetchall()
             conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
         return [str(row["object_key"]) for row in rows]
+
+    def set_video(
+        self,
+        user_id: int,
+        object_key: str,
+        file_id: str,
+        file_unique_id: str,
+        content_type: str,
+        size: int,
+        duration: int,
+    ) -> str | None:
+        """Keep the profile's video, replacing the one there; the replaced object's key (queued
+        in orphaned_objects in the same transaction), if any."""
+        with self._pool.connection() as conn:
+            old = conn.execute(
+                "SELECT object_key FROM profile_videos WHERE user_id = %s FOR UPDATE", (user_id,)
+            ).fetchone()
+            conn.execute(
+                """INSERT INTO profile_videos (user_id, object_key, telegram_file_id,
+                                               file_unique_id, content_type, size_bytes,
+                                               duration_s)
+                   VALUES (%s, %s, %s, %s, %s, %s, %s)
+                   ON CONFLICT (user_id) DO UPDATE SET object_key = excluded.object_key,
+                       telegram_file_id = excluded.telegram_file_id,
+                       file_unique_id = excluded.file_unique_id,
+                       content_type = excluded.content_type, size_bytes = excluded.size_bytes,
+                       duration_s = excluded.duration_s, created_at = now()""",
+                (user_id, object_key, file_id, file_unique_id, content_type, size, duration),
+            )
+            if old is None:
+                return None
+            conn.execute(
+                "INSERT INTO orphaned_objects (object_key) VALUES (%s) ON CONFLICT DO NOTHING",
+                (old["object_key"],),
+            )
+            return str(old["object_key"])
+
+    def delete_video(self, user_id: int) -> str | None:
+        """Remove the profile's video; its object key (queued for the sweep), if there was one."""
+        with self._pool.connection() as conn:
+            row = conn.execute(
+                """WITH gone AS (DELETE FROM profile_videos WHERE user_id = %s
+                                 RETURNING object_key)
+                   INSERT INTO orphaned_objects (object_key) SELECT object_key FROM gone
+                   ON CONFLICT DO NOTHING RETURNING object_key""",
+                (user_id,),
+            ).fetchone()
+        return str(row["object_key"]) if row else None
 
     # -- invitations (issue 14) ------------------------------------------------------------
 

@@ -35,7 +35,7 @@ FEED_WORK_MEM: Final = "32MB"
 _LIKERS_SQL = f"""SELECT p.user_id FROM interactions l
     JOIN profiles p ON p.user_id = l.actor_id JOIN users u ON u.id = p.user_id
     WHERE l.target_id = %(viewer)s AND l.kind = 'like' AND {rules.RULES}
-      AND {rules.NOT_LIKED} AND {rules.NEAR} AND {rules.NEVER_SKIPPED}
+      AND {rules.VERIFIED_WISH} AND {rules.NOT_LIKED} AND {rules.NEAR} AND {rules.NEVER_SKIPPED}
       AND NOT EXISTS (SELECT 1 FROM interactions v WHERE v.actor_id = %(viewer)s
           AND v.kind = 'view' AND v.target_id = p.user_id AND v.created_at >= %(started)s)
     ORDER BY l.created_at LIMIT %(limit)s"""
@@ -44,7 +44,7 @@ _RECYCLED_SQL = f"""SELECT p.user_id FROM interactions s
     JOIN profiles p ON p.user_id = s.target_id JOIN users u ON u.id = p.user_id
     WHERE s.actor_id = %(viewer)s AND s.kind = 'skip'
       AND s.created_at <= now() - %(cooldown)s::interval AND {rules.RULES}
-      AND {rules.NOT_LIKED} AND {rules.NEAR}
+      AND {rules.VERIFIED_WISH} AND {rules.NOT_LIKED} AND {rules.NEAR}
     ORDER BY s.created_at LIMIT %(limit)s"""
 
 
@@ -85,6 +85,7 @@ def filters_of(viewer: Account) -> str:
             viewer.age_max,
             f"city:{viewer.city_key}",
             coordinates,
+            *(("verified-only",) if viewer.verified_only else ()),
         )
     )
 
@@ -95,12 +96,15 @@ class _Reads:
     def __init__(self, conn: Conn, viewer: Account, stored: StoredPass) -> None:
         self._conn, self._viewer, self._stored = conn, viewer, stored
         self._params = rules.rule_params(viewer, stored.radius_km)
+        # Candidates the card's last check refused (one paused or blocked a moment ago): the
+        # reads that are not cursors would offer them again on every call.
+        self.refused: set[int] = set()
 
     def likers(self, started_at: datetime, limit: int) -> Sequence[int]:
         rows = self._conn.execute(
             _LIKERS_SQL, {**self._params, "started": started_at, "limit": limit}, prepare=True
         ).fetchall()
-        return [int(row["user_id"]) for row in rows]
+        return [int(row["user_id"]) for row in rows if row["user_id"] not in self.refused]
 
     def page(self, after: Cursor, limit: int) -> Sequence[PageRow]:
         first, self._stored.first_page = self._stored.first_page, []
@@ -122,7 +126,7 @@ class _Reads:
         rows = self._conn.execute(
             _RECYCLED_SQL, {**self._params, "limit": limit}, prepare=True
         ).fetchall()
-        return [int(row["user_id"]) for row in rows]
+        return [int(row["user_id"]) for row in rows if row["user_id"] not in self.refused]
 
     def rank(self, candidates: Sequence[int]) -> list[int]:
         return feed_batch.rank(self._conn, self._viewer, candidates) if candidates else []
@@ -161,6 +165,7 @@ class Feed:
                     prepare=True,
                 ).fetchone()
                 if row is None:
+                    reads.refused.add(candidate)
                     continue
                 rules.record(conn, viewer.id, candidate, "view")
                 widened = None

@@ -100,6 +100,8 @@ _FRESH = "p.visible_since >= %(since)s::timestamptz"
 # read then walks them from the newest and stops at the watermark, never a whole place's
 # range of a feed index (which a generic estimate of ">= since" as a third of it would pick).
 _FRESH_ORDER = "ORDER BY p.visible_since DESC"
+# Visible, and verified when the viewer wants only verified people.
+_VISIBLE = f"{rules.USER_VISIBLE} AND {rules.VERIFIED_WISH}"
 _NOWHERE = "SELECT NULL::bigint AS user_id, NULL::float8 AS feed_score WHERE false"
 
 
@@ -174,7 +176,7 @@ def query(
         _PAGE_ORDER,
         f"{rules.PROFILE_RULES} AND {rules.UNDECIDED} AND {rules.NOT_SHOWN_SINCE}",
     )
-    statement = sql.SQL(_PAGE_SQL).format(ranges=ranges, visible=sql.SQL(rules.USER_VISIBLE))
+    statement = sql.SQL(_PAGE_SQL).format(ranges=ranges, visible=sql.SQL(_VISIBLE))
     return statement, {
         **rules.rule_params(viewer, radius_km),
         **place,
@@ -219,7 +221,7 @@ def fresh_query(
     ranges, place = _ranges(viewer, radius_km, _FRESH, _FRESH_ORDER, rules.PROFILE_RULES)
     statement = sql.SQL(_FRESH_SQL).format(
         ranges=ranges,
-        visible=sql.SQL(rules.USER_VISIBLE),
+        visible=sql.SQL(_VISIBLE),
         undecided=sql.SQL(f"{rules.NOT_LIKED} AND {rules.NEVER_SKIPPED}"),
     )
     return statement, {
@@ -248,6 +250,7 @@ def rank(conn: Conn, viewer: Account, ids: Sequence[int]) -> list[int]:
                   coalesce(char_length(p.about), 0) AS about_len,
                   (SELECT count(*) FROM photos ph WHERE ph.user_id = p.user_id) AS photos,
                   p.name IS NOT NULL AS has_name, u.created_at, u.last_active_at,
+                  u.verified_at IS NOT NULL AS verified,
                   coalesce(r.primary_score, 0) AS primary_score,
                   coalesce(r.behaviour_score, 0) AS behaviour_score,
                   coalesce(r.components, '{{}}') AS components,
@@ -310,6 +313,7 @@ def _features_of(viewer: Account) -> ProfileFeatures:
         has_name=viewer.name is not None,
         created_at=viewer.created_at,
         last_active_at=viewer.last_active_at,
+        is_verified=viewer.is_verified,
     )
 
 
@@ -331,6 +335,7 @@ def _features(row: DictRow) -> ProfileFeatures:
         has_name=bool(row["has_name"]),
         created_at=row["created_at"],
         last_active_at=row["last_active_at"],
+        is_verified=bool(row["verified"]),
     )
 
 

@@ -9,7 +9,7 @@ from enum import StrEnum
 from typing import Final
 
 from domain.activity import AWAY_NOTICE_EVERY
-from domain.discovery import Party, ProfileCard
+from domain.discovery import LikeMedia, Party, ProfileCard
 from storage import _rules as rules
 from storage._rules import Conn
 from storage.db import Pool
@@ -90,7 +90,14 @@ class Likes:
         self._pool = pool
 
     def like(
-        self, actor: int, target: int, message: str | None, *, daily_limit: int, notice_minutes: int
+        self,
+        actor: int,
+        target: int,
+        message: str | None,
+        *,
+        daily_limit: int,
+        notice_minutes: int,
+        media: LikeMedia | None = None,
     ) -> LikeResult:
         """Record a like once, and the match when the like is mutual.
 
@@ -140,9 +147,16 @@ class Likes:
             if given is not None and given["n"] >= daily_limit:
                 return LikeResult(LikeStatus.LIMIT_REACHED, target_party)
             conn.execute(
-                """INSERT INTO interactions (actor_id, target_id, kind, message)
-                   VALUES (%s, %s, 'like', %s) ON CONFLICT DO NOTHING""",
-                (actor, target, message),
+                """INSERT INTO interactions (actor_id, target_id, kind, message, message_kind,
+                                             message_file_id)
+                   VALUES (%s, %s, 'like', %s, %s, %s) ON CONFLICT DO NOTHING""",
+                (
+                    actor,
+                    target,
+                    message,
+                    media.kind if media else None,
+                    media.file_id if media else None,
+                ),
             )
             if conn.execute(
                 """SELECT 1 FROM interactions WHERE actor_id = %(target)s

@@ -90,7 +90,10 @@ class Maintenance:
         referenced: set[str] = set()
         with self._pool.connection() as conn:
             referenced.update(
-                str(row["object_key"]) for row in conn.execute("SELECT object_key FROM photos")
+                str(row["object_key"])
+                for row in conn.execute(
+                    "SELECT object_key FROM photos UNION ALL SELECT object_key FROM profile_videos"
+                )
             )
         stray = [
             key

@@ -30,6 +30,7 @@ from actors.session.own_profile import OwnProfile
 from actors.session.router import Router, command_table
 from actors.session.services import Services
 from actors.session.settings import Settings
+from actors.session.verification import Verification
 from bot_api import replies
 from bot_api.incoming import Incoming, Kind, parse_update
 from bot_api.replies import Reply
@@ -48,7 +49,18 @@ RETRY_BACKOFF_SECONDS = 0.05
 FIRST_CONTACT_COMMANDS = frozenset({"help", "language"})
 
 # Onboarding first: it also takes the answers to the questions.
-CONTROLLERS = (Onboarding, General, OwnProfile, Browse, Likes, Matches, Chat, Settings, Moderation)
+CONTROLLERS = (
+    Onboarding,
+    General,
+    OwnProfile,
+    Browse,
+    Likes,
+    Matches,
+    Chat,
+    Settings,
+    Moderation,
+    Verification,
+)
 COMMANDS = command_table(CONTROLLERS)
 
 

@@ -1,5 +1,5 @@
-"""Search settings: the radius, whether matches see the user's @username, and whether the
-photos and videos the user sends in chat may be forwarded or saved."""
+"""Search settings: the radius, verified people only, whether matches see the user's @username,
+and whether the photos and videos the user sends in chat may be forwarded or saved."""
 
 from __future__ import annotations
 
@@ -29,6 +29,7 @@ class Settings:
                 radius_km=account.radius_km,
                 has_location=account.has_location,
                 show_username=account.show_username,
+                verified_only=account.verified_only,
                 protect_media=account.protect_media,
             )
         )
@@ -53,6 +54,22 @@ class Settings:
         )
         services.drop_buttons(ctx)
         ctx.say("settings.radius_set", km=km)
+        self.settings(ctx)
+
+    @button(Button.VERIFIED_ONLY)
+    def verified_only(self, ctx: Context, args: list[str]) -> None:
+        """Explicit on/off in the button, not a toggle: a press handled twice changes nothing
+        twice."""
+        services = self._services
+        if args not in (["on"], ["off"]):
+            services.outdated(ctx)
+            return
+        wanted = args[0] == "on"
+        ctx.account = services.ask(
+            services.profile(ctx.user_id).save(ctx.user_id, {"verified_only": wanted})
+        )
+        services.drop_buttons(ctx)
+        ctx.say("verify.verified_only_set" if wanted else "verify.everyone_set")
         self.settings(ctx)
 
     @button(Button.SHOW_USERNAME)

@@ -275,6 +275,9 @@ def test_likes_with_and_without_a_message_reach_likes(people: People) -> None:
     writer.user.send_text("x" * 301)
     assert "301 characters" in writer.user.wait_for_message().body
     writer.user.send_text("Coffee on Sunday?")
+    draft = writer.user.wait_for_message()
+    assert "Send this to Liked?" in draft.body and "Coffee on Sunday?" in draft.body
+    writer.user.press("✅ Send to Liked", message_id=draft.message_id)
     assert next_card(writer.user) is None
     liked.user.send_text("/likes")
     first = next_card(liked.user)

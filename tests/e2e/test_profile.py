@@ -81,6 +81,7 @@ def test_profile_shows_the_card_and_the_menu(sandbox: SandboxClient, language: s
             anna.t("buttons.edit_interests"),
             anna.t("buttons.edit_photos"),
         ],
+        [anna.t("media.button_edit_video")],
         [anna.t("buttons.pause"), anna.t("buttons.delete_account")],
     ]
 

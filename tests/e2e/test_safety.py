@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-
 import pytest
 
 from tests.e2e.people import (
@@ -19,14 +17,7 @@ from tests.support.profiles import unique_city
 
 pytestmark = pytest.mark.usefixtures("steady_node")
 
-ADMIN_ID = 777000001  # ADMIN_IDS of the session's node (tests/e2e/conftest.py)
 REPORTS_TO_HIDE = 3  # the default of REPORTS_TO_HIDE
-
-
-@pytest.fixture(scope="module")
-def admin(people: People) -> Iterator[Person]:
-    """The moderator: a finished profile whose Telegram id is in ADMIN_IDS."""
-    yield people.join("Moderator", gender="m", seeking="f", user_id=ADMIN_ID)
 
 
 def open_match_card(person: Person, other: Person) -> None:
