@@ -200,15 +200,7 @@ def read(
 
     Always planned for this viewer's own places and sets (about a millisecond): a generic
     plan, blind to them, can be slower by orders of magnitude."""
-    mode = conn.execute("SELECT current_setting('plan_cache_mode') AS mode").fetchone()
-    conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
-    try:
-        rows = conn.execute(
-            *query(viewer, radius_km, after, started_at, limit), prepare=False
-        ).fetchall()
-    finally:
-        if mode is not None:
-            conn.execute("SELECT set_config('plan_cache_mode', %s, true)", (mode["mode"],))
+    rows = _custom(conn, *query(viewer, radius_km, after, started_at, limit))
     return [
         PageRow(int(row["user_id"]), float(row["feed_score"]), bool(row["visible"])) for row in rows
     ]
@@ -234,9 +226,24 @@ def fresh_query(
 
 def fresh(conn: Conn, viewer: Account, radius_km: int, since: datetime) -> list[int]:
     """The people the rules let the viewer see who became visible since ``since`` and whom the
-    viewer has not decided on. It runs on every card: each range is a few index entries."""
-    rows = conn.execute(*fresh_query(viewer, radius_km, since), prepare=True).fetchall()
-    return [int(row["user_id"]) for row in rows]
+    viewer has not decided on. It runs on every card: each range is a few index entries.
+
+    Planned for this viewer's values every time (about 1 ms): at 1,000,000 profiles the one
+    generic plan of a viewer with coordinates took 1–2 s a card, although it read 300 buffers
+    (the estimate of ``visible_since >= since`` is a third of the table when blind to it)."""
+    return [int(row["user_id"]) for row in _custom(conn, *fresh_query(viewer, radius_km, since))]
+
+
+def _custom(conn: Conn, statement: sql.Composed, params: dict[str, Any]) -> list[DictRow]:
+    """The rows of a statement planned with this call's values, whatever the transaction's
+    plan_cache_mode."""
+    mode = conn.execute("SELECT current_setting('plan_cache_mode') AS mode").fetchone()
+    conn.execute("SET LOCAL plan_cache_mode = force_custom_plan")
+    try:
+        return conn.execute(statement, params, prepare=False).fetchall()
+    finally:
+        if mode is not None:
+            conn.execute("SELECT set_config('plan_cache_mode', %s, true)", (mode["mode"],))
 
 
 def rank(conn: Conn, viewer: Account, ids: Sequence[int]) -> list[int]:
