@@ -96,9 +96,8 @@ WHERE f.open
 _PAGE_ORDER = "ORDER BY p.feed_score DESC, p.user_id DESC"
 _AFTER = "(p.feed_score, p.user_id) < (%(after_score)s::float8, %(after_id)s::bigint)"
 _FRESH = "p.visible_since >= %(since)s::timestamptz"
-# The order of the (place, gender, visible_since) indexes: the one generic plan of the fresh
-# read then walks them from the newest and stops at the watermark, never a whole place's
-# range of a feed index (which a generic estimate of ">= since" as a third of it would pick).
+# The order of the (place, gender, visible_since) indexes: the fresh read walks them from the
+# newest and stops at the watermark, never a whole place's range of a feed index.
 _FRESH_ORDER = "ORDER BY p.visible_since DESC"
 # Visible, and verified when the viewer wants only verified people.
 _VISIBLE = f"{rules.USER_VISIBLE} AND {rules.VERIFIED_WISH}"
