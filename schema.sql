@@ -226,6 +226,73 @@ CREATE INDEX IF NOT EXISTS profiles_feed_by_large_cell_idx
     INCLUDE (age, seeking, age_min, age_max, latitude, longitude)
     WHERE completed_at IS NOT NULL AND cell_large IS NOT NULL;
 
+-- When a profile last became visible or changed so that it may now fit someone: finished, resumed
+-- from a pause, unbanned, unhidden, active again, its first photo, or an edit of what the rules
+-- read (gender, wishes, age, place). A viewer's pass reads the people of its places visible
+-- since it last looked and serves them next (domain.feed_pass.admit_fresh), so nobody who
+-- joins waits for the viewer's next pass. NULL: visible since before the column existed.
+ALTER TABLE profiles ADD COLUMN IF NOT EXISTS visible_since timestamptz;
+
+CREATE OR REPLACE FUNCTION profile_visible_since() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF TG_OP = 'INSERT' THEN
+        IF NEW.completed_at IS NOT NULL THEN
+            NEW.visible_since := now();
+        END IF;
+    ELSIF (OLD.completed_at IS NULL AND NEW.completed_at IS NOT NULL)
+        OR (NEW.completed_at IS NOT NULL
+            AND (OLD.gender, OLD.seeking, OLD.age, OLD.age_min, OLD.age_max, OLD.city_key,
+                 OLD.latitude, OLD.longitude)
+                IS DISTINCT FROM (NEW.gender, NEW.seeking, NEW.age, NEW.age_min, NEW.age_max,
+                                  NEW.city_key, NEW.latitude, NEW.longitude)) THEN
+        NEW.visible_since := now();
+    END IF;
+    RETURN NEW;
+END
+$$;
+CREATE OR REPLACE TRIGGER profiles_visible_since
+    BEFORE INSERT OR UPDATE ON profiles
+    FOR EACH ROW EXECUTE FUNCTION profile_visible_since();
+
+CREATE OR REPLACE FUNCTION user_visible_again() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    UPDATE profiles SET visible_since = now() WHERE user_id = NEW.id;
+    RETURN NULL;
+END
+$$;
+-- Finishing onboarding, or any of the hiding flags cleared (coming back from being away for
+-- inactivity clears is_paused with away_since, storage.accounts.Accounts.touch).
+CREATE OR REPLACE TRIGGER users_visible_again
+    AFTER UPDATE OF onboarding_step, is_paused, is_banned, is_inactive, is_hidden ON users
+    FOR EACH ROW WHEN (
+        (OLD.onboarding_step IS NOT NULL AND NEW.onboarding_step IS NULL)
+        OR (OLD.is_paused AND NOT NEW.is_paused) OR (OLD.is_banned AND NOT NEW.is_banned)
+        OR (OLD.is_inactive AND NOT NEW.is_inactive) OR (OLD.is_hidden AND NOT NEW.is_hidden))
+    EXECUTE FUNCTION user_visible_again();
+
+CREATE OR REPLACE FUNCTION photo_visible_again() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM photos WHERE user_id = NEW.user_id AND id <> NEW.id) THEN
+        UPDATE profiles SET visible_since = now() WHERE user_id = NEW.user_id;
+    END IF;
+    RETURN NULL;
+END
+$$;
+-- A first photo makes a finished profile visible.
+CREATE OR REPLACE TRIGGER photos_visible_again
+    AFTER INSERT ON photos FOR EACH ROW EXECUTE FUNCTION photo_visible_again();
+
+-- The fresh read of a pass (storage.feed_batch.fresh): per place and gender, the few people
+-- visible since a moment ago.
+CREATE INDEX IF NOT EXISTS profiles_fresh_by_city_idx ON profiles (city_key, gender, visible_since)
+    WHERE completed_at IS NOT NULL AND visible_since IS NOT NULL;
+CREATE INDEX IF NOT EXISTS profiles_fresh_by_small_cell_idx
+    ON profiles (cell_small, gender, visible_since)
+    WHERE completed_at IS NOT NULL AND visible_since IS NOT NULL;
+CREATE INDEX IF NOT EXISTS profiles_fresh_by_large_cell_idx
+    ON profiles (cell_large, gender, visible_since)
+    WHERE completed_at IS NOT NULL AND visible_since IS NOT NULL;
+
 -- A viewer's own interactions by time: the daily like count, the last skip, old skips.
 CREATE INDEX IF NOT EXISTS interactions_actor_time_idx ON interactions (actor_id, kind, created_at);
 
@@ -243,6 +310,12 @@ CREATE TABLE IF NOT EXISTS feed_passes (
     started_at    timestamptz NOT NULL DEFAULT now(),
     finished_at   timestamptz                        -- the ranked pass found nobody further
 );
+-- The rest of domain.feed_pass.PassState: the likers in front of the queue, the fresh read's
+-- watermark and the newcomers let in within FRESH_OVERLAP of it (ids and times, pairwise).
+ALTER TABLE feed_passes ADD COLUMN IF NOT EXISTS likers bigint[] NOT NULL DEFAULT '{}';
+ALTER TABLE feed_passes ADD COLUMN IF NOT EXISTS fresh_since timestamptz;
+ALTER TABLE feed_passes ADD COLUMN IF NOT EXISTS admitted_ids bigint[] NOT NULL DEFAULT '{}';
+ALTER TABLE feed_passes ADD COLUMN IF NOT EXISTS admitted_at timestamptz[] NOT NULL DEFAULT '{}';
 
 -- "Someone likes you" notices, at most one per user per LIKE_NOTICE_MINUTES.
 CREATE TABLE IF NOT EXISTS like_notices (
@@ -404,6 +477,12 @@ CREATE INDEX IF NOT EXISTS verifications_pending_idx ON verifications (submitted
 ALTER TABLE users ADD COLUMN IF NOT EXISTS verified_at timestamptz;
 -- The search setting "verified people only".
 ALTER TABLE profiles ADD COLUMN IF NOT EXISTS verified_only boolean NOT NULL DEFAULT false;
+-- A verification approved makes the person fit viewers who want verified people only: they
+-- are newcomers to those viewers' passes (visible_since, further up).
+CREATE OR REPLACE TRIGGER users_verified_visible
+    AFTER UPDATE OF verified_at ON users
+    FOR EACH ROW WHEN (OLD.verified_at IS NULL AND NEW.verified_at IS NOT NULL)
+    EXECUTE FUNCTION user_visible_again();
 
 -- Photos added or removed after an approval take the badge away and put the same video note
 -- back in the moderators' queue, to be checked against the new photos (a trigger, so that no

@@ -13,15 +13,20 @@ random others — and their pass's cursor stands after what they saw.
 
 Measured through storage.feed.Feed, exactly as the matcher actor calls it:
 - next card: ``next_card`` then ``skip``, card after card (refills included), timed per card;
+- newcomer served: mid-pass, a compatible newcomer finishes their profile (through
+  storage.accounts, as onboarding does); the time from that commit until a ``next_card`` of
+  the viewer returns them;
 - pass start: the first card of a new pass (a day later, or after changing filters), which
   chooses the radius and has to pass over everything the viewer already decided on;
-and the plan of one ranked batch (EXPLAIN ANALYZE) for a city viewer and a coordinates viewer.
+and the plans (EXPLAIN ANALYZE) of one ranked page and of the first page of a new pass for a
+city viewer and a coordinates viewer.
 The population grows in place from one size to the next.
 """
 
 from __future__ import annotations
 
 import argparse
+import itertools
 import os
 import statistics
 import sys
@@ -29,6 +34,7 @@ import time
 import uuid
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
 from typing import TypeVar
@@ -39,9 +45,10 @@ if __package__ in (None, ""):  # run as a file: make the repository root importa
 import psycopg
 from psycopg import sql
 
+from domain.feed_pass import START
 from storage import db, feed_batch
 from storage.accounts import Account, Accounts
-from storage.feed import Feed
+from storage.feed import FEED_WORK_MEM, Feed
 
 T = TypeVar("T")
 
@@ -118,9 +125,14 @@ ALTER TABLE ratings ENABLE TRIGGER ratings_copy_feed_score;
 """
 
 
+# Newcomers' ids, far above any population's.
+_newcomer_ids = itertools.count(10**12)
+
+
 @dataclass
 class Timings:
     next_card_ms: list[float]
+    newcomer_ms: list[float]
     pass_start_ms: list[float]
 
 
@@ -166,7 +178,9 @@ def prepare_viewer(pool: db.Pool, feed: Feed, viewer: Account, seen: int, popula
         conn.execute("DELETE FROM feed_passes WHERE viewer_id = %s", (viewer.id,))
     state = feed.current_pass(viewer)
     with pool.connection() as conn:
-        pool_top = feed_batch.read(conn, viewer, state, limit=2 * seen)
+        pool_top = feed_batch.read(
+            conn, viewer, state.radius_km, START, state.state.started_at, limit=2 * seen
+        )
         top = pool_top[: min(seen, len(pool_top) // 2)]  # some are always left to show
         ids = [row.user_id for row in top if row.visible]
         decided = {"like": ids[::5], "skip": [t for n, t in enumerate(ids) if n % 5]}
@@ -189,13 +203,13 @@ def prepare_viewer(pool: db.Pool, feed: Feed, viewer: Account, seen: int, popula
             {"viewer": viewer.id, "rest": seen - len(ids), "population": population},
         )
         after_id, after_score = (
-            (top[-1].user_id, top[-1].feed_score) if top else (2**63 - 1, float("inf"))
+            (top[-1].user_id, top[-1].score) if top else (2**63 - 1, float("inf"))
         )
         conn.execute(
             """INSERT INTO feed_passes (viewer_id, filters, radius_km, widened, widened_told,
                                         after_score, after_id, started_at)
                VALUES (%s, %s, %s, %s, true, %s, %s, now())""",
-            (viewer.id, state.filters, state.radius_km, state.widened, after_score, after_id),
+            (viewer.id, state.state.filters, state.radius_km, state.widened, after_score, after_id),
         )
 
 
@@ -205,10 +219,52 @@ def timed(action: Callable[[], T]) -> tuple[float, T]:
     return (time.perf_counter() - started) * 1000, result
 
 
+def join_for(accounts: Accounts, viewer: Account, user_id: int) -> None:
+    """A newcomer who fits the viewer finishes their profile, step by step as onboarding
+    saves it: the profile, the photo, then the onboarding over."""
+    accounts.register(user_id, user_id, "en", None)
+    place: dict[str, object] = (
+        {"latitude": viewer.latitude, "longitude": viewer.longitude}
+        if viewer.has_location
+        else {"city": viewer.city, "city_key": viewer.city_key}
+    )
+    accounts.update_profile(
+        user_id,
+        name=f"N{user_id}",
+        age=viewer.age_min or viewer.age,
+        gender="f" if viewer.seeking == "f" else "m",
+        seeking="any",
+        age_min=18,
+        age_max=99,
+        **place,
+    )
+    accounts.add_photo(user_id, f"bench/{user_id}", f"f{user_id}", f"u{user_id}", "image/jpeg", 1)
+    accounts.set_onboarding_step(user_id, None)
+
+
+def newcomer_served(feed: Feed, accounts: Accounts, viewer: Account, user_id: int) -> float:
+    """Milliseconds from the newcomer's profile finishing to a card of them for the viewer."""
+    join_for(accounts, viewer, user_id)
+    started = time.perf_counter()
+    for _ in range(100):
+        found = feed.next_card(viewer)
+        if found is None or found.card.user_id == user_id:
+            break
+        feed.skip(viewer.id, found.card.user_id)
+    assert found is not None and found.card.user_id == user_id, f"never served to {viewer.id}"
+    return (time.perf_counter() - started) * 1000
+
+
 def measure(
-    pool: db.Pool, feed: Feed, viewers: list[Account], cards: int, restarts: int
+    pool: db.Pool,
+    feed: Feed,
+    accounts: Accounts,
+    viewers: list[Account],
+    cards: int,
+    restarts: int,
+    newcomers: int,
 ) -> Timings:
-    timings = Timings([], [])
+    timings = Timings([], [], [])
     for viewer in viewers:
         for _ in range(cards):
             elapsed, found = timed(partial(feed.next_card, viewer))
@@ -216,6 +272,9 @@ def measure(
                 break
             timings.next_card_ms.append(elapsed)
             feed.skip(viewer.id, found.card.user_id)
+        for _ in range(newcomers):
+            served = newcomer_served(feed, accounts, viewer, next(_newcomer_ids))
+            timings.newcomer_ms.append(served)
     for viewer in viewers:
         for _ in range(restarts):
             with pool.connection() as conn:
@@ -239,9 +298,14 @@ def summary(label: str, values: list[float]) -> str:
     )
 
 
-def explain(pool: db.Pool, feed: Feed, viewer: Account) -> str:
-    query, params = feed_batch.query(viewer, feed.current_pass(viewer))
+def explain(pool: db.Pool, feed: Feed, viewer: Account, *, new_pass: bool) -> str:
+    """The plan of the viewer's next ranked page, or of the first page of a new pass."""
+    state = feed.current_pass(viewer)
+    cursor = START if new_pass else state.state.cursor
+    started = datetime.now(UTC) if new_pass else state.state.started_at
+    query, params = feed_batch.query(viewer, state.radius_km, cursor, started)
     with pool.connection() as conn:
+        conn.execute(f"SET LOCAL work_mem = '{FEED_WORK_MEM}'")
         rows = conn.execute(
             sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + query, params
         ).fetchall()
@@ -279,16 +343,21 @@ def run(args: argparse.Namespace) -> None:
             for viewer in viewers:
                 prepare_viewer(pool, feed, viewer, args.seen, size)
             analyze(pool)
-            timings = measure(pool, feed, viewers, args.cards, args.restarts)
+            timings = measure(
+                pool, feed, accounts, viewers, args.cards, args.restarts, args.newcomers
+            )
             print(summary("next card", timings.next_card_ms))
+            print(summary("newcomer served mid-pass", timings.newcomer_ms))
             print(summary("first card of a new pass", timings.pass_start_ms))
             for viewer in (
                 next(v for v in viewers if not v.has_location),
                 next(v for v in viewers if v.has_location),
             ):
                 prepare_viewer(pool, feed, viewer, args.seen, size)
-                print(f"  plan of one ranked batch, {describe(viewer)}:")
-                print(explain(pool, feed, viewer))
+                print(f"  plan of one ranked page, {describe(viewer)}:")
+                print(explain(pool, feed, viewer, new_pass=False))
+                print(f"  plan of the first page of a new pass, {describe(viewer)}:")
+                print(explain(pool, feed, viewer, new_pass=True))
     finally:
         pool.close()
         if not args.keep:
@@ -303,6 +372,7 @@ def main() -> None:
     parser.add_argument("--cards", type=int, default=60, help="cards per viewer")
     parser.add_argument("--seen", type=int, default=10_000)
     parser.add_argument("--restarts", type=int, default=3, help="new passes per viewer")
+    parser.add_argument("--newcomers", type=int, default=2, help="newcomers per viewer")
     parser.add_argument("--seed", type=float, default=0.42)
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
     run(parser.parse_args())

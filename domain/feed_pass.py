@@ -83,11 +83,13 @@ class PassReads(Protocol):
 
     def page(self, after: Cursor, limit: int) -> Sequence[PageRow]:
         """Up to ``limit`` candidates below ``after`` in (stored rating, user id) order,
-        highest first."""
+        highest first, leaving out anyone shown in this pass already (a newcomer let in
+        ahead of the pages is not served again when the pages reach them)."""
         ...
 
     def fresh(self, since: datetime) -> Sequence[int]:
-        """People who became visible or changed since ``since`` (inclusive)."""
+        """People who became visible or changed since ``since`` (inclusive) and were not
+        shown to the viewer since then."""
         ...
 
     def recycled(self, limit: int) -> Sequence[int]:

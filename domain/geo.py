@@ -75,20 +75,33 @@ def choose_radius(
     min_candidates: int = MIN_NEARBY_CANDIDATES,
     steps: tuple[int, ...] = RADIUS_STEPS_KM,
 ) -> RadiusChoice:
-    """Widen from the preferred radius through ``steps`` until ``count_within(radius)`` reaches
-    ``min_candidates``; if no step does, use the largest step tried.
+    """The smallest of the preferred radius and the wider ``steps`` where
+    ``count_within(radius)`` reaches ``min_candidates``; if none does, the largest step.
 
-    ``count_within`` is called lazily, smallest radius first, and never again once a radius
-    is good enough, so a caller may back it with a query per step.
+    A count may be a query, so few are made: the preferred radius first (enough, most of the
+    time), then a binary search over the wider steps — a count never shrinks as the radius
+    grows — so at most four counts instead of seven.
     """
     tried = widening_steps(preferred_km, steps)
-    count = 0
-    for radius in tried:
-        count = count_within(radius)
-        if count >= min_candidates:
-            return RadiusChoice(radius, radius != tried[0], count)
-    last = tried[-1]
-    return RadiusChoice(last, last != tried[0], count)
+    counts: dict[int, int] = {}
+
+    def enough(index: int) -> bool:
+        radius = tried[index]
+        if radius not in counts:
+            counts[radius] = count_within(radius)
+        return counts[radius] >= min_candidates
+
+    if enough(0) or len(tried) == 1:
+        return RadiusChoice(tried[0], False, counts[tried[0]])
+    low, high = 1, len(tried) - 1
+    while low < high:
+        middle = (low + high) // 2
+        if enough(middle):
+            high = middle
+        else:
+            low = middle + 1
+    enough(low)
+    return RadiusChoice(tried[low], True, counts[tried[low]])
 
 
 def choose_radius_from_counts(

@@ -27,11 +27,14 @@ USER_VISIBLE = """u.onboarding_step IS NULL
 VISIBLE = f"p.completed_at IS NOT NULL AND {USER_VISIBLE}"
 # Blocks either way and matches (of any status) are a few rows per viewer: read once per query
 # and hashed (NOT IN over an uncorrelated subquery), so each scanned candidate costs a lookup.
-NOT_BLOCKED = """p.user_id NOT IN (SELECT b.blocked_id FROM blocks b
-                                 WHERE b.blocker_id = %(viewer)s)
-    AND p.user_id NOT IN (SELECT b.blocker_id FROM blocks b WHERE b.blocked_id = %(viewer)s)"""
-NOT_MATCHED = """p.user_id NOT IN (SELECT m.user_high FROM matches m WHERE m.user_low = %(viewer)s)
-    AND p.user_id NOT IN (SELECT m.user_low FROM matches m WHERE m.user_high = %(viewer)s)"""
+_BLOCKED = """SELECT b.blocked_id FROM blocks b WHERE b.blocker_id = %(viewer)s
+    UNION ALL SELECT b.blocker_id FROM blocks b WHERE b.blocked_id = %(viewer)s"""
+_MATCHED = """SELECT m.user_high FROM matches m WHERE m.user_low = %(viewer)s
+    UNION ALL SELECT m.user_low FROM matches m WHERE m.user_high = %(viewer)s"""
+NOT_BLOCKED = f"p.user_id NOT IN ({_BLOCKED})"
+NOT_MATCHED = f"p.user_id NOT IN ({_MATCHED})"
+# Both in one subquery for the feed's pages: each subplan costs planning time on every page.
+NOT_BLOCKED_OR_MATCHED = f"p.user_id NOT IN ({_BLOCKED}\n    UNION ALL {_MATCHED})"
 # One candidate at a time: a probe of the primary key.
 NOT_LIKED = """NOT EXISTS (SELECT 1 FROM interactions li
     WHERE li.actor_id = %(viewer)s AND li.kind = 'like' AND li.target_id = p.user_id)"""
@@ -39,6 +42,11 @@ NOT_LIKED = """NOT EXISTS (SELECT 1 FROM interactions li
 # once from the primary key and hashed, so passing over seen people costs a lookup each.
 UNDECIDED = """p.user_id NOT IN (SELECT d.target_id FROM interactions d
     WHERE d.actor_id = %(viewer)s AND d.kind IN ('like', 'skip'))"""
+# A pass shows each person once: the people shown since it began (a few dozen, the viewer's
+# own rows by time), hashed like the decided ones. A newcomer served ahead of the pages, or a
+# card the viewer left without deciding, is not read again by a later page.
+NOT_SHOWN_SINCE = """p.user_id NOT IN (SELECT v.target_id FROM interactions v
+    WHERE v.actor_id = %(viewer)s AND v.kind = 'view' AND v.created_at >= %(started)s)"""
 WISHES = f"""(%(seeking)s::text = 'any' OR p.gender = %(seeking)s::text)
     AND (p.seeking = 'any' OR p.seeking = %(gender)s::text)
     AND p.age BETWEEN %(age_min)s::int AND %(age_max)s::int
@@ -60,7 +68,7 @@ NOT_SKIPPED_RECENTLY = """NOT EXISTS (SELECT 1 FROM interactions sk
 VERIFIED_WISH = "(NOT %(verified_only)s::boolean OR u.verified_at IS NOT NULL)"
 # What the profile row alone decides (index-only in the feed's scan): not the viewer, no block
 # either way, no match, both wishes.
-PROFILE_RULES = " AND ".join((SELF, NOT_BLOCKED, NOT_MATCHED, WISHES))
+PROFILE_RULES = " AND ".join((SELF, NOT_BLOCKED_OR_MATCHED, WISHES))
 # Everything but the place, likes and skips: who may be shown to this viewer at all.
 RULES = f"{PROFILE_RULES} AND {VISIBLE}"
 # A card may be served now: the rules, not liked, the place, and no skip inside the cooldown.

@@ -1,39 +1,51 @@
 """The feed in PostgreSQL: the pass each viewer is on, the next card, prefetch, skips.
 
-A pass walks the candidates in rank order from a keyset cursor kept in ``feed_passes``: the
-people who liked the viewer first, then ranked batches (storage.feed_batch), and once it ran
-dry the people skipped more than SKIP_COOLDOWN ago; docs/discovery.md explains the plan.
+The pass itself is ``domain.feed_pass`` (the same pure rules ``bench/simulate.py`` runs): this
+module keeps its state in ``feed_passes`` and answers its reads (``PassReads``) with SQL —
+people who liked the viewer first, then the people visible since the last card, then ranked
+pages (storage.feed_batch), and once the pages ran dry the people skipped more than
+SKIP_COOLDOWN ago; docs/discovery.md explains the plan.
 """
 
 from __future__ import annotations
 
-import math
-from dataclasses import dataclass
-from datetime import UTC, datetime, timedelta
+from collections.abc import Sequence
+from dataclasses import dataclass, field
+from datetime import datetime, timedelta
 from typing import Any, Final
 
-from domain import geo
+from domain import feed_pass, geo
 from domain.discovery import ProfileCard
+from domain.feed_pass import START, Cursor, PageRow, PassState
 from storage import _rules as rules
 from storage import feed_batch
 from storage._rules import Conn
 from storage.accounts import Account
 from storage.db import Pool
-from storage.feed_batch import FeedPass
 
 # The scheduler refills the passes of recently active people holding fewer cards than this.
 PREFETCH_BELOW = 5
-
-# People who already liked the viewer placed at the front of each batch.
-LIKERS_PER_BATCH: Final = 5
-# A pass starts over after a day (new people, changed ratings), and an hour after it ran dry.
-PASS_MAX_AGE: Final = timedelta(hours=24)
-FINISHED_PASS_RETRY: Final = timedelta(hours=1)
-# Refills tried for one card before saying nobody is left (each refill moves the cursor on).
-MAX_REFILLS_PER_CARD: Final = 5
+# Candidates checked for one card before saying nobody is left (one may have paused or blocked
+# since it was read; each check moves the pass on).
+MAX_CHECKS_PER_CARD: Final = feed_pass.FEED_BATCH * feed_pass.MAX_PAGES_PER_CARD
 # Room for the hashed set of everyone a viewer decided on (about 60 bytes each): a set that
 # does not fit is scanned once per candidate instead, which would be very slow.
 FEED_WORK_MEM: Final = "32MB"
+
+_LIKERS_SQL = f"""SELECT p.user_id FROM interactions l
+    JOIN profiles p ON p.user_id = l.actor_id JOIN users u ON u.id = p.user_id
+    WHERE l.target_id = %(viewer)s AND l.kind = 'like' AND {rules.RULES}
+      AND {rules.VERIFIED_WISH} AND {rules.NOT_LIKED} AND {rules.NEAR} AND {rules.NEVER_SKIPPED}
+      AND NOT EXISTS (SELECT 1 FROM interactions v WHERE v.actor_id = %(viewer)s
+          AND v.kind = 'view' AND v.target_id = p.user_id AND v.created_at >= %(started)s)
+    ORDER BY l.created_at LIMIT %(limit)s"""
+
+_RECYCLED_SQL = f"""SELECT p.user_id FROM interactions s
+    JOIN profiles p ON p.user_id = s.target_id JOIN users u ON u.id = p.user_id
+    WHERE s.actor_id = %(viewer)s AND s.kind = 'skip'
+      AND s.created_at <= now() - %(cooldown)s::interval AND {rules.RULES}
+      AND {rules.VERIFIED_WISH} AND {rules.NOT_LIKED} AND {rules.NEAR}
+    ORDER BY s.created_at LIMIT %(limit)s"""
 
 
 @dataclass(frozen=True, slots=True)
@@ -42,12 +54,26 @@ class FeedCard:
     widened_to_km: int | None = None  # set on the first card of a pass with a wider radius
 
 
+@dataclass
+class StoredPass:
+    """A viewer's ``feed_passes`` row: the pass's pure state and the radius it was begun
+    with (possibly widened, and whether the viewer was told)."""
+
+    state: PassState
+    radius_km: int
+    widened: bool = False
+    widened_told: bool = False
+    # The first rows of a new pass, read while choosing its radius: they serve as its first
+    # page instead of reading them again.
+    first_page: list[PageRow] = field(default_factory=list)
+
+
 def filters_of(viewer: Account) -> str:
     """What a pass depends on: a changed wish or place starts a new pass."""
-    place = (
+    coordinates = (
         f"{viewer.latitude:.4f},{viewer.longitude:.4f},{viewer.radius_km}"
         if viewer.has_location
-        else f"city:{viewer.city_key}"
+        else ""
     )
     return "|".join(
         str(part)
@@ -57,10 +83,53 @@ def filters_of(viewer: Account) -> str:
             viewer.age,
             viewer.age_min,
             viewer.age_max,
-            place,
+            f"city:{viewer.city_key}",
+            coordinates,
             *(("verified-only",) if viewer.verified_only else ()),
         )
     )
+
+
+class _Reads:
+    """``domain.feed_pass.PassReads`` in SQL for one viewer inside one transaction."""
+
+    def __init__(self, conn: Conn, viewer: Account, stored: StoredPass) -> None:
+        self._conn, self._viewer, self._stored = conn, viewer, stored
+        self._params = rules.rule_params(viewer, stored.radius_km)
+        # Candidates the card's last check refused (one paused or blocked a moment ago): the
+        # reads that are not cursors would offer them again on every call.
+        self.refused: set[int] = set()
+
+    def likers(self, started_at: datetime, limit: int) -> Sequence[int]:
+        rows = self._conn.execute(
+            _LIKERS_SQL, {**self._params, "started": started_at, "limit": limit}, prepare=True
+        ).fetchall()
+        return [int(row["user_id"]) for row in rows if row["user_id"] not in self.refused]
+
+    def page(self, after: Cursor, limit: int) -> Sequence[PageRow]:
+        first, self._stored.first_page = self._stored.first_page, []
+        if first and after == START:
+            return first[:limit]
+        return feed_batch.read(
+            self._conn,
+            self._viewer,
+            self._stored.radius_km,
+            after,
+            self._stored.state.started_at,
+            limit,
+        )
+
+    def fresh(self, since: datetime) -> Sequence[int]:
+        return feed_batch.fresh(self._conn, self._viewer, self._stored.radius_km, since)
+
+    def recycled(self, limit: int) -> Sequence[int]:
+        rows = self._conn.execute(
+            _RECYCLED_SQL, {**self._params, "limit": limit}, prepare=True
+        ).fetchall()
+        return [int(row["user_id"]) for row in rows if row["user_id"] not in self.refused]
+
+    def rank(self, candidates: Sequence[int]) -> list[int]:
+        return feed_batch.rank(self._conn, self._viewer, candidates) if candidates else []
 
 
 class Feed:
@@ -68,47 +137,43 @@ class Feed:
         self._pool = pool
 
     def next_card(self, viewer: Account) -> FeedCard | None:
-        """The next card for the viewer, recorded as viewed; None when nobody is left.
-
-        Sources in order: the queue of the current pass (people who liked the viewer first,
-        then a ranked batch read after the keyset cursor), and once the pass ran dry the
-        people skipped more than SKIP_COOLDOWN ago, longest ago first."""
+        """The next card for the viewer (``domain.feed_pass.next_candidate``), recorded as
+        viewed; None when nobody is left."""
         with self._pool.connection() as conn:
             # A view and the pass's cursor are cheap to lose in a crash (a card may be shown
             # again), so this commit does not wait for the disk; likes and matches do. The
             # queries by key (each joins a dozen relations: planning them costs more than
             # running them) are prepared at once and keep one generic plan per connection;
-            # the batch query is never prepared (feed_batch).
+            # the page query is never prepared (feed_batch).
             conn.execute(
                 f"SET LOCAL work_mem = '{FEED_WORK_MEM}'; "
                 "SET LOCAL synchronous_commit = off; "
                 "SET LOCAL plan_cache_mode = force_generic_plan"
             )
-            state = self._pass(conn, viewer)
-            params = rules.rule_params(viewer, state.radius_km)
-            for _ in range(MAX_REFILLS_PER_CARD):
-                if not state.queue:
-                    self._refill(conn, viewer, state, params)
-                    if not state.queue:
-                        break
-                while state.queue:
-                    candidate = state.queue.pop(0)
-                    row = conn.execute(
-                        f"SELECT {rules.CARD_COLUMNS} FROM profiles p"
-                        " JOIN users u ON u.id = p.user_id"
-                        f" WHERE p.user_id = %(candidate)s AND {rules.SHOWABLE}",
-                        {**params, "candidate": candidate},
-                        prepare=True,
-                    ).fetchone()
-                    if row is None:
-                        continue
-                    rules.record(conn, viewer.id, candidate, "view")
-                    widened = None
-                    if state.widened and not state.widened_told:
-                        widened, state.widened_told = state.radius_km, True
-                    self._save(conn, viewer.id, state)
-                    return FeedCard(rules.card_of(row), widened)
-            self._save(conn, viewer.id, state)
+            now, stored = self._pass(conn, viewer)
+            reads = _Reads(conn, viewer, stored)
+            params = rules.rule_params(viewer, stored.radius_km)
+            for _ in range(MAX_CHECKS_PER_CARD):
+                candidate, stored.state = feed_pass.next_candidate(stored.state, reads, now)
+                if candidate is None:
+                    break
+                row = conn.execute(
+                    f"SELECT {rules.CARD_COLUMNS} FROM profiles p"
+                    " JOIN users u ON u.id = p.user_id"
+                    f" WHERE p.user_id = %(candidate)s AND {rules.SHOWABLE}",
+                    {**params, "candidate": candidate},
+                    prepare=True,
+                ).fetchone()
+                if row is None:
+                    reads.refused.add(candidate)
+                    continue
+                rules.record(conn, viewer.id, candidate, "view")
+                widened = None
+                if stored.widened and not stored.widened_told:
+                    widened, stored.widened_told = stored.radius_km, True
+                self._save(conn, viewer.id, stored)
+                return FeedCard(rules.card_of(row), widened)
+            self._save(conn, viewer.id, stored)
             return None
 
     def prefetch(self, viewer: Account) -> int:
@@ -118,11 +183,11 @@ class Feed:
             conn.execute(
                 f"SET LOCAL work_mem = '{FEED_WORK_MEM}'; SET LOCAL synchronous_commit = off"
             )
-            state = self._pass(conn, viewer)
-            if not state.queue:
-                self._refill(conn, viewer, state, rules.rule_params(viewer, state.radius_km))
-            self._save(conn, viewer.id, state)
-            return len(state.queue)
+            now, stored = self._pass(conn, viewer)
+            if not stored.state.queue:
+                stored.state = feed_pass.refill(stored.state, _Reads(conn, viewer, stored), now)
+            self._save(conn, viewer.id, stored)
+            return len(stored.state.queue)
 
     def due_for_prefetch(self, active_within: timedelta, limit: int) -> list[int]:
         """People active lately whose pass holds fewer than a few cards."""
@@ -140,121 +205,78 @@ class Feed:
                 )
             ]
 
-    def _pass(self, conn: Conn, viewer: Account) -> FeedPass:
-        """The viewer's current pass (locked for this transaction), started over when the
-        filters changed, after PASS_MAX_AGE, or FINISHED_PASS_RETRY after it ran dry."""
+    def _pass(self, conn: Conn, viewer: Account) -> tuple[datetime, StoredPass]:
+        """The viewer's current pass (locked for this transaction), started over when
+        ``domain.feed_pass.is_current`` says so; a new pass of a viewer with coordinates
+        chooses its radius (``domain.geo.choose_radius``) over every place it reads."""
+        # The database's clock, which stamps visible_since too: the fresh read's watermark must
+        # not depend on a node's clock.
         row = conn.execute(
-            "SELECT * FROM feed_passes WHERE viewer_id = %s FOR UPDATE", (viewer.id,), prepare=True
+            "SELECT now() AS now, * FROM feed_passes WHERE viewer_id = %s FOR UPDATE",
+            (viewer.id,),
+            prepare=True,
         ).fetchone()
-        now = datetime.now(UTC)
+        now: datetime = row["now"] if row is not None else _now(conn)
         filters = filters_of(viewer)
-        if (
-            row is not None
-            and row["filters"] == filters
-            and now - row["started_at"] < PASS_MAX_AGE
-            and (row["finished_at"] is None or now - row["finished_at"] < FINISHED_PASS_RETRY)
-        ):
-            return FeedPass(
-                row["filters"],
-                row["radius_km"],
-                row["widened"],
-                row["widened_told"],
-                row["after_score"],
-                row["after_id"],
-                list(row["queue"]),
-                row["started_at"],
-                row["finished_at"],
-            )
-        state = FeedPass(
-            filters, viewer.radius_km, False, False, math.inf, 2**63 - 1, [], now, None
-        )
+        if row is not None:
+            state = _state_of(row)
+            if feed_pass.is_current(state, filters, now):
+                stored = StoredPass(state, row["radius_km"], row["widened"], row["widened_told"])
+                return now, stored
+        stored = StoredPass(feed_pass.start_pass(filters, now), viewer.radius_km)
         if viewer.has_location:
+            probed: dict[int, list[PageRow]] = {}
 
             def count_within(km: int) -> int:
-                state.radius_km = km
-                state.first_rows = feed_batch.read(conn, viewer, state, geo.MIN_NEARBY_CANDIDATES)
-                return sum(row.visible for row in state.first_rows)
+                probed[km] = feed_batch.read(
+                    conn, viewer, km, START, now, geo.MIN_NEARBY_CANDIDATES
+                )
+                return sum(row.visible for row in probed[km])
 
             choice = geo.choose_radius(viewer.radius_km, count_within)
-            state.radius_km, state.widened = choice.radius_km, choice.widened
-        return state
+            stored.radius_km, stored.widened = choice.radius_km, choice.widened
+            stored.first_page = probed[choice.radius_km]
+        return now, stored
 
-    def _save(self, conn: Conn, viewer_id: int, state: FeedPass) -> None:
+    def _save(self, conn: Conn, viewer_id: int, stored: StoredPass) -> None:
+        state = stored.state
         conn.execute(
             """INSERT INTO feed_passes AS f (viewer_id, filters, radius_km, widened, widened_told,
-                   after_score, after_id, queue, started_at, finished_at)
+                   after_score, after_id, likers, queue, started_at, finished_at, fresh_since,
+                   admitted_ids, admitted_at)
                VALUES (%(viewer)s, %(filters)s, %(radius)s, %(widened)s, %(told)s, %(score)s,
-                       %(id)s, %(queue)s, %(started)s, %(finished)s)
+                       %(id)s, %(likers)s, %(queue)s, %(started)s, %(finished)s, %(fresh)s,
+                       %(admitted_ids)s, %(admitted_at)s)
                ON CONFLICT (viewer_id) DO UPDATE SET filters = excluded.filters,
                    radius_km = excluded.radius_km, widened = excluded.widened,
                    widened_told = excluded.widened_told, after_score = excluded.after_score,
-                   after_id = excluded.after_id, queue = excluded.queue,
-                   started_at = excluded.started_at, finished_at = excluded.finished_at""",
+                   after_id = excluded.after_id, likers = excluded.likers,
+                   queue = excluded.queue, started_at = excluded.started_at,
+                   finished_at = excluded.finished_at, fresh_since = excluded.fresh_since,
+                   admitted_ids = excluded.admitted_ids, admitted_at = excluded.admitted_at""",
             {
                 "viewer": viewer_id,
                 "filters": state.filters,
-                "radius": state.radius_km,
-                "widened": state.widened,
-                "told": state.widened_told,
-                "score": state.after_score,
-                "id": state.after_id,
-                "queue": state.queue,
+                "radius": stored.radius_km,
+                "widened": stored.widened,
+                "told": stored.widened_told,
+                "score": state.cursor.score,
+                "id": state.cursor.user_id,
+                "likers": list(state.likers),
+                "queue": list(state.queue),
                 "started": state.started_at,
                 "finished": state.finished_at,
+                "fresh": state.fresh_since,
+                "admitted_ids": [uid for uid, _ in state.admitted],
+                "admitted_at": [at for _, at in state.admitted],
             },
             prepare=True,
         )
 
-    def current_pass(self, viewer: Account) -> FeedPass:
+    def current_pass(self, viewer: Account) -> StoredPass:
         """The viewer's pass as the next card would use it (started if due, not saved)."""
         with self._pool.connection() as conn:
-            return self._pass(conn, viewer)
-
-    def _refill(self, conn: Conn, viewer: Account, state: FeedPass, params: dict[str, Any]) -> None:
-        if state.finished_at is None:
-            likers = [
-                int(row["user_id"])
-                for row in conn.execute(
-                    f"""SELECT p.user_id FROM interactions l
-                    JOIN profiles p ON p.user_id = l.actor_id JOIN users u ON u.id = p.user_id
-                    WHERE l.target_id = %(viewer)s AND l.kind = 'like' AND {rules.RULES}
-                      AND {rules.NOT_LIKED} AND {rules.NEAR} AND {rules.NEVER_SKIPPED}
-                      AND NOT EXISTS (SELECT 1 FROM interactions v WHERE v.actor_id = %(viewer)s
-                          AND v.kind = 'view' AND v.target_id = p.user_id
-                          AND v.created_at >= %(started)s)
-                    ORDER BY l.created_at LIMIT %(limit)s""",
-                    {**params, "started": state.started_at, "limit": LIKERS_PER_BATCH},
-                    prepare=True,
-                )
-            ]
-            batch = state.first_rows[: feed_batch.FEED_BATCH] or feed_batch.read(
-                conn, viewer, state
-            )
-            state.first_rows = []
-            if batch:
-                state.after_id, state.after_score = batch[-1].user_id, batch[-1].feed_score
-                ranked = feed_batch.rank(
-                    conn, viewer, [row.user_id for row in batch if row.visible]
-                )
-                state.queue = likers + [user_id for user_id in ranked if user_id not in likers]
-                return
-            state.finished_at = datetime.now(UTC)
-            state.queue = likers
-            if likers:
-                return
-        state.queue = [
-            int(row["user_id"])
-            for row in conn.execute(
-                f"""SELECT p.user_id FROM interactions s
-                JOIN profiles p ON p.user_id = s.target_id JOIN users u ON u.id = p.user_id
-                WHERE s.actor_id = %(viewer)s AND s.kind = 'skip'
-                  AND s.created_at <= now() - %(cooldown)s::interval AND {rules.RULES}
-                  AND {rules.NOT_LIKED} AND {rules.NEAR}
-                ORDER BY s.created_at LIMIT %(limit)s""",
-                {**params, "limit": feed_batch.FEED_BATCH},
-                prepare=True,
-            )
-        ]
+            return self._pass(conn, viewer)[1]
 
     def undo_skip(self, viewer_id: int, skipped: int, current: int) -> bool:
         """Take back the viewer's latest skip if it was of ``skipped``; the skipped card and
@@ -284,3 +306,22 @@ class Feed:
                 return False
             rules.record(conn, viewer_id, target, "skip")
         return True
+
+
+def _now(conn: Conn) -> datetime:
+    row = conn.execute("SELECT now() AS now", prepare=True).fetchone()
+    assert row is not None
+    return row["now"]  # type: ignore[no-any-return]
+
+
+def _state_of(row: Any) -> PassState:
+    return PassState(
+        filters=row["filters"],
+        started_at=row["started_at"],
+        cursor=Cursor(row["after_score"], row["after_id"]),
+        likers=tuple(row["likers"]),
+        queue=tuple(row["queue"]),
+        finished_at=row["finished_at"],
+        fresh_since=row["fresh_since"],
+        admitted=tuple(zip(row["admitted_ids"], row["admitted_at"], strict=True)),
+    )

@@ -11,8 +11,8 @@ from collections.abc import Callable
 
 import pytest
 
+from domain.feed_pass import FEED_BATCH
 from presentation.callbacks import CallbackSigner
-from storage.feed_batch import FEED_BATCH
 from tests.e2e.people import (
     People,
     Person,

@@ -10,6 +10,7 @@ from domain.geo import (
     EARTH_MEAN_RADIUS_KM,
     MIN_NEARBY_CANDIDATES,
     RADIUS_STEPS_KM,
+    RadiusChoice,
     bounding_box,
     choose_radius,
     choose_radius_from_counts,
@@ -91,8 +92,9 @@ def test_choose_radius_does_not_widen_a_radius_already_past_every_step() -> None
     assert (choice.radius_km, choice.widened) == (2000, False)
 
 
-def test_choose_radius_counts_lazily() -> None:
-    """Radii beyond the chosen one are never counted (each count may be a query)."""
+def test_choose_radius_counts_few_radii() -> None:
+    """Each count may be a query: the own radius, then a binary search over the wider steps,
+    each radius counted once."""
     asked: list[int] = []
 
     def count(r: int) -> int:
@@ -100,7 +102,33 @@ def test_choose_radius_counts_lazily() -> None:
         return 50 if r >= 50 else 0
 
     assert choose_radius(10, count).radius_km == 50
-    assert asked == [10, 25, 50]
+    assert asked == [10, 100, 50, 25]
+
+
+def test_choose_radius_counts_only_the_own_radius_when_it_is_enough() -> None:
+    asked: list[int] = []
+
+    def count(r: int) -> int:
+        asked.append(r)
+        return 30
+
+    assert choose_radius(10, count) == RadiusChoice(10, False, 30)
+    assert asked == [10]
+
+
+@pytest.mark.parametrize("preferred", [1, 10, 25, 60, 100, 250, 500, 900])
+@pytest.mark.parametrize("threshold", [0, 5, 10, 25, 50, 100, 250, 500, 10_000])
+def test_choose_radius_picks_what_widening_step_by_step_picks(
+    preferred: int, threshold: int
+) -> None:
+    """The binary search chooses exactly the first step with enough people (people appear
+    from ``threshold`` km on), or the largest step when none has enough."""
+    tried = widening_steps(preferred)
+    expected = next((r for r in tried if r >= threshold), tried[-1])
+    choice = choose_radius(preferred, lambda r: 40 if r >= threshold else 3)
+    assert choice.radius_km == expected
+    assert choice.widened == (expected != tried[0])
+    assert choice.count == (40 if expected >= threshold else 3)
 
 
 @pytest.mark.parametrize("lat", [0.0, 45.0, 60.0, -70.0])
