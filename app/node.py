@@ -209,6 +209,7 @@ class Node:
             admin_ids=settings.admin_ids,
             discovery=DiscoveryDeps(self.matchers, self.relays, settings.daily_like_limit),
             stats=Stats(self.pool),
+            healthy=self._dependencies_healthy,
         )
         self.sessions: ActorPool[SessionActorProxy] = ActorPool(
             "session", settings.session_actors, lambda: SessionActor.start(deps), SessionActorProxy
@@ -432,6 +433,16 @@ class Node:
             "s3": self.photos.ping,
             "actors": actors,
         }
+
+    def _dependencies_healthy(self) -> bool:
+        """PostgreSQL and Redis answer (the broker's and S3's faults show as errors of their
+        own kind, see actors.faults)."""
+        try:
+            db.ping(self.pool)
+            self._ping_redis()
+        except Exception:
+            return False
+        return True
 
     def _ping_redis(self) -> None:
         self.redis.ping()

@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import time
 import traceback
+from typing import Any
 
 import pykka
 import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
 from actors.delivery import Delivery
+from actors.faults import WAITING, transient
 from actors.session.browse import Browse
 from actors.session.chat import Chat
 from actors.session.context import Context, SessionDeps
@@ -34,15 +36,19 @@ from bot_api import replies
 from bot_api.incoming import Incoming, Kind, parse_update
 from bot_api.replies import Reply
 from config.i18n import language_for, t
+from domain.backoff import GIVE_UP_SECONDS
 from domain.onboarding import Flow
 from presentation.screens import Buttons
 from storage.accounts import Account
 
 log = structlog.get_logger(__name__)
 
-# Tries of one update before it goes to the dead letters; waits between them grow 4x.
+# Tries of one update failing while the dependencies are healthy before it goes to the dead
+# letters; waits between them grow 4x.
 HANDLE_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.05
+# A user whose action has waited this long is told, once, that it is taking longer.
+SLOW_NOTICE_SECONDS = 3.0
 # Commands a first message may be, answered before the welcome (any other starts onboarding).
 FIRST_CONTACT_COMMANDS = frozenset({"help", "language"})
 # Onboarding first: it also takes the answers to the questions.
@@ -66,10 +72,18 @@ class SessionActor(pykka.ThreadingActor):
 
         An update given out again (its node died, Telegram sent it twice) is recognised by its
         update_id in the reply journal: what was done is not done again, and only replies not
-        yet sent go out. Handling that fails HANDLE_ATTEMPTS times in a row sends the update to
-        the dead letters with the error, and the user an apology."""
+        yet sent go out. A failure while a dependency is down (actors.faults) is waited out,
+        with growing waits, for as long as Telegram keeps updates: the user's later updates
+        wait behind it, in order, and after a few seconds the user is told once that it takes
+        longer. Only handling that fails HANDLE_ATTEMPTS times while the dependencies are
+        healthy (a bug, a poison update) sends it to the dead letters, and the user an
+        apology."""
         started = time.perf_counter()
         metrics = self._deps.metrics
+        if not delivery.current():
+            # Its connection to the broker is gone, so the broker gives it out again: handled
+            # now it would overtake the copies of earlier updates given out with it.
+            return
         try:
             incoming = parse_update(delivery.update)
         except (KeyError, TypeError, ValueError) as error:
@@ -87,34 +101,41 @@ class SessionActor(pykka.ThreadingActor):
             delivery.done()
             metrics.handler_seconds.labels(metrics.node_id).observe(time.perf_counter() - started)
 
-        failure: Exception | None = None
-        for attempt in range(1, HANDLE_ATTEMPTS + 1):
+        wait = _Wait(self, delivery, incoming, bound)
+        while True:
             try:
-                if attempt == 1 and self._deps.processed.replay(work, finished, incoming.user_id):
+                if self._deps.processed.replay(work, finished, incoming.user_id):
                     bound.info("repeated update: nothing done twice")
                     return
                 out = self._route(incoming)
                 break
             except Exception as error:
-                failure = error
                 metrics.errors.labels(metrics.node_id, "session").inc()
-                bound.exception("update handling failed", kind=incoming.kind.value, attempt=attempt)
-                if attempt < HANDLE_ATTEMPTS:
-                    time.sleep(RETRY_BACKOFF_SECONDS * 4 ** (attempt - 1))
-        else:
-            trace = "".join(traceback.format_exception(failure)) if failure else "unknown"
-            delivery.dead_letter(trace[-2000:])
-            self._deps.outbox.submit(chat_id, self._apology(incoming))
-            return
+                if not wait.after(error):
+                    return
         metrics.updates.labels(metrics.node_id, incoming.kind.value).inc()
-        try:
-            self._deps.processed.send(work, chat_id, out, finished)
-        except Exception:
-            metrics.errors.labels(metrics.node_id, "session").inc()
-            bound.exception("reply journal unavailable; replies sent without it")
-            self._deps.outbox.submit(chat_id, out, finished)
+        while True:
+            # The effects are committed: only the journal's write is tried again.
+            try:
+                self._deps.processed.send(work, chat_id, out, finished)
+                return
+            except Exception as error:
+                metrics.errors.labels(metrics.node_id, "session").inc()
+                if not wait.after(error, dead_letter=False):
+                    if wait.gave_up:
+                        bound.error("reply journal unavailable; replies sent without it")
+                        self._deps.outbox.submit(chat_id, out, finished)
+                    return
 
-    def _apology(self, incoming: Incoming) -> list[Reply]:
+    @property
+    def deps(self) -> SessionDeps:
+        return self._deps
+
+    def slow_notice(self, incoming: Incoming) -> Reply:
+        language = language_for(incoming.language_code)
+        return replies.message(incoming.chat_id, t(language, "common.taking_longer"))
+
+    def apology(self, incoming: Incoming) -> list[Reply]:
         language = language_for(incoming.language_code)
         out = [replies.message(incoming.chat_id, t(language, "common.internal_error"))]
         if incoming.callback_id:
@@ -201,6 +222,67 @@ class SessionActor(pykka.ThreadingActor):
         handler(ctx, parts[1:])
         if not any(reply.method == "answerCallbackQuery" for reply in ctx.out):
             ctx.out.insert(0, replies.answer_callback(incoming.callback_id))
+
+
+class _Wait:
+    """The tries of one update: how long to wait after a failure, and when to give up."""
+
+    def __init__(
+        self, actor: SessionActor, delivery: Delivery, incoming: Incoming, bound: Any
+    ) -> None:
+        self._actor = actor
+        self._delivery = delivery
+        self._incoming = incoming
+        self._log = bound
+        self._began = time.monotonic()
+        self._waits = 0
+        self._failures = 0
+        self._told = False
+        self.gave_up = False
+
+    def after(self, error: Exception, dead_letter: bool = True) -> bool:
+        """Wait before the next try; False when there is none (the update was given up, or
+        the broker gave it out again, to be handled as that copy)."""
+        deps = self._actor.deps
+        waited = time.monotonic() - self._began
+        if transient(error) or not deps.healthy():
+            self._waits += 1
+            if self._waits == 1 or self._waits % 20 == 0:
+                self._log.warning(
+                    "waiting for a dependency", error=repr(error), waited=round(waited, 1)
+                )
+            if waited > GIVE_UP_SECONDS:
+                return self._give_up(error, dead_letter)
+            if waited > SLOW_NOTICE_SECONDS and not self._told:
+                self._told = True
+                deps.outbox.submit(
+                    self._incoming.chat_id, [self._actor.slow_notice(self._incoming)]
+                )
+            time.sleep(WAITING.seconds(self._waits))
+        else:
+            self._failures += 1
+            self._log.exception(
+                "update handling failed",
+                kind=self._incoming.kind.value,
+                attempt=self._failures,
+            )
+            if self._failures >= HANDLE_ATTEMPTS:
+                return self._give_up(error, dead_letter)
+            time.sleep(RETRY_BACKOFF_SECONDS * 4 ** (self._failures - 1))
+        if not self._delivery.current():
+            self._log.info("given out again while waiting; that copy carries on")
+            return False
+        return True
+
+    def _give_up(self, error: Exception, dead_letter: bool) -> bool:
+        self.gave_up = True
+        if dead_letter:
+            trace = "".join(traceback.format_exception(error))
+            self._delivery.dead_letter(trace[-2000:])
+            self._actor.deps.outbox.submit(
+                self._incoming.chat_id, self._actor.apology(self._incoming)
+            )
+        return False
 
 
 def _stale(account: Account) -> bool:

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from actors.chat_relay import ChatRelayActorProxy
@@ -40,6 +41,8 @@ class SessionDeps:
     metrics: Metrics
     discovery: DiscoveryDeps
     stats: Stats  # /stats for admin_ids
+    # Whether the dependencies answer: a failure while they do is the work's own fault.
+    healthy: Callable[[], bool]
     admin_ids: frozenset[int] = frozenset()
 
 
