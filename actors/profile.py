@@ -30,14 +30,17 @@ class ProfileActor(pykka.ThreadingActor):
         photos: PhotoStore,
         telegram: TelegramGateway,
         on_changed: Callable[[int], None] | None = None,
+        on_deleted: Callable[[int], None] | None = None,
     ) -> None:
         """on_changed(user_id) is told of every change to what a profile shows (the rater
-        re-rates it); it must not block."""
+        re-rates it), on_deleted(user_id) of an account deleted (what else holds the user's
+        data forgets it); neither may block."""
         super().__init__()
         self._accounts = accounts
         self._photos = photos
         self._telegram = telegram
         self._on_changed = on_changed or (lambda _user_id: None)
+        self._on_deleted = on_deleted or (lambda _user_id: None)
 
     def register(
         self, user_id: int, chat_id: int, language: str, username: str | None
@@ -145,6 +148,7 @@ class ProfileActor(pykka.ThreadingActor):
     def delete_account(self, user_id: int) -> None:
         keys = self._accounts.delete_account(user_id)
         self._drop_objects(keys)
+        self._on_deleted(user_id)
         log.info("account deleted", user_id=user_id, action="deleted", photos=len(keys))
 
     def _drop_objects(self, keys: list[str]) -> None:

@@ -44,6 +44,7 @@ from config.settings import Settings
 from messaging import broker, topology
 from messaging.bus import Bus
 from messaging.consumer import ShardConsumer
+from messaging.deadletters import DeadLetters
 from messaging.events import Events
 from messaging.forwarding import Forwarding
 from observability.http import bound_port, build_app
@@ -156,7 +157,9 @@ class Node:
         self.profiles: ActorPool[ProfileActorProxy] = ActorPool(
             "profile",
             settings.session_actors,
-            lambda: ProfileActor.start(accounts, self.photos, gateway, self._profile_changed),
+            lambda: ProfileActor.start(
+                accounts, self.photos, gateway, self._profile_changed, self._account_deleted
+            ),
             ProfileActorProxy,
         )
         self._pools.append(self.profiles)
@@ -272,6 +275,23 @@ class Node:
         tell every node (they drop what they cached of it)."""
         self.rater.recompute([user_id])
         self.events.profile_changed(user_id)
+
+    def _account_deleted(self, user_id: int) -> None:
+        """The reply journal's entries and the dead letters hold what the user wrote and was
+        answered: they go with the account (off the profile actor's thread; the broker and
+        Redis calls block). A failure leaves them to expire (26 h, 7 days)."""
+
+        def forget() -> None:
+            try:
+                entries = self.journal.forget(user_id)
+                letters = DeadLetters(self.settings.amqp_url, self.settings.shards)
+                dropped = letters.purge(user_id)
+            except Exception as error:
+                log.warning("a deleted user's traces left to expire", error=str(error))
+                return
+            log.info("a deleted user's traces dropped", journal=entries, dead_letters=dropped)
+
+        threading.Thread(target=forget, name="forget-user", daemon=True).start()
 
     def _sweep_finished(self, kind: str, outcome: SweepOutcome) -> None:
         if hasattr(self, "events"):

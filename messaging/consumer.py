@@ -286,9 +286,18 @@ class ShardConsumer(BrokerThread):
         )
         metrics = self._metrics
 
+        headers = dict(message.headers or {})
+
         def published(result: Future[None]) -> None:
             if result.exception() is None:
                 metrics.dead_letters.labels(metrics.node_id).inc()
+                log.error(
+                    "dead-lettered; see python -m app.deadletters list",
+                    shard=in_hand.shard,
+                    user_id=headers.get("user_id"),
+                    key=headers.get("key") or headers.get("update_id"),
+                    error=error.strip().splitlines()[-1] if error.strip() else "",
+                )
                 self.report(("ack", generation, tag, ""))
             else:
                 log.error(
