@@ -322,3 +322,119 @@ CREATE TABLE IF NOT EXISTS location_changes (
 -- several accounts; deleted with the photo.
 ALTER TABLE photos ADD COLUMN IF NOT EXISTS perceptual_hash bigint;
 CREATE INDEX IF NOT EXISTS photos_perceptual_hash_idx ON photos (perceptual_hash);
+
+-- The key of a live account's safety records (domain.safety_keys.safety_key of users.id), set at
+-- registration and gone with the row: it links the safety_* tables to the accounts they concern
+-- now, so a returning Telegram id gets its blocks, ban and open reports back (storage.accounts).
+ALTER TABLE users ADD COLUMN IF NOT EXISTS safety_key bytea
+    CHECK (octet_length(safety_key) = 32);
+CREATE UNIQUE INDEX IF NOT EXISTS users_safety_key_idx ON users (safety_key);
+CREATE INDEX IF NOT EXISTS safety_open_reports_reporter_idx ON safety_open_reports (reporter_key);
+-- == Issue 14, part A: profile video, 💌 likes with voice or video, the verified badge ===
+-- One video of up to 15 s per profile, kept like photos: bytes in the private bucket under a
+-- random key, Telegram's file_id (always a video's: a video note is re-uploaded as one) reused
+-- to show it. Deleted with the account (its object queued in orphaned_objects).
+CREATE TABLE IF NOT EXISTS profile_videos (
+    user_id          bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    object_key       text NOT NULL UNIQUE,
+    telegram_file_id text NOT NULL,
+    file_unique_id   text NOT NULL,
+    content_type     text NOT NULL,
+    size_bytes       integer NOT NULL CHECK (size_bytes > 0),
+    duration_s       smallint NOT NULL CHECK (duration_s BETWEEN 0 AND 15),
+    created_at       timestamptz NOT NULL DEFAULT now()
+);
+
+-- A 💌 like's message may be a voice message or a video note instead of text (its file_id only:
+-- it is passed on, never downloaded).
+ALTER TABLE interactions ADD COLUMN IF NOT EXISTS message_kind text
+    CHECK (message_kind IN ('voice', 'video_note'));
+ALTER TABLE interactions ADD COLUMN IF NOT EXISTS message_file_id text;
+
+-- Verification: a video note doing a gesture the bot picked, reviewed by a moderator. One row
+-- per request; a new request supersedes the open one. users.verified_at is the badge.
+CREATE TABLE IF NOT EXISTS verifications (
+    id              bigserial PRIMARY KEY,
+    user_id         bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    gesture         text NOT NULL,
+    video_file_id   text,                            -- NULL until the video note arrives
+    status          text NOT NULL DEFAULT 'asked'
+                    CHECK (status IN ('asked', 'pending', 'approved', 'refused', 'superseded')),
+    refusal_reason  text,
+    created_at      timestamptz NOT NULL DEFAULT now(),
+    submitted_at    timestamptz,
+    reviewed_by     bigint,
+    reviewed_at     timestamptz
+);
+CREATE INDEX IF NOT EXISTS verifications_user_idx ON verifications (user_id, created_at);
+CREATE INDEX IF NOT EXISTS verifications_pending_idx ON verifications (submitted_at)
+    WHERE status = 'pending';
+ALTER TABLE users ADD COLUMN IF NOT EXISTS verified_at timestamptz;
+-- The search setting "verified people only".
+ALTER TABLE profiles ADD COLUMN IF NOT EXISTS verified_only boolean NOT NULL DEFAULT false;
+
+-- Photos added or removed after an approval take the badge away and put the same video note
+-- back in the moderators' queue, to be checked against the new photos (a trigger, so that no
+-- path that changes photos can forget it).
+CREATE OR REPLACE FUNCTION photos_changed_unverify() RETURNS trigger LANGUAGE plpgsql AS $$
+DECLARE
+    owner bigint := coalesce(NEW.user_id, OLD.user_id);
+BEGIN
+    UPDATE users SET verified_at = NULL WHERE id = owner AND verified_at IS NOT NULL;
+    IF FOUND THEN
+        UPDATE verifications SET status = 'pending', submitted_at = now(), reviewed_by = NULL,
+                                 reviewed_at = NULL
+        WHERE user_id = owner AND status = 'approved';
+    END IF;
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER photos_unverify
+    AFTER INSERT OR DELETE ON photos
+    FOR EACH ROW EXECUTE FUNCTION photos_changed_unverify();
+-- == end of issue 14, part A ====================================================================
+-- Issue 14, items 4–7: recent activity, invitations, contact exchange, Telegram touches. -----
+
+-- Paused for inactivity (domain.activity): the maintenance sweep sets it with is_paused, so the
+-- feed's rules need nothing new; the person's next update clears both. A pause the person chose
+-- leaves it NULL, so coming back never undoes that. away_noticed_at: the last "people liked you
+-- while you were away" message (at most one a week).
+ALTER TABLE users ADD COLUMN IF NOT EXISTS away_since timestamptz;
+ALTER TABLE users ADD COLUMN IF NOT EXISTS away_noticed_at timestamptz;
+CREATE INDEX IF NOT EXISTS users_awaiting_pause_idx ON users (last_active_at)
+    WHERE NOT is_paused AND onboarding_step IS NULL;
+-- Photos and videos relayed from this person are sent with protect_content.
+ALTER TABLE users ADD COLUMN IF NOT EXISTS protect_media boolean NOT NULL DEFAULT false;
+
+-- Each person's invitation code (the deep link's ref_<code>), made on the first /invite.
+CREATE TABLE IF NOT EXISTS invite_codes (
+    user_id     bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    code        text NOT NULL UNIQUE CHECK (code ~ '^[A-Za-z0-9_-]{1,32}$'),
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+-- Who came through whose link (once per new account); it counts for the inviter only from
+-- completed_at, when the invitee finished a profile (set with onboarding's last step).
+CREATE TABLE IF NOT EXISTS invitations (
+    invitee_id    bigint PRIMARY KEY REFERENCES users (id) ON DELETE CASCADE,
+    inviter_id    bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    joined_at     timestamptz NOT NULL DEFAULT now(),
+    completed_at  timestamptz,
+    CHECK (invitee_id <> inviter_id)
+);
+CREATE INDEX IF NOT EXISTS invitations_inviter_idx ON invitations (inviter_id, completed_at);
+-- When the invitation began to earn the inviter the ranking's invitation boost
+-- (domain.ranking.invitation_boost): set with completed_at unless the inviter already had
+-- INVITATIONS_PER_PERIOD counted within INVITATION_PERIOD_DAYS, when it stays NULL for good.
+ALTER TABLE invitations ADD COLUMN IF NOT EXISTS counted_at timestamptz;
+-- The incremental rating sweep finds inviters whose boost is running by it.
+CREATE INDEX IF NOT EXISTS invitations_counted_idx ON invitations (counted_at)
+    WHERE counted_at IS NOT NULL;
+
+-- Consent to exchange Telegram contacts within a match: one row per side that agreed; the
+-- exchange happens when both rows exist (storage.contacts).
+CREATE TABLE IF NOT EXISTS contact_consents (
+    match_id    bigint NOT NULL REFERENCES matches (id) ON DELETE CASCADE,
+    user_id     bigint NOT NULL REFERENCES users (id) ON DELETE CASCADE,
+    created_at  timestamptz NOT NULL DEFAULT now(),
+    PRIMARY KEY (match_id, user_id)
+);

@@ -26,7 +26,7 @@ from presentation import cards
 from presentation.buttons import Button
 from presentation.callbacks import CallbackSigner
 from presentation.screens import Buttons
-from storage.chats import ChatCheck, Chats, ChatStatus
+from storage.chats import ChatCheck, Chats, ChatStatus, Consent
 from storage.state import ConversationStore
 
 log = structlog.get_logger(__name__)
@@ -37,6 +37,8 @@ CAPTIONED_KINDS = frozenset(
 )
 UNCAPTIONED_KINDS = frozenset({Kind.STICKER, Kind.VIDEO_NOTE})
 RELAYED_KINDS = CAPTIONED_KINDS | UNCAPTIONED_KINDS | {Kind.TEXT}
+# What the sender's "protect my photos and videos" setting covers.
+PROTECTED_KINDS = frozenset({Kind.PHOTO, Kind.VIDEO})
 
 
 @dataclass(frozen=True, slots=True)
@@ -50,6 +52,7 @@ class ChatMessage:
     sender_chat_id: int
     message_id: int
     text: str  # the text or the caption
+    protect: bool = False  # the sender protects their photos and videos (/settings)
 
 
 class ChatRelayActor(pykka.ThreadingActor):
@@ -71,6 +74,32 @@ class ChatRelayActor(pykka.ThreadingActor):
     def status(self, sender_id: int, other_id: int) -> ChatCheck:
         """Whether sender may write to other now (before entering chat mode)."""
         return self._chats.chat_status(sender_id, other_id)
+
+    def consent_to_contacts(self, user_id: int, other_id: int) -> Consent:
+        """Record the user's consent to exchange contacts with a match and tell the other:
+        of the offer when it is the first, of the user's contact when it made the exchange
+        mutual (the caller shows the user the other's)."""
+        consent = self._chats.consent_to_contacts(user_id, other_id)
+        check = consent.check
+        if check.status is not ChatStatus.ACTIVE or not consent.new:
+            return consent
+        assert check.partner is not None and check.sender is not None
+        partner, sender = check.partner, check.sender
+        if consent.mutual:
+            reply = cards.contact_of(partner.chat_id, partner.language, sender)
+        else:
+            buttons = Buttons(self._signer, partner.user_id, partner.language)
+            reply = cards.contacts_offered(partner.chat_id, buttons, sender.name, sender.user_id)
+        self._outbox.deliver(
+            partner.user_id, partner.chat_id, [reply], key=f"contacts:{check.match_id}:{user_id}"
+        )
+        log.info(
+            "contacts exchanged" if consent.mutual else "contacts offered",
+            user_id=user_id,
+            target=other_id,
+            match_id=check.match_id,
+        )
+        return consent
 
     def relay(self, message: ChatMessage) -> ChatStatus:
         """Relay one message to the match; the refusal reason when it may not go."""
@@ -138,7 +167,13 @@ class ChatRelayActor(pykka.ThreadingActor):
             )
             return [
                 cards.with_keyboard(
-                    replies.copy(chat_id, message.sender_chat_id, message.message_id, caption),
+                    replies.copy(
+                        chat_id,
+                        message.sender_chat_id,
+                        message.message_id,
+                        caption,
+                        protect=message.protect and message.kind in PROTECTED_KINDS,
+                    ),
                     keyboard,
                 )
             ]
@@ -153,3 +188,4 @@ class ChatRelayActor(pykka.ThreadingActor):
 class ChatRelayActorProxy(ActorMemberMixin, pykka.ActorProxy[ChatRelayActor]):
     status = proxy_method(ChatRelayActor.status)
     relay = proxy_method(ChatRelayActor.relay)
+    consent_to_contacts = proxy_method(ChatRelayActor.consent_to_contacts)

@@ -54,6 +54,7 @@ class MaintenanceActor(pykka.ThreadingActor):
             views=report.views,
             feed_passes=report.feed_passes,
             objects=report.objects,
+            away=report.away,
         )
         return report
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import threading
 from collections.abc import Callable
 from dataclasses import dataclass
+from datetime import UTC, datetime
 
 import pykka
 import structlog
@@ -20,7 +21,7 @@ from pykka.typing import ActorMemberMixin, proxy_method
 from actors.outbox import Outbox
 from actors.pool import ActorPool
 from config.settings import Settings
-from domain.discovery import MatchSummary, Party, ProfileCard
+from domain.discovery import LikeMedia, MatchSummary, Party, ProfileCard
 from observability.metrics import Metrics
 from presentation import cards
 from presentation.callbacks import CallbackSigner
@@ -41,17 +42,15 @@ LIKE_NOTICE_SWEEP_SECONDS = 2.0
 class MatcherSettings:
     daily_like_limit: int = 100
     like_notice_minutes: int = 10
-    reports_to_hide: int = 3
+    admin_ids: frozenset[int] = frozenset()  # told at once of every hide by reports
 
     @classmethod
     def of(cls, settings: Settings) -> MatcherSettings:
-        return cls(
-            settings.daily_like_limit, settings.like_notice_minutes, settings.reports_to_hide
-        )
+        return cls(settings.daily_like_limit, settings.like_notice_minutes, settings.admin_ids)
 
 
 def viewer_of(account: Account) -> Viewer:
-    return Viewer(account.interests, account.latitude, account.longitude)
+    return Viewer(account.interests, account.latitude, account.longitude, datetime.now(UTC))
 
 
 class MatcherActor(pykka.ThreadingActor):
@@ -98,7 +97,13 @@ class MatcherActor(pykka.ThreadingActor):
 
     # -- likes and matches ----------------------------------------------------------------
 
-    def like(self, viewer: Account, target: int, message: str | None) -> LikeResult:
+    def like(
+        self,
+        viewer: Account,
+        target: int,
+        message: str | None,
+        media: LikeMedia | None = None,
+    ) -> LikeResult:
         """Record a like; tell the liked person (a batched notice, or the match)."""
         settings = self._settings
         result = self._likes.like(
@@ -107,6 +112,7 @@ class MatcherActor(pykka.ThreadingActor):
             message,
             daily_limit=settings.daily_like_limit,
             notice_minutes=settings.like_notice_minutes,
+            media=media,
         )
         log.info(
             "like",
@@ -114,11 +120,14 @@ class MatcherActor(pykka.ThreadingActor):
             target=target,
             outcome=result.status.value,
             with_message=message is not None,
+            with_media=media.kind if media else None,
         )
         if result.status is LikeStatus.LIKED:
             self._count("liked")
             if result.notice_count and result.target is not None:
                 self._send_like_notice(result.target, result.notice_count)
+            if result.away_count and result.target is not None:
+                self._send_away_notice(result.target, result.away_count)
         elif result.status is LikeStatus.MATCHED:
             if result.match_created:
                 self._count("liked")
@@ -138,6 +147,13 @@ class MatcherActor(pykka.ThreadingActor):
             recipient.user_id,
             recipient.chat_id,
             [cards.like_notice(recipient.chat_id, buttons, count)],
+        )
+
+    def _send_away_notice(self, recipient: Party, count: int) -> None:
+        self._outbox.deliver(
+            recipient.user_id,
+            recipient.chat_id,
+            [cards.away_likes_notice(recipient.chat_id, recipient.language, count)],
         )
 
     def _send_match_notice(self, recipient: Party, other: Account) -> None:
@@ -204,13 +220,36 @@ class MatcherActor(pykka.ThreadingActor):
         return done
 
     def report(self, reporter: int, reported: int, reason: str) -> bool:
-        done = self._safety.report(
-            reporter, reported, reason, reports_to_hide=self._settings.reports_to_hide
-        )
-        if done:
+        outcome = self._safety.report(reporter, reported, reason)
+        if outcome.recorded:
             self._count("reported")
             log.info("report", user_id=reporter, target=reported, reason=reason, action="reported")
-        return done
+        if outcome.hidden_now:
+            log.info("hidden by reports", user_id=reporter, target=reported, action="auto_hidden")
+            self._tell_moderators(reported)
+        return outcome.recorded
+
+    def _tell_moderators(self, reported: int) -> None:
+        """Every hide by reports goes to the moderators at once, as the case /reports shows."""
+        for admin_id in sorted(self._settings.admin_ids):
+            admin = self._accounts.get(admin_id)
+            case = self._safety.case_of(admin_id, reported)
+            if admin is None or case is None:
+                continue  # a moderator who never talked to the bot cannot be written to
+            buttons = Buttons(self._signer, admin_id, admin.language)
+            self._outbox.deliver(
+                admin_id,
+                admin.chat_id,
+                cards.report_case(
+                    admin.chat_id,
+                    buttons,
+                    case.card,
+                    case.reports,
+                    case.hidden,
+                    case.weight,
+                ),
+                key=f"hidden:{reported}:{admin_id}:{len(case.reports)}",
+            )
 
     def comment_report(self, reporter: int, reported: int, comment: str) -> None:
         self._safety.comment_report(reporter, reported, comment)
@@ -235,7 +274,7 @@ class MatcherActor(pykka.ThreadingActor):
         return done
 
     def set_banned(self, moderator_id: int, user_id: int, banned: bool) -> bool:
-        done = self._safety.set_banned(user_id, banned)
+        done = self._safety.set_banned(user_id, banned, moderator_id)
         if done:
             log.info(
                 "ban changed",

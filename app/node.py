@@ -13,7 +13,7 @@ from typing import Any, cast
 import redis.asyncio
 import structlog
 from aiohttp import web
-from telegram import BotCommand
+from telegram import BotCommand, MenuButtonCommands
 
 from actors.chat_relay import ChatRelayActor, ChatRelayActorProxy
 from actors.delivery import Delivery
@@ -63,6 +63,7 @@ from storage.ratings import Ratings, SweepOutcome
 from storage.safety import Safety
 from storage.send_limits import RedisSendLimiter
 from storage.stats import Stats
+from storage.verifications import Verifications
 
 log = structlog.get_logger(__name__)
 
@@ -158,7 +159,13 @@ class Node:
             "profile",
             settings.session_actors,
             lambda: ProfileActor.start(
-                accounts, self.photos, gateway, self._profile_changed, self._account_deleted
+                accounts,
+                self.photos,
+                gateway,
+                Verifications(self.pool),
+                settings.safety_secret.encode(),
+                self._profile_changed,
+                self._account_deleted,
             ),
             ProfileActorProxy,
         )
@@ -213,6 +220,7 @@ class Node:
             discovery=DiscoveryDeps(self.matchers, self.relays, settings.daily_like_limit),
             stats=Stats(self.pool),
             healthy=self._dependencies_healthy,
+            bot_username=self.bot.username,
         )
         self.sessions: ActorPool[SessionActorProxy] = ActorPool(
             "session", settings.session_actors, lambda: SessionActor.start(deps), SessionActorProxy
@@ -230,7 +238,7 @@ class Node:
             await web.SockSite(self._http, self._metrics_socket).start()
             self.metrics_port = int(self._metrics_socket.getsockname()[1])
         else:
-            site = web.TCPSite(self._http, "0.0.0.0", settings.metrics_port)
+            site = web.TCPSite(self._http, settings.metrics_host, settings.metrics_port)
             await site.start()
             self.metrics_port = bound_port(site)
         self.ready = True
@@ -432,6 +440,9 @@ class Node:
             await self.bot.set_my_commands(
                 commands, language_code=None if language == "en" else language
             )
+        # The button beside the message field opens that menu (the default in most clients,
+        # but not all: set it for every chat).
+        await self.bot.set_chat_menu_button(menu_button=MenuButtonCommands())
 
     def _readiness_checks(self) -> dict[str, Callable[[], None]]:
         def actors() -> None:

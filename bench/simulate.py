@@ -16,6 +16,10 @@ gender wishes, plus a hidden appeal, pickiness and activity per person), with:
   to three sessions (EXTRA_SESSION) at random times 08:00-22:00;
 - joining and resuming: SHARE_NEW join during the run and SHARE_PAUSED resume from a pause,
   each at a moment of a day, visible from then on (the pass's fresh read sees them).
+- invitations: SHARE_INVITED of those who join came through the link of someone present in
+  their city (an active person, chosen by activity); it counts for the inviter when the
+  newcomer has a photo (finished a profile) and the inviter is under the cap per period, and
+  then lifts the inviter by ``domain.ranking.invitation_boost`` (``--invitations off``: not).
 
 Each session takes up to ``--cards-per-session`` cards from the viewer's pass, run by
 ``domain.feed_pass.next_candidate`` exactly as storage runs it: pages of 20 after a keyset
@@ -109,6 +113,15 @@ APPEAL_W = 1.2
 INTEREST_W = 1.0
 AGE_W = 1.0
 PICKINESS_SD = 0.6
+
+# Share of newcomers who joined through a friend's invitation link (Leomatch-style growth).
+SHARE_INVITED = 0.3
+
+# Verification (issue 14): a person has the ✅ badge with VERIFY_RATE x their activity (about
+# 30 % of people; those who open the bot often are the ones who bother), half that for the
+# dormant. The badge changes nobody's hidden like probability: what the trust signal can gain
+# comes only from verified people being the ones who come back and answer.
+VERIFY_RATE = 0.6
 
 # Daily probability of opening the bot: 0.1 .. 0.95, mean ~0.52.
 ACTIVITY_MIN = 0.1
@@ -249,6 +262,13 @@ def generate_population(n: int, days: int, seed: int, cities: int = N_CITIES) ->
                 city=city,
             )
         )
+    # A generator of its own: the badge leaves every other draw of the population as it was.
+    badge_rng = random.Random(seed * 104729 + 3)
+    for uid, person in enumerate(people):
+        dormant = person.leaves_at is not None and person.leaves_at <= START
+        chance = VERIFY_RATE * person.activity * (0.5 if dormant else 1.0)
+        if badge_rng.random() < chance:
+            profiles[uid] = replace(profiles[uid], is_verified=True)
     return Population(profiles, people, centres)
 
 
@@ -280,6 +300,41 @@ def schedule(pop: Population, days: int, seed: int) -> list[list[tuple[datetime,
     for todays in days_sessions:
         todays.sort()
     return days_sessions
+
+
+def _gone(person: Person, at: datetime) -> bool:
+    return person.leaves_at is not None and person.leaves_at <= at
+
+
+def counted_invitations(pop: Population, seed: int) -> list[list[datetime]]:
+    """When each user's invitations counted (a list per user, in time order), drawn with a
+    random stream of their own so that the population and the sessions stay as without."""
+    rng = random.Random(seed * 104729 + 23)
+    people = pop.people
+    by_city: dict[int, list[int]] = {}
+    for u, person in enumerate(people):
+        if person.join_day == 0:
+            by_city.setdefault(person.city, []).append(u)
+    joins = sorted(
+        (person.visible_from, u)
+        for u, person in enumerate(people)
+        if person.join_day >= 1 and rng.random() < SHARE_INVITED
+    )
+    counted: list[list[datetime]] = [[] for _ in people]
+    period = timedelta(days=ranking.INVITATION_PERIOD_DAYS)
+    for at, invitee in joins:
+        friends = [  # visible and not gone when the friend joins
+            f
+            for f in by_city.get(people[invitee].city, ())
+            if people[f].visible_from <= at and not _gone(people[f], at)
+        ]
+        if not friends:
+            continue
+        inviter = rng.choices(friends, weights=[people[f].activity for f in friends])[0]
+        recent = sum(1 for t in counted[inviter] if t > at - period)
+        if pop.profiles[invitee].photo_count > 0 and ranking.invitation_counts(recent):
+            counted[inviter].append(at)
+    return counted
 
 
 def like_probability(pop: Population, viewer: int, card: int) -> float:
@@ -479,10 +534,23 @@ class Reads:
 class Run:
     """The mutable state of one policy's run."""
 
-    def __init__(self, pop: Population, pools: list[list[int]], policy: str, seed: int) -> None:
+    def __init__(
+        self,
+        pop: Population,
+        pools: list[list[int]],
+        policy: str,
+        seed: int,
+        verified_trust: float = ranking.VERIFIED_TRUST,
+        label: str | None = None,
+        invitations: list[list[datetime]] | None = None,
+    ) -> None:
         n = len(pop.profiles)
+        # When each user's invitations counted; None: the invitation signal is off.
+        self.invitations = invitations
         self.pop = pop
         self.policy = policy
+        self.label = label or policy
+        self.verified_trust = verified_trust
         self.seed = seed
         self.pool_sets = [set(p) for p in pools]
         self.pools = pools
@@ -525,8 +593,7 @@ class Run:
 
     def gone_at(self, u: int, now: datetime) -> bool:
         """Whether ``u`` will never open the bot again (dormant, or churned before ``now``)."""
-        leaves = self.pop.people[u].leaves_at
-        return leaves is not None and leaves <= now
+        return _gone(self.pop.people[u], now)
 
     # -- the nightly sweep -------------------------------------------------------------------
 
@@ -561,11 +628,18 @@ class Run:
             if self.pop.people[uid].visible_from > now + DAY:
                 continue
             g = p.gender or "m"
+            invited = 0.0
+            if self.invitations is not None:
+                invited = sum(
+                    ranking.invitation_weight(now - t) for t in self.invitations[uid] if t <= now
+                )
             stats = BehaviourStats(*self.counters[uid])
             score, parts = ranking.behaviour_score(
                 stats, prior_like_rate=self.prior_received[g], prior_give_rate=prior_given[g]
             )
-            rating = CandidateRating(self.primary[uid], score, stats.evidence, parts["give_rate"])
+            rating = CandidateRating(
+                self.primary[uid], score, stats.evidence, parts["give_rate"], invited
+            )
             self.ratings[uid] = rating
             self.stored[uid] = ranking.combined_score(
                 rating.primary,
@@ -574,6 +648,7 @@ class Run:
                 created_at=p.created_at,
                 last_active_at=p.last_active_at,
                 now=now,
+                invitations=invited,
             )[0]
             self.like_rate[uid] = parts["like_rate"]
             self.likes_snapshot[uid] = self.likes_total[uid]
@@ -624,6 +699,7 @@ class Run:
             viewer_like_rate=self.like_rate[viewer],
             prior_like_rate=self.prior_received[vp.gender or "m"],
             mean_recent_impressions=self.mean_recent,
+            verified_trust=self.verified_trust,
         )
         return [f.profile.user_id for f in ordered]
 
@@ -736,7 +812,7 @@ class Run:
             return _median(waits)
 
         return Result(
-            self.policy,
+            self.label,
             self.impression_count,
             self.match_count,
             matched / n,
@@ -773,6 +849,7 @@ def gini(values: Sequence[float]) -> float:
 # ---------------------------------------------------------------------------------------------
 
 POLICIES = ("random", "popularity", "likers-first", "ours")
+OURS_WITHOUT_BADGE = "ours, no ✅ signal"
 
 
 def match_rate(result: Result) -> float:
@@ -815,6 +892,18 @@ def main(argv: Sequence[str] | None = None) -> int:
         default=",".join(POLICIES),
         help=f"comma-separated, from {', '.join(POLICIES)}",
     )
+    parser.add_argument(
+        "--invitations",
+        choices=("on", "off"),
+        default="on",
+        help="whether counted invitations lift the inviter (ours only; docs/ranking.md)",
+    )
+    parser.add_argument(
+        "--verified-signal",
+        choices=("on", "off", "both"),
+        default="on",
+        help="the ✅ trust factor in ours (domain.ranking.VERIFIED_TRUST); both: ours twice",
+    )
     args = parser.parse_args(argv)
     policies = [p.strip() for p in args.policies.split(",") if p.strip()]
     unknown = [p for p in policies if p not in POLICIES]
@@ -824,23 +913,40 @@ def main(argv: Sequence[str] | None = None) -> int:
     pop = generate_population(args.users, args.days, args.seed, args.cities)
     pools, widened = build_pools(pop)
     sessions = schedule(pop, args.days, args.seed)
+    invitations = counted_invitations(pop, args.seed) if args.invitations == "on" else None
     sizes = sorted(len(p) for p in pools)
     print(
         f"population: {args.users} users, {args.days} days, seed {args.seed}, "
         f"{sum(map(len, sessions))} sessions of up to {args.cards_per_session} cards; "
         f"candidate pool median {sizes[len(sizes) // 2]}, radius widened for {widened}; "
+        f"invitations counted: {sum(map(len, invitations)) if invitations else 'off'}; "
         f"setup {time.perf_counter() - t0:.1f} s",
         file=sys.stderr,
     )
-    results: list[Result] = []
+    runs: list[tuple[str, float, str]] = []
     for policy in policies:
-        result = Run(pop, pools, policy, args.seed).run(sessions, args.cards_per_session)
-        print(f"{policy}: {result.seconds:.1f} s", file=sys.stderr)
+        if policy == "ours" and args.verified_signal in ("off", "both"):
+            runs.append((policy, 1.0, OURS_WITHOUT_BADGE))
+        if policy != "ours" or args.verified_signal in ("on", "both"):
+            runs.append((policy, ranking.VERIFIED_TRUST, policy))
+    results: list[Result] = []
+    for policy, trust, label in runs:
+        run = Run(
+            pop,
+            pools,
+            policy,
+            args.seed,
+            verified_trust=trust,
+            label=label,
+            invitations=invitations,
+        )
+        result = run.run(sessions, args.cards_per_session)
+        print(f"{label}: {result.seconds:.1f} s", file=sys.stderr)
         results.append(result)
     print(table(results))
     by_name = {r.policy: r for r in results}
     ours = by_name.get("ours")
-    for base in ("random", "likers-first"):
+    for base in ("random", "likers-first", OURS_WITHOUT_BADGE):
         other = by_name.get(base)
         if ours is not None and other is not None and other.matches > 0:
             ratio = match_rate(ours) / match_rate(other)

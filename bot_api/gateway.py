@@ -96,6 +96,22 @@ class TelegramGateway:
 
         return self.run(upload, DOWNLOAD_TIMEOUT_SECONDS)
 
+    def video_file_id(self, chat_id: int, data: bytes, duration: int) -> tuple[str, str]:
+        """A video's file_id and file_unique_id for bytes that came as a video note (whose
+        file_id Telegram refuses in sendVideo), the same way as photo_file_id."""
+
+        async def upload() -> tuple[str, str]:
+            message = await self.bot.send_video(
+                chat_id, data, duration=duration, disable_notification=True
+            )
+            with contextlib.suppress(TelegramError):
+                await self.bot.delete_message(chat_id, message.message_id)
+            if message.video is None:
+                raise TelegramError("Telegram answered sendVideo without a video")
+            return message.video.file_id, message.video.file_unique_id
+
+        return self.run(upload, DOWNLOAD_TIMEOUT_SECONDS)
+
 
 def _running_loop() -> asyncio.AbstractEventLoop | None:
     try:

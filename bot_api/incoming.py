@@ -49,6 +49,7 @@ class Incoming:
     file_unique_id: str = ""
     file_size: int = 0
     mime_type: str = ""
+    duration: int = 0  # seconds, for a voice message, video note or video
     latitude: float = 0.0
     longitude: float = 0.0
 
@@ -141,6 +142,7 @@ def parse_update(update: dict[str, Any]) -> Incoming | None:
         file_unique_id=str(media.get("file_unique_id", "")),
         file_size=int(media.get("file_size") or 0),
         mime_type=str(media.get("mime_type", "image/jpeg" if kind is Kind.PHOTO else "")),
+        duration=int(media.get("duration") or 0),
         latitude=float(media.get("latitude", 0.0)) if kind is Kind.LOCATION else 0.0,
         longitude=float(media.get("longitude", 0.0)) if kind is Kind.LOCATION else 0.0,
     )

@@ -7,6 +7,8 @@ from typing import Any
 
 TEXT_MAX = 4096
 CAPTION_MAX = 1024
+# Telegram's 🎉 message effect; effects work in private chats only, which are all the bot has.
+EFFECT_CONFETTI = "5046509860389126442"
 
 Keyboard = list[list[dict[str, Any]]]
 
@@ -74,9 +76,43 @@ def photo(chat_id: int, file_id: str, caption: str, keyboard: Keyboard | None = 
     )
 
 
-def album(chat_id: int, file_ids: list[str], caption: str) -> Reply:
-    """A media group; Telegram shows the first item's caption under the album."""
+def video(chat_id: int, file_id: str, caption: str, keyboard: Keyboard | None = None) -> Reply:
+    return Reply(
+        "sendVideo",
+        {
+            "chat_id": chat_id,
+            "video": file_id,
+            "caption": _clip(caption, CAPTION_MAX),
+            **_markup(keyboard),
+        },
+    )
+
+
+def voice(chat_id: int, file_id: str, caption: str, keyboard: Keyboard | None = None) -> Reply:
+    return Reply(
+        "sendVoice",
+        {
+            "chat_id": chat_id,
+            "voice": file_id,
+            "caption": _clip(caption, CAPTION_MAX),
+            **_markup(keyboard),
+        },
+    )
+
+
+def video_note(chat_id: int, file_id: str, keyboard: Keyboard | None = None) -> Reply:
+    """A round video; Telegram gives it no caption, only buttons."""
+    return Reply("sendVideoNote", {"chat_id": chat_id, "video_note": file_id, **_markup(keyboard)})
+
+
+def album(
+    chat_id: int, file_ids: list[str], caption: str, video_file_id: str | None = None
+) -> Reply:
+    """A media group of photos (and a video last); Telegram shows the first item's caption
+    under the album."""
     media = [{"type": "photo", "media": file_id} for file_id in file_ids]
+    if video_file_id:
+        media.append({"type": "video", "media": video_file_id})
     media[0]["caption"] = _clip(caption, CAPTION_MAX)
     return Reply("sendMediaGroup", {"chat_id": chat_id, "media": media})
 
@@ -100,7 +136,15 @@ def edit_keyboard(chat_id: int, message_id: int, keyboard: Keyboard | None) -> R
     )
 
 
-def copy(chat_id: int, from_chat_id: int, message_id: int, caption: str | None = None) -> Reply:
+def copy(
+    chat_id: int,
+    from_chat_id: int,
+    message_id: int,
+    caption: str | None = None,
+    *,
+    protect: bool = False,
+) -> Reply:
+    """A copy of a message; protected, Telegram lets the recipient neither forward nor save it."""
     params: dict[str, Any] = {
         "chat_id": chat_id,
         "from_chat_id": from_chat_id,
@@ -108,4 +152,11 @@ def copy(chat_id: int, from_chat_id: int, message_id: int, caption: str | None =
     }
     if caption is not None:
         params["caption"] = _clip(caption, CAPTION_MAX)
+    if protect:
+        params["protect_content"] = True
     return Reply("copyMessage", params)
+
+
+def with_effect(reply: Reply, effect_id: str) -> Reply:
+    """The same send with a message effect (an animation Telegram plays as it arrives)."""
+    return Reply(reply.method, {**reply.params, "message_effect_id": effect_id})

@@ -101,6 +101,15 @@ def _optional_secret_token(raw: str) -> str:
     return raw
 
 
+def _secret_key(raw: str) -> str:
+    if not re.fullmatch(r"[A-Za-z0-9_-]{32,256}", raw):
+        raise ValueError(
+            "expected 32-256 characters from A-Z, a-z, 0-9, '_' and '-' "
+            "(e.g. the output of `openssl rand -hex 32`)"
+        )
+    return raw
+
+
 def _ip_address(raw: str) -> str:
     return str(ipaddress.ip_address(raw))
 
@@ -210,6 +219,15 @@ SETTINGS: tuple[Setting, ...] = (
         "S3 secret key; minioadmin and change-me values are refused.",
         secret=True,
     ),
+    Setting(
+        "SAFETY_SECRET",
+        _secret_key,
+        None,
+        "Server secret (32-256 of A-Z a-z 0-9 _ -) keying what outlives a deleted account "
+        "(blocks, bans, open reports) and placing shared locations: never change it once users "
+        "exist, or every kept block and ban is lost (docs/privacy.md).",
+        secret=True,
+    ),
     Setting("S3_BUCKET", _name, "dating-photos", "Private bucket for photos, created if missing."),
     Setting("S3_REGION", _name, "us-east-1", "Region the S3 client signs requests for."),
     Setting(
@@ -297,12 +315,6 @@ SETTINGS: tuple[Setting, ...] = (
         "At most one 'someone likes you' notice per user in this many minutes.",
     ),
     Setting(
-        "REPORTS_TO_HIDE",
-        _int_range(1, 1000),
-        "3",
-        "Distinct reporters after which a profile is hidden until reviewed.",
-    ),
-    Setting(
         "RATING_SWEEP_MINUTES",
         _int_range(1, 60),
         "5",
@@ -330,6 +342,7 @@ class Settings:
     s3_endpoint: str
     s3_access_key: str
     s3_secret_key: str
+    safety_secret: str
     s3_bucket: str
     s3_region: str
     node_id: str
@@ -349,7 +362,6 @@ class Settings:
     webhook_port: int
     daily_like_limit: int
     like_notice_minutes: int
-    reports_to_hide: int
     rating_sweep_minutes: int
     full_sweep_hour: int
     extra: Mapping[str, str] = field(default_factory=dict)

@@ -52,6 +52,8 @@ AMQP_SERVER_URL = "amqp://guest:guest@127.0.0.1:5672"
 AMQP_VHOST = "dating-demo"
 S3_BUCKET = "dating-demo-photos"
 S3_ACCESS_KEY = "demo-access-key"
+# The demo's own, never a deployment's: config/settings.py refuses nothing shorter than 32.
+SAFETY_SECRET = "demo-safety-secret-0123456789abcdef"
 S3_SECRET_KEY = "demo-secret-key"  # moto accepts any key; MinIO under compose has real ones
 DEFAULT_PAGE_PORT = 8080
 DEFAULT_S3_PORT = 9000
@@ -125,6 +127,7 @@ def demo_environ(
         "S3_ENDPOINT": f"http://127.0.0.1:{s3_port}",
         "S3_ACCESS_KEY": S3_ACCESS_KEY,
         "S3_SECRET_KEY": S3_SECRET_KEY,
+        "SAFETY_SECRET": SAFETY_SECRET,
         "S3_BUCKET": S3_BUCKET,
         "NODE_ID": "demo",
         "LOG_LEVEL": log_level,

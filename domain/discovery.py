@@ -21,6 +21,21 @@ class ProfileCard:
     longitude: float | None
     photo_file_id: str | None
     like_message: str | None = None  # the message of their like to the viewer, if any
+    # Issue 14: the profile's video (a video's file_id), the badge, and a 💌 like's voice
+    # message or video note (its kind and file_id) instead of or besides the text.
+    video_file_id: str | None = None
+    verified: bool = False
+    like_media_kind: str | None = None
+    like_media_file_id: str | None = None
+    last_active_at: datetime | None = None  # for "active today / this week" (domain.activity)
+
+
+@dataclass(frozen=True, slots=True)
+class LikeMedia:
+    """A 💌 like's voice message or video note (issue 14): passed on by file_id only."""
+
+    kind: str  # 'voice' | 'video_note'
+    file_id: str
 
 
 @dataclass(frozen=True, slots=True)

@@ -4,7 +4,8 @@ Level 1, ``primary_score``: how complete a profile is (viewer-independent). The 
 data (age, gender, interests, location) enters through ``pair_fit`` against a given viewer.
 Level 2, ``behaviour_score``: how others treat the profile, from time-decayed counts.
 Level 3, ``combined_score``: primary and behaviour blended by a weight that grows with the
-evidence behind the behaviour, plus recent activity and a boost for new profiles.
+evidence behind the behaviour, plus recent activity, a boost for new profiles and one for
+people whose invitations brought someone in lately.
 ``order_feed`` orders already-filtered candidates for one viewer by combined score, pair fit,
 reciprocity and a cap on impressions. docs/ranking.md gives every formula and why.
 
@@ -99,6 +100,7 @@ class ProfileFeatures:
     is_inactive: bool = False  # blocked the bot
     is_hidden: bool = False  # reported by enough people, pending review
     is_deleted: bool = False  # a row read just before the account's removal committed
+    is_verified: bool = False  # users.verified_at is set: a moderator checked the video note
 
     @property
     def has_location(self) -> bool:
@@ -117,7 +119,9 @@ class BehaviourStats:
     likes_given_matched: the user's likes whose pair has a row in matches;
     matches: matches the user is in (by matches.created_at);
     conversations_started: matches with started_by = user and conversation <> 'none';
-    conversations_replied: matches with started_by <> user and conversation = 'replied'.
+    conversations_replied: matches with started_by <> user and conversation = 'replied';
+    invitations: invitations WHERE inviter_id = user that counted (counted_at), each weighted
+    by ``invitation_weight`` instead (it feeds the invitation boost, not the behaviour score).
     """
 
     likes_received: float = 0.0
@@ -128,6 +132,7 @@ class BehaviourStats:
     matches: float = 0.0
     conversations_started: float = 0.0
     conversations_replied: float = 0.0
+    invitations: float = 0.0
 
     @property
     def evidence(self) -> float:
@@ -347,6 +352,20 @@ DORMANCY_FLOOR: Final = 0.2
 NEW_PROFILE_BOOST: Final = 0.15
 NEW_PROFILE_DAYS: Final = 3.0
 
+# Someone whose invitation brought in a person who finished a profile gets INVITATION_BOOST
+# added per such invitation, fading linearly to 0 over INVITATION_BOOST_DAYS (the "more
+# impressions for a few days" the invitation promises), and never more than
+# INVITATION_BOOST_MAX in all: two fresh invitations' worth, well under the new-profile boost,
+# so that a crowd of invitations cannot buy a place above everyone. At most
+# INVITATIONS_PER_PERIOD invitations of one inviter count within INVITATION_PERIOD_DAYS (the
+# others are recorded, and earn nothing): accounts made to finish a profile and invite are
+# work, and this bounds what a farm of them can buy to a small boost a few days a week.
+INVITATION_BOOST: Final = 0.06
+INVITATION_BOOST_DAYS: Final = 3.0
+INVITATION_BOOST_MAX: Final = 0.12
+INVITATIONS_PER_PERIOD: Final = 3
+INVITATION_PERIOD_DAYS: Final = 7.0
+
 
 def behaviour_weight(evidence: float) -> float:
     """Share of the behaviour rating in quality, growing with the evidence behind it."""
@@ -362,8 +381,39 @@ def return_probability(idle_days: float) -> float:
     return 1.0 / (1.0 + math.pow(idle_days / RETURN_HALF_DAYS, RETURN_SHAPE))
 
 
+def invitation_weight(age: timedelta) -> float:
+    """Weight of an invitation that counted ``age`` ago: 1 now, falling linearly to 0 at
+    INVITATION_BOOST_DAYS (one stamped in the future weighs 1)."""
+    days = age.total_seconds() / SECONDS_PER_DAY
+    return max(0.0, 1.0 - max(0.0, days) / INVITATION_BOOST_DAYS)
+
+
+def invitation_weight_sql(column: str, now_sql: str = "now()") -> str:
+    """The SQL expression of ``invitation_weight`` for a timestamptz column; wrap it in
+    ``sum()``. ``column`` and ``now_sql`` are spliced verbatim: pass only code constants."""
+    seconds = INVITATION_BOOST_DAYS * SECONDS_PER_DAY
+    return f"greatest(0, 1 - greatest(0, date_part('epoch', {now_sql} - {column})) / {seconds:g})"
+
+
+def invitation_boost(invitations: float) -> float:
+    """What the combined rating gains from ``invitations``, the sum of ``invitation_weight``
+    over one's counted invitations: INVITATION_BOOST each, at most INVITATION_BOOST_MAX."""
+    return min(INVITATION_BOOST_MAX, INVITATION_BOOST * max(0.0, invitations))
+
+
+def invitation_counts(counted_in_period: int) -> bool:
+    """Whether one more invitation counts for an inviter with ``counted_in_period``
+    invitations counted within the last INVITATION_PERIOD_DAYS."""
+    return counted_in_period < INVITATIONS_PER_PERIOD
+
+
 def _combined(
-    primary: float, behaviour: float, evidence: float, age_days: float, idle_days: float
+    primary: float,
+    behaviour: float,
+    evidence: float,
+    age_days: float,
+    idle_days: float,
+    invitations: float = 0.0,
 ) -> float:
     """combined_score's score without its parts: it runs per candidate in the feed and per
     profile in a sweep, so it builds nothing and calls nothing (combined_score recomputes the
@@ -376,6 +426,8 @@ def _combined(
     if age_days < NEW_PROFILE_DAYS:
         fresh = 1.0 - (age_days if age_days > 0.0 else 0.0) / NEW_PROFILE_DAYS
         score += NEW_PROFILE_BOOST * fresh * EVIDENCE_HALF / (EVIDENCE_HALF + e)
+    if invitations > 0.0:
+        score += invitation_boost(invitations)
     return 0.0 if score < 0.0 else 1.0 if score > 1.0 else score
 
 
@@ -387,9 +439,11 @@ def combined_score(
     created_at: datetime,
     last_active_at: datetime,
     now: datetime,
+    invitations: float = 0.0,
 ) -> Scored:
-    """Level 3: quality (primary and behaviour blended by evidence), activity and the
-    new-profile boost, in [0, 1] with its components."""
+    """Level 3: quality (primary and behaviour blended by evidence), activity, the
+    new-profile boost and the invitation boost (``invitations``: the sum of
+    ``invitation_weight`` over counted invitations), in [0, 1] with its components."""
     age_days = (now - created_at).total_seconds() / SECONDS_PER_DAY
     idle_days = (now - last_active_at).total_seconds() / SECONDS_PER_DAY
     w = behaviour_weight(evidence)
@@ -398,7 +452,7 @@ def combined_score(
     e = max(0.0, evidence)
     fresh = max(0.0, 1.0 - max(0.0, age_days) / NEW_PROFILE_DAYS)
     boost = NEW_PROFILE_BOOST * fresh * EVIDENCE_HALF / (EVIDENCE_HALF + e)
-    score = _combined(primary, behaviour, evidence, age_days, idle_days)
+    score = _combined(primary, behaviour, evidence, age_days, idle_days, invitations)
     return score, {
         "primary": primary,
         "behaviour": behaviour,
@@ -406,6 +460,7 @@ def combined_score(
         "quality": quality,
         "activity": activity,
         "new_boost": boost,
+        "invitation_boost": invitation_boost(invitations),
     }
 
 
@@ -593,6 +648,13 @@ RECIPROCITY_FLOOR: Final = 0.1
 # so attention flows on to others instead of piling onto the most liked.
 POPULARITY_CAP_RATIO: Final = 3.0
 
+# Trust (issue 14): a verified profile's like estimate is multiplied by this. A moderator saw
+# the person do a gesture the bot picked, in front of the camera, and matched them with the
+# photos: the card is a real person who opens the bot, so showing it leads to an answer more
+# often. Modest on purpose, so that it reorders near-equals and never buries the unverified
+# (most people); bench/simulate.py --verified-signal both measures it (docs/ranking.md).
+VERIFIED_TRUST: Final = 1.15
+
 
 @dataclass(frozen=True, slots=True)
 class CandidateRating:
@@ -602,6 +664,7 @@ class CandidateRating:
     behaviour: float
     evidence: float
     give_rate: float = DEFAULT_PRIOR_LIKE_RATE
+    invitations: float = 0.0  # BehaviourStats.invitations when it was rated
 
 
 @dataclass(frozen=True, slots=True)
@@ -627,14 +690,18 @@ class _Viewer:
         self.recip_base = _logit(viewer_like_rate) - _logit(prior_like_rate)
 
 
-def _feed_score(v: _Viewer, c: FeedCandidate, now: datetime, impression_cap: float) -> float:
+def _feed_score(
+    v: _Viewer, c: FeedCandidate, now: datetime, impression_cap: float, verified_trust: float
+) -> float:
     p = c.profile
     r = c.rating
     age_days = (now - p.created_at).total_seconds() / SECONDS_PER_DAY
     idle_days = (now - p.last_active_at).total_seconds() / SECONDS_PER_DAY
-    combined = _combined(r.primary, r.behaviour, r.evidence, age_days, idle_days)
+    combined = _combined(r.primary, r.behaviour, r.evidence, age_days, idle_days, r.invitations)
     fit = pair_fit(v.profile, p)
     like_estimate = FEED_W_COMBINED * combined + FEED_W_FIT * fit
+    if p.is_verified:
+        like_estimate *= verified_trust
     if c.liked_viewer:
         recip = 1.0
     else:
@@ -657,11 +724,13 @@ def feed_scores(
     viewer_like_rate: float = DEFAULT_PRIOR_LIKE_RATE,
     prior_like_rate: float = DEFAULT_PRIOR_LIKE_RATE,
     mean_recent_impressions: float = 0.0,
+    verified_trust: float = VERIFIED_TRUST,
 ) -> list[float]:
-    """The feed score of each candidate (higher is shown earlier), in input order."""
+    """The feed score of each candidate (higher is shown earlier), in input order;
+    ``verified_trust`` 1 turns the verification signal off."""
     v = _Viewer(viewer, viewer_like_rate, prior_like_rate)
     cap = POPULARITY_CAP_RATIO * mean_recent_impressions
-    return [_feed_score(v, c, now, cap) for c in candidates]
+    return [_feed_score(v, c, now, cap, verified_trust) for c in candidates]
 
 
 def order_feed(
@@ -673,6 +742,7 @@ def order_feed(
     prior_like_rate: float = DEFAULT_PRIOR_LIKE_RATE,
     mean_recent_impressions: float = 0.0,
     limit: int | None = None,
+    verified_trust: float = VERIFIED_TRUST,
 ) -> list[FeedCandidate]:
     """Already-filtered candidates in display order (best first; ties by user id).
 
@@ -689,6 +759,7 @@ def order_feed(
         viewer_like_rate=viewer_like_rate,
         prior_like_rate=prior_like_rate,
         mean_recent_impressions=mean_recent_impressions,
+        verified_trust=verified_trust,
     )
     keyed = [
         (-score, c.profile.user_id, i)

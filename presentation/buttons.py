@@ -49,6 +49,16 @@ class Button(StrEnum):
     RADIUS_MENU = "sd"
     RADIUS = "sr"
     SHOW_USERNAME = "su"
+    # issue 14: protected media, contact exchange by consent
+    PROTECT_MEDIA = "sp"
+    CONTACTS = "co"  # consent to exchange contacts with the match (offer or agree)
     # moderation
     BAN = "ab"
     DISMISS = "ad"
+    # issue 14, part A: the profile video, 💌 with media, verification
+    VIDEO = "pv"
+    DELETE_VIDEO = "px"
+    SEND_LIKE = "bc"
+    VERIFIED_ONLY = "sv"
+    VERIFY_APPROVE = "va"
+    VERIFY_REFUSE = "vr"

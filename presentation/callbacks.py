@@ -10,10 +10,29 @@ from __future__ import annotations
 import base64
 import hashlib
 import hmac
+import time
 
 CALLBACK_DATA_MAX_BYTES = 64
 SIGNATURE_BYTES = 6  # 48 bits: forging one needs ~2^47 tries against a rate-limited bot
 SEPARATOR = "~"
+# How long a destructive button (delete the account, ban, unmatch, block) acts: older ones ask
+# again, so a confirmation never acts on what changed since it was sent (an account made
+# later, reports filed later).
+CONFIRMATION_SECONDS = 600
+
+
+def issued_now() -> str:
+    """The time a button is made, as a part of its (signed) data."""
+    return format(int(time.time()), "x")
+
+
+def still_valid(issued: str, max_age: int = CONFIRMATION_SECONDS) -> bool:
+    """Whether a button made at ``issued`` (issued_now's form) may still act."""
+    try:
+        age = time.time() - int(issued, 16)
+    except ValueError:
+        return False
+    return -60 <= age <= max_age  # a minute of clock skew between nodes
 
 
 class CallbackSigner:

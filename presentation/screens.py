@@ -9,10 +9,12 @@ from bot_api import replies
 from bot_api.replies import Keyboard, Reply
 from config.i18n import t
 from domain.interests import INTERESTS, MAX_INTERESTS
+from domain.location_privacy import distance_step
+from domain.media import MEDIA_MAX_SECONDS
 from domain.onboarding import Step
 from domain.validation import ABOUT_MAX, MAX_PHOTOS, default_age_range
 from presentation.buttons import Button
-from presentation.callbacks import CallbackSigner
+from presentation.callbacks import CallbackSigner, issued_now
 
 
 class CardData(Protocol):
@@ -52,14 +54,24 @@ def interest_labels(language: str, interests: Sequence[str]) -> str:
 
 
 def card_caption(
-    language: str, card: CardData, distance_km: float | None = None, extra_lines: Sequence[str] = ()
+    language: str,
+    card: CardData,
+    distance_km: float | None = None,
+    extra_lines: Sequence[str] = (),
+    *,
+    verified: bool = False,
 ) -> str:
-    """ "Name, age, city — about" and the interests, as every card shows it."""
+    """ "Name, age, city — about" and the interests, as every card shows it; ✅ after the
+    name of a verified person."""
     if distance_km is not None:
-        place = t(language, "profile.distance", km=max(1, round(distance_km)))
+        # Coarse steps between stored (displaced) points: never an exact distance
+        # (domain.location_privacy).
+        step = distance_step(distance_km)
+        place = t(language, step.key, km=step.km)
     else:
         place = card.city or t(language, "profile.location_shared")
-    head = t(language, "profile.card", name=card.name, age=card.age, place=place)
+    name = t(language, "verify.badge", name=card.name) if verified else card.name
+    head = t(language, "profile.card", name=name, age=card.age, place=place)
     if card.about:
         head = f"{head} — {card.about}"
     lines = [head]
@@ -206,6 +218,7 @@ def profile_menu(buttons: Buttons, paused: bool) -> Keyboard:
         edit[0:3],
         edit[3:6],
         [*edit[6:8], buttons("buttons.edit_photos", Button.PHOTOS)],
+        [buttons("media.button_edit_video", Button.VIDEO)],
         [
             buttons("buttons.resume" if paused else "buttons.pause", Button.PAUSE),
             buttons("buttons.delete_account", Button.DELETE_ACCOUNT, "ask"),
@@ -214,18 +227,25 @@ def profile_menu(buttons: Buttons, paused: bool) -> Keyboard:
 
 
 def own_profile(
-    chat_id: int, buttons: Buttons, card: CardData, photo_file_ids: Sequence[str], paused: bool
+    chat_id: int,
+    buttons: Buttons,
+    card: CardData,
+    photo_file_ids: Sequence[str],
+    paused: bool,
+    *,
+    video_file_id: str | None = None,
+    verified: bool = False,
 ) -> list[Reply]:
     """The own card exactly as others see it, then the editing menu."""
     lang = buttons.language
-    caption = card_caption(lang, card)
+    caption = card_caption(lang, card, verified=verified)
     menu_text = t(lang, "profile.menu")
     if paused:
         menu_text = f"{t(lang, 'profile.paused_note')}\n\n{menu_text}"
     menu = profile_menu(buttons, paused)
-    if len(photo_file_ids) > 1:
+    if len(photo_file_ids) > 1 or (photo_file_ids and video_file_id):
         return [
-            replies.album(chat_id, list(photo_file_ids), caption),
+            replies.album(chat_id, list(photo_file_ids), caption, video_file_id),
             replies.message(chat_id, menu_text, menu),
         ]
     if photo_file_ids:
@@ -259,13 +279,22 @@ def photo_manager(chat_id: int, buttons: Buttons, photos: Sequence[tuple[str, st
     return screens
 
 
+def video_manager(chat_id: int, buttons: Buttons, has_video: bool) -> Reply:
+    """The question for a new profile video, with deleting the current one when there is one."""
+    lang = buttons.language
+    row = [buttons("buttons.back_to_profile", Button.BACK_TO_PROFILE)]
+    if has_video:
+        row.insert(0, buttons("media.button_video_delete", Button.DELETE_VIDEO))
+    return replies.message(chat_id, t(lang, "media.send_video", seconds=MEDIA_MAX_SECONDS), [row])
+
+
 def delete_confirmation(chat_id: int, buttons: Buttons) -> Reply:
     return replies.message(
         chat_id,
         t(buttons.language, "profile.delete_confirm"),
         [
             [
-                buttons("buttons.delete_yes", Button.DELETE_ACCOUNT, "yes"),
+                buttons("buttons.delete_yes", Button.DELETE_ACCOUNT, "yes", issued_now()),
                 buttons("buttons.delete_no", Button.DELETE_ACCOUNT, "no"),
             ]
         ],

@@ -505,10 +505,37 @@ def reply_target(c: Call, chat: ChatState) -> StoredMessage | None:
     return target
 
 
+# Message effects every bot may use (the ids Telegram's clients offer); Telegram refuses others.
+# Every chat of the sandbox is a private one, the only kind effects are allowed in.
+MESSAGE_EFFECTS = {
+    "5104841245755180586": "🔥",
+    "5107584321108051014": "👍",
+    "5044134455711629726": "❤️",
+    "5046509860389126442": "🎉",
+    "5104858069142078462": "👎",
+    "5046589136895476101": "💩",
+}
+
+
+def send_options(c: Call) -> JSON:
+    """What a send's message_effect_id and protect_content leave on the message, as Telegram
+    shows them (effect_id, has_protected_content)."""
+    options: JSON = {}
+    effect = c.params.get_str("message_effect_id")
+    if effect:
+        if effect not in MESSAGE_EFFECTS:
+            raise ApiError(400, errors.EFFECT_ID_INVALID)
+        options["effect_id"] = effect
+    if c.params.get_bool("protect_content"):
+        options["has_protected_content"] = True
+    return options
+
+
 def deliver(c: Call, chat: ChatState, content: JSON, *, inline_only: bool = False) -> JSON:
     """Validate markup and reply, pass flood control, then add the bot's message."""
     inline, markup = reply_markup(c, inline_only=inline_only)
     reply = reply_target(c, chat)
+    content = {**content, **send_options(c)}
     check_flood(c, chat)
     return chat.add_message(
         outgoing=True,

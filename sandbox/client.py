@@ -551,6 +551,10 @@ class VirtualUser:
         """A text message; ``/commands`` get bot_command entities."""
         return self._act("text", {"text": text, "reply_to": reply_to})
 
+    def follow_link(self, url: str) -> SentUpdate:
+        """Open the bot's deep link (https://t.me/<bot>?start=<payload>) and press Start."""
+        return self._act("link", {"url": url})
+
     def send_photo(
         self, data: bytes | None = None, *, caption: str | None = None, reply_to: int | None = None
     ) -> SentUpdate:
@@ -585,19 +589,39 @@ class VirtualUser:
             body["data_b64"] = _b64(data)
         return self._act("sticker", body)
 
-    def send_voice(self, data: bytes | None = None, *, duration: int = 1) -> SentUpdate:
-        body: JSON = {"duration": duration}
+    def send_voice(
+        self, data: bytes | None = None, *, duration: int = 1, size: int = 0
+    ) -> SentUpdate:
+        """A voice message; without ``data`` placeholder bytes, padded to ``size`` if given."""
+        body: JSON = {"duration": duration, "size": size}
         if data is not None:
             body["data_b64"] = _b64(data)
         return self._act("voice", body)
 
     def send_video_note(
-        self, data: bytes | None = None, *, duration: int = 1, length: int = 240
+        self, data: bytes | None = None, *, duration: int = 1, length: int = 240, size: int = 0
     ) -> SentUpdate:
-        body: JSON = {"duration": duration, "length": length}
+        body: JSON = {"duration": duration, "length": length, "size": size}
         if data is not None:
             body["data_b64"] = _b64(data)
         return self._act("video_note", body)
+
+    def send_video(
+        self,
+        data: bytes | None = None,
+        *,
+        duration: int = 1,
+        size: int = 0,
+        mime_type: str = "video/mp4",
+        caption: str | None = None,
+    ) -> SentUpdate:
+        """A video (MP4 placeholder bytes unless ``data`` is given, padded to ``size``)."""
+        body: JSON = {"duration": duration, "size": size, "mime_type": mime_type}
+        if caption is not None:
+            body["caption"] = caption
+        if data is not None:
+            body["data_b64"] = _b64(data)
+        return self._act("video", body)
 
     def send_contact(
         self,

@@ -12,9 +12,11 @@ import base64
 import binascii
 import json
 import logging
+import re
 import time
 from collections.abc import Awaitable, Callable
 from typing import Any
+from urllib.parse import parse_qs, urlsplit
 
 from aiohttp import web
 
@@ -22,7 +24,7 @@ from sandbox import flood as flood_mod
 from sandbox.botapi import photo_from_bytes
 from sandbox.errors import ApiError, ControlError
 from sandbox.formatting import command_entities
-from sandbox.media import DOCUMENT, STICKER, VIDEO_NOTE, VOICE
+from sandbox.media import DOCUMENT, STICKER, VIDEO, VIDEO_NOTE, VOICE
 from sandbox.state import (
     JSON,
     SANDBOX_KEY,
@@ -44,7 +46,11 @@ _PLACEHOLDER = {
     STICKER: b"RIFF\x1c\x00\x00\x00WEBPVP8 sandbox-sticker",
     VOICE: b"OggS\x00\x02sandbox-voice",
     VIDEO_NOTE: b"\x00\x00\x00\x18ftypmp42sandbox-video-note",
+    VIDEO: b"\x00\x00\x00\x18ftypmp42sandbox-video",
 }
+# A test asking for a medium of a given size gets the placeholder padded with zeros up to it
+# (to try limits such as "too big" without sending the bytes); at most this much.
+MAX_PADDED_SIZE = 64 * 1024 * 1024
 
 ControlHandler = Callable[[web.Request], Awaitable[web.StreamResponse]]
 
@@ -105,7 +111,10 @@ def _bytes(body: JSON, default: bytes | None = None) -> bytes:
     if raw is None:
         if default is None:
             raise ControlError("data_b64 is required")
-        return default
+        size = int(body.get("size") or 0)
+        if not 0 <= size <= MAX_PADDED_SIZE:
+            raise ControlError(f"size must be from 0 to {MAX_PADDED_SIZE}")
+        return default + bytes(max(0, size - len(default)))
     try:
         return base64.b64decode(raw, validate=True)
     except (binascii.Error, ValueError):
@@ -312,6 +321,22 @@ def _text_content(text: str) -> JSON:
     return content
 
 
+# A deep link's payload as Telegram passes it on (https://t.me/<bot>?start=<payload>).
+START_PAYLOAD = re.compile(r"[A-Za-z0-9_-]{1,64}")
+
+
+def start_command(bot: BotState, url: str) -> str:
+    """What a Telegram client sends when a person opens the bot's deep link and presses
+    Start: /start with the payload, or a plain /start for a payload Telegram does not pass."""
+    parsed = urlsplit(url)
+    if (parsed.scheme, parsed.netloc) != ("https", "t.me") or parsed.path.strip(
+        "/"
+    ).lower() != bot.username.lower():
+        raise ControlError(f"{url!r} is not a link to @{bot.username}")
+    payload = parse_qs(parsed.query).get("start", [""])[0]
+    return f"/start {payload}" if START_PAYLOAD.fullmatch(payload) else "/start"
+
+
 def member_change(bot: BotState, user: UserState, *, block: bool) -> JSON:
     chat = bot.chat_for(user)
     if chat.blocked == block:
@@ -330,6 +355,22 @@ def member_change(bot: BotState, user: UserState, *, block: bool) -> JSON:
     return {**_result(bot.enqueue("my_chat_member", user.id, body)), "changed": True}
 
 
+def _media_meta(action: str, body: JSON) -> JSON:
+    """What the sandbox records of a sticker, voice message, video note or video a user sends."""
+    if action == STICKER:
+        return {"emoji": str(body.get("emoji") or "🙂"), "width": 512, "height": 512}
+    meta: JSON = {"duration": int(body.get("duration") or 1)}
+    if action == VIDEO_NOTE:
+        meta["width"] = int(body.get("length") or 240)
+    if action == VIDEO:
+        meta.update(
+            width=int(body.get("width") or 640),
+            height=int(body.get("height") or 480),
+            mime_type=str(body.get("mime_type") or "video/mp4"),
+        )
+    return meta
+
+
 async def user_action(
     sandbox: Sandbox, bot: BotState, user: UserState, action: str, body: JSON
 ) -> JSON:
@@ -344,6 +385,9 @@ async def user_action(
         if not isinstance(text, str) or not text.strip():
             raise ControlError("text must be a non-empty string (Telegram sends no empty messages)")
         return user_message(bot, user, _text_content(text), reply_to=reply_to)
+    if action == "link":
+        command = start_command(bot, str(body.get("url") or ""))
+        return user_message(bot, user, _text_content(command), reply_to=reply_to)
     if action == "photo":
         _open_chat(bot, user)
         photo = await photo_from_bytes(sandbox, bot, _bytes(body, _default_photo()))
@@ -360,17 +404,16 @@ async def user_action(
         return user_message(
             bot, user, {"document": files.media_object(stored), **caption}, reply_to=reply_to
         )
-    if action in (STICKER, VOICE, VIDEO_NOTE):
-        meta: JSON = {}
-        if action == STICKER:
-            meta = {"emoji": str(body.get("emoji") or "🙂"), "width": 512, "height": 512}
-        else:
-            meta = {"duration": int(body.get("duration") or 1)}
-            if action == VIDEO_NOTE:
-                meta["width"] = int(body.get("length") or 240)
-        stored = files.add(bot.token, action, _bytes(body, _PLACEHOLDER[action]), **meta)
+    if action in (STICKER, VOICE, VIDEO_NOTE, VIDEO):
+        meta = _media_meta(action, body)
+        # Placeholders of different lengths are different recordings (the store gives the
+        # same bytes one file, with the first one's duration).
+        placeholder = _PLACEHOLDER[action] + (
+            f"-{meta['duration']}s".encode() if "duration" in meta else b""
+        )
+        stored = files.add(bot.token, action, _bytes(body, placeholder), **meta)
         content = {action: files.media_object(stored)}
-        if action == VOICE:
+        if action in (VOICE, VIDEO):
             content.update(caption)
         return user_message(bot, user, content, reply_to=reply_to)
     if action == "location":

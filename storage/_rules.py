@@ -56,20 +56,30 @@ NEVER_SKIPPED = """NOT EXISTS (SELECT 1 FROM interactions sk
 NOT_SKIPPED_RECENTLY = """NOT EXISTS (SELECT 1 FROM interactions sk
     WHERE sk.actor_id = %(viewer)s AND sk.kind = 'skip' AND sk.target_id = p.user_id
       AND sk.created_at > now() - %(cooldown)s::interval)"""
+# The viewer's setting "verified people only" (issue 14).
+VERIFIED_WISH = "(NOT %(verified_only)s::boolean OR u.verified_at IS NOT NULL)"
 # What the profile row alone decides (index-only in the feed's scan): not the viewer, no block
 # either way, no match, both wishes.
 PROFILE_RULES = " AND ".join((SELF, NOT_BLOCKED, NOT_MATCHED, WISHES))
 # Everything but the place, likes and skips: who may be shown to this viewer at all.
 RULES = f"{PROFILE_RULES} AND {VISIBLE}"
 # A card may be served now: the rules, not liked, the place, and no skip inside the cooldown.
-SHOWABLE = f"{RULES} AND {NOT_LIKED} AND {NEAR} AND {NOT_SKIPPED_RECENTLY}"
+SHOWABLE = f"{RULES} AND {VERIFIED_WISH} AND {NOT_LIKED} AND {NEAR} AND {NOT_SKIPPED_RECENTLY}"
 
 CARD_COLUMNS = """p.user_id, p.name, p.age, p.city, p.about, p.interests, p.latitude,
     p.longitude,
     (SELECT ph.telegram_file_id FROM photos ph WHERE ph.user_id = p.user_id
      ORDER BY ph.position LIMIT 1) AS photo_file_id,
     (SELECT lm.message FROM interactions lm WHERE lm.actor_id = p.user_id AND lm.kind = 'like'
-       AND lm.target_id = %(viewer)s) AS like_message"""
+       AND lm.target_id = %(viewer)s) AS like_message,
+    (SELECT lm.message_kind FROM interactions lm WHERE lm.actor_id = p.user_id
+       AND lm.kind = 'like' AND lm.target_id = %(viewer)s) AS like_media_kind,
+    (SELECT lm.message_file_id FROM interactions lm WHERE lm.actor_id = p.user_id
+       AND lm.kind = 'like' AND lm.target_id = %(viewer)s) AS like_media_file_id,
+    (SELECT v.telegram_file_id FROM profile_videos v WHERE v.user_id = p.user_id)
+        AS video_file_id,
+    (SELECT vu.verified_at IS NOT NULL FROM users vu WHERE vu.id = p.user_id) AS verified,
+    (SELECT la.last_active_at FROM users la WHERE la.id = p.user_id) AS last_active_at"""
 
 _PARTY_SQL = """SELECT u.id AS user_id, u.chat_id, u.language, u.username, u.show_username,
        u.is_banned, u.is_inactive, p.name
@@ -90,6 +100,7 @@ def rule_params(viewer: Account, radius_km: int) -> dict[str, Any]:
         "lon": viewer.longitude,
         "radius": radius_km,
         "cooldown": SKIP_COOLDOWN,
+        "verified_only": viewer.verified_only,
     }
 
 
@@ -106,6 +117,11 @@ def card_of(row: DictRow) -> ProfileCard:
         longitude=row["longitude"],
         photo_file_id=row["photo_file_id"],
         like_message=row["like_message"],
+        video_file_id=row["video_file_id"],
+        verified=bool(row["verified"]),
+        like_media_kind=row["like_media_kind"],
+        like_media_file_id=row["like_media_file_id"],
+        last_active_at=row["last_active_at"],
     )
 
 

@@ -1,5 +1,6 @@
-"""Chat records in PostgreSQL: whether one match may write to the other now, and the
-metadata of each relayed message (never its content), recorded once per update."""
+"""Chat records in PostgreSQL: whether one match may write to the other now, the metadata of
+each relayed message (never its content), recorded once per update, and each side's consent to
+exchange Telegram contacts."""
 
 from __future__ import annotations
 
@@ -29,6 +30,16 @@ class ChatCheck:
     recorded: bool = False  # this update was recorded now (not a repeat)
 
 
+@dataclass(frozen=True, slots=True)
+class Consent:
+    """A consent to exchange contacts: the chat's check, whether this consent is new, and
+    whether both sides have now agreed."""
+
+    check: ChatCheck
+    new: bool = False
+    mutual: bool = False
+
+
 class Chats:
     def __init__(self, pool: Pool) -> None:
         self._pool = pool
@@ -37,6 +48,26 @@ class Chats:
         """Whether sender may write to other now, and who both are."""
         with self._pool.connection() as conn:
             return self._chat_status(conn, sender, other)
+
+    def consent_to_contacts(self, user: int, other: int) -> Consent:
+        """Record that user agrees to exchange contacts with other, while they are an active
+        match. The match's row lock orders two consents given at once, so the second sees the
+        first and makes the exchange mutual."""
+        with self._pool.connection() as conn:
+            check = self._chat_status(conn, user, other)
+            if check.status is not ChatStatus.ACTIVE:
+                return Consent(check)
+            conn.execute("SELECT 1 FROM matches WHERE id = %s FOR UPDATE", (check.match_id,))
+            new = conn.execute(
+                """INSERT INTO contact_consents (match_id, user_id) VALUES (%s, %s)
+                   ON CONFLICT DO NOTHING RETURNING user_id""",
+                (check.match_id, user),
+            ).fetchone()
+            mutual = conn.execute(
+                "SELECT 1 FROM contact_consents WHERE match_id = %s AND user_id = %s",
+                (check.match_id, other),
+            ).fetchone()
+        return Consent(check, new is not None, mutual is not None)
 
     def _chat_status(self, conn: Conn, sender: int, other: int) -> ChatCheck:
         low, high = rules.pair(sender, other)

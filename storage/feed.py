@@ -58,6 +58,7 @@ def filters_of(viewer: Account) -> str:
             viewer.age_min,
             viewer.age_max,
             place,
+            *(("verified-only",) if viewer.verified_only else ()),
         )
     )
 

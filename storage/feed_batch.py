@@ -140,7 +140,7 @@ def _place_query(viewer: Account, radius_km: int) -> tuple[sql.Composed, dict[st
         place=sql.SQL(place),
         rules=sql.SQL(rules.PROFILE_RULES),
         undecided=sql.SQL(rules.UNDECIDED),
-        visible=sql.SQL(rules.USER_VISIBLE),
+        visible=sql.SQL(f"{rules.USER_VISIBLE} AND {rules.VERIFIED_WISH}"),
     )
     return statement, values
 
@@ -189,6 +189,7 @@ def rank(conn: Conn, viewer: Account, ids: Sequence[int]) -> list[int]:
                   coalesce(char_length(p.about), 0) AS about_len,
                   (SELECT count(*) FROM photos ph WHERE ph.user_id = p.user_id) AS photos,
                   p.name IS NOT NULL AS has_name, u.created_at, u.last_active_at,
+                  u.verified_at IS NOT NULL AS verified,
                   coalesce(r.primary_score, 0) AS primary_score,
                   coalesce(r.behaviour_score, 0) AS behaviour_score,
                   coalesce(r.components, '{{}}') AS components,
@@ -251,6 +252,7 @@ def _features_of(viewer: Account) -> ProfileFeatures:
         has_name=viewer.name is not None,
         created_at=viewer.created_at,
         last_active_at=viewer.last_active_at,
+        is_verified=viewer.is_verified,
     )
 
 
@@ -272,6 +274,7 @@ def _features(row: DictRow) -> ProfileFeatures:
         has_name=bool(row["has_name"]),
         created_at=row["created_at"],
         last_active_at=row["last_active_at"],
+        is_verified=bool(row["verified"]),
     )
 
 
@@ -280,12 +283,13 @@ def _components(components: Any) -> dict[str, Any]:
 
 
 def _rating(primary: float, behaviour: float, components: Any) -> CandidateRating:
-    """The stored rating as the ranking reads it; evidence and give rate come from the
-    rater's components when it stored them, else the ranking's neutral defaults."""
+    """The stored rating as the ranking reads it; evidence, give rate and invitations come
+    from the rater's components when it stored them, else the ranking's neutral defaults."""
     values = _components(components)
     return CandidateRating(
         primary=float(primary),
         behaviour=float(behaviour),
         evidence=float(values.get("evidence", 0.0)),
         give_rate=float(values.get("give_rate", DEFAULT_PRIOR_LIKE_RATE)),
+        invitations=float(values.get("invitations", 0.0)),
     )

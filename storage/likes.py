@@ -8,7 +8,8 @@ from datetime import timedelta
 from enum import StrEnum
 from typing import Final
 
-from domain.discovery import Party, ProfileCard
+from domain.activity import AWAY_NOTICE_EVERY
+from domain.discovery import LikeMedia, Party, ProfileCard
 from storage import _rules as rules
 from storage._rules import Conn
 from storage.db import Pool
@@ -32,6 +33,14 @@ _PENDING_LIKERS = f"""FROM interactions l
                       AND sk.created_at >= l.created_at)"""
 
 
+# The liked person as the like's rules read them. Someone paused for inactivity
+# (domain.activity) left the feed, but a card of theirs served before still takes a like: it
+# waits for their return, and they hear of it (Likes.like's away notice).
+_TARGET = """(SELECT id, onboarding_step, is_banned, is_inactive, is_hidden, away_since,
+                     is_paused AND away_since IS NULL AS is_paused
+              FROM users WHERE id = %(target)s) u"""
+
+
 class LikeStatus(StrEnum):
     LIKED = "liked"
     MATCHED = "matched"
@@ -49,10 +58,30 @@ class LikeResult:
     # made it, and it is told again (Likes.like).
     match_created: bool = False
     notice_count: int = 0  # > 0: send the "someone likes you" notice now
+    away_count: int = 0  # > 0: the liked person is away; send "N liked you while you were away"
 
 
 def _pending_like_count(conn: Conn, user_id: int) -> int:
     row = conn.execute(f"SELECT count(*) AS n {_PENDING_LIKERS}", {"viewer": user_id}).fetchone()
+    return int(row["n"]) if row else 0
+
+
+def _away_notice_count(conn: Conn, user_id: int) -> int:
+    """Claim the away person's notice if none went out for AWAY_NOTICE_EVERY: the likes
+    waiting that came since they were last active; 0 when the notice is not due."""
+    claimed = conn.execute(
+        """UPDATE users SET away_noticed_at = now()
+           WHERE id = %s AND away_since IS NOT NULL
+             AND (away_noticed_at IS NULL OR away_noticed_at <= now() - %s::interval)
+           RETURNING last_active_at""",
+        (user_id, AWAY_NOTICE_EVERY),
+    ).fetchone()
+    if claimed is None:
+        return 0
+    row = conn.execute(
+        f"SELECT count(*) AS n {_PENDING_LIKERS} AND l.created_at > %(since)s",
+        {"viewer": user_id, "since": claimed["last_active_at"]},
+    ).fetchone()
     return int(row["n"]) if row else 0
 
 
@@ -61,7 +90,14 @@ class Likes:
         self._pool = pool
 
     def like(
-        self, actor: int, target: int, message: str | None, *, daily_limit: int, notice_minutes: int
+        self,
+        actor: int,
+        target: int,
+        message: str | None,
+        *,
+        daily_limit: int,
+        notice_minutes: int,
+        media: LikeMedia | None = None,
     ) -> LikeResult:
         """Record a like once, and the match when the like is mutual.
 
@@ -78,7 +114,8 @@ class Likes:
                 return LikeResult(LikeStatus.NOT_SHOWN)
             params = {"viewer": actor, "target": target}
             available = conn.execute(
-                f"""SELECT 1 FROM profiles p JOIN users u ON u.id = p.user_id
+                f"""SELECT u.away_since IS NOT NULL AS away FROM profiles p
+                    JOIN {_TARGET} ON u.id = p.user_id
                     WHERE p.user_id = %(target)s AND {rules.SELF} AND {rules.VISIBLE}
                       AND {rules.NOT_BLOCKED}""",
                 params,
@@ -110,9 +147,16 @@ class Likes:
             if given is not None and given["n"] >= daily_limit:
                 return LikeResult(LikeStatus.LIMIT_REACHED, target_party)
             conn.execute(
-                """INSERT INTO interactions (actor_id, target_id, kind, message)
-                   VALUES (%s, %s, 'like', %s) ON CONFLICT DO NOTHING""",
-                (actor, target, message),
+                """INSERT INTO interactions (actor_id, target_id, kind, message, message_kind,
+                                             message_file_id)
+                   VALUES (%s, %s, 'like', %s, %s, %s) ON CONFLICT DO NOTHING""",
+                (
+                    actor,
+                    target,
+                    message,
+                    media.kind if media else None,
+                    media.file_id if media else None,
+                ),
             )
             if conn.execute(
                 """SELECT 1 FROM interactions WHERE actor_id = %(target)s
@@ -125,6 +169,10 @@ class Likes:
                     (low, high),
                 ).fetchone()
                 return LikeResult(LikeStatus.MATCHED, target_party, created is not None)
+            if available["away"]:
+                return LikeResult(
+                    LikeStatus.LIKED, target_party, away_count=_away_notice_count(conn, target)
+                )
             conn.execute(
                 """INSERT INTO like_notices (user_id, pending) VALUES (%s, true)
                    ON CONFLICT (user_id) DO UPDATE SET pending = true""",
@@ -147,6 +195,7 @@ class Likes:
             rows = conn.execute(
                 """UPDATE like_notices SET pending = false, last_sent_at = now()
                    WHERE pending AND (last_sent_at IS NULL OR last_sent_at <= now() - %s::interval)
+                     AND user_id NOT IN (SELECT id FROM users WHERE away_since IS NOT NULL)
                    RETURNING user_id""",
                 (timedelta(minutes=notice_minutes),),
             ).fetchall()

@@ -1,4 +1,5 @@
-"""Cleanup of data nobody needs any more: old views, stale feed passes, orphaned photo bytes."""
+"""Cleanup of data nobody needs any more: old views, stale feed passes, orphaned photo bytes;
+and profiles nobody uses paused until their owner is back (domain.activity)."""
 
 from __future__ import annotations
 
@@ -6,6 +7,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 from typing import Final
 
+from domain.activity import AWAY_AFTER
 from storage.db import Pool
 from storage.photos import PhotoStore
 
@@ -25,6 +27,7 @@ class CleanupReport:
     views: int
     feed_passes: int
     objects: int
+    away: int = 0  # profiles paused for inactivity
 
 
 class Maintenance:
@@ -35,8 +38,23 @@ class Maintenance:
     def run(self, now: datetime | None = None) -> CleanupReport:
         now = now or datetime.now(UTC)
         return CleanupReport(
-            self._old_views(now), self._stale_passes(now), self._orphaned_objects(now)
+            self._old_views(now),
+            self._stale_passes(now),
+            self._orphaned_objects(now),
+            self._pause_away(now),
         )
+
+    def _pause_away(self, now: datetime) -> int:
+        """Pause the finished profiles inactive for AWAY_AFTER, marked as away so that their
+        owner's next update resumes them (storage.accounts.Accounts.touch); the feed's rules
+        read the pause as they read any other."""
+        with self._pool.connection() as conn:
+            cursor = conn.execute(
+                """UPDATE users SET is_paused = true, away_since = %s
+                   WHERE NOT is_paused AND onboarding_step IS NULL AND last_active_at < %s""",
+                (now, now - AWAY_AFTER),
+            )
+            return cursor.rowcount
 
     def _old_views(self, now: datetime) -> int:
         removed = 0
@@ -72,7 +90,10 @@ class Maintenance:
         referenced: set[str] = set()
         with self._pool.connection() as conn:
             referenced.update(
-                str(row["object_key"]) for row in conn.execute("SELECT object_key FROM photos")
+                str(row["object_key"])
+                for row in conn.execute(
+                    "SELECT object_key FROM photos UNION ALL SELECT object_key FROM profile_videos"
+                )
             )
         stray = [
             key

@@ -28,11 +28,13 @@ from psycopg.rows import DictRow, dict_row, tuple_row
 from domain.ranking import (
     DEFAULT_PRIOR_LIKE_RATE,
     IMPRESSION_HALF_LIFE_DAYS,
+    INVITATION_BOOST_DAYS,
     BehaviourStats,
     ProfileFeatures,
     behaviour_score,
     combined_score,
     decay_sql,
+    invitation_weight_sql,
     primary_score,
 )
 from storage.db import Pool
@@ -47,6 +49,10 @@ SWEEP_KINDS: Final = ("incremental", "full", "maintenance", "prefetch")
 
 _DECAY = decay_sql("i.created_at")
 _MATCH_DECAY = decay_sql("m.created_at")
+_INVITATION_WEIGHT = invitation_weight_sql("v.counted_at")
+# An invitation's boost lasts this long: the incremental sweep re-rates inviters with one
+# that counted within it (or just ended), so the boost fades and ends on time.
+_INVITATION_WINDOW = f"interval '{INVITATION_BOOST_DAYS * 86400:g} seconds'"
 
 # Each query reads one batch of users, chosen by {which}: a range of ids for sweeps (an index
 # range scan) or a list for a few users rated at once. Each row's decay weight is computed
@@ -101,8 +107,17 @@ GROUP BY user_id
 """
 
 
+# Invitations that counted for the user (as inviter) within the boost's window.
+_INVITATIONS_SQL = f"""
+SELECT v.inviter_id AS user_id, sum({_INVITATION_WEIGHT}) AS invitations
+FROM invitations v
+WHERE {{which}} AND v.counted_at > now() - {_INVITATION_WINDOW}
+GROUP BY v.inviter_id
+"""
+
+
 def _batch_queries(column_of: dict[str, str], by_range: bool) -> list[str]:
-    """The four batch queries with their user condition filled in."""
+    """The five batch queries with their user condition filled in."""
 
     def which(column: str) -> str:
         return (
@@ -116,6 +131,7 @@ def _batch_queries(column_of: dict[str, str], by_range: bool) -> list[str]:
         _RECEIVED_SQL.format(which=which("i.target_id")),
         _GIVEN_SQL.format(which=which("i.actor_id")),
         _MATCHES_SQL.format(which_low=which("user_low"), which_high=which("user_high")),
+        _INVITATIONS_SQL.format(which=which("v.inviter_id")),
     ]
 
 
@@ -240,6 +256,7 @@ def score(features: ProfileFeatures, stats: BehaviourStats, priors: Priors, now:
         created_at=features.created_at,
         last_active_at=features.last_active_at,
         now=now,
+        invitations=stats.invitations,
     )
     extra = {
         # Read back by the feed (storage.feed_batch) for reciprocity, evidence and the prior.
@@ -247,6 +264,7 @@ def score(features: ProfileFeatures, stats: BehaviourStats, priors: Priors, now:
         "give_rate": behaviour_parts["give_rate"],
         "like_rate": behaviour_parts["like_rate"],
         "prior_like_rate": priors.like_rate(features.gender),
+        "invitations": stats.invitations,
     }
     components: dict[str, Any] = {
         "primary": primary_parts,
@@ -601,8 +619,9 @@ class Ratings:
         conn: psycopg.Connection[DictRow], kind: str, cursor: int, since: datetime | None
     ) -> list[int]:
         """The next batch of users to rate after `cursor`: everyone for a full sweep; for an
-        incremental one, profiles marked dirty and people in interactions or matches since
-        the previous incremental sweep started."""
+        incremental one, profiles marked dirty, people in interactions or matches since
+        the previous incremental sweep started, and inviters whose invitation boost was
+        running since then (so that it fades and ends)."""
         if kind == "full" or since is None:
             rows = conn.execute(
                 """SELECT user_id FROM profiles WHERE user_id > %s
@@ -611,7 +630,7 @@ class Ratings:
             )
         else:
             rows = conn.execute(
-                """
+                f"""
                 SELECT user_id FROM (
                     SELECT user_id FROM ratings WHERE dirty AND user_id > %(cursor)s
                     UNION SELECT actor_id FROM interactions
@@ -622,6 +641,9 @@ class Ratings:
                           WHERE last_activity_at >= %(since)s AND user_low > %(cursor)s
                     UNION SELECT user_high FROM matches
                           WHERE last_activity_at >= %(since)s AND user_high > %(cursor)s
+                    UNION SELECT inviter_id FROM invitations
+                          WHERE counted_at >= %(since)s - {_INVITATION_WINDOW}
+                            AND inviter_id > %(cursor)s
                 ) changed
                 WHERE EXISTS (SELECT 1 FROM profiles p WHERE p.user_id = changed.user_id)
                 ORDER BY user_id LIMIT %(limit)s""",

@@ -35,12 +35,14 @@ from actors.session.own_profile import OwnProfile
 from actors.session.router import Router, command_table
 from actors.session.services import Services
 from actors.session.settings import Settings
+from actors.session.verification import Verification
 from bot_api import replies
 from bot_api.incoming import Incoming, Kind, parse_update
 from bot_api.replies import Reply
 from config.i18n import language_for, t
 from domain.backoff import GIVE_UP_SECONDS
 from domain.onboarding import Flow
+from presentation.cards import INVITE_PREFIX
 from presentation.screens import Buttons
 from storage.accounts import Account
 
@@ -54,8 +56,20 @@ RETRY_BACKOFF_SECONDS = 0.05
 SLOW_NOTICE_SECONDS = 3.0
 # Commands a first message may be, answered before the welcome (any other starts onboarding).
 FIRST_CONTACT_COMMANDS = frozenset({"help", "language"})
+
 # Onboarding first: it also takes the answers to the questions.
-CONTROLLERS = (Onboarding, General, OwnProfile, Browse, Likes, Matches, Chat, Settings, Moderation)
+CONTROLLERS = (
+    Onboarding,
+    General,
+    OwnProfile,
+    Browse,
+    Likes,
+    Matches,
+    Chat,
+    Settings,
+    Moderation,
+    Verification,
+)
 COMMANDS = command_table(CONTROLLERS)
 
 
@@ -198,13 +212,25 @@ class SessionActor(pykka.ThreadingActor):
                 profile.register(incoming.user_id, incoming.chat_id, language, incoming.username)
             )
             self._services.count("registered")
+            code = invitation_code(incoming)
+            if code is not None:
+                ask(profile.accept_invitation(incoming.user_id, code))
             ctx = self._context(incoming, account)
+            if account.is_banned:  # a ban outlives the account (storage.accounts.register)
+                ctx.say("common.banned")
+                return ctx.out
             if incoming.kind is Kind.COMMAND and incoming.command in FIRST_CONTACT_COMMANDS:
                 self._on_command(ctx)
             self._onboarding.welcome(ctx)
             return ctx.out
-        if incoming.username != account.username or account.is_inactive or _stale(account):
-            ask(profile.touch(account, incoming.username))
+        if (
+            incoming.username != account.username
+            or account.is_inactive
+            or account.away_since is not None
+            or _stale(account)
+        ) and ask(profile.touch(account, incoming.username)):
+            # Back from away (domain.activity): the account read above was still paused.
+            account = self._deps.accounts.get(incoming.user_id) or account
         ctx = self._context(incoming, account)
         if incoming.kind is Kind.BOT_UNBLOCKED:
             return []
@@ -323,6 +349,14 @@ class _Wait:
             self._actor.deps.outbox.submit(
                 self._incoming.chat_id, self._actor.apology(self._incoming)
             )
+
+
+def invitation_code(incoming: Incoming) -> str | None:
+    """The code of an invitation deep link's /start ref_<code>, if that is what came."""
+    if incoming.kind is not Kind.COMMAND or incoming.command != "start":
+        return None
+    prefix, _, code = incoming.text.partition(INVITE_PREFIX)
+    return code if not prefix and code else None
 
 
 def _stale(account: Account) -> bool:

@@ -33,7 +33,7 @@ class Chat:
             services.answer(ctx, CHAT_REFUSALS.get(check.status, "chat.not_matched"), alert=True)
             return
         services.set_mode(ctx, CHAT, other)
-        ctx.send(cards.chat_opened(ctx.chat_id, ctx.buttons, check.partner.name))
+        ctx.send(cards.chat_opened(ctx.chat_id, ctx.buttons, check.partner.name, other))
 
     @takes_input(rank=10)
     def relay(self, ctx: Context) -> bool:
@@ -55,6 +55,7 @@ class Chat:
                     sender_chat_id=ctx.chat_id,
                     message_id=incoming.message_id,
                     text=incoming.text,
+                    protect=ctx.account.protect_media,
                 )
             )
         )
@@ -62,6 +63,27 @@ class Chat:
             services.clear(ctx)
             ctx.say(CHAT_REFUSALS[status])
         return True
+
+    @button(Button.CONTACTS)
+    def contacts(self, ctx: Context, args: list[str]) -> None:
+        """Agree to exchange contacts with the match (the offer and the answer to one): the
+        first side's offer goes to the other; when both agreed, each gets the other's."""
+        services = self._services
+        other = services.user_arg(ctx, args)
+        if other is None:
+            return
+        outcome = services.ask(services.relay(ctx).consent_to_contacts(ctx.user_id, other))
+        partner = outcome.check.partner
+        if outcome.check.status is not ChatStatus.ACTIVE or partner is None:
+            services.answer(ctx, "contacts.stale", alert=True)
+            return
+        name = partner.name or ctx.text("chat.someone")
+        if outcome.mutual:
+            ctx.send(cards.contact_of(ctx.chat_id, ctx.language, partner))
+        elif outcome.new:
+            ctx.say("contacts.offer_sent", name=name)
+        else:
+            services.answer(ctx, "contacts.already_offered", alert=True, name=name)
 
     @button(Button.LEAVE_CHAT)
     def leave(self, ctx: Context, args: list[str]) -> None:

@@ -44,6 +44,7 @@ class SessionDeps:
     # Whether the dependencies answer: a failure while they do is the work's own fault.
     healthy: Callable[[], bool]
     admin_ids: frozenset[int] = frozenset()
+    bot_username: str = ""  # for the invitation deep link (getMe at start)
 
 
 @dataclass

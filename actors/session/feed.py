@@ -7,6 +7,7 @@ from __future__ import annotations
 from actors.matcher import viewer_of
 from actors.session.context import Context
 from actors.session.services import Services
+from domain.discovery import LikeMedia
 from presentation import cards
 from presentation.cards import Origin
 from storage.likes import LikeResult, LikeStatus
@@ -39,7 +40,7 @@ class Feed:
             return
         card, remaining = found
         ctx.send(
-            cards.liker_card(ctx.chat_id, ctx.buttons, viewer_of(ctx.account), card, remaining)
+            *cards.liker_card(ctx.chat_id, ctx.buttons, viewer_of(ctx.account), card, remaining)
         )
 
     def skip(self, ctx: Context, args: list[str]) -> int | None:
@@ -55,10 +56,19 @@ class Feed:
         services.drop_buttons(ctx)
         return target
 
-    def like(self, ctx: Context, target: int, message: str | None, origin: Origin) -> None:
+    def like(
+        self,
+        ctx: Context,
+        target: int,
+        message: str | None,
+        origin: Origin,
+        media: LikeMedia | None = None,
+    ) -> None:
         """Like someone shown to the user; then the next card (or the next liker)."""
         services = self._services
-        result: LikeResult = services.ask(services.matcher(ctx).like(ctx.account, target, message))
+        result: LikeResult = services.ask(
+            services.matcher(ctx).like(ctx.account, target, message, media)
+        )
         status = result.status
         if status is LikeStatus.NOT_SHOWN:
             self._refuse(ctx, "common.outdated_button")

@@ -1,4 +1,4 @@
-"""What every user can do at any point: /help (the router's table) and /language."""
+"""What every user can do at any point: /help (the router's table), /language and /invite."""
 
 from __future__ import annotations
 
@@ -9,6 +9,7 @@ from bot_api import replies
 from domain.onboarding import Flow
 from presentation import screens
 from presentation.buttons import Button
+from presentation.cards import invitation_link
 from presentation.screens import Buttons
 
 
@@ -20,6 +21,22 @@ class General:
     def help(self, ctx: Context) -> None:
         text = help_text(self._services.commands, ctx.language)
         ctx.send(replies.message(ctx.chat_id, text))
+
+    @command("privacy", rank=90)
+    def privacy(self, ctx: Context) -> None:
+        ctx.say("privacy.text")
+
+    @command("invite", rank=65)
+    def invite(self, ctx: Context) -> None:
+        services = self._services
+        if not services.require_complete(ctx):
+            return
+        code = services.ask(services.profile(ctx.user_id).invite_code(ctx.user_id))
+        ctx.say(
+            "invite.text",
+            link=invitation_link(services.deps.bot_username, code),
+            count=services.deps.accounts.invitations_counted(ctx.user_id),
+        )
 
     @command("language", rank=80)
     def language(self, ctx: Context) -> None:

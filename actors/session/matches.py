@@ -10,6 +10,7 @@ from actors.session.router import button, command
 from actors.session.services import CHAT, Services
 from presentation import cards
 from presentation.buttons import Button
+from presentation.callbacks import still_valid
 
 
 class Matches:
@@ -51,7 +52,9 @@ class Matches:
     ) -> bool:
         """True once the user said yes; otherwise asks (with the other's name)."""
         if len(args) > 1 and args[1] == "y":
-            return True
+            if len(args) > 2 and still_valid(args[2]):
+                return True
+            ctx.say("common.confirmation_expired")
         services = self._services
         card = services.ask(services.matcher(ctx).card(ctx.user_id, other))
         if card is None:

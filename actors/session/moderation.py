@@ -13,6 +13,7 @@ from actors.session.services import ORIGIN, REPORT_COMMENT, Services
 from bot_api.incoming import Kind
 from presentation import cards
 from presentation.buttons import Button
+from presentation.callbacks import still_valid
 from presentation.cards import REPORT_COMMENT_MAX, Origin
 
 
@@ -108,7 +109,11 @@ class Moderation:
         if case is None:
             ctx.say("admin.no_reports")
             return
-        ctx.send(cards.report_case(ctx.chat_id, ctx.buttons, case.card, case.reports, case.hidden))
+        ctx.send(
+            *cards.report_case(
+                ctx.chat_id, ctx.buttons, case.card, case.reports, case.hidden, case.weight
+            )
+        )
 
     def _review(self, ctx: Context, args: list[str], ban: bool) -> None:
         services = self._services
@@ -119,6 +124,11 @@ class Moderation:
         if reported is None:
             return
         services.drop_buttons(ctx)
+        if ban and not (len(args) > 1 and still_valid(args[1])):
+            # The case may have changed since (reports filed later): show it as it is now.
+            ctx.say("common.confirmation_expired")
+            self.reports(ctx)
+            return
         if services.ask(services.matcher(ctx).resolve_reports(ctx.user_id, reported, ban)):
             ctx.say("admin.case_banned" if ban else "admin.case_dismissed", user_id=reported)
         else:

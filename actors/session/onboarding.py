@@ -7,7 +7,7 @@ from actors.session.context import Context
 from actors.session.router import button, cancels, command
 from actors.session.services import Services
 from bot_api import replies
-from bot_api.incoming import Incoming, Kind
+from bot_api.incoming import Kind
 from domain.interests import INTERESTS, MAX_INTERESTS
 from domain.onboarding import (
     CHOICE_STEPS,
@@ -81,7 +81,7 @@ class Onboarding:
                 self._accept_photo(ctx, conversation)
                 return
             if step is Step.LOCATION:
-                values = _location_values(incoming)
+                values = self._location_values(ctx)
             elif incoming.kind is not Kind.TEXT:
                 raise Invalid("errors.expected_text")
             else:
@@ -93,6 +93,27 @@ class Onboarding:
         if step is Step.LOCATION and conversation.flow is Flow.ONBOARDING:
             ctx.send(replies.message_removing_keyboard(ctx.chat_id, ctx.text("common.saved")))
         self._advance(ctx, conversation, Event.ACCEPTED, values)
+
+    def _location_values(self, ctx: Context) -> dict[str, object]:
+        """A shared location becomes its private point (only that is stored), a typed city
+        replaces any coordinates."""
+        incoming = ctx.incoming
+        if incoming.kind is Kind.LOCATION:
+            latitude, longitude = validate_location(incoming.latitude, incoming.longitude)
+            services = self._services
+            stored = services.ask(
+                services.profile(ctx.user_id).place(ctx.user_id, latitude, longitude)
+            )
+            return {
+                "latitude": stored.latitude,
+                "longitude": stored.longitude,
+                "city": None,
+                "city_key": None,
+            }
+        if incoming.kind is not Kind.TEXT:
+            raise Invalid("errors.expected_location")
+        city, key = validate_city(incoming.text)
+        return {"city": city, "city_key": key, "latitude": None, "longitude": None}
 
     def _left_with_cancel(self, ctx: Context) -> bool:
         state = self._services.deps.conversations.get(ctx.user_id)
@@ -245,13 +266,3 @@ def _text_values(step: Step, text: str, account: Account) -> dict[str, object]:
         low, high = validate_age_range(text, account.age or 25)
         return {"age_min": low, "age_max": high}
     return {"about": validate_about(text) or None}
-
-
-def _location_values(incoming: Incoming) -> dict[str, object]:
-    if incoming.kind is Kind.LOCATION:
-        latitude, longitude = validate_location(incoming.latitude, incoming.longitude)
-        return {"latitude": latitude, "longitude": longitude, "city": None, "city_key": None}
-    if incoming.kind is not Kind.TEXT:
-        raise Invalid("errors.expected_location")
-    city, key = validate_city(incoming.text)
-    return {"city": city, "city_key": key, "latitude": None, "longitude": None}

@@ -1,17 +1,19 @@
-"""The user's own profile: showing it, editing one answer, photos, pause and deletion."""
+"""The user's own profile: showing it, editing one answer, photos, the video, pause and
+deletion."""
 
 from __future__ import annotations
 
 from uuid import UUID
 
 from actors.session.context import Context
-from actors.session.router import button, cancels, command
-from actors.session.services import Services
+from actors.session.router import button, cancels, command, takes_input
+from actors.session.services import PROFILE_VIDEO, Services
 from bot_api import replies
 from domain.onboarding import Conversation, Flow, Step
-from domain.validation import MAX_PHOTOS
+from domain.validation import MAX_PHOTOS, Invalid
 from presentation import screens
 from presentation.buttons import Button
+from presentation.callbacks import still_valid
 
 
 class OwnProfile:
@@ -100,6 +102,54 @@ class OwnProfile:
         services.reload(ctx)
         self._show_photo_manager(ctx)
 
+    # -- the profile video (issue 14) ----------------------------------------------------------
+
+    @button(Button.VIDEO)
+    def video(self, ctx: Context, args: list[str]) -> None:
+        services = self._services
+        if not services.require_complete(ctx):
+            return
+        services.deps.conversations.set(ctx.user_id, {PROFILE_VIDEO: 1})
+        ctx.send(screens.video_manager(ctx.chat_id, ctx.buttons, ctx.account.video is not None))
+
+    @takes_input(rank=40)
+    def video_sent(self, ctx: Context) -> bool:
+        services = self._services
+        if PROFILE_VIDEO not in services.mode(ctx):
+            return False
+        incoming = ctx.incoming
+        try:
+            ctx.account = services.ask(
+                services.profile(ctx.user_id).set_video(
+                    ctx.user_id,
+                    ctx.chat_id,
+                    incoming.kind.value,
+                    incoming.file_id,
+                    incoming.file_unique_id,
+                    incoming.file_size,
+                    incoming.duration,
+                )
+            )
+        except Invalid as refusal:
+            ctx.say(refusal.key, None, **refusal.params)
+            return True
+        services.clear(ctx)
+        services.count("video_set")
+        ctx.say("media.video_saved")
+        services.show_own_profile(ctx)
+        return True
+
+    @button(Button.DELETE_VIDEO)
+    def delete_video(self, ctx: Context, args: list[str]) -> None:
+        services = self._services
+        if not services.ask(services.profile(ctx.user_id).delete_video(ctx.user_id)):
+            services.answer(ctx, "media.video_missing", alert=True)
+            return
+        services.clear(ctx)
+        services.drop_buttons(ctx)
+        services.count("video_deleted")
+        ctx.say("media.video_deleted")
+
     @button(Button.PAUSE)
     def pause(self, ctx: Context, args: list[str]) -> None:
         services = self._services
@@ -120,6 +170,9 @@ class OwnProfile:
         services = self._services
         choice = args[0] if args else ""
         if choice == "ask":
+            ctx.send(screens.delete_confirmation(ctx.chat_id, ctx.buttons))
+        elif choice == "yes" and not (len(args) > 1 and still_valid(args[1])):
+            ctx.say("common.confirmation_expired")
             ctx.send(screens.delete_confirmation(ctx.chat_id, ctx.buttons))
         elif choice == "yes":
             services.ask(services.profile(ctx.user_id).delete_account(ctx.user_id))

@@ -28,7 +28,12 @@ CHAT = "chat"
 LIKE_MESSAGE = "like_message"
 REPORT_COMMENT = "report_comment"
 ORIGIN = "origin"
-MODES = (CHAT, LIKE_MESSAGE, REPORT_COMMENT)
+# Issue 14: a new profile video, a verification video note, and a 💌 like's message waiting
+# for its confirmation (stored under DRAFT next to LIKE_MESSAGE).
+PROFILE_VIDEO = "profile_video"
+VERIFY = "verify"
+DRAFT = "draft"
+MODES = (CHAT, LIKE_MESSAGE, REPORT_COMMENT, PROFILE_VIDEO, VERIFY)
 
 
 class Services:
@@ -176,5 +181,7 @@ class Services:
                 account,
                 [photo.telegram_file_id for photo in account.photos],
                 account.is_paused,
+                video_file_id=account.video.telegram_file_id if account.video else None,
+                verified=account.is_verified,
             )
         )

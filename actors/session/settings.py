@@ -1,4 +1,5 @@
-"""Search settings: the radius, and whether matches see the user's @username."""
+"""Search settings: the radius, verified people only, whether matches see the user's @username,
+and whether the photos and videos the user sends in chat may be forwarded or saved."""
 
 from __future__ import annotations
 
@@ -28,6 +29,8 @@ class Settings:
                 radius_km=account.radius_km,
                 has_location=account.has_location,
                 show_username=account.show_username,
+                verified_only=account.verified_only,
+                protect_media=account.protect_media,
             )
         )
 
@@ -53,6 +56,22 @@ class Settings:
         ctx.say("settings.radius_set", km=km)
         self.settings(ctx)
 
+    @button(Button.VERIFIED_ONLY)
+    def verified_only(self, ctx: Context, args: list[str]) -> None:
+        """Explicit on/off in the button, not a toggle: a press handled twice changes nothing
+        twice."""
+        services = self._services
+        if args not in (["on"], ["off"]):
+            services.outdated(ctx)
+            return
+        wanted = args[0] == "on"
+        ctx.account = services.ask(
+            services.profile(ctx.user_id).save(ctx.user_id, {"verified_only": wanted})
+        )
+        services.drop_buttons(ctx)
+        ctx.say("verify.verified_only_set" if wanted else "verify.everyone_set")
+        self.settings(ctx)
+
     @button(Button.SHOW_USERNAME)
     def show_username(self, ctx: Context, args: list[str]) -> None:
         services = self._services
@@ -60,5 +79,15 @@ class Settings:
         services.ask(services.matcher(ctx).set_show_username(ctx.user_id, show))
         services.drop_buttons(ctx)
         ctx.say("settings.username_now_shown" if show else "settings.username_now_hidden")
+        services.reload(ctx)
+        self.settings(ctx)
+
+    @button(Button.PROTECT_MEDIA)
+    def protect_media(self, ctx: Context, args: list[str]) -> None:
+        services = self._services
+        protect = not ctx.account.protect_media
+        services.ask(services.profile(ctx.user_id).set_protect_media(ctx.user_id, protect))
+        services.drop_buttons(ctx)
+        ctx.say("protection.now_on" if protect else "protection.now_off")
         services.reload(ctx)
         self.settings(ctx)

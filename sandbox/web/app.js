@@ -152,6 +152,25 @@
     return image;
   }
 
+  // A video, video note or voice message: the player for the sandbox's file, not fetched
+  // until played (placeholder bytes in tests are no real media), with its length shown.
+  function mediaNode(message, chat) {
+    const data = message.message || {};
+    const media = data[message.kind] || {};
+    const seconds = Number(media.duration || 0);
+    const length = `${Math.floor(seconds / 60)}:${String(seconds % 60).padStart(2, "0")}`;
+    const src = `/sandbox/files/${encodeURIComponent(media.file_id || message.file_id || "")}`;
+    const box = el("div", `media-box ${message.kind.replace("_", "-")}`);
+    const player = el(message.kind === "voice" ? "audio" : "video", "player");
+    player.preload = "none";
+    player.controls = true;
+    player.src = src;
+    const label = { video: "🎬", video_note: "⏺", voice: "🎤" }[message.kind];
+    box.append(player, el("span", "media-length", `${label} ${length}`));
+    box.addEventListener("load", () => chat.keepAtBottom());
+    return box;
+  }
+
   // -- one open chat --------------------------------------------------------------------------
 
   class Chat {
@@ -201,6 +220,12 @@
         for (const file of files) await this.sendPhoto(file);
       });
       $(".location-btn", this.root).addEventListener("click", () => chooseLocation(this, null));
+      // Placeholder media of a given length: enough for the bot, which checks the kind and the
+      // length and passes file_ids on (a profile video is stored as it is).
+      for (const button of this.root.querySelectorAll(".media-btn")) {
+        button.addEventListener("click", () =>
+          this.act(button.dataset.kind, { duration: Number(button.dataset.duration) }));
+      }
     }
 
     renderHead() {
@@ -326,6 +351,11 @@
         bubble.append(photoNode(message, this));
         caption();
         if (!message.caption) bubble.append(this.meta([message]));
+      } else if (["video", "video_note", "voice"].includes(message.kind)) {
+        bubble.classList.add("media");
+        bubble.append(mediaNode(message, this));
+        caption();
+        if (!message.caption) bubble.append(this.meta([message]));
       } else if (message.kind === "location") {
         const where = data.location || {};
         const card = el("div", "location-card");
@@ -361,6 +391,7 @@
       const grid = el("div", "album");
       for (const member of members) {
         if (member.kind === "photo") grid.append(photoNode(member, this));
+        else if (member.kind === "video") grid.append(mediaNode(member, this));
         else grid.append(el("div", "bubble", `(${member.kind})`));
       }
       bubble.append(grid);

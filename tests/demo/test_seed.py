@@ -160,6 +160,7 @@ def test_seed_command_adds_people_to_a_running_demo(
         "S3_ENDPOINT": demo_settings.s3_endpoint,
         "S3_ACCESS_KEY": demo_settings.s3_access_key,
         "S3_SECRET_KEY": demo_settings.s3_secret_key,
+        "SAFETY_SECRET": demo_settings.safety_secret,
         "S3_BUCKET": demo_settings.s3_bucket,
     }.items():
         monkeypatch.setenv(name, value)

@@ -66,6 +66,7 @@ TEST_SECRETS = {
     "BOT_TOKEN": "123456789:TEST-token-for-the-compose-check-01",
     "S3_ACCESS_KEY": "bot-test-user",
     "S3_SECRET_KEY": "bot-test-secret",
+    "SAFETY_SECRET": "compose-test-safety-secret-0123456789",
 }
 
 
@@ -276,6 +277,7 @@ def test_required_secrets_stop_compose_when_missing() -> None:
         "MINIO_ROOT_PASSWORD",
         "BOT_TOKEN",
         "S3_SECRET_KEY",
+        "SAFETY_SECRET",
     ):
         with pytest.raises(MissingVariable, match=name):
             interpolate(text, example_env() | {name: ""})

@@ -14,6 +14,8 @@ from dataclasses import replace
 from typing import Any
 
 from config.i18n import t
+from domain.geo import haversine_km
+from domain.location_privacy import private_location
 from domain.onboarding import ONBOARDING_ORDER, Step
 from domain.validation import MAX_PHOTOS
 from sandbox.client import (
@@ -28,6 +30,7 @@ from storage import db
 from tests.support.images import image
 from tests.support.onboarding import Answers
 from tests.support.profiles import unique_city
+from tests.support.services import SAFETY_SECRET
 from tests.support.stack import NodeThread
 
 
@@ -61,6 +64,7 @@ class Newcomer:
         self.user = user
         self.language = language
         self.age = 27
+        self.gender, self.seeking = "woman", "men"  # the catalog's button keys
         self._seen = 0  # the last bot message taken
 
     @classmethod
@@ -95,6 +99,11 @@ class Newcomer:
     def _took(self, messages: list[ChatMessage]) -> list[ChatMessage]:
         self._seen = messages[-1].message_id
         return messages
+
+    def skip_history(self) -> None:
+        """Take every bot message so far: later expectations start after them (a person who
+        already talked to the bot starting again)."""
+        self._seen = max((m.message_id for m in self.user.refresh().bot_messages), default=0)
 
     def take(self, count: int) -> list[ChatMessage]:
         """The bot's next ``count`` messages, whatever they say."""
@@ -140,7 +149,13 @@ class Newcomer:
     @property
     def answers(self) -> Answers:
         """The valid answers, questions and labels in this newcomer's language."""
-        return Answers(self.language, name=self.user.first_name, age=self.age)
+        return Answers(
+            self.language,
+            name=self.user.first_name,
+            age=self.age,
+            gender=self.gender,
+            seeking=self.seeking,
+        )
 
     def question(self, step: Step) -> str:
         """The text of the step's question (the same in onboarding and editing)."""
@@ -229,6 +244,18 @@ class Newcomer:
             menu = f"{self.t('profile.paused_note')}\n\n{menu}"
         assert messages[-1].body == menu, self.user.transcript()
         return messages
+
+
+def private_point(user_id: int, latitude: float, longitude: float) -> tuple[float, float]:
+    """What the node stores of a location the user shared (the test node's secret), checked
+    to be at least 600 m from where they were: never the point itself."""
+    stored = private_location(latitude, longitude, user_id=user_id, secret=SAFETY_SECRET.encode())
+    assert haversine_km(latitude, longitude, stored.latitude, stored.longitude) >= 0.6
+    return stored.latitude, stored.longitude
+
+
+def stored_location(row: dict[str, Any]) -> tuple[float, float]:
+    return row["latitude"], row["longitude"]
 
 
 def fetch(pool: db.Pool, query: str, *params: object) -> dict[str, Any] | None:

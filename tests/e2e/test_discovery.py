@@ -173,17 +173,18 @@ def test_viewer_never_sees_themselves(people: People) -> None:
 
 
 def test_distance_rule_when_both_shared_a_location(people: People) -> None:
-    """With coordinates, someone 5 km away is shown with the distance; someone 600 km away
+    """With coordinates, someone 5.5 km away is shown with the distance in its coarse step
+    (domain.location_privacy); someone 600 km away
     (beyond the widest radius, 500 km, though inside its bounding square) is not, and
     someone who gave only a city is not either."""
     spot = unique_spot()
     viewer = people.join("Viewer", gender="m", seeking="f", location=spot)
-    people.join("Near", location=north_of(spot, 5))
+    people.join("Near", location=north_of(spot, 5.5))
     people.join("Corner", location=north_east_of(spot, 600))
     people.join("Cityonly", city=unique_city())
     card = browse(viewer.user)
     assert card is not None and card_name(card) == "Near"
-    assert "📍 5 km" in card.body
+    assert "📍 ~5 km" in card.body
     assert decide(viewer.user, card, "👎") is None
 
 
@@ -275,6 +276,9 @@ def test_likes_with_and_without_a_message_reach_likes(people: People) -> None:
     writer.user.send_text("x" * 301)
     assert "301 characters" in writer.user.wait_for_message().body
     writer.user.send_text("Coffee on Sunday?")
+    draft = writer.user.wait_for_message()
+    assert "Send this to Liked?" in draft.body and "Coffee on Sunday?" in draft.body
+    writer.user.press("✅ Send to Liked", message_id=draft.message_id)
     assert next_card(writer.user) is None
     liked.user.send_text("/likes")
     first = next_card(liked.user)

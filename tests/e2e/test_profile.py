@@ -4,7 +4,10 @@ with its rows and stored photos."""
 
 from __future__ import annotations
 
+import io
+
 import pytest
+from PIL import Image
 
 from config.i18n import LANGUAGES
 from domain.onboarding import Step
@@ -12,7 +15,7 @@ from domain.validation import MAX_PHOTOS, default_age_range
 from sandbox.client import ChatMessage, SandboxClient
 from storage import db
 from storage.photos import PhotoStore
-from tests.e2e.story import Newcomer, fetch, profile_row
+from tests.e2e.story import Newcomer, fetch, private_point, profile_row, stored_location
 from tests.support.images import image
 from tests.support.profiles import unique_city
 
@@ -81,6 +84,7 @@ def test_profile_shows_the_card_and_the_menu(sandbox: SandboxClient, language: s
             anna.t("buttons.edit_interests"),
             anna.t("buttons.edit_photos"),
         ],
+        [anna.t("media.button_edit_video")],
         [anna.t("buttons.pause"), anna.t("buttons.delete_account")],
     ]
 
@@ -159,11 +163,8 @@ def test_edit_city_to_location_and_back(sandbox: SandboxClient, pool: db.Pool) -
     card, _ = anna.take(2)
     assert card.body == caption(anna, "Anna", 27, anna.t("profile.location_shared"))
     row = profile_row(pool, anna.id)
-    assert row is not None and (row["city"], row["latitude"], row["longitude"]) == (
-        None,
-        48.8566,
-        2.3522,
-    )
+    assert row is not None and row["city"] is None
+    assert stored_location(row) == private_point(anna.id, 48.8566, 2.3522)
 
     edit(anna, "location", Step.LOCATION)
     anna.user.send_text("Paris")
@@ -311,8 +312,11 @@ def test_the_only_photo_cannot_be_deleted(sandbox: SandboxClient, pool: db.Pool)
     assert len(rows_of(pool, anna.id)) == 1
 
 
-def test_an_image_sent_as_a_file_is_accepted(sandbox: SandboxClient, pool: db.Pool) -> None:
-    """A PNG sent as a document (uncompressed) is taken as a photo."""
+def test_an_image_sent_as_a_file_is_accepted(
+    sandbox: SandboxClient, pool: db.Pool, photo_store: PhotoStore
+) -> None:
+    """A PNG sent as a document (uncompressed) is taken as a photo, stored as a JPEG
+    re-encoded from its pixels."""
     anna, city = member(sandbox)
     anna.press("buttons.edit_photos")
     photo_manager(anna, 1)
@@ -320,12 +324,41 @@ def test_an_image_sent_as_a_file_is_accepted(sandbox: SandboxClient, pool: db.Po
     anna.expect(anna.t("profile.send_new_photo"))
     anna.user.send_document(image(kind="PNG"), "me.png", "image/png")
     saved_card(anna, caption(anna, "Anna", 27, city), photos=2)
-    assert [
-        row["content_type"]
-        for row in rows(
-            pool, "SELECT content_type FROM photos WHERE user_id = %s ORDER BY position", anna.id
-        )
-    ] == ["image/jpeg", "image/png"]
+    stored = rows(
+        pool,
+        "SELECT content_type, object_key FROM photos WHERE user_id = %s ORDER BY position",
+        anna.id,
+    )
+    # Re-encoded from its pixels: a JPEG without metadata, whatever was sent.
+    assert [row["content_type"] for row in stored] == ["image/jpeg", "image/jpeg"]
+    for row in stored:
+        with Image.open(io.BytesIO(photo_store.get(str(row["object_key"])))) as kept:
+            assert not kept.getexif() and not kept.info.get("icc_profile"), kept.info
+
+
+def test_photo_metadata_is_not_stored(
+    sandbox: SandboxClient, pool: db.Pool, photo_store: PhotoStore
+) -> None:
+    """A JPEG with GPS in its EXIF, sent as a file, is stored without any of it."""
+    anna, city = member(sandbox)
+    anna.press("buttons.edit_photos")
+    photo_manager(anna, 1)
+    anna.press("buttons.photo_add")
+    anna.expect(anna.t("profile.send_new_photo"))
+    exif = Image.Exif()
+    exif[0x010F] = "PhoneMaker"
+    gps = exif.get_ifd(0x8825)
+    gps.update({1: "N", 2: (55.0, 45.0, 20.9), 3: "E", 4: (37.0, 37.0, 3.0)})
+    out = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 90, 40)).save(out, format="JPEG", exif=exif)
+    assert b"PhoneMaker" in out.getvalue()
+    anna.user.send_document(out.getvalue(), "me.jpg", "image/jpeg")
+    saved_card(anna, caption(anna, "Anna", 27, city), photos=2)
+    key = rows(pool, "SELECT object_key FROM photos WHERE user_id = %s AND position = 1", anna.id)
+    kept = photo_store.get(str(key[0]["object_key"]))
+    assert b"PhoneMaker" not in kept
+    with Image.open(io.BytesIO(kept)) as image_kept:
+        assert not image_kept.getexif()
 
 
 def test_a_fourth_photo_is_refused(sandbox: SandboxClient, pool: db.Pool) -> None:

@@ -7,8 +7,10 @@ import itertools
 import uuid
 from collections.abc import Iterator, Mapping
 
+from domain.safety_keys import safety_key
 from storage import db
 from storage.accounts import Accounts
+from tests.support.services import SAFETY_SECRET
 
 # Ids far from the sandbox's virtual users and from each other test module's.
 _ids: Iterator[int] = itertools.count(6_000_000_001)
@@ -32,7 +34,9 @@ def write_profile(
 ) -> None:
     """Register the user and store a finished profile: the fields, one photo row (storage
     key, file_id, file_unique_id, size) unless photo is None, and the onboarding over."""
-    accounts.register(user_id, user_id, language, username)
+    accounts.register(
+        user_id, user_id, language, username, safety_key(user_id, SAFETY_SECRET.encode())
+    )
     accounts.update_profile(user_id, **fields)
     if photo is not None:
         key, file_id, unique_id, size = photo

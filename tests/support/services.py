@@ -27,6 +27,7 @@ REDIS_URL = os.environ.get("TEST_REDIS_URL", "redis://127.0.0.1:6379/0")
 AMQP_HOST_URL = os.environ.get("TEST_AMQP_URL", "amqp://guest:guest@127.0.0.1:5672")
 S3_ACCESS_KEY = "test-access-key"
 S3_SECRET_KEY = "test-secret-key"
+SAFETY_SECRET = "test-safety-secret-0123456789abcdef"
 TEST_BOT_TOKEN = "123456789:TEST-token-for-the-local-sandbox-0001"
 
 
@@ -140,6 +141,7 @@ class Services:
             "S3_ENDPOINT": self.s3_endpoint,
             "S3_ACCESS_KEY": S3_ACCESS_KEY,
             "S3_SECRET_KEY": S3_SECRET_KEY,
+            "SAFETY_SECRET": SAFETY_SECRET,
             "S3_BUCKET": "dating-photos-test",
             "METRICS_PORT": "0",
             "LOG_LEVEL": "WARNING",

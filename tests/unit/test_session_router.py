@@ -15,7 +15,7 @@ from config.i18n import LANGUAGES, t
 from presentation.buttons import Button
 from presentation.callbacks import CALLBACK_DATA_MAX_BYTES, CallbackSigner
 
-ADMIN_COMMANDS = {"stats", "reports", "ban", "unban"}
+ADMIN_COMMANDS = {"stats", "reports", "ban", "unban", "verifications"}
 # The longest user id Telegram hands out today fits in 16 digits; the widest payload a button
 # carries next to its code is a report reason: "<code>:<user id>:<reason>:<origin>".
 WIDEST_ARGS = ("9" * 16, "offensive", "b")

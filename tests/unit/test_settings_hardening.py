@@ -11,6 +11,7 @@ VALID = {
     "DATABASE_URL": "postgresql://dating:Zx81kq0vbc7@127.0.0.1:5432/dating",
     "S3_ACCESS_KEY": "bot-user",
     "S3_SECRET_KEY": "Qm2v8rT0pL5wX9",
+    "SAFETY_SECRET": "Kp3s9QwE7rT1yU5iO0pA2sD4fG6hJ8kL",
 }
 
 
