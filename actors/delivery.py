@@ -26,3 +26,6 @@ class Delivery:
     redelivered: bool
     done: Callable[[], None]
     dead_letter: Callable[[str], None]
+    # False once the broker will give this message out again (the connection it came on is
+    # gone): whoever still holds it stops, and the new copy carries on.
+    current: Callable[[], bool] = lambda: True

@@ -19,7 +19,6 @@ of a piece of work once, even when the work is given out again after a node died
 from __future__ import annotations
 
 import asyncio
-import random
 import uuid
 from collections.abc import Callable, Sequence
 from typing import Any, Protocol
@@ -30,13 +29,15 @@ from telegram.error import BadRequest, Forbidden, NetworkError, RetryAfter, Time
 
 from bot_api.replies import Reply
 from bot_api.transport import call_api
+from domain.backoff import GIVE_UP_SECONDS, Backoff
 from observability.metrics import Metrics
 from storage.journal import Departure
 
 log = structlog.get_logger(__name__)
 
-MAX_ATTEMPTS = 5
-BACKOFF_BASE_SECONDS = 0.2
+# Waits while Telegram is unreachable or answers 5xx: a reply waits, in its chat's turn, until
+# Telegram takes it or refuses it for good — for as long as Telegram would keep the update.
+UNREACHABLE = Backoff(base=0.2, cap=30.0)
 # Methods that put a message into a chat; Telegram's flood limits count these.
 LIMITED_METHODS = frozenset(
     {
@@ -59,6 +60,10 @@ LIMITED_METHODS = frozenset(
     }
 )
 HARMLESS_BAD_REQUESTS = ("message is not modified", "query is too old", "message to delete not")
+
+
+class Unreachable(Exception):
+    """Telegram could not be reached for as long as it keeps updates."""
 
 
 # Forwards replies for a user to the node that owns the user's shard and returns once that is
@@ -109,7 +114,8 @@ class Outbox:
         progress: Progress | None = None,
         departures: Departures | None = None,
     ) -> None:
-        """Queue replies behind earlier ones for the chat; done() runs once all were tried,
+        """Queue replies behind earlier ones for the chat; done() runs once all were taken or
+        refused for good (never after giving up),
         progress(n) after the first n were (both on the loop: they must not block), and the
         n-th message's departure is noted at departures(n) as it leaves. Safe to call from any
         thread."""
@@ -162,6 +168,8 @@ class Outbox:
         progress: Progress | None,
         departures: Departures | None,
     ) -> None:
+        """done() only once every reply was taken or refused for good: work whose replies
+        could not go out stays unacknowledged, and goes out when it is given out again."""
         try:
             if previous is not None:
                 await asyncio.wait([previous])
@@ -174,24 +182,27 @@ class Outbox:
                     blocked.add(target if target is not None else chat_id)
                 if progress is not None:
                     progress(index)
-        except Exception:
-            self._metrics.errors.labels(self._metrics.node_id, "outbox").inc()
-            log.exception("outbox failed", chat_id=chat_id)
-        finally:
             if done is not None:
                 done()
+        except Exception:
+            self._metrics.errors.labels(self._metrics.node_id, "outbox").inc()
+            log.exception("outbox failed; the work stays unacknowledged", chat_id=chat_id)
+        finally:
             if self._tails.get(chat_id) is asyncio.current_task():
                 del self._tails[chat_id]
 
     async def send(self, reply: Reply, departure: Departure | None = None) -> Any:
-        """Send one call, retrying what Telegram asks to retry; False if the chat is closed to
-        the bot (403), None for a call that was refused or failed for good. A message's
-        departure is noted as the limiter lets it go: only a message can show twice when it
-        is sent again (another answer to a button or a repeated edit is refused as harmless),
-        so other calls are not noted."""
+        """Send one call, retrying what Telegram asks to retry and waiting out its outages;
+        False if the chat is closed to the bot (403), None for a call refused for good (400).
+        Raises Unreachable when Telegram stayed unreachable for as long as it keeps updates.
+        A message's departure is noted as the limiter lets it go: only a message can show
+        twice when it is sent again (another answer to a button or a repeated edit is refused
+        as harmless), so other calls are not noted."""
         method = reply.method
         target = reply.chat_id
-        for attempt in range(1, MAX_ATTEMPTS + 1):
+        began = self._loop.time()
+        failures = 0
+        while True:
             if target is not None and method in LIMITED_METHODS:
                 await self._limiter.acquire(target, departure)
             try:
@@ -221,14 +232,21 @@ class Outbox:
                 return None
             except (TimedOut, NetworkError) as error:
                 self._count(method, "network_error")
-                if attempt == MAX_ATTEMPTS:
-                    log.error("giving up on a call", method=method, error=str(error))
-                    return None
-                await asyncio.sleep(BACKOFF_BASE_SECONDS * 2**attempt * random.uniform(0.5, 1.5))
+                failures += 1
+                waited = self._loop.time() - began
+                if waited > GIVE_UP_SECONDS:
+                    raise Unreachable(f"{method}: {error}") from error
+                if failures == 1 or failures % 20 == 0:
+                    log.warning(
+                        "telegram unreachable; the reply waits",
+                        method=method,
+                        error=str(error),
+                        waited=round(waited, 1),
+                    )
+                await asyncio.sleep(UNREACHABLE.seconds(failures))
                 continue
             self._count(method, "ok")
             return result
-        return None
 
     def _count(self, method: str, outcome: str) -> None:
         self._metrics.api_calls.labels(self._metrics.node_id, method, outcome).inc()

@@ -50,12 +50,14 @@ class ProfileActor(pykka.ThreadingActor):
         secret: bytes,
         on_changed: Callable[[int], None] | None = None,
         on_same_photo: SamePhoto | None = None,
+        on_deleted: Callable[[int], None] | None = None,
     ) -> None:
         """secret places shared locations (domain.location_privacy) and keys the safety
-        records of an account (domain.safety_keys); on_changed(user_id) is
-        told of every change to what a profile shows (the rater re-rates it);
-        on_same_photo(user_id, file_id, twins) of a photo just added that other accounts
-        have too (twins: their ids and that photo's file_id). Neither may block."""
+        records of an account (domain.safety_keys); on_changed(user_id) is told of every
+        change to what a profile shows (the rater re-rates it); on_same_photo(user_id,
+        file_id, twins) of a photo just added that other accounts have too (twins: their ids
+        and that photo's file_id); on_deleted(user_id) of an account deleted (what else holds
+        the user's data forgets it). None of them may block."""
         super().__init__()
         self._on_same_photo = on_same_photo or (lambda _user, _file, _twins: None)
         self._accounts = accounts
@@ -64,6 +66,7 @@ class ProfileActor(pykka.ThreadingActor):
         self._telegram = telegram
         self._secret = secret
         self._on_changed = on_changed or (lambda _user_id: None)
+        self._on_deleted = on_deleted or (lambda _user_id: None)
 
     def register(
         self, user_id: int, chat_id: int, language: str, username: str | None
@@ -313,6 +316,7 @@ class ProfileActor(pykka.ThreadingActor):
         """Delete the account; everyone it was matched with (their chats with it end)."""
         keys, partners = self._accounts.delete_account(user_id)
         self._drop_objects(keys)
+        self._on_deleted(user_id)
         log.info("account deleted", user_id=user_id, action="deleted", photos=len(keys))
         return partners
 

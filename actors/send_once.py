@@ -54,6 +54,8 @@ class SendOnce:
         entry = self._journal.claim(work, self._holder)
         if entry is None:
             return False
+        if not entry.recorded and entry.claimed_by == self._holder:
+            return False  # this node's own claim: a try that failed, tried again
         if not entry.recorded:
             # Its node died while handling it: the effects may be committed, the replies were
             # not recorded. Handling it again is all that is left (see storage.journal).

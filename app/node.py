@@ -44,6 +44,7 @@ from config.settings import Settings
 from messaging import broker, topology
 from messaging.bus import Bus
 from messaging.consumer import ShardConsumer
+from messaging.deadletters import DeadLetters
 from messaging.events import Events
 from messaging.forwarding import Forwarding
 from observability.http import Readiness, bound_port, build_app
@@ -166,6 +167,7 @@ class Node:
                 settings.safety_secret.encode(),
                 self._profile_changed,
                 self._same_photo,
+                self._account_deleted,
             ),
             ProfileActorProxy,
         )
@@ -228,6 +230,7 @@ class Node:
             discovery=DiscoveryDeps(self.matchers, self.relays, settings.daily_like_limit),
             stats=Stats(self.pool),
             limits=ActionCounters(self.redis, keys),
+            healthy=self._dependencies_healthy,
             bot_username=self.bot.username,
         )
         self.sessions: ActorPool[SessionActorProxy] = ActorPool(
@@ -285,6 +288,23 @@ class Node:
     def _same_photo(self, user_id: int, file_id: str, twins: list[tuple[int, str]]) -> None:
         """Moderators see accounts sharing a photo (the matcher sends it; nobody waits)."""
         self.matchers.for_user(user_id).flag_same_photo(user_id, file_id, twins)
+
+    def _account_deleted(self, user_id: int) -> None:
+        """The reply journal's entries and the dead letters hold what the user wrote and was
+        answered: they go with the account (off the profile actor's thread; the broker and
+        Redis calls block). A failure leaves them to expire (26 h, 7 days)."""
+
+        def forget() -> None:
+            try:
+                entries = self.journal.forget(user_id)
+                letters = DeadLetters(self.settings.amqp_url, self.settings.shards)
+                dropped = letters.purge(user_id)
+            except Exception as error:
+                log.warning("a deleted user's traces left to expire", error=str(error))
+                return
+            log.info("a deleted user's traces dropped", journal=entries, dead_letters=dropped)
+
+        threading.Thread(target=forget, name="forget-user", daemon=True).start()
 
     def _sweep_finished(self, kind: str, outcome: SweepOutcome) -> None:
         if hasattr(self, "events"):
@@ -465,6 +485,16 @@ class Node:
             "s3": self.photos.ping,
             "actors": actors,
         }
+
+    def _dependencies_healthy(self) -> bool:
+        """PostgreSQL and Redis answer (the broker's and S3's faults show as errors of their
+        own kind, see actors.faults)."""
+        try:
+            db.ping(self.pool)
+            self._ping_redis()
+        except Exception:
+            return False
+        return True
 
     def _ping_redis(self) -> None:
         self.redis.ping()

@@ -134,14 +134,18 @@ def sniff_image_type(head: bytes) -> str | None:
     return None
 
 
-def toggle_interest(
-    chosen: tuple[str, ...], interest: str, allowed: tuple[str, ...], limit: int
+def choose_interest(
+    chosen: tuple[str, ...], interest: str, on: bool, allowed: tuple[str, ...], limit: int
 ) -> tuple[str, ...]:
-    """Add or remove one interest, keeping the list's order; refuse unknown or one too many."""
+    """Tick (on) or untick one interest, keeping the list's order; refuse unknown or one too
+    many. Explicit rather than a toggle, so the same press handled twice (an update given
+    out again after its node died) leaves the selection as once."""
     if interest not in allowed:
         raise Invalid("common.outdated_button")
-    if interest in chosen:
+    if not on:
         return tuple(item for item in chosen if item != interest)
+    if interest in chosen:
+        return chosen
     if len(chosen) >= limit:
         raise Invalid("errors.interests_limit", {"limit": limit})
     return (*chosen, interest)

@@ -6,8 +6,9 @@ import threading
 from concurrent.futures import Future
 
 
-class PublishError(Exception):
-    """The broker refused (nacked) a message or did not confirm it in time."""
+class PublishError(ConnectionError):
+    """The broker refused (nacked) a message or did not confirm it in time: a fault of the
+    broker, not of the work (a ConnectionError, so that it is waited out and retried)."""
 
 
 def all_confirmed(futures: list[Future[None]]) -> Future[None]:

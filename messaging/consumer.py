@@ -51,6 +51,12 @@ HANDLING_SLOTS_PER_SHARD = 64
 # action limits answer a flood with silence), far from the broker's consumer timeout.
 PREFETCH_PER_SHARD = 4 * HANDLING_SLOTS_PER_SHARD
 DEPTH_SAMPLE_SECONDS = 5.0
+# RabbitMQ closes a channel holding a delivery unacknowledged for its consumer_timeout (30 min
+# by default, a server setting on 3.10). Before that, the consumer opens its connection anew
+# itself: the broker gives the messages in hand out again, in their order, and whoever held
+# the old copies lets them go (Delivery.current) — a wait for a dependency carries on with the
+# new copies instead of being cut off by the broker.
+HOLD_LIMIT_SECONDS = 20 * 60
 # A message delivered this many times without being acknowledged (its handling killed the
 # node each time, or never finished) goes to the dead letters instead of being handled again.
 MAX_DELIVERIES = 5
@@ -62,6 +68,7 @@ class _InHand:
     message: Message
     user_id: int | None = None  # whose turn it takes (None: handled outside any turn)
     handled: bool = True  # handed to the handler (a parked message is not, yet)
+    since: float = field(default_factory=time.monotonic)  # when it came into hand
 
 
 @dataclass
@@ -70,6 +77,10 @@ class _UserTurn:
 
     in_flight: int = 0
     parked: deque[tuple[int, Delivery]] = field(default_factory=deque)
+
+
+class HeldTooLong(Exception):
+    """A delivery was held so long that the broker's consumer timeout is near."""
 
 
 class ShardConsumer(BrokerThread):
@@ -83,12 +94,14 @@ class ShardConsumer(BrokerThread):
         metrics: Metrics,
         count_delivery: Callable[[str], int] | None = None,
         name: str = "shard-consumer",
+        hold_limit: float = HOLD_LIMIT_SECONDS,
     ) -> None:
         super().__init__(name, url, "shard consumer")
         self._handle = handle
         self._bus = bus
         self._metrics = metrics
         self._count_delivery = count_delivery
+        self._hold_limit = hold_limit
         self._requests: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._wanted: dict[int, str] = {}  # shard → lease value (what we should consume)
         self._consumers: dict[int, Consumer] = {}
@@ -142,6 +155,7 @@ class ShardConsumer(BrokerThread):
             wait_and_drain(conn, self._waker, IDLE_WAIT_SECONDS)
             self._serve_requests()
             self._sample_depth()
+            self._check_holding()
             conn.heartbeat_check()
         self._serve_requests()
         for shard in list(self._consumers):
@@ -273,6 +287,7 @@ class ShardConsumer(BrokerThread):
             redelivered,
             done=lambda: self.report(("ack", generation, tag, "")),
             dead_letter=lambda error: self.report(("dead", generation, tag, error)),
+            current=lambda: generation == self._generation,
         )
         if redelivered and self._count_delivery is not None:
             try:
@@ -362,9 +377,18 @@ class ShardConsumer(BrokerThread):
         )
         metrics = self._metrics
 
+        headers = dict(message.headers or {})
+
         def published(result: Future[None]) -> None:
             if result.exception() is None:
                 metrics.dead_letters.labels(metrics.node_id).inc()
+                log.error(
+                    "dead-lettered; see python -m app.deadletters list",
+                    shard=in_hand.shard,
+                    user_id=headers.get("user_id"),
+                    key=headers.get("key") or headers.get("update_id"),
+                    error=error.strip().splitlines()[-1] if error.strip() else "",
+                )
                 self.report(("ack", generation, tag, ""))
             else:
                 log.error(
@@ -373,6 +397,21 @@ class ShardConsumer(BrokerThread):
                 )
 
         future.add_done_callback(published)
+
+    def _check_holding(self) -> None:
+        if not self._in_hand:
+            return
+        # Dicts keep insertion order: the first message in hand is the oldest.
+        oldest = next(iter(self._in_hand.values()))
+        held = time.monotonic() - oldest.since
+        if held > self._hold_limit:
+            log.warning(
+                "a delivery held too long; the broker gives out what is in hand again",
+                shard=oldest.shard,
+                held=round(held),
+                in_hand=len(self._in_hand),
+            )
+            raise HeldTooLong(f"held {held:.0f} s")
 
     def _sample_depth(self) -> None:
         now = time.monotonic()

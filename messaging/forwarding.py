@@ -8,6 +8,7 @@ own replies, and the delivery is acknowledged after sending.
 
 from __future__ import annotations
 
+import time
 from concurrent.futures import ThreadPoolExecutor
 from typing import Any
 
@@ -15,6 +16,7 @@ import redis
 import structlog
 
 from actors.delivery import Delivery
+from actors.faults import WAITING
 from actors.send_once import SendOnce
 from bot_api.replies import Reply
 from messaging.bus import CONFIRM_TIMEOUT_SECONDS, Bus
@@ -52,14 +54,21 @@ class Forwarding:
         except (KeyError, TypeError, ValueError) as error:
             delivery.dead_letter(f"unusable forwarded replies: {error}")
             return
-        try:
-            if not self._once.replay(delivery.key, delivery.done, delivery.user_id):
-                self._once.send(delivery.key, chat_id, replies, delivery.done)
-        except redis.RedisError as error:
-            # Without the journal "once" cannot be kept; the message stays unacknowledged and
-            # is given out again when this node stops or dies.
-            log.error(
-                "forwarded replies not sent: journal unavailable",
-                error=str(error),
-                user_id=delivery.user_id,
-            )
+        failures = 0
+        while delivery.current():
+            try:
+                if not self._once.replay(delivery.key, delivery.done, delivery.user_id):
+                    self._once.send(delivery.key, chat_id, replies, delivery.done)
+                return
+            except redis.RedisError as error:
+                # Without the journal "once" cannot be kept: wait for Redis, in order (the
+                # deliveries behind this one wait on this thread).
+                failures += 1
+                if failures == 1 or failures % 20 == 0:
+                    log.warning(
+                        "forwarded replies wait for the journal",
+                        error=str(error),
+                        user_id=delivery.user_id,
+                    )
+                time.sleep(WAITING.seconds(failures))
+        log.info("forwarded replies given out again; that copy carries on", key=delivery.key)

@@ -8,7 +8,7 @@
       └─ profiles.# match.# sweep.# → dating.events.node.<member>: one exclusive, auto-delete
                                queue per live node (broadcasts: drop caches, ...)
     dating.dead      direct exchange, durable
-      └─ dating.updates.dead  the dead letters, with the error in their headers
+      └─ dating.dead-letters  the dead letters, with the error in their headers (7 days)
 
 Why single-active-consumer: the shard leases in Redis decide which node consumes a shard;
 the broker's single-active-consumer flag is a second guard, so that even a mistaken double
@@ -25,7 +25,13 @@ from kombu import Exchange, Queue, binding
 UPDATES_EXCHANGE = "dating.updates"
 EVENTS_EXCHANGE = "dating.events"
 DEAD_EXCHANGE = "dating.dead"
-DEAD_LETTER_QUEUE = "dating.updates.dead"
+# Named anew when it got its limits: RabbitMQ refuses to declare a queue again with other
+# arguments (an old deployment's dating.updates.dead can be deleted once read).
+DEAD_LETTER_QUEUE = "dating.dead-letters"
+# Dead letters are for people to read and replay: a week is enough to notice one, and the
+# length limit keeps a poison flood from filling the broker's disk (the oldest go first).
+DEAD_LETTER_TTL_MS = 7 * 24 * 3600 * 1000
+DEAD_LETTER_MAX = 100_000
 DEAD_ROUTING_KEY = "dead"
 NODE_EVENTS_QUEUE_PREFIX = "dating.events.node."
 
@@ -86,7 +92,12 @@ def dead_letter_queue() -> Queue:
         exchange=dead_exchange(),
         routing_key=DEAD_ROUTING_KEY,
         durable=True,
-        queue_arguments={"x-queue-type": "classic"},
+        queue_arguments={
+            "x-queue-type": "classic",
+            "x-message-ttl": DEAD_LETTER_TTL_MS,
+            "x-max-length": DEAD_LETTER_MAX,
+            "x-overflow": "drop-head",
+        },
     )
 
 

@@ -92,12 +92,14 @@ def interests_keyboard(buttons: Buttons, chosen: Sequence[str]) -> Keyboard:
     row: list[dict[str, str]] = []
     for index, name in enumerate(INTERESTS):
         label = t(buttons.language, f"interests.{name}")
+        ticked = name in chosen
+        # The press says what it makes of the interest (untick "-", tick "+"), not "toggle".
         row.append(
             buttons.raw(
-                f"✅ {label}" if name in chosen else label,
+                f"✅ {label}" if ticked else label,
                 Button.STEP_CHOICE,
                 Step.INTERESTS.value,
-                str(index),
+                f"{index}{'-' if ticked else '+'}",
             )
         )
         if len(row) == 2:

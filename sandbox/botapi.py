@@ -288,6 +288,10 @@ async def handle_method(request: web.Request) -> web.Response:
         return _error_response(ApiError(404, errors.NOT_FOUND))
     name, handler = entry
     bot.stats.calls[name] += 1
+    status = bot.failing(name)
+    if status is not None:
+        bot.stats.errors["Outage"] += 1
+        return _error_response(ApiError(status, f"Internal Server Error: outage ({status})"))
     try:
         params = await read_params(request)
         result = await handler(Call(sandbox, bot, params, name))

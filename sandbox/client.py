@@ -464,6 +464,17 @@ class SandboxClient:
         }
         return dict(self.post("flood/force", body)["rule"])
 
+    def outage(
+        self, seconds: float, status: int = 500, *, methods: Iterable[str] | None = None
+    ) -> None:
+        """For ``seconds``, every Bot API call (or those of ``methods``) answers ``status``."""
+        body = {
+            "seconds": seconds,
+            "status": status,
+            "methods": list(methods) if methods is not None else None,
+        }
+        self.post("outage", body)
+
     # ------------------------------------------------------------------ files and updates
 
     def download(self, file_id: str) -> bytes:

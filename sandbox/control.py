@@ -32,6 +32,7 @@ from sandbox.state import (
     CallbackRecord,
     ChatState,
     GroupState,
+    Outage,
     Sandbox,
     StoredMessage,
     UserState,
@@ -759,6 +760,24 @@ async def force_429(request: web.Request) -> web.Response:
 
 
 @handler
+async def set_outage(request: web.Request) -> web.Response:
+    """Telegram failing for a while: {seconds, status (5xx, default 500), methods?}; seconds 0
+    ends it."""
+    sandbox = _sandbox(request)
+    body = await _body(request)
+    bot = _bot(sandbox, request, body)
+    seconds = float(body.get("seconds", 0))
+    status = int(body.get("status", 500))
+    if seconds < 0 or not 500 <= status <= 599:
+        raise ControlError("seconds must be at least 0, status a 5xx")
+    methods = body.get("methods")
+    bot.outage = Outage(
+        time.monotonic() + seconds, status, frozenset(str(m) for m in methods) if methods else None
+    )
+    return _json({"ok": True})
+
+
+@handler
 async def reset_flood(request: web.Request) -> web.Response:
     sandbox = _sandbox(request)
     body = await _body(request)
@@ -859,6 +878,7 @@ def add_routes(app: web.Application) -> None:
     r.add_post("/sandbox/flood", set_flood)
     r.add_post("/sandbox/flood/force", force_429)
     r.add_post("/sandbox/flood/reset", reset_flood)
+    r.add_post("/sandbox/outage", set_outage)
     r.add_get("/sandbox/files/{file_id}", download)
     r.add_get("/sandbox/updates", pending_updates)
     r.add_post("/sandbox/updates/{update_id}/redeliver", redeliver)

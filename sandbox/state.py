@@ -416,6 +416,15 @@ class GroupState:
         }
 
 
+@dataclass(frozen=True)
+class Outage:
+    """Telegram failing: until a moment (monotonic), these methods (None: all) answer status."""
+
+    until: float
+    status: int
+    methods: frozenset[str] | None
+
+
 class BotState:
     def __init__(self, token: str, username: str, first_name: str) -> None:
         prefix = token.split(":", 1)[0]
@@ -453,6 +462,16 @@ class BotState:
         self.flood.reset()
         self.flood.config = FloodConfig(**self.initial_flood.as_dict())
         self.stats = BotStats()
+        self.outage: Outage | None = None
+
+    def failing(self, method: str) -> int | None:
+        """The status an outage answers this method with, if one is on."""
+        outage = self.outage
+        if outage is None or time.monotonic() >= outage.until:
+            return None
+        if outage.methods is not None and method not in outage.methods:
+            return None
+        return outage.status
 
     async def reset(self) -> None:
         """Back to how the server started: no chats, updates, webhook, commands, counters."""

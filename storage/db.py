@@ -20,13 +20,29 @@ Pool = ConnectionPool[Connection[DictRow]]
 Statement = tuple[sql.Composed | str, tuple[object, ...]]
 
 
+# A server that does not answer a connection attempt in this long is down, not slow.
+CONNECT_TIMEOUT_SECONDS = 5
+# Longer than any statement a node runs in a healthy database, sweeps' batches and
+# maintenance included; a statement stuck behind a stalled server or a lock frees its
+# connection (and its actor) after this, and the work is tried again.
+STATEMENT_TIMEOUT_MS = 120_000
+
+
 def create_pool(url: str, *, min_size: int = 2, max_size: int = 16, name: str = "db") -> Pool:
+    """The pool checks each connection before handing it out: after a server restart its
+    connections are dead, and without the check it would hand them out one by one."""
     pool: Pool = ConnectionPool(
         url,
         min_size=min_size,
         max_size=max_size,
-        kwargs={"row_factory": dict_row, "autocommit": False},
+        kwargs={
+            "row_factory": dict_row,
+            "autocommit": False,
+            "connect_timeout": CONNECT_TIMEOUT_SECONDS,
+            "options": f"-c statement_timeout={STATEMENT_TIMEOUT_MS}",
+        },
         connection_class=Connection[DictRow],
+        check=ConnectionPool.check_connection,
         name=name,
         open=False,
     )

@@ -22,9 +22,10 @@ transaction spans both). It is handled again — the database's unique keys keep
 matches and relayed messages single — but its replies are rendered anew and may differ
 (Entry.recorded is False: "in doubt"). This is the second window docs/cluster.md names.
 
-Layout: a hash ``<ns>:done:<key>`` with ``p`` (who claimed it), ``c`` (chat id) and ``r`` (the
-replies, JSON) both dropped once complete, so a complete entry names nobody, ``n`` (replies
-accepted so far), ``a`` (the last reply sent off) and ``s`` (1 once complete).
+Layout: a set ``<ns>:journal-of:<chat id>`` of a chat's entries (so that deleting an account
+drops them), and per entry a hash ``<ns>:done:<key>`` with ``p`` (who claimed it), ``c`` (chat
+id) and ``r`` (the replies, JSON) both dropped once complete, so a complete entry names nobody,
+``n`` (replies accepted so far), ``a`` (the last reply sent off) and ``s`` (1 once complete).
 """
 
 from __future__ import annotations
@@ -160,7 +161,21 @@ class ReplyJournal:
         pipe = self._redis.pipeline(transaction=False)
         pipe.hset(key, items=fields)
         pipe.expire(key, JOURNAL_TTL_SECONDS)
+        # The chat's entries, so that deleting an account deletes what it was answered.
+        pipe.sadd(self._keys("journal-of", chat_id), key)
+        pipe.expire(self._keys("journal-of", chat_id), JOURNAL_TTL_SECONDS)
         pipe.execute()
+
+    def forget(self, chat_id: int) -> int:
+        """Delete every entry of a chat (its account was deleted); how many."""
+        index = self._keys("journal-of", chat_id)
+        keys: set[bytes] = self._redis.smembers(index)  # type: ignore[assignment]
+        pipe = self._redis.pipeline(transaction=False)
+        for key in keys:
+            pipe.delete(key)
+        pipe.delete(index)
+        pipe.execute()
+        return len(keys)
 
     def progress(self, work: str, sent: int) -> None:
         """From any thread, without waiting: this many replies were accepted."""

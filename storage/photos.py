@@ -9,6 +9,8 @@ from collections.abc import Iterable, Iterator
 from datetime import datetime, timedelta
 from urllib.parse import urlsplit
 
+import certifi
+import urllib3
 from minio import Minio
 from minio.deleteobjects import DeleteObject
 from minio.error import S3Error
@@ -25,6 +27,28 @@ def _client(endpoint: str, access_key: str, secret_key: str, region: str) -> Min
         secret_key=secret_key,
         secure=parts.scheme == "https",
         region=region,
+        http_client=_http_client(),
+    )
+
+
+# minio's own client waits 300 s for a reply and tries 5 times: a stalled endpoint would
+# hold the profile actor (and its share of all users) for half an hour. A photo is at most
+# a few megabytes; these fail a stalled call within seconds, and the session waits out the
+# fault and tries the work again (actors.faults).
+S3_CONNECT_TIMEOUT_SECONDS = 3.0
+S3_READ_TIMEOUT_SECONDS = 10.0
+S3_RETRIES = 1
+
+
+def _http_client() -> urllib3.PoolManager:
+    return urllib3.PoolManager(
+        timeout=urllib3.Timeout(connect=S3_CONNECT_TIMEOUT_SECONDS, read=S3_READ_TIMEOUT_SECONDS),
+        maxsize=10,
+        cert_reqs="CERT_REQUIRED",
+        ca_certs=certifi.where(),
+        retries=urllib3.Retry(
+            total=S3_RETRIES, backoff_factor=0.2, status_forcelist=(500, 502, 503, 504)
+        ),
     )
 
 

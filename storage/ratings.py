@@ -10,8 +10,10 @@ session-level advisory lock per kind that a dead node's connection releases at o
 
 from __future__ import annotations
 
+import os
 import queue
 import threading
+import time
 from collections.abc import Callable, Iterator, Sequence
 from concurrent.futures import Future, ProcessPoolExecutor
 from contextlib import contextmanager
@@ -307,6 +309,30 @@ def score_rows(batch: Batch, priors: Priors, now: datetime) -> list[RatedRow]:
     return [rated.row for rated in score_batch(batch, priors, now)]
 
 
+def scoring_processes() -> ProcessPoolExecutor:
+    """The worker processes a sweep scores with. Each dies with the process that started
+    it: a SIGKILLed node cannot shut its pool down, and its workers would otherwise wait on
+    their task queue (whose ends they hold themselves) for ever."""
+    return ProcessPoolExecutor(
+        SCORING_PROCESSES,
+        mp_context=get_context("spawn"),
+        initializer=_die_with_parent,
+        initargs=(os.getpid(),),
+    )
+
+
+PARENT_CHECK_SECONDS: Final = 0.5
+
+
+def _die_with_parent(parent: int) -> None:
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(PARENT_CHECK_SECONDS)
+        os._exit(1)
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 @dataclass(frozen=True)
 class Firing:
     """A sweep this node has claimed: its row, where it stopped, and the lock's connection."""
@@ -567,7 +593,7 @@ class Ratings:
                     pass
 
         contiguous = kind == "full" or since is None
-        with ProcessPoolExecutor(SCORING_PROCESSES, mp_context=get_context("spawn")) as scorers:
+        with scoring_processes() as scorers:
             thread = threading.Thread(target=writer, name=f"sweep-{kind}-writer", daemon=True)
             thread.start()
             try:

@@ -10,14 +10,19 @@ actor: failures are logged, counted and answered with a polite message.
 
 from __future__ import annotations
 
+import contextlib
+import threading
 import time
 import traceback
+from collections import deque
+from typing import Any
 
 import pykka
 import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
 from actors.delivery import Delivery
+from actors.faults import WAITING, transient
 from actors.session.browse import Browse
 from actors.session.chat import Chat
 from actors.session.context import Context, SessionDeps
@@ -36,6 +41,7 @@ from bot_api.incoming import Incoming, Kind, parse_update
 from bot_api.replies import Reply
 from config.i18n import language_for, t
 from domain.action_limits import Action, Verdict
+from domain.backoff import GIVE_UP_SECONDS
 from domain.onboarding import Flow, Step
 from presentation.buttons import Button
 from presentation.cards import INVITE_PREFIX
@@ -44,9 +50,12 @@ from storage.accounts import Account
 
 log = structlog.get_logger(__name__)
 
-# Tries of one update before it goes to the dead letters; waits between them grow 4x.
+# Tries of one update failing while the dependencies are healthy before it goes to the dead
+# letters; waits between them grow 4x.
 HANDLE_ATTEMPTS = 3
 RETRY_BACKOFF_SECONDS = 0.05
+# A user whose action has waited this long is told, once, that it is taking longer.
+SLOW_NOTICE_SECONDS = 3.0
 # Commands a first message may be, answered before the welcome (any other starts onboarding).
 FIRST_CONTACT_COMMANDS = frozenset({"help", "language"})
 
@@ -84,6 +93,9 @@ class SessionActor(pykka.ThreadingActor):
         self._onboarding = Onboarding(services)
         others = [controller(services) for controller in CONTROLLERS[1:]]
         self._router = Router([self._onboarding, *others])
+        # Users whose update waits for a dependency: that update first, then the ones that
+        # came after it (a wait of their own, or None), tried again when the wait is over.
+        self._parked: dict[int, deque[tuple[Delivery, _Wait | None]]] = {}
 
     # -- intake ---------------------------------------------------------------------------
 
@@ -92,55 +104,105 @@ class SessionActor(pykka.ThreadingActor):
 
         An update given out again (its node died, Telegram sent it twice) is recognised by its
         update_id in the reply journal: what was done is not done again, and only replies not
-        yet sent go out. Handling that fails HANDLE_ATTEMPTS times in a row sends the update to
-        the dead letters with the error, and the user an apology."""
+        yet sent go out. A failure while a dependency is down (actors.faults) parks the update
+        and tries it again later, with growing waits, for as long as Telegram keeps updates:
+        the user's later updates wait behind it, in order, while the actor serves its other
+        users; after a few seconds the user is told once that it takes longer. Only handling
+        that fails HANDLE_ATTEMPTS times while the dependencies are healthy (a bug, a poison
+        update) sends it to the dead letters, and the user an apology."""
+        parked = self._parked.get(delivery.user_id)
+        if parked is not None:
+            parked.append((delivery, None))
+            return
+        self._attempt(delivery, None)
+
+    def resume(self, user_id: int) -> None:
+        """A parked user's wait is over: try their updates again, in order."""
+        parked = self._parked.get(user_id)
+        while parked:
+            delivery, wait = parked.popleft()
+            if not self._attempt(delivery, wait):
+                return  # parked again, at the front
+        self._parked.pop(user_id, None)
+
+    def _park(self, delivery: Delivery, wait: _Wait, delay: float) -> None:
+        self._parked.setdefault(delivery.user_id, deque()).appendleft((delivery, wait))
+        timer = threading.Timer(delay, self._wake, (delivery.user_id,))
+        timer.daemon = True
+        timer.start()
+
+    def _wake(self, user_id: int) -> None:
+        # Stopped: the broker gives the parked updates out again.
+        with contextlib.suppress(pykka.ActorDeadError):
+            self.actor_ref.proxy().resume(user_id)
+
+    def _attempt(self, delivery: Delivery, wait: _Wait | None) -> bool:
+        """One try of an update: True when it is over (handled, skipped or given up), False
+        when it was parked to be tried again."""
         started = time.perf_counter()
         metrics = self._deps.metrics
+        if not delivery.current():
+            # Its connection to the broker is gone, so the broker gives it out again: handled
+            # now it would overtake the copies of earlier updates given out with it.
+            return True
         try:
             incoming = parse_update(delivery.update)
         except (KeyError, TypeError, ValueError) as error:
             log.warning("unusable update skipped", error=str(error), user_id=delivery.user_id)
             delivery.done()
-            return
+            return True
         if incoming is None:
             delivery.done()
-            return
+            return True
         bound = log.bind(user_id=incoming.user_id, update_id=incoming.update_id)
         chat_id = incoming.chat_id
         work = str(incoming.update_id)
+        began = wait.began if wait is not None else started
 
         def finished() -> None:
             delivery.done()
-            metrics.handler_seconds.labels(metrics.node_id).observe(time.perf_counter() - started)
+            metrics.handler_seconds.labels(metrics.node_id).observe(time.perf_counter() - began)
 
-        failure: Exception | None = None
-        for attempt in range(1, HANDLE_ATTEMPTS + 1):
-            try:
-                if attempt == 1 and self._deps.processed.replay(work, finished, incoming.user_id):
-                    bound.info("repeated update: nothing done twice")
-                    return
-                out = self._route(incoming)
-                break
-            except Exception as error:
-                failure = error
-                metrics.errors.labels(metrics.node_id, "session").inc()
-                bound.exception("update handling failed", kind=incoming.kind.value, attempt=attempt)
-                if attempt < HANDLE_ATTEMPTS:
-                    time.sleep(RETRY_BACKOFF_SECONDS * 4 ** (attempt - 1))
-        else:
-            trace = "".join(traceback.format_exception(failure)) if failure else "unknown"
-            delivery.dead_letter(trace[-2000:])
-            self._deps.outbox.submit(chat_id, self._apology(incoming))
-            return
-        metrics.updates.labels(metrics.node_id, incoming.kind.value).inc()
         try:
-            self._deps.processed.send(work, chat_id, out, finished)
-        except Exception:
+            if self._deps.processed.replay(work, finished, incoming.user_id):
+                bound.info("repeated update: nothing done twice")
+                return True
+            out = self._route(incoming)
+        except Exception as error:
             metrics.errors.labels(metrics.node_id, "session").inc()
-            bound.exception("reply journal unavailable; replies sent without it")
-            self._deps.outbox.submit(chat_id, out, finished)
+            wait = wait or _Wait(self, delivery, incoming, bound, began)
+            delay = wait.after(error)
+            if delay is None:
+                return True
+            self._park(delivery, wait, delay)
+            return False
+        metrics.updates.labels(metrics.node_id, incoming.kind.value).inc()
+        wait = wait or _Wait(self, delivery, incoming, bound, began)
+        while True:
+            # The effects are committed: only the journal's write is tried again (here, as
+            # nothing else of the user's may run before it).
+            try:
+                self._deps.processed.send(work, chat_id, out, finished)
+                return True
+            except Exception as error:
+                metrics.errors.labels(metrics.node_id, "session").inc()
+                delay = wait.after(error, dead_letter=False)
+                if delay is None:
+                    if wait.gave_up:
+                        bound.error("reply journal unavailable; replies sent without it")
+                        self._deps.outbox.submit(chat_id, out, finished)
+                    return True
+                time.sleep(delay)
 
-    def _apology(self, incoming: Incoming) -> list[Reply]:
+    @property
+    def deps(self) -> SessionDeps:
+        return self._deps
+
+    def slow_notice(self, incoming: Incoming) -> Reply:
+        language = language_for(incoming.language_code)
+        return replies.message(incoming.chat_id, t(language, "common.taking_longer"))
+
+    def apology(self, incoming: Incoming) -> list[Reply]:
         language = language_for(incoming.language_code)
         out = [replies.message(incoming.chat_id, t(language, "common.internal_error"))]
         if incoming.callback_id:
@@ -268,6 +330,66 @@ class SessionActor(pykka.ThreadingActor):
             ctx.out.insert(0, replies.answer_callback(incoming.callback_id))
 
 
+class _Wait:
+    """The tries of one update: how long to wait after a failure, and when to give up."""
+
+    def __init__(
+        self,
+        actor: SessionActor,
+        delivery: Delivery,
+        incoming: Incoming,
+        bound: Any,
+        began: float,
+    ) -> None:
+        self._actor = actor
+        self._delivery = delivery
+        self._incoming = incoming
+        self._log = bound
+        self.began = began
+        self._waits = 0
+        self._failures = 0
+        self._told = False
+        self.gave_up = False
+
+    def after(self, error: Exception, dead_letter: bool = True) -> float | None:
+        """The wait before the next try; None when there is none (the update was given up)."""
+        deps = self._actor.deps
+        waited = time.perf_counter() - self.began
+        if transient(error) or not deps.healthy():
+            self._waits += 1
+            if self._waits == 1 or self._waits % 20 == 0:
+                self._log.warning(
+                    "waiting for a dependency", error=repr(error), waited=round(waited, 1)
+                )
+            if waited > GIVE_UP_SECONDS:
+                self._give_up(error, dead_letter)
+                return None
+            delay = WAITING.seconds(self._waits)
+            if waited + delay > SLOW_NOTICE_SECONDS and not self._told:
+                self._told = True
+                deps.outbox.submit(
+                    self._incoming.chat_id, [self._actor.slow_notice(self._incoming)]
+                )
+            return delay
+        self._failures += 1
+        self._log.exception(
+            "update handling failed", kind=self._incoming.kind.value, attempt=self._failures
+        )
+        if self._failures >= HANDLE_ATTEMPTS:
+            self._give_up(error, dead_letter)
+            return None
+        return float(RETRY_BACKOFF_SECONDS * 4 ** (self._failures - 1))
+
+    def _give_up(self, error: Exception, dead_letter: bool) -> None:
+        self.gave_up = True
+        if dead_letter:
+            trace = "".join(traceback.format_exception(error))
+            self._delivery.dead_letter(trace[-2000:])
+            self._actor.deps.outbox.submit(
+                self._incoming.chat_id, self._actor.apology(self._incoming)
+            )
+
+
 def invitation_code(incoming: Incoming) -> str | None:
     """The code of an invitation deep link's /start ref_<code>, if that is what came."""
     if incoming.kind is not Kind.COMMAND or incoming.command != "start":
@@ -282,3 +404,4 @@ def _stale(account: Account) -> bool:
 
 class SessionActorProxy(ActorMemberMixin, pykka.ActorProxy[SessionActor]):
     handle = proxy_method(SessionActor.handle)
+    resume = proxy_method(SessionActor.resume)

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 
 from actors.chat_relay import ChatRelayActorProxy
@@ -42,6 +43,8 @@ class SessionDeps:
     discovery: DiscoveryDeps
     stats: Stats  # /stats for admin_ids
     limits: ActionCounters  # per-user limits on messages, likes, reports, photos, locations
+    # Whether the dependencies answer: a failure while they do is the work's own fault.
+    healthy: Callable[[], bool]
     admin_ids: frozenset[int] = frozenset()
     bot_username: str = ""  # for the invitation deep link (getMe at start)
 

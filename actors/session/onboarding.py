@@ -20,8 +20,8 @@ from domain.onboarding import (
 )
 from domain.validation import (
     Invalid,
+    choose_interest,
     default_age_range,
-    toggle_interest,
     validate_about,
     validate_age,
     validate_age_range,
@@ -216,8 +216,8 @@ class Onboarding:
                 values = {"age_min": low, "age_max": high}
             elif (step, value) in ((Step.ABOUT, "skip"), (Step.INTERESTS, "done")):
                 event = Event.DONE
-            elif step is Step.INTERESTS and value.isdigit() and int(value) < len(INTERESTS):
-                self._toggle_interest(ctx, INTERESTS[int(value)])
+            elif step is Step.INTERESTS and (press := _interest_press(value)) is not None:
+                self._choose_interest(ctx, INTERESTS[press[0]], press[1])
                 return
             elif step is Step.PHOTOS and value == "done":
                 if not account.photos:
@@ -238,9 +238,9 @@ class Onboarding:
         except TransitionError:
             services.outdated(ctx)
 
-    def _toggle_interest(self, ctx: Context, interest: str) -> None:
+    def _choose_interest(self, ctx: Context, interest: str, on: bool) -> None:
         services = self._services
-        chosen = toggle_interest(ctx.account.interests, interest, INTERESTS, MAX_INTERESTS)
+        chosen = choose_interest(ctx.account.interests, interest, on, INTERESTS, MAX_INTERESTS)
         ctx.account = services.ask(
             services.profile(ctx.user_id).save(ctx.user_id, {"interests": list(chosen)})
         )
@@ -252,6 +252,14 @@ class Onboarding:
                 screens.interests_keyboard(ctx.buttons, chosen),
             ),
         )
+
+
+def _interest_press(value: str) -> tuple[int, bool] | None:
+    """An interest button's data: its index and whether it ticks ("+") or unticks ("-")."""
+    index, sign = value[:-1], value[-1:]
+    if sign not in ("+", "-") or not index.isdigit() or int(index) >= len(INTERESTS):
+        return None
+    return int(index), sign == "+"
 
 
 def _text_values(step: Step, text: str, account: Account) -> dict[str, object]:

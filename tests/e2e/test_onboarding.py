@@ -224,6 +224,37 @@ def test_interests_toggle_on_and_off_up_to_the_limit(sandbox: SandboxClient, poo
     assert row is not None and row["interests"] == names[1:MAX_INTERESTS]
 
 
+def test_an_interest_pressed_twice_stays_as_pressed_once(
+    sandbox: SandboxClient, pool: db.Pool
+) -> None:
+    """The same tick arriving twice — an impatient double press on the old keyboard, or the
+    update given out again after its node died — ticks once; the same untick twice unticks.
+    (A toggle undid the first press, and the cluster test's driver then waited forever.)"""
+    for language in LANGUAGES:
+        anna = Newcomer.create(sandbox, language)
+        question = anna.reach(Step.INTERESTS)
+        tick = question.callback_data(anna.interest_label("music"))
+        for _ in range(2):
+            anna.user.press_forged(question.message_id, tick)
+        anna.press("buttons.done")
+        anna.expect(anna.question(Step.PHOTOS))
+        row = profile_row(pool, anna.id)
+        assert row is not None and row["interests"] == ["music"], language
+
+    bob = Newcomer.create(sandbox, "en")
+    question = bob.reach(Step.INTERESTS)
+    bob.toggle(question, "music")
+    untick = bob.user.chat.message(question.message_id).callback_data(
+        bob.interest_label("music", chosen=True)
+    )
+    for _ in range(2):
+        bob.user.press_forged(question.message_id, untick)
+    bob.press("buttons.done")
+    bob.expect(bob.question(Step.PHOTOS))
+    row = profile_row(pool, bob.id)
+    assert row is not None and row["interests"] == [], row
+
+
 def test_help_lists_every_command(sandbox: SandboxClient) -> None:
     """/help answers with the catalog's list, which names every registered command; as a
     first message it is answered before the welcome."""

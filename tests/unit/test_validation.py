@@ -9,10 +9,10 @@ from domain.validation import (
     ABOUT_MAX,
     PHOTO_MAX_BYTES,
     Invalid,
+    choose_interest,
     city_key,
     default_age_range,
     sniff_image_type,
-    toggle_interest,
     validate_about,
     validate_age,
     validate_age_range,
@@ -163,17 +163,22 @@ class TestPhotos:
 
 
 class TestInterests:
-    def test_toggle_adds_and_removes(self) -> None:
-        """Pressing an interest twice leaves the selection as it was."""
-        chosen = toggle_interest((), "music", INTERESTS, 10)
+    def test_ticking_and_unticking(self) -> None:
+        """Ticking adds, unticking removes; each pressed twice leaves it as pressed once."""
+        chosen = choose_interest((), "music", True, INTERESTS, 10)
         assert chosen == ("music",)
-        assert toggle_interest(chosen, "music", INTERESTS, 10) == ()
+        assert choose_interest(chosen, "music", True, INTERESTS, 10) == ("music",)
+        assert choose_interest(chosen, "music", False, INTERESTS, 10) == ()
+        assert choose_interest((), "music", False, INTERESTS, 10) == ()
 
     def test_limit_and_unknown(self) -> None:
-        """An eleventh interest and an unknown one are refused."""
+        """An eleventh interest and an unknown one are refused; one already ticked is not."""
         full = INTERESTS[:10]
-        assert reason(toggle_interest, full, INTERESTS[10], INTERESTS, 10) == (
+        assert reason(choose_interest, full, INTERESTS[10], True, INTERESTS, 10) == (
             "errors.interests_limit"
         )
-        assert toggle_interest(full, full[0], INTERESTS, 10) == full[1:]
-        assert reason(toggle_interest, (), "smoking", INTERESTS, 10) == "common.outdated_button"
+        assert choose_interest(full, full[0], True, INTERESTS, 10) == full
+        assert choose_interest(full, full[0], False, INTERESTS, 10) == full[1:]
+        assert reason(choose_interest, (), "smoking", True, INTERESTS, 10) == (
+            "common.outdated_button"
+        )
