@@ -134,7 +134,8 @@ class TestRedelivery:
             ["sendMessage", {"chat_id": user.id, "text": "left unsent"}],
         ]
         redis_client.hdel(key, "s")
-        redis_client.hset(key, mapping={"r": json.dumps(replies), "n": 1})
+        # An entry in progress names its chat; a complete one no longer does (it names nobody).
+        redis_client.hset(key, mapping={"r": json.dumps(replies), "n": 1, "c": user.id})
         user.mark_read()
         sandbox.redeliver(sent.update_id)
         assert user.wait_for_message().body == "left unsent"
