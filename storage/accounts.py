@@ -512,13 +512,23 @@ class Accounts:
                 {"user": user_id},
             ).fetchall()
             conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
-            # Others' feed passes may hold the id among their next candidates or as their keyset
-            # cursor: it goes too (a scan of feed_passes, for a deletion). A pass whose cursor
-            # it was starts again; what its viewer saw stays out by their interactions.
+            # Others' feed passes may hold the id among their next candidates, likers,
+            # admitted newcomers (ids and times pairwise) or as their keyset cursor: it goes
+            # too (a scan of feed_passes, for a deletion). A pass whose cursor it was starts
+            # again; what its viewer saw stays out by their interactions.
             conn.execute("DELETE FROM feed_passes WHERE after_id = %s", (user_id,))
             conn.execute(
-                """UPDATE feed_passes SET queue = array_remove(queue, %(user)s)
-                   WHERE queue @> ARRAY[%(user)s]::bigint[]""",
+                """UPDATE feed_passes
+                   SET queue = array_remove(queue, %(user)s),
+                       likers = array_remove(likers, %(user)s),
+                       (admitted_ids, admitted_at) = (
+                           SELECT coalesce(array_agg(id ORDER BY n), '{}'),
+                                  coalesce(array_agg(at ORDER BY n), '{}')
+                           FROM unnest(admitted_ids, admitted_at) WITH ORDINALITY AS a (id, at, n)
+                           WHERE id <> %(user)s)
+                   WHERE queue @> ARRAY[%(user)s]::bigint[]
+                      OR likers @> ARRAY[%(user)s]::bigint[]
+                      OR admitted_ids @> ARRAY[%(user)s]::bigint[]""",
                 {"user": user_id},
             )
         return Deleted(

@@ -22,10 +22,11 @@ transaction spans both). It is handled again — the database's unique keys keep
 matches and relayed messages single — but its replies are rendered anew and may differ
 (Entry.recorded is False: "in doubt"). This is the second window docs/cluster.md names.
 
-Layout: a set ``<ns>:journal-of:<chat id>`` of a chat's entries (so that deleting an account
-drops them), and per entry a hash ``<ns>:done:<key>`` with ``p`` (who claimed it), ``c`` (chat
-id) and ``r`` (the replies, JSON) both dropped once complete, so a complete entry names nobody,
-``n`` (replies accepted so far), ``a`` (the last reply sent off) and ``s`` (1 once complete).
+Layout: a set ``<ns>:journal-of:<chat id>`` of a chat's entries in progress (so that
+deleting an account drops them), and per entry a hash ``<ns>:done:<key>`` with ``p`` (who
+claimed it), ``c`` (chat id) and ``r`` (the replies, JSON) both dropped once complete, so a
+complete entry names nobody, ``n`` (replies accepted so far), ``a`` (the last reply sent off)
+and ``s`` (1 once complete).
 """
 
 from __future__ import annotations
@@ -65,6 +66,16 @@ if #raw == 0 then
   redis.call('EXPIRE', KEYS[1], ARGV[2])
 end
 return raw
+"""
+# Completing an entry drops its replies and its chat, and takes it out of its chat's index: a
+# complete entry names nobody, and an index with no entry left goes (Redis drops empty sets).
+# KEYS[1] the entry; ARGV[1] the index's prefix (the chat id follows it). The index key is
+# derived here, so this needs a single Redis server, not a cluster.
+_COMPLETE = """
+local chat = redis.call('HGET', KEYS[1], 'c')
+redis.call('HSET', KEYS[1], 's', 1)
+redis.call('HDEL', KEYS[1], 'r', 'c')
+if chat then redis.call('SREM', ARGV[1] .. chat, KEYS[1]) end
 """
 DELIVERY_COUNT_TTL_SECONDS = 24 * 3600
 WRITE_BATCH = 500
@@ -136,6 +147,7 @@ class ReplyJournal:
         self._redis = client
         self._keys = keys
         self._claim = client.register_script(_CLAIM)
+        self._complete = client.register_script(_COMPLETE)
         self._writes: queue.SimpleQueue[Write | None] = queue.SimpleQueue()
         self._writer = threading.Thread(target=self._write_loop, name="reply-journal", daemon=True)
         self._writer.start()
@@ -161,9 +173,11 @@ class ReplyJournal:
         pipe = self._redis.pipeline(transaction=False)
         pipe.hset(key, items=fields)
         pipe.expire(key, JOURNAL_TTL_SECONDS)
-        # The chat's entries, so that deleting an account deletes what it was answered.
-        pipe.sadd(self._keys("journal-of", chat_id), key)
-        pipe.expire(self._keys("journal-of", chat_id), JOURNAL_TTL_SECONDS)
+        if replies:
+            # The chat's entries in progress, so that deleting an account deletes what it is
+            # being answered (an entry leaves the index once complete, see _COMPLETE).
+            pipe.sadd(self._keys("journal-of", chat_id), key)
+            pipe.expire(self._keys("journal-of", chat_id), JOURNAL_TTL_SECONDS)
         pipe.execute()
 
     def forget(self, chat_id: int) -> int:
@@ -216,10 +230,7 @@ class ReplyJournal:
             for work, sent in _coalesced(writes).items():
                 key = self.key(work)
                 if sent is None:
-                    pipe.hset(key, "s", 1)
-                    # A complete entry needs neither its replies nor its chat: once gone, it
-                    # names nobody (deleting an account leaves no journal entry about them).
-                    pipe.hdel(key, "r", "c")
+                    self._complete(keys=[key], args=[self._keys("journal-of", "")], client=pipe)
                 else:
                     pipe.hset(key, "n", sent)
             try:
