@@ -50,8 +50,10 @@ def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
 
 
 @pytest.fixture(scope="module")
-def node(services: Services, sandbox_server: SandboxServer) -> Iterator[NodeThread]:
-    environ = services.environ(
+def node(own_services: Services, sandbox_server: SandboxServer) -> Iterator[NodeThread]:
+    # Services of its own: a node on the session's would join the session node's cluster,
+    # whose replies go to another sandbox.
+    environ = own_services.environ(
         TELEGRAM_API_URL=sandbox_server.url,
         SHARDS=str(SHARDS),
         SEND_RATE_PER_SECOND="30",
@@ -63,9 +65,9 @@ def node(services: Services, sandbox_server: SandboxServer) -> Iterator[NodeThre
 
 @pytest.fixture(scope="module")
 def people(
-    services: Services, sandbox: SandboxClient, sandbox_server: SandboxServer, node: NodeThread
+    own_services: Services, sandbox: SandboxClient, sandbox_server: SandboxServer, node: NodeThread
 ) -> Iterator[People]:
-    with schema_pool(services.database_url, "flood") as pool:
+    with schema_pool(own_services.database_url, "flood") as pool:
         yield People(sandbox, sandbox_server, pool, jpeg(colour=(200, 90, 60)))
 
 
