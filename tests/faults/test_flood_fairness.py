@@ -24,7 +24,7 @@ from tests.e2e.people import People, Person, make_match, open_chat
 from tests.support.images import jpeg
 from tests.support.profiles import unique_city
 from tests.support.services import Services
-from tests.support.stack import NodeThread, running_sandbox, schema_pool
+from tests.support.stack import NodeThread, schema_pool
 from tests.support.waiting import eventually
 
 SHARDS = 16
@@ -37,24 +37,11 @@ SHARD = 7
 
 
 @pytest.fixture(scope="module")
-def sandbox_server() -> Iterator[SandboxServer]:
-    with running_sandbox() as server:
-        yield server
-
-
-@pytest.fixture(scope="module")
-def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
-    client = SandboxClient(sandbox_server.url)
-    yield client
-    client.close()
-
-
-@pytest.fixture(scope="module")
-def node(own_services: Services, sandbox_server: SandboxServer) -> Iterator[NodeThread]:
+def node(own_services: Services, own_server: SandboxServer) -> Iterator[NodeThread]:
     # Services of its own: a node on the session's would join the session node's cluster,
     # whose replies go to another sandbox.
     environ = own_services.environ(
-        TELEGRAM_API_URL=sandbox_server.url,
+        TELEGRAM_API_URL=own_server.url,
         SHARDS=str(SHARDS),
         SEND_RATE_PER_SECOND="30",
         SEND_RATE_PER_CHAT="1",
@@ -65,10 +52,10 @@ def node(own_services: Services, sandbox_server: SandboxServer) -> Iterator[Node
 
 @pytest.fixture(scope="module")
 def people(
-    own_services: Services, sandbox: SandboxClient, sandbox_server: SandboxServer, node: NodeThread
+    own_services: Services, own_sandbox: SandboxClient, own_server: SandboxServer, node: NodeThread
 ) -> Iterator[People]:
     with schema_pool(own_services.database_url, "flood") as pool:
-        yield People(sandbox, sandbox_server, pool, jpeg(colour=(200, 90, 60)))
+        yield People(own_sandbox, own_server, pool, jpeg(colour=(200, 90, 60)))
 
 
 def in_shard(n: int) -> int:
