@@ -295,6 +295,10 @@ CREATE INDEX IF NOT EXISTS profiles_fresh_by_large_cell_idx
 
 -- A viewer's own interactions by time: the daily like count, the last skip, old skips.
 CREATE INDEX IF NOT EXISTS interactions_actor_time_idx ON interactions (actor_id, kind, created_at);
+-- Whether the viewer decided on a candidate (liked or skipped): the feed's pages probe it for
+-- each candidate they pass over, index-only, one entry per decision (storage/_rules.py UNDECIDED).
+CREATE INDEX IF NOT EXISTS interactions_decided_idx ON interactions (actor_id, target_id)
+    WHERE kind IN ('like', 'skip');
 
 -- Where each viewer is in their pass over the candidates: the filters it was built for, the
 -- (possibly widened) radius, the keyset cursor, and the next few candidates already chosen.

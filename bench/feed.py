@@ -37,7 +37,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from functools import partial
 from pathlib import Path
-from typing import TypeVar
+from typing import Final, TypeVar
 
 if __package__ in (None, ""):  # run as a file: make the repository root importable
     sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
@@ -48,7 +48,7 @@ from psycopg import sql
 from domain.feed_pass import START
 from storage import db, feed_batch
 from storage.accounts import Account, Accounts
-from storage.feed import FEED_WORK_MEM, Feed
+from storage.feed import Feed
 
 T = TypeVar("T")
 
@@ -114,10 +114,12 @@ FROM (SELECT g, least(70, 18 + floor(-ln(1 - random()) * 9)::int) AS age,
              random() < {coordinate_share} AS coords, random() AS score
       FROM generate_series(%(first)s::bigint, %(last)s::bigint) g) s
 JOIN bench_cities c ON c.n = s.city;
+ALTER TABLE photos DISABLE TRIGGER photos_visible_again;
 INSERT INTO photos (user_id, position, object_key, telegram_file_id, file_unique_id,
                     content_type, size_bytes)
 SELECT g, 0, 'bench/' || g, 'file' || g, 'unique' || g, 'image/jpeg', 1000
 FROM generate_series(%(first)s::bigint, %(last)s::bigint) g;
+ALTER TABLE photos ENABLE TRIGGER photos_visible_again;
 ALTER TABLE ratings DISABLE TRIGGER ratings_copy_feed_score;
 INSERT INTO ratings (user_id, combined_score, dirty)
 SELECT user_id, feed_score, false FROM profiles WHERE user_id BETWEEN %(first)s AND %(last)s;
@@ -126,7 +128,11 @@ ALTER TABLE ratings ENABLE TRIGGER ratings_copy_feed_score;
 
 
 # Newcomers' ids, far above any population's.
-_newcomer_ids = itertools.count(10**12)
+NEWCOMER_IDS: Final = 10**12
+_newcomer_ids = itertools.count(NEWCOMER_IDS)
+
+
+SHAPES: Final = {"baseline": feed_batch.BASELINE, "current": feed_batch.CURRENT}
 
 
 @dataclass
@@ -141,6 +147,7 @@ def grow(pool: db.Pool, first: int, last: int, seed: float) -> None:
     statement = _POPULATION_SQL.format(cities=CITIES, coordinate_share=COORDINATE_SHARE)
     with pool.connection() as conn:
         cursor = conn.cursor()
+        cursor.execute("SET LOCAL statement_timeout = 0")
         for part in statement.split(";\n"):
             if part.strip():
                 cursor.execute(
@@ -153,7 +160,9 @@ def analyze(pool: db.Pool) -> None:
     """Fresh statistics, as autovacuum keeps them on a live database."""
     with pool.connection() as conn:
         conn.autocommit = True
+        conn.execute("SET statement_timeout = 0")
         conn.execute("VACUUM ANALYZE")
+        conn.execute("RESET statement_timeout")
 
 
 def choose_viewers(pool: db.Pool, count: int, population: int) -> list[int]:
@@ -255,32 +264,67 @@ def newcomer_served(feed: Feed, accounts: Accounts, viewer: Account, user_id: in
     return (time.perf_counter() - started) * 1000
 
 
-def measure(
+def vacuum_interactions(pool: db.Pool) -> None:
+    """The decisions just inserted all-visible, as autovacuum keeps them on a live database (an
+    index-only probe of a page not yet vacuumed visits the heap)."""
+    with pool.connection() as conn:
+        conn.autocommit = True
+        conn.execute("VACUUM ANALYZE interactions")
+
+
+def measure_viewer(
     pool: db.Pool,
     feed: Feed,
     accounts: Accounts,
+    viewer: Account,
+    args: argparse.Namespace,
+    timings: Timings,
+    label: str = "",
+) -> None:
+    """One viewer's cards (skipping each), newcomers (when the shape reads them) and new
+    passes, from the state prepare_viewer left."""
+    for _ in range(args.cards):
+        elapsed, found = timed(partial(feed.next_card, viewer))
+        if found is None:
+            break
+        timings.next_card_ms.append(elapsed)
+        feed.skip(viewer.id, found.card.user_id)
+    for _ in range(args.newcomers if feed.shape.fresh else 0):
+        served = newcomer_served(feed, accounts, viewer, next(_newcomer_ids))
+        timings.newcomer_ms.append(served)
+    starts = []
+    for _ in range(args.restarts):
+        with pool.connection() as conn:
+            conn.execute("DELETE FROM feed_passes WHERE viewer_id = %s", (viewer.id,))
+        elapsed, _ = timed(partial(feed.next_card, viewer))
+        starts.append(elapsed)
+    timings.pass_start_ms.extend(starts)
+    if args.per_viewer:
+        radius = feed.current_pass(viewer).radius_km if viewer.has_location else None
+        times = ", ".join(f"{ms:.1f}" for ms in starts)
+        at = f" at {radius} km" if radius is not None else ""
+        print(f"    [{label}] {describe(viewer)}: new pass {times} ms{at}")
+
+
+def measure(
+    pool: db.Pool,
+    feeds: dict[str, Feed],
+    accounts: Accounts,
     viewers: list[Account],
-    cards: int,
-    restarts: int,
-    newcomers: int,
-) -> Timings:
-    timings = Timings([], [], [])
-    for viewer in viewers:
-        for _ in range(cards):
-            elapsed, found = timed(partial(feed.next_card, viewer))
-            if found is None:
-                break
-            timings.next_card_ms.append(elapsed)
-            feed.skip(viewer.id, found.card.user_id)
-        for _ in range(newcomers):
-            served = newcomer_served(feed, accounts, viewer, next(_newcomer_ids))
-            timings.newcomer_ms.append(served)
-    for viewer in viewers:
-        for _ in range(restarts):
-            with pool.connection() as conn:
-                conn.execute("DELETE FROM feed_passes WHERE viewer_id = %s", (viewer.id,))
-            elapsed, _ = timed(partial(feed.next_card, viewer))
-            timings.pass_start_ms.append(elapsed)
+    args: argparse.Namespace,
+    population: int,
+) -> dict[str, Timings]:
+    """Every shape for one viewer after the other (the first shape alternating from viewer to
+    viewer), each from the same prepared state, so that a change of the machine's load
+    weighs on both alike."""
+    timings = {label: Timings([], [], []) for label in feeds}
+    preparer = Feed(pool)
+    for number, viewer in enumerate(viewers):
+        labels = list(feeds)
+        for label in labels[number % len(labels) :] + labels[: number % len(labels)]:
+            prepare_viewer(pool, preparer, viewer, args.seen, population)
+            vacuum_interactions(pool)
+            measure_viewer(pool, feeds[label], accounts, viewer, args, timings[label], label)
     return timings
 
 
@@ -303,13 +347,39 @@ def explain(pool: db.Pool, feed: Feed, viewer: Account, *, new_pass: bool) -> st
     state = feed.current_pass(viewer)
     cursor = START if new_pass else state.state.cursor
     started = datetime.now(UTC) if new_pass else state.state.started_at
-    query, params = feed_batch.query(viewer, state.radius_km, cursor, started)
+    query, params = feed_batch.query(viewer, state.radius_km, cursor, started, shape=feed.shape)
     with pool.connection() as conn:
-        conn.execute(f"SET LOCAL work_mem = '{FEED_WORK_MEM}'")
+        if feed.shape.work_mem is not None:
+            conn.execute(f"SET LOCAL work_mem = '{feed.shape.work_mem}'")
         rows = conn.execute(
             sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + query, params
         ).fetchall()
     return "\n".join("    " + row["QUERY PLAN"] for row in rows)
+
+
+def load() -> str:
+    return " ".join(f"{value:.2f}" for value in os.getloadavg())
+
+
+def report(timings: dict[str, Timings]) -> None:
+    """Each shape's rows, then each row's p99 against the baseline's."""
+    rows = (
+        ("next card", "next_card_ms"),
+        ("newcomer served mid-pass", "newcomer_ms"),
+        ("first card of a new pass", "pass_start_ms"),
+    )
+    for label, timing in timings.items():
+        print(f"  [{label}]")
+        for title, name in rows:
+            print(summary(title, getattr(timing, name)))
+    base, current = timings.get("baseline"), timings.get("current")
+    if base is None or current is None:
+        return
+    for title, name in rows:
+        before, after = getattr(base, name), getattr(current, name)
+        if before and after:
+            ratio = percentile(after, 0.99) / percentile(before, 0.99)
+            print(f"  {title:<26} p99 current / baseline = {ratio:.2f}")
 
 
 def describe(viewer: Account) -> str:
@@ -321,46 +391,62 @@ def describe(viewer: Account) -> str:
     return f"viewer {viewer.id} ({viewer.gender} seeking {viewer.seeking}, {place})"
 
 
+def population_of(pool: db.Pool) -> int:
+    """The highest id of the generated population the database holds (0: none yet); the
+    newcomers of an earlier run are removed, so that each run starts from the population."""
+    with pool.connection() as conn:
+        conn.execute("DELETE FROM users WHERE id >= %s", (NEWCOMER_IDS,))
+        row = conn.execute("SELECT coalesce(max(user_id), 0) AS n FROM profiles").fetchone()
+    return int(row["n"]) if row else 0
+
+
 def run(args: argparse.Namespace) -> None:
-    name = f"feed_bench_{uuid.uuid4().hex[:8]}"
+    name = args.db or f"feed_bench_{uuid.uuid4().hex[:8]}"
     with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
-        admin.execute(f'CREATE DATABASE "{name}"')
+        exists = admin.execute("SELECT 1 FROM pg_database WHERE datname = %s", (name,)).fetchone()
+        if not exists:
+            admin.execute(sql.SQL("CREATE DATABASE {}").format(sql.Identifier(name)))
     pool = db.create_pool(f"{ADMIN_URL.rsplit('/', 1)[0]}/{name}", max_size=4, name="bench")
     try:
         db.apply_schema(pool)
-        feed, accounts = Feed(pool), Accounts(pool)
-        population = 0
+        feeds = {label: Feed(pool, SHAPES[label]) for label in args.shapes}
+        accounts = Accounts(pool)
+        population = population_of(pool)
         for size in sorted(args.sizes):
             started = time.perf_counter()
-            grow(pool, population + 1, size, args.seed)
-            population = size
-            print(f"\n== {size:,} profiles (generated in {time.perf_counter() - started:.0f} s)")
+            if size > population:
+                grow(pool, population + 1, size, args.seed)
+                population = size
+                took = time.perf_counter() - started
+                print(f"\n== {size:,} profiles (generated in {took:.0f} s)")
+            elif size == population:
+                print(f"\n== {size:,} profiles (kept in {name})")
+            else:
+                print(f"\n== {size:,} profiles: left out, {name} holds {population:,}")
+                continue
             viewers = [
                 account
                 for user_id in choose_viewers(pool, args.viewers, size)
                 if (account := accounts.get(user_id)) is not None
             ]
-            for viewer in viewers:
-                prepare_viewer(pool, feed, viewer, args.seen, size)
-            analyze(pool)
-            timings = measure(
-                pool, feed, accounts, viewers, args.cards, args.restarts, args.newcomers
-            )
-            print(summary("next card", timings.next_card_ms))
-            print(summary("newcomer served mid-pass", timings.newcomer_ms))
-            print(summary("first card of a new pass", timings.pass_start_ms))
-            for viewer in (
-                next(v for v in viewers if not v.has_location),
-                next(v for v in viewers if v.has_location),
-            ):
-                prepare_viewer(pool, feed, viewer, args.seen, size)
-                print(f"  plan of one ranked page, {describe(viewer)}:")
-                print(explain(pool, feed, viewer, new_pass=False))
-                print(f"  plan of the first page of a new pass, {describe(viewer)}:")
-                print(explain(pool, feed, viewer, new_pass=True))
+            print(f"  load average before: {load()}")
+            timings = measure(pool, feeds, accounts, viewers, args, size)
+            print(f"  load average after: {load()}")
+            report(timings)
+            for label, feed in feeds.items() if args.plans else ():
+                for viewer in (
+                    next(v for v in viewers if not v.has_location),
+                    next(v for v in viewers if v.has_location),
+                ):
+                    prepare_viewer(pool, Feed(pool), viewer, args.seen, size)
+                    vacuum_interactions(pool)
+                    print(f"  [{label}] plan of one ranked page, {describe(viewer)}:")
+                    print(explain(pool, feed, viewer, new_pass=False))
+                    print(f"  [{label}] plan of the first page of a new pass, {describe(viewer)}:")
+                    print(explain(pool, feed, viewer, new_pass=True))
     finally:
         pool.close()
-        if not args.keep:
+        if not (args.keep or args.db):
             with psycopg.connect(ADMIN_URL, autocommit=True) as admin:
                 admin.execute(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)')
 
@@ -374,7 +460,21 @@ def main() -> None:
     parser.add_argument("--restarts", type=int, default=3, help="new passes per viewer")
     parser.add_argument("--newcomers", type=int, default=2, help="newcomers per viewer")
     parser.add_argument("--seed", type=float, default=0.42)
+    parser.add_argument(
+        "--shapes",
+        nargs="+",
+        choices=list(SHAPES),
+        default=list(SHAPES),
+        help="the feed shapes measured back to back (baseline: before issue 13)",
+    )
+    parser.add_argument("--plans", action="store_true", help="print the EXPLAIN ANALYZE plans")
+    parser.add_argument("--per-viewer", action="store_true", help="print each viewer's new passes")
     parser.add_argument("--keep", action="store_true", help="keep the database afterwards")
+    parser.add_argument(
+        "--db",
+        help="use (and keep) this database: made when missing, its population grown only past"
+        " the size it already holds, so a 1,000,000 population is generated once",
+    )
     run(parser.parse_args())
 
 

@@ -178,6 +178,8 @@ def next_candidate(
         if candidate is not None:
             return candidate, rest
         state = refill(state, reads, now)
-        if not state.queue:
+        if not state.queue and state.finished_at is not None:
             return None, state
+        # A page of people who cannot be shown (paused, banned, hidden: they stay at the top
+        # of a browsed place, never decided on) only moves the cursor: read the next one.
     return take(state)

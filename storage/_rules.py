@@ -38,9 +38,15 @@ NOT_BLOCKED_OR_MATCHED = f"p.user_id NOT IN ({_BLOCKED}\n    UNION ALL {_MATCHED
 # One candidate at a time: a probe of the primary key.
 NOT_LIKED = """NOT EXISTS (SELECT 1 FROM interactions li
     WHERE li.actor_id = %(viewer)s AND li.kind = 'like' AND li.target_id = p.user_id)"""
-# The feed's scan over many candidates: everyone the viewer liked or skipped (thousands), read
-# once from the primary key and hashed, so passing over seen people costs a lookup each.
-UNDECIDED = """p.user_id NOT IN (SELECT d.target_id FROM interactions d
+# The feed's scan over many candidates: neither liked nor skipped by the viewer, one index-only
+# probe of interactions_decided_idx per candidate passed over. A page reads a few dozen
+# candidates, so probing them costs far less than reading every decision of the viewer
+# (thousands, growing without end) into a hash on every page.
+UNDECIDED = """NOT EXISTS (SELECT 1 FROM interactions d WHERE d.actor_id = %(viewer)s
+    AND d.target_id = p.user_id AND d.kind IN ('like', 'skip'))"""
+# The same hashed, as the pages read it before issue 13 (storage.feed_batch.BASELINE): every
+# decision read once per page, a lookup per candidate; it needs the work_mem to hold them.
+UNDECIDED_HASHED = """p.user_id NOT IN (SELECT d.target_id FROM interactions d
     WHERE d.actor_id = %(viewer)s AND d.kind IN ('like', 'skip'))"""
 # A pass shows each person once: the people shown since it began (a few dozen, the viewer's
 # own rows by time), hashed like the decided ones. A newcomer served ahead of the pages, or a

@@ -16,21 +16,19 @@ from typing import Any, Final
 
 from domain import feed_pass, geo
 from domain.discovery import ProfileCard
-from domain.feed_pass import START, Cursor, PageRow, PassState
+from domain.feed_pass import Cursor, PageRow, PassState
 from storage import _rules as rules
 from storage import feed_batch
 from storage._rules import Conn
 from storage.accounts import Account
 from storage.db import Pool
+from storage.feed_batch import CURRENT, Shape
 
 # The scheduler refills the passes of recently active people holding fewer cards than this.
 PREFETCH_BELOW = 5
 # Candidates checked for one card before saying nobody is left (one may have paused or blocked
 # since it was read; each check moves the pass on).
 MAX_CHECKS_PER_CARD: Final = feed_pass.FEED_BATCH * feed_pass.MAX_PAGES_PER_CARD
-# Room for the hashed set of everyone a viewer decided on (about 60 bytes each): a set that
-# does not fit is scanned once per candidate instead, which would be very slow.
-FEED_WORK_MEM: Final = "32MB"
 
 _LIKERS_SQL = f"""SELECT p.user_id FROM interactions l
     JOIN profiles p ON p.user_id = l.actor_id JOIN users u ON u.id = p.user_id
@@ -64,7 +62,7 @@ class StoredPass:
     widened: bool = False
     widened_told: bool = False
     # The first rows of a new pass, read while choosing its radius: they serve as its first
-    # page instead of reading them again.
+    # pages instead of reading them again.
     first_page: list[PageRow] = field(default_factory=list)
 
 
@@ -93,23 +91,32 @@ def filters_of(viewer: Account) -> str:
 class _Reads:
     """``domain.feed_pass.PassReads`` in SQL for one viewer inside one transaction."""
 
-    def __init__(self, conn: Conn, viewer: Account, stored: StoredPass) -> None:
-        self._conn, self._viewer, self._stored = conn, viewer, stored
+    def __init__(self, conn: Conn, viewer: Account, stored: StoredPass, shape: Shape) -> None:
+        self._conn, self._viewer, self._stored, self._shape = conn, viewer, stored, shape
         self._params = rules.rule_params(viewer, stored.radius_km)
         # Candidates the card's last check refused (one paused or blocked a moment ago): the
         # reads that are not cursors would offer them again on every call.
         self.refused: set[int] = set()
 
     def likers(self, started_at: datetime, limit: int) -> Sequence[int]:
+        state = self._stored.state
+        if not self._shape.likers_every_card and (state.queue or state.likers):
+            return state.likers  # read again only with the next page
         rows = self._conn.execute(
             _LIKERS_SQL, {**self._params, "started": started_at, "limit": limit}, prepare=True
         ).fetchall()
         return [int(row["user_id"]) for row in rows if row["user_id"] not in self.refused]
 
     def page(self, after: Cursor, limit: int) -> Sequence[PageRow]:
-        first, self._stored.first_page = self._stored.first_page, []
-        if first and after == START:
-            return first[:limit]
+        # The rows read while choosing the radius serve the pages they cover in full.
+        below = [
+            row
+            for row in self._stored.first_page
+            if (row.score, row.user_id) < (after.score, after.user_id)
+        ]
+        if len(below) >= limit:
+            return below[:limit]
+        self._stored.first_page = []
         return feed_batch.read(
             self._conn,
             self._viewer,
@@ -117,9 +124,12 @@ class _Reads:
             after,
             self._stored.state.started_at,
             limit,
+            self._shape,
         )
 
     def fresh(self, since: datetime) -> Sequence[int]:
+        if not self._shape.fresh:
+            return ()
         return feed_batch.fresh(self._conn, self._viewer, self._stored.radius_km, since)
 
     def recycled(self, limit: int) -> Sequence[int]:
@@ -133,8 +143,20 @@ class _Reads:
 
 
 class Feed:
-    def __init__(self, pool: Pool) -> None:
-        self._pool = pool
+    def __init__(self, pool: Pool, shape: Shape = CURRENT) -> None:
+        """The feed over ``pool``; ``shape`` is how its reads are written (production runs
+        ``CURRENT``, bench/feed.py also ``BASELINE``)."""
+        self._pool, self._shape = pool, shape
+
+    @property
+    def shape(self) -> Shape:
+        return self._shape
+
+    def _settings(self, conn: Conn, *statements: str) -> None:
+        """The feed transaction's settings: these and the shape's work_mem."""
+        if self._shape.work_mem is not None:
+            statements = (f"SET LOCAL work_mem = '{self._shape.work_mem}'", *statements)
+        conn.execute("; ".join(statements))
 
     def next_card(self, viewer: Account) -> FeedCard | None:
         """The next card for the viewer (``domain.feed_pass.next_candidate``), recorded as
@@ -145,13 +167,13 @@ class Feed:
             # queries by key (each joins a dozen relations: planning them costs more than
             # running them) are prepared at once and keep one generic plan per connection;
             # the page query is never prepared (feed_batch).
-            conn.execute(
-                f"SET LOCAL work_mem = '{FEED_WORK_MEM}'; "
-                "SET LOCAL synchronous_commit = off; "
-                "SET LOCAL plan_cache_mode = force_generic_plan"
+            self._settings(
+                conn,
+                "SET LOCAL synchronous_commit = off",
+                "SET LOCAL plan_cache_mode = force_generic_plan",
             )
             now, stored = self._pass(conn, viewer)
-            reads = _Reads(conn, viewer, stored)
+            reads = _Reads(conn, viewer, stored, self._shape)
             params = rules.rule_params(viewer, stored.radius_km)
             for _ in range(MAX_CHECKS_PER_CARD):
                 candidate, stored.state = feed_pass.next_candidate(stored.state, reads, now)
@@ -180,12 +202,11 @@ class Feed:
         """Fill the viewer's pass ahead of their next card, so that it comes straight from the
         queue; the number of cards waiting. The scheduler runs it for people active lately."""
         with self._pool.connection() as conn:
-            conn.execute(
-                f"SET LOCAL work_mem = '{FEED_WORK_MEM}'; SET LOCAL synchronous_commit = off"
-            )
+            self._settings(conn, "SET LOCAL synchronous_commit = off")
             now, stored = self._pass(conn, viewer)
             if not stored.state.queue:
-                stored.state = feed_pass.refill(stored.state, _Reads(conn, viewer, stored), now)
+                reads = _Reads(conn, viewer, stored, self._shape)
+                stored.state = feed_pass.refill(stored.state, reads, now)
             self._save(conn, viewer.id, stored)
             return len(stored.state.queue)
 
@@ -228,8 +249,8 @@ class Feed:
             probed: dict[int, list[PageRow]] = {}
 
             def count_within(km: int) -> int:
-                probed[km] = feed_batch.read(
-                    conn, viewer, km, START, now, geo.MIN_NEARBY_CANDIDATES
+                probed[km] = feed_batch.read_visible(
+                    conn, viewer, km, now, geo.MIN_NEARBY_CANDIDATES, self._shape
                 )
                 return sum(row.visible for row in probed[km])
 

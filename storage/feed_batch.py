@@ -12,6 +12,7 @@ from __future__ import annotations
 import json
 import math
 from collections.abc import Sequence
+from dataclasses import dataclass
 from datetime import UTC, datetime
 from typing import Any, Final
 
@@ -19,7 +20,7 @@ from psycopg import sql
 from psycopg.rows import DictRow
 
 from domain import geo
-from domain.feed_pass import FEED_BATCH, Cursor, PageRow
+from domain.feed_pass import FEED_BATCH, START, Cursor, PageRow
 from domain.ranking import (
     DEFAULT_PRIOR_LIKE_RATE,
     IMPRESSION_HALF_LIFE_DAYS,
@@ -40,6 +41,9 @@ MAX_SMALL_CELLS: Final = 64
 # At most this many newcomers are read per card (a watermark hours old in a big city); the
 # rest are still read by the pass's pages when they are below its cursor.
 MAX_FRESH: Final = 100
+# Pages a count of the people near (radius widening) reads at most, each twice as long as the
+# one before: 30 + 60 + ... + 960 rows.
+MAX_COUNT_READS: Final = 6
 
 # Views a candidate received lately, decayed by a day's half-life: the popularity cap's input.
 _IMPRESSION_DECAY = decay_sql("i.created_at", half_life_days=IMPRESSION_HALF_LIFE_DAYS)
@@ -104,6 +108,38 @@ _VISIBLE = f"{rules.USER_VISIBLE} AND {rules.VERIFIED_WISH}"
 _NOWHERE = "SELECT NULL::bigint AS user_id, NULL::float8 AS feed_score WHERE false"
 
 
+@dataclass(frozen=True, slots=True)
+class Shape:
+    """How the feed's reads are written. Production runs ``CURRENT``; ``BASELINE`` is the
+    shape before issue 13's freshness work, kept so that bench/feed.py measures today's cost
+    against it in the same run (docs/discovery.md, "Measurements")."""
+
+    # A viewer with coordinates reads their city as well as the cells of their radius.
+    both_places: bool = True
+    # Pages leave out people shown since the pass began (NOT_SHOWN_SINCE).
+    shown_since: bool = True
+    # Newcomers are read on every card; pending likers too (else only with a new page).
+    fresh: bool = True
+    likers_every_card: bool = True
+    # How a page leaves out people the viewer decided on, and the work_mem it needs (None:
+    # the server's).
+    undecided: str = rules.UNDECIDED
+    work_mem: str | None = None
+
+
+CURRENT: Final = Shape()
+# Before issue 13: one place per viewer (the cells of a viewer with coordinates, else the
+# city), every decision hashed in 32 MB, no fresh read, likers read with each page.
+BASELINE: Final = Shape(
+    both_places=False,
+    shown_since=False,
+    fresh=False,
+    likers_every_card=False,
+    undecided=rules.UNDECIDED_HASHED,
+    work_mem="32MB",
+)
+
+
 def cell_of(latitude: float, longitude: float, size_degrees: float) -> int:
     """The grid cell of a point, exactly as the schema's generated columns compute it."""
     columns = int(360 / size_degrees) + 1
@@ -130,7 +166,12 @@ def _genders(viewer: Account) -> list[str]:
 
 
 def _ranges(
-    viewer: Account, radius_km: int, condition: str, order: str, rules_sql: str
+    viewer: Account,
+    radius_km: int,
+    condition: str,
+    order: str,
+    rules_sql: str,
+    both_places: bool = True,
 ) -> tuple[sql.Composable, dict[str, Any]]:
     """The union of the viewer's place ranges, and the places' parameters."""
     parts: list[sql.Composable] = []
@@ -155,7 +196,7 @@ def _ranges(
         values["cells"] = cells
         values.update(zip(("min_lat", "max_lat", "min_lon", "max_lon"), box, strict=True))
         add(column, "%(cells)s::integer[]", rules.BOXED_DISTANCE)
-    if viewer.city_key is not None:
+    if viewer.city_key is not None and (both_places or not parts):
         add("city_key", "ARRAY[%(city_key)s::text]", "true")
     if not parts:  # neither a city nor coordinates: nobody is near
         return sql.SQL(_NOWHERE), values
@@ -164,16 +205,23 @@ def _ranges(
 
 
 def query(
-    viewer: Account, radius_km: int, after: Cursor, started_at: datetime, limit: int = FEED_BATCH
+    viewer: Account,
+    radius_km: int,
+    after: Cursor,
+    started_at: datetime,
+    limit: int = FEED_BATCH,
+    shape: Shape = CURRENT,
 ) -> tuple[sql.Composed, dict[str, Any]]:
     """The query of one ranked page after the cursor of a pass begun at ``started_at``, and
     its parameters."""
+    shown = f" AND {rules.NOT_SHOWN_SINCE}" if shape.shown_since else ""
     ranges, place = _ranges(
         viewer,
         radius_km,
         _AFTER,
         _PAGE_ORDER,
-        f"{rules.PROFILE_RULES} AND {rules.UNDECIDED} AND {rules.NOT_SHOWN_SINCE}",
+        f"{rules.PROFILE_RULES} AND {shape.undecided}{shown}",
+        shape.both_places,
     )
     statement = sql.SQL(_PAGE_SQL).format(ranges=ranges, visible=sql.SQL(_VISIBLE))
     return statement, {
@@ -193,16 +241,43 @@ def read(
     after: Cursor,
     started_at: datetime,
     limit: int = FEED_BATCH,
+    shape: Shape = CURRENT,
 ) -> list[PageRow]:
     """The next candidates after the cursor not shown since the pass began, in rank order,
     visible or not.
 
     Always planned for this viewer's own places and sets (about a millisecond): a generic
     plan, blind to them, can be slower by orders of magnitude."""
-    rows = _custom(conn, *query(viewer, radius_km, after, started_at, limit))
+    rows = _custom(conn, *query(viewer, radius_km, after, started_at, limit, shape))
     return [
         PageRow(int(row["user_id"]), float(row["feed_score"]), bool(row["visible"])) for row in rows
     ]
+
+
+def read_visible(
+    conn: Conn,
+    viewer: Account,
+    radius_km: int,
+    started_at: datetime,
+    wanted: int,
+    shape: Shape = CURRENT,
+) -> list[PageRow]:
+    """The first rows of a new pass, up to the ``wanted``-th visible one (all of the place's
+    when it holds fewer, or after MAX_COUNT_READS pages).
+
+    The top of a place a viewer has browsed is the people who could not be shown (paused,
+    banned, hidden, away: never shown, so never decided on) above the undecided ones: counted
+    in one page of ``wanted`` rows, they made a busy place look empty and widened the radius
+    for nothing, so pages are read on, each twice as long as the one before."""
+    rows: list[PageRow] = []
+    after, limit = START, wanted
+    for _ in range(MAX_COUNT_READS):
+        page = read(conn, viewer, radius_km, after, started_at, limit, shape)
+        rows.extend(page)
+        if len(page) < limit or sum(row.visible for row in rows) >= wanted:
+            break
+        after, limit = Cursor(page[-1].score, page[-1].user_id), 2 * limit
+    return rows
 
 
 def fresh_query(

@@ -152,6 +152,26 @@ def test_widening_counts_people_of_the_city_without_coordinates(pool: db.Pool) -
     assert all(card.widened_to_km is None for card in cards)
 
 
+def test_widening_counts_only_people_who_can_be_shown(pool: db.Pool) -> None:
+    """Thirty paused people ranked above thirty visible ones 3 km away do not make the place
+    look empty: the radius is not widened, so someone 40 km away is never shown, and the
+    thirty are."""
+    lat, lon = lonely_spot()
+    viewer = person(pool, "f", "m", None, (lat, lon))
+    near = (lat + 3 / KM_PER_DEGREE, lon)
+    paused = [person(pool, "m", "f", None, near) for _ in range(30)]
+    visible = {person(pool, "m", "f", None, near) for _ in range(30)}
+    far = person(pool, "m", "f", None, (lat + 40 / KM_PER_DEGREE, lon))
+    with pool.connection() as conn:
+        conn.execute("UPDATE profiles SET feed_score = 0.9 WHERE user_id = ANY(%s)", (paused,))
+        conn.execute("UPDATE users SET is_paused = true WHERE id = ANY(%s)", (paused,))
+    cards = whole_feed(Feed(pool), account(pool, viewer))
+    served = {card.card.user_id for card in cards}
+    assert visible <= served
+    assert far not in served
+    assert all(card.widened_to_km is None for card in cards)
+
+
 def test_widening_reaches_people_with_coordinates_when_the_city_is_small(pool: db.Pool) -> None:
     """With a few townspeople only (fewer than 30 people anywhere), the radius widens and the
     pass serves both kinds: everyone of the city and the person 40 km away, the first card

@@ -19,6 +19,7 @@ class Reads:
         self.visible_since = visible_since
         self.liked_by: list[int] = []
         self.decided: set[int] = set()
+        self.hidden: set[int] = set()  # read by pages, but may not be shown
         self.now = T0
 
     def _open(self, uid: int) -> bool:
@@ -30,7 +31,7 @@ class Reads:
     def page(self, after: Cursor, limit: int) -> Sequence[PageRow]:
         rows = sorted(((s, uid) for uid, s in self.scores.items()), reverse=True)
         below = [
-            PageRow(uid, s)
+            PageRow(uid, s, uid not in self.hidden)
             for s, uid in rows
             if (s, uid) < (after.score, after.user_id) and self._open(uid)
         ]
@@ -70,6 +71,16 @@ def test_pages_come_in_stored_order_and_the_cursor_moves_on() -> None:
         served.append(uid)
     assert served == list(range(45))
     assert state.finished_at is not None
+
+
+def test_a_page_of_people_who_cannot_be_shown_does_not_end_the_pass() -> None:
+    """A whole page of paused or hidden people at the top only moves the cursor: the next
+    card is the first visible person below them, not "nobody is left"."""
+    reads = Reads({uid: 1.0 - uid / 100 for uid in range(45)}, {})
+    reads.hidden = set(range(2 * feed_pass.FEED_BATCH))
+    uid, state = serve(feed_pass.start_pass("", T0), reads)
+    assert uid == 2 * feed_pass.FEED_BATCH
+    assert state.finished_at is None
 
 
 def test_someone_who_joins_mid_pass_is_served_on_the_next_card() -> None:
