@@ -206,24 +206,84 @@ CREATE OR REPLACE TRIGGER ratings_copy_feed_score
     FOR EACH ROW WHEN (current_setting('dating.bulk_ratings', true) IS DISTINCT FROM 'on')
     EXECUTE FUNCTION copy_feed_score();
 
+-- Whether the account may be shown at all: onboarding over, not paused, banned, inactive or
+-- hidden, and a photo (storage/_rules.py USER_VISIBLE says the same, and every card is checked
+-- against it). Kept on the profile by the triggers below, so that the feed's index scans leave
+-- out the people who cannot be shown: never shown, so never decided on, they pile up at the top
+-- of a place its viewers have browsed, and a page of them is a page read for nothing.
+CREATE OR REPLACE FUNCTION account_listed(account bigint) RETURNS boolean LANGUAGE sql STABLE AS $$
+    SELECT EXISTS (SELECT 1 FROM users u WHERE u.id = account AND u.onboarding_step IS NULL
+                   AND NOT (u.is_paused OR u.is_banned OR u.is_inactive OR u.is_hidden)
+                   AND EXISTS (SELECT 1 FROM photos ph WHERE ph.user_id = account))
+$$;
+DO $$
+BEGIN
+    IF NOT EXISTS (SELECT 1 FROM information_schema.columns
+                   WHERE table_schema = current_schema() AND table_name = 'profiles'
+                     AND column_name = 'listed') THEN
+        ALTER TABLE profiles ADD COLUMN listed boolean NOT NULL DEFAULT false;
+        UPDATE profiles SET listed = account_listed(user_id);
+    END IF;
+END
+$$;
+
+CREATE OR REPLACE FUNCTION profile_listed_at_insert() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    NEW.listed := account_listed(NEW.user_id);
+    RETURN NEW;
+END
+$$;
+CREATE OR REPLACE TRIGGER profiles_listed
+    BEFORE INSERT ON profiles FOR EACH ROW EXECUTE FUNCTION profile_listed_at_insert();
+
+CREATE OR REPLACE FUNCTION relist(account bigint) RETURNS void LANGUAGE sql AS $$
+    UPDATE profiles SET listed = account_listed(account)
+    WHERE user_id = account AND listed IS DISTINCT FROM account_listed(account)
+$$;
+CREATE OR REPLACE FUNCTION user_listing_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM relist(NEW.id);
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE FUNCTION photo_listing_changed() RETURNS trigger LANGUAGE plpgsql AS $$
+BEGIN
+    PERFORM relist(CASE WHEN TG_OP = 'DELETE' THEN OLD.user_id ELSE NEW.user_id END);
+    RETURN NULL;
+END
+$$;
+CREATE OR REPLACE TRIGGER users_listed
+    AFTER UPDATE OF onboarding_step, is_paused, is_banned, is_inactive, is_hidden ON users
+    FOR EACH ROW WHEN (
+        (OLD.onboarding_step IS NULL, OLD.is_paused, OLD.is_banned, OLD.is_inactive, OLD.is_hidden)
+        IS DISTINCT FROM
+        (NEW.onboarding_step IS NULL, NEW.is_paused, NEW.is_banned, NEW.is_inactive, NEW.is_hidden))
+    EXECUTE FUNCTION user_listing_changed();
+CREATE OR REPLACE TRIGGER photos_listed
+    AFTER INSERT OR DELETE ON photos FOR EACH ROW EXECUTE FUNCTION photo_listing_changed();
+
 -- One index per kind of place: equality on the place and the gender, then the rank, so the
 -- feed reads each (place, gender) in rank order from a keyset cursor and stops at LIMIT.
--- They cover every column the feed's filters read (age, wishes, coordinates), so the scan runs
--- index-only and visits the heap only for candidates that pass (bench/feed.py, docs/discovery.md).
+-- They cover every column the feed's filters read (listed, age, wishes, coordinates), so the
+-- scan runs index-only and visits the heap only for candidates that pass (bench/feed.py,
+-- docs/discovery.md).
 DROP INDEX IF EXISTS profiles_feed_city_idx;
 DROP INDEX IF EXISTS profiles_feed_cell_small_idx;
 DROP INDEX IF EXISTS profiles_feed_cell_large_idx;
-CREATE INDEX IF NOT EXISTS profiles_feed_by_city_idx
+DROP INDEX IF EXISTS profiles_feed_by_city_idx;
+DROP INDEX IF EXISTS profiles_feed_by_small_cell_idx;
+DROP INDEX IF EXISTS profiles_feed_by_large_cell_idx;
+CREATE INDEX IF NOT EXISTS profiles_listed_by_city_idx
     ON profiles (city_key, gender, feed_score, user_id)
-    INCLUDE (age, seeking, age_min, age_max)
+    INCLUDE (listed, age, seeking, age_min, age_max)
     WHERE completed_at IS NOT NULL AND city_key IS NOT NULL;
-CREATE INDEX IF NOT EXISTS profiles_feed_by_small_cell_idx
+CREATE INDEX IF NOT EXISTS profiles_listed_by_small_cell_idx
     ON profiles (cell_small, gender, feed_score, user_id)
-    INCLUDE (age, seeking, age_min, age_max, latitude, longitude)
+    INCLUDE (listed, age, seeking, age_min, age_max, latitude, longitude)
     WHERE completed_at IS NOT NULL AND cell_small IS NOT NULL;
-CREATE INDEX IF NOT EXISTS profiles_feed_by_large_cell_idx
+CREATE INDEX IF NOT EXISTS profiles_listed_by_large_cell_idx
     ON profiles (cell_large, gender, feed_score, user_id)
-    INCLUDE (age, seeking, age_min, age_max, latitude, longitude)
+    INCLUDE (listed, age, seeking, age_min, age_max, latitude, longitude)
     WHERE completed_at IS NOT NULL AND cell_large IS NOT NULL;
 
 -- When a profile last became visible or changed so that it may now fit someone: finished, resumed

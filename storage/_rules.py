@@ -21,6 +21,7 @@ Conn = Connection[DictRow]
 # -- the rules (domain.filters) as SQL over a candidate p JOIN users u -----------------------
 
 SELF = "p.user_id <> %(viewer)s"
+# schema.sql account_listed() says the same, for profiles.listed (the feed indexes' filter).
 USER_VISIBLE = """u.onboarding_step IS NULL
     AND NOT (u.is_paused OR u.is_banned OR u.is_inactive OR u.is_hidden)
     AND EXISTS (SELECT 1 FROM photos ph WHERE ph.user_id = u.id)"""

@@ -105,6 +105,9 @@ _FRESH = "p.visible_since >= %(since)s::timestamptz"
 _FRESH_ORDER = "ORDER BY p.visible_since DESC"
 # Visible, and verified when the viewer wants only verified people.
 _VISIBLE = f"{rules.USER_VISIBLE} AND {rules.VERIFIED_WISH}"
+# Whether the account may be shown at all, as the triggers keep it on the profile (read from
+# the feed indexes; the merged page still checks USER_VISIBLE itself).
+LISTED = "p.listed"
 _NOWHERE = "SELECT NULL::bigint AS user_id, NULL::float8 AS feed_score WHERE false"
 
 
@@ -118,6 +121,9 @@ class Shape:
     both_places: bool = True
     # Pages leave out people shown since the pass began (NOT_SHOWN_SINCE).
     shown_since: bool = True
+    # Pages' index scans leave out the people who cannot be shown (profiles.listed); without
+    # it they are read and passed over after the merge.
+    listed: bool = True
     # Newcomers are read on every card; pending likers too (else only with a new page).
     fresh: bool = True
     likers_every_card: bool = True
@@ -125,18 +131,23 @@ class Shape:
     # the server's).
     undecided: str = rules.UNDECIDED
     work_mem: str | None = None
+    # Pages a count of the people near reads at most (read_visible).
+    count_pages: int = MAX_COUNT_READS
 
 
 CURRENT: Final = Shape()
 # Before issue 13: one place per viewer (the cells of a viewer with coordinates, else the
-# city), every decision hashed in 32 MB, no fresh read, likers read with each page.
+# city), every decision hashed in 32 MB, no fresh read, likers read with each page, a count of
+# the people near one page long.
 BASELINE: Final = Shape(
     both_places=False,
     shown_since=False,
+    listed=False,
     fresh=False,
     likers_every_card=False,
     undecided=rules.UNDECIDED_HASHED,
     work_mem="32MB",
+    count_pages=1,
 )
 
 
@@ -214,13 +225,14 @@ def query(
 ) -> tuple[sql.Composed, dict[str, Any]]:
     """The query of one ranked page after the cursor of a pass begun at ``started_at``, and
     its parameters."""
+    listed = f"{LISTED} AND " if shape.listed else ""
     shown = f" AND {rules.NOT_SHOWN_SINCE}" if shape.shown_since else ""
     ranges, place = _ranges(
         viewer,
         radius_km,
         _AFTER,
         _PAGE_ORDER,
-        f"{rules.PROFILE_RULES} AND {shape.undecided}{shown}",
+        f"{listed}{rules.PROFILE_RULES} AND {shape.undecided}{shown}",
         shape.both_places,
     )
     statement = sql.SQL(_PAGE_SQL).format(ranges=ranges, visible=sql.SQL(_VISIBLE))
@@ -263,7 +275,7 @@ def read_visible(
     shape: Shape = CURRENT,
 ) -> list[PageRow]:
     """The first rows of a new pass, up to the ``wanted``-th visible one (all of the place's
-    when it holds fewer, or after MAX_COUNT_READS pages).
+    when it holds fewer, or after the shape's ``count_pages`` pages).
 
     The top of a place a viewer has browsed is the people who could not be shown (paused,
     banned, hidden, away: never shown, so never decided on) above the undecided ones: counted
@@ -271,7 +283,7 @@ def read_visible(
     for nothing, so pages are read on, each twice as long as the one before."""
     rows: list[PageRow] = []
     after, limit = START, wanted
-    for _ in range(MAX_COUNT_READS):
+    for _ in range(shape.count_pages):
         page = read(conn, viewer, radius_km, after, started_at, limit, shape)
         rows.extend(page)
         if len(page) < limit or sum(row.visible for row in rows) >= wanted:

@@ -70,8 +70,10 @@ CASES = {
 
 
 def lonely_spot() -> tuple[float, float]:
-    """A point in the southern Pacific, far from any other test's people."""
-    return random.uniform(-55.0, -35.0), random.uniform(-150.0, -100.0)
+    """A point near Antarctica, far from any other test's people: more than 500 km (the
+    widest widening) plus 900 km (the farthest candidate here) south of the e2e tests' spots
+    (tests/e2e/people.py, none south of 45° S), which share this database."""
+    return random.uniform(-70.0, -60.0), random.uniform(-150.0, 150.0)
 
 
 def person(
@@ -170,6 +172,28 @@ def test_widening_counts_only_people_who_can_be_shown(pool: db.Pool) -> None:
     assert visible <= served
     assert far not in served
     assert all(card.widened_to_km is None for card in cards)
+
+
+def test_many_people_who_cannot_be_shown_at_the_top_hide_nobody(pool: db.Pool) -> None:
+    """A city's top holds 120 people who cannot be shown (paused, banned, without a photo),
+    more than the pages a card may read: the first card is still the one visible person
+    below them, not "nobody is left"."""
+    city = unique_city()
+    viewer = person(pool, "f", "m", city, None)
+    hidden = [person(pool, "m", "f", city, None) for _ in range(120)]
+    visible = person(pool, "m", "f", city, None)
+    with pool.connection() as conn:
+        conn.execute("UPDATE profiles SET feed_score = 0.9 WHERE user_id = ANY(%s)", (hidden,))
+        conn.execute("UPDATE users SET is_paused = true WHERE id = ANY(%s)", (hidden[:40],))
+        conn.execute("UPDATE users SET is_banned = true WHERE id = ANY(%s)", (hidden[40:80],))
+        conn.execute("DELETE FROM photos WHERE user_id = ANY(%s)", (hidden[80:],))
+        # Visible for an hour: read by the pages, not as newcomers.
+        conn.execute(
+            "UPDATE profiles SET visible_since = now() - interval '1 hour' WHERE user_id = %s",
+            (visible,),
+        )
+    card = Feed(pool).next_card(account(pool, viewer))
+    assert card is not None and card.card.user_id == visible
 
 
 def test_widening_reaches_people_with_coordinates_when_the_city_is_small(pool: db.Pool) -> None:
