@@ -155,6 +155,8 @@ SHAPES: Final = {
         work_mem="32MB",
         listed=False,
         count_pages=1,
+        jit=True,
+        fresh_generic=False,
     ),
     "current": feed_batch.CURRENT,
 }
@@ -376,6 +378,8 @@ def explain(pool: db.Pool, feed: Feed, viewer: Account, *, new_pass: bool) -> st
     with pool.connection() as conn:
         if feed.shape.work_mem is not None:
             conn.execute(f"SET LOCAL work_mem = '{feed.shape.work_mem}'")
+        if not feed.shape.jit:
+            conn.execute("SET LOCAL jit = off")
         rows = conn.execute(
             sql.SQL("EXPLAIN (ANALYZE, BUFFERS, COSTS OFF) ") + query, params
         ).fetchall()

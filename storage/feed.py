@@ -130,7 +130,9 @@ class _Reads:
     def fresh(self, since: datetime) -> Sequence[int]:
         if not self._shape.fresh:
             return ()
-        return feed_batch.fresh(self._conn, self._viewer, self._stored.radius_km, since)
+        return feed_batch.fresh(
+            self._conn, self._viewer, self._stored.radius_km, since, self._shape
+        )
 
     def recycled(self, limit: int) -> Sequence[int]:
         rows = self._conn.execute(
@@ -153,9 +155,14 @@ class Feed:
         return self._shape
 
     def _settings(self, conn: Conn, *statements: str) -> None:
-        """The feed transaction's settings: these and the shape's work_mem."""
+        """The feed transaction's settings: these, and the shape's work_mem and JIT. Its
+        queries run for milliseconds: compiling one just in time, which the server does for
+        any plan costed above ``jit_above_cost`` (a generic plan blind to its values, a page
+        over many cells), costs hundreds of milliseconds and never pays back."""
         if self._shape.work_mem is not None:
             statements = (f"SET LOCAL work_mem = '{self._shape.work_mem}'", *statements)
+        if not self._shape.jit:
+            statements = ("SET LOCAL jit = off", *statements)
         conn.execute("; ".join(statements))
 
     def next_card(self, viewer: Account) -> FeedCard | None:
