@@ -62,6 +62,7 @@ RATE = 100  # Telegram's limits as the sandbox enforces them and the nodes are t
 CHAT_RATE = 5
 DOWN_SECONDS = 20.0  # the faults' lengths, not waits for an outcome
 HANG_SECONDS = 10.0
+REDIS_DOWN_SECONDS = 10.0
 # A storm: one forced 429 after another, each answered with retry_after 2 s (the bot-wide
 # window it opens answers 429 to every send that comes early, as Telegram does).
 STORM_429 = 5
@@ -159,7 +160,7 @@ def s3_stopped(world: World) -> None:
 
 
 def redis_restart(_: World) -> None:
-    redis_restarted()
+    redis_restarted(REDIS_DOWN_SECONDS)
 
 
 def rabbitmq_restart(_: World) -> None:
@@ -188,7 +189,7 @@ FAULTS: list[tuple[str, Callable[[World], None]]] = [
         telegram_429_storm,
     ),
     (f"S3 endpoint stopped for {DOWN_SECONDS:.0f} s", s3_stopped),
-    ("Redis restarted (real server)", redis_restart),
+    (f"Redis restarted, down {REDIS_DOWN_SECONDS:.0f} s (real server)", redis_restart),
     ("RabbitMQ restarted (real server, stop_app/start_app)", rabbitmq_restart),
     (f"PostgreSQL restarted, down {DOWN_SECONDS:.0f} s (real server)", postgres_down),
     (

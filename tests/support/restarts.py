@@ -3,7 +3,7 @@ inside a run that holds ``flock -x /tmp/services.lock``: every other test shares
 
     with postgres_stopped():      # down until the block ends, then started again
         ...
-    redis_restarted()             # shut down (its data saved) and started again
+    redis_restarted(10)           # shut down (its data saved), 10 s later started again
     rabbitmq_restarted()          # stop_app / start_app: durable queues and messages survive
 
 Each starts its service again in a ``finally`` and returns only once it answers, so that a
@@ -114,10 +114,10 @@ def postgres_stopped() -> Iterator[None]:
         wait_until_answers(postgres_answers, "PostgreSQL")
 
 
-def redis_restarted() -> float:
-    """Redis shut down and started again, keeping its data as a Redis with persistence does
-    (this machine's keeps nothing on disk: the dump is made for the restart and removed once
-    loaded). The seconds it was down."""
+def redis_restarted(down_seconds: float = 0.0) -> float:
+    """Redis shut down and, down_seconds later, started again, keeping its data as a Redis
+    with persistence does (this machine's keeps nothing on disk: the dump is made for the
+    restart and removed once loaded). The seconds it was down."""
     dumps = set(glob.glob(str(REDIS_DIR / "*.rdb")))
     began = time.monotonic()
     try:
@@ -128,6 +128,7 @@ def redis_restarted() -> float:
             capture_output=True,
             timeout=60,
         )
+        time.sleep(down_seconds)  # the fault's length, not a wait for an outcome
     finally:
         with suppress(subprocess.CalledProcessError):
             if not _answers(redis_answers):
