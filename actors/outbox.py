@@ -37,7 +37,10 @@ log = structlog.get_logger(__name__)
 
 # Waits while Telegram is unreachable or answers 5xx: a reply waits, in its chat's turn, until
 # Telegram takes it or refuses it for good — for as long as Telegram would keep the update.
-UNREACHABLE = Backoff(base=0.2, cap=30.0)
+# Capped at 5 s: with 30 s the replies of a 20 s outage came 22 s after its end (the fault
+# suite, tests/faults/test_under_load.py); one try per waiting chat every few seconds is
+# nothing to a Telegram that is down.
+UNREACHABLE = Backoff(base=0.2, cap=5.0)
 # Methods that put a message into a chat; Telegram's flood limits count these.
 LIMITED_METHODS = frozenset(
     {

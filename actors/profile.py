@@ -11,6 +11,7 @@ import pykka
 import structlog
 from pykka.typing import ActorMemberMixin, proxy_method
 
+from actors.faults import transient
 from bot_api.gateway import FileTooLarge, TelegramGateway
 from domain.images import clean_jpeg, perceptual_hash
 from domain.location_privacy import (
@@ -162,6 +163,8 @@ class ProfileActor(pykka.ThreadingActor):
                 "errors.photo_too_large", {"limit_mb": PHOTO_MAX_BYTES // (1024 * 1024)}
             ) from None
         except Exception as error:
+            if transient(error):
+                raise  # Telegram unreachable: the update waits for it, not the user
             log.warning("photo download failed", user_id=user_id, error=str(error))
             raise Invalid("errors.photo_download_failed") from None
         content_type = sniff_image_type(data[:16])
@@ -179,6 +182,8 @@ class ProfileActor(pykka.ThreadingActor):
             try:
                 file_id = self._telegram.photo_file_id(as_document_in, data)
             except Exception as error:
+                if transient(error):
+                    raise  # Telegram unreachable: the update waits for it, not the user
                 log.warning("photo upload failed", user_id=user_id, error=str(error))
                 raise Invalid("errors.photo_download_failed") from None
         fingerprint = perceptual_hash(data)
@@ -250,6 +255,8 @@ class ProfileActor(pykka.ThreadingActor):
         except FileTooLarge:
             raise too_large from None
         except Exception as error:
+            if transient(error):
+                raise  # Telegram unreachable: the update waits for it, not the user
             log.warning("video download failed", user_id=user_id, error=str(error))
             raise Invalid("media.video_download_failed") from None
         content_type = sniff_video_type(data[:16])
@@ -259,6 +266,8 @@ class ProfileActor(pykka.ThreadingActor):
             try:
                 file_id, file_unique_id = self._telegram.video_file_id(chat_id, data, duration)
             except Exception as error:
+                if transient(error):
+                    raise  # Telegram unreachable: the update waits for it, not the user
                 log.warning("video upload failed", user_id=user_id, error=str(error))
                 raise Invalid("media.video_download_failed") from None
         key = self._photos.put(data, content_type)

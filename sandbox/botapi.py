@@ -288,9 +288,18 @@ async def handle_method(request: web.Request) -> web.Response:
         return _error_response(ApiError(404, errors.NOT_FOUND))
     name, handler = entry
     bot.stats.calls[name] += 1
-    status = bot.failing(name)
-    if status is not None:
+    outage = bot.failing(name)
+    if outage is not None and outage.hang:
+        # A hung server: nothing answers until the outage ends, then the connection drops
+        # (the call was never carried out).
+        bot.stats.errors["Hang"] += 1
+        await asyncio.sleep(max(0.0, outage.until - time.monotonic()))
+        if request.transport is not None:
+            request.transport.abort()
+        return web.Response(status=504)  # written to nobody: the connection is gone
+    if outage is not None:
         bot.stats.errors["Outage"] += 1
+        status = outage.status
         return _error_response(ApiError(status, f"Internal Server Error: outage ({status})"))
     try:
         params = await read_params(request)

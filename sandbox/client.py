@@ -465,13 +465,21 @@ class SandboxClient:
         return dict(self.post("flood/force", body)["rule"])
 
     def outage(
-        self, seconds: float, status: int = 500, *, methods: Iterable[str] | None = None
+        self,
+        seconds: float,
+        status: int = 500,
+        *,
+        methods: Iterable[str] | None = None,
+        hang: bool = False,
     ) -> None:
-        """For ``seconds``, every Bot API call (or those of ``methods``) answers ``status``."""
+        """For ``seconds``, every Bot API call (or those of ``methods``) answers ``status``;
+        with ``hang``, gets no answer at all and has its connection dropped when the time is
+        up, undone."""
         body = {
             "seconds": seconds,
             "status": status,
             "methods": list(methods) if methods is not None else None,
+            "hang": hang,
         }
         self.post("outage", body)
 

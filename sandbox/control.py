@@ -761,8 +761,9 @@ async def force_429(request: web.Request) -> web.Response:
 
 @handler
 async def set_outage(request: web.Request) -> web.Response:
-    """Telegram failing for a while: {seconds, status (5xx, default 500), methods?}; seconds 0
-    ends it."""
+    """Telegram failing for a while: {seconds, status (5xx, default 500), methods?, hang?};
+    with hang, calls are held unanswered instead and their connections dropped when it ends;
+    seconds 0 ends it."""
     sandbox = _sandbox(request)
     body = await _body(request)
     bot = _bot(sandbox, request, body)
@@ -772,7 +773,10 @@ async def set_outage(request: web.Request) -> web.Response:
         raise ControlError("seconds must be at least 0, status a 5xx")
     methods = body.get("methods")
     bot.outage = Outage(
-        time.monotonic() + seconds, status, frozenset(str(m) for m in methods) if methods else None
+        time.monotonic() + seconds,
+        status,
+        frozenset(str(m) for m in methods) if methods else None,
+        hang=bool(body.get("hang", False)),
     )
     return _json({"ok": True})
 

@@ -418,11 +418,13 @@ class GroupState:
 
 @dataclass(frozen=True)
 class Outage:
-    """Telegram failing: until a moment (monotonic), these methods (None: all) answer status."""
+    """Telegram failing: until a moment (monotonic), these methods (None: all) answer status,
+    or (hang) hold the call unanswered and then drop its connection, having done nothing."""
 
     until: float
     status: int
     methods: frozenset[str] | None
+    hang: bool = False
 
 
 class BotState:
@@ -464,14 +466,14 @@ class BotState:
         self.stats = BotStats()
         self.outage: Outage | None = None
 
-    def failing(self, method: str) -> int | None:
-        """The status an outage answers this method with, if one is on."""
+    def failing(self, method: str) -> Outage | None:
+        """The outage this method meets now, if one is on."""
         outage = self.outage
         if outage is None or time.monotonic() >= outage.until:
             return None
         if outage.methods is not None and method not in outage.methods:
             return None
-        return outage.status
+        return outage
 
     async def reset(self) -> None:
         """Back to how the server started: no chats, updates, webhook, commands, counters."""

@@ -13,6 +13,12 @@ from tests.support.services import S3_ACCESS_KEY, S3_SECRET_KEY, Services, fresh
 from tests.support.stack import schema_pool
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Tests that restart the machine's real services run last: whatever runs after them
+    would meet connections those restarts broke (they recover, but need not be tested so)."""
+    items.sort(key=lambda item: item.get_closest_marker("restarts_services") is not None)
+
+
 @pytest.fixture(scope="session")
 def services() -> Iterator[Services]:
     with fresh_services() as made:

@@ -279,7 +279,7 @@ class SessionActor(pykka.ThreadingActor):
     def _within_limit(self, ctx: Context, action: Action) -> bool:
         """Count the action against the user's limit; past it, say "slow down" once per
         window and nothing after that."""
-        taken = self._deps.limits.take(ctx.user_id, action)
+        taken = self._deps.limits.take(ctx.user_id, action, ctx.incoming.update_id)
         if taken is Verdict.ALLOW:
             return True
         self._deps.metrics.limited.labels(self._deps.metrics.node_id, action.value).inc()

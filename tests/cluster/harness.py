@@ -9,7 +9,11 @@ bench/cluster.py).
 * Driver: pairs of virtual users (a woman and a man in a city of their own) go through the
   whole onboarding (answered by tests/support/onboarding.py, in the users' language), find
   each other in the feed, like each other, open the chat and write to each other in turns;
-  every step waits for the bot's reaction, and records when it came.
+  every step waits for the bot's reaction, and records when it came. With ``keep_going`` each
+  pair, once done, makes way for a new one until the event is cleared (a population that
+  onboards, browses, likes and chats the whole time: tests/faults/test_under_load.py).
+* Checks of a finished run: problems_of_pair (the chats), pair_counts (the database),
+  queue_counts (the broker).
 """
 
 from __future__ import annotations
@@ -19,17 +23,20 @@ import itertools
 import json
 import os
 import re
+import shutil
 import subprocess
 import sys
 import threading
 import time
 from collections import Counter
-from collections.abc import Callable
+from collections.abc import Callable, Collection, Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
+import psycopg
 from aiohttp import web
 
 from domain.onboarding import Step as OnboardingStep
@@ -202,6 +209,14 @@ def start_nodes(
     return [made[name] for name in names]
 
 
+def leader(nodes: list[NodeProcess]) -> NodeProcess | None:
+    """The one live node polling Telegram (None while there is not exactly one)."""
+    leaders = [
+        node for node in nodes if node.process.alive and node.metric("bot_intake_leader") == 1.0
+    ]
+    return leaders[0] if len(leaders) == 1 else None
+
+
 # -- a load balancer for webhook mode ---------------------------------------------------------
 
 
@@ -330,6 +345,9 @@ class Run:
     failures: list[str] = field(default_factory=list)
     pairs: list[tuple[Person, Person]] = field(default_factory=list)
     seconds: float = 0.0
+    # Per pair (her user id): when its story began and ended (wall clock).
+    spans: dict[int, tuple[float, float]] = field(default_factory=dict)
+    failed: set[int] = field(default_factory=set)  # pairs (her user id) whose story failed
 
     @property
     def updates(self) -> int:
@@ -339,18 +357,38 @@ class Run:
 class Driver:
     """Pairs of virtual users acting through the sandbox's control API, concurrently."""
 
-    def __init__(self, sandbox_url: str, pairs: int, *, language: str = "en") -> None:
+    def __init__(
+        self,
+        sandbox_url: str,
+        pairs: int,
+        *,
+        language: str = "en",
+        keep_going: threading.Event | None = None,
+        step_timeout: float = STEP_TIMEOUT_SECONDS,
+    ) -> None:
         self.base = f"{sandbox_url}/sandbox"
         self.pair_count = pairs
         self.language = language
+        self.keep_going = keep_going
+        self.step_timeout = step_timeout
         self.run_result = Run()
         self.total_steps = pairs * 2 * (ONBOARDING_STEPS + 2 + 1 + CHAT_ROUNDS)
         self._lock = threading.Lock()
+        self._pending: dict[int, float] = {}  # user id: when their unanswered step was sent
 
     @property
     def progress(self) -> float:
         with self._lock:
             return len(self.run_result.steps) / self.total_steps
+
+    def answered_since(self, moment: float) -> bool:
+        """Every step sent before ``moment`` (wall clock) has had its answer (or failed)."""
+        with self._lock:
+            return all(sent_at >= moment for sent_at in self._pending.values())
+
+    def steps_answered(self) -> int:
+        with self._lock:
+            return len(self.run_result.steps)
 
     def run(self) -> Run:
         """Blocking: the whole run, on an event loop of its own."""
@@ -358,9 +396,15 @@ class Driver:
 
     async def _run(self) -> Run:
         connector = aiohttp.TCPConnector(limit=0)
-        timeout = aiohttp.ClientTimeout(total=STEP_TIMEOUT_SECONDS + 15)
+        timeout = aiohttp.ClientTimeout(total=self.step_timeout + 15)
         async with aiohttp.ClientSession(connector=connector, timeout=timeout) as session:
             self._session = session
+            if self.keep_going is not None:
+                started = time.perf_counter()
+                numbers = itertools.count()
+                await asyncio.gather(*(self._slot(numbers) for _ in range(self.pair_count)))
+                self.run_result.seconds = time.perf_counter() - started
+                return self.run_result
             for index in range(self.pair_count):
                 her = await self._create(f"Alice {letters(index)}")
                 him = await self._create(f"Bob {letters(index)}")
@@ -374,6 +418,18 @@ class Driver:
             )
             self.run_result.seconds = time.perf_counter() - started
         return self.run_result
+
+    async def _slot(self, numbers: Iterator[int]) -> None:
+        """Pair after pair, each once the one before is done, while keep_going is set."""
+        assert self.keep_going is not None
+        while self.keep_going.is_set():
+            index = next(numbers)
+            her = await self._create(f"Alice {letters(index)}")
+            him = await self._create(f"Bob {letters(index)}")
+            self.run_result.pairs.append((her, him))
+            began = time.time()
+            await self._pair(index, her, him)
+            self.run_result.spans[her.user_id] = (began, time.time())
 
     async def _create(self, name: str) -> Person:
         async with self._session.post(
@@ -416,6 +472,7 @@ class Driver:
                         person, Step("text", {"text": text}), reaction=(other, containing(text))
                     )
         except Exception as error:
+            self.run_result.failed.add(her.user_id)
             self.run_result.failures.append(
                 f"pair {index} ({her.user_id}, {him.user_id}): {type(error).__name__}: {error}"
             )
@@ -532,6 +589,22 @@ class Driver:
         """Act, then wait for the answer: until(chat) (and the button's callback answered),
         or a predicate on another person's chat."""
         sent_at = time.time()
+        with self._lock:
+            self._pending[person.user_id] = sent_at
+        try:
+            await self._act_and_wait(person, step, sent_at, reaction, until)
+        finally:
+            with self._lock:
+                del self._pending[person.user_id]
+
+    async def _act_and_wait(
+        self,
+        person: Person,
+        step: Step,
+        sent_at: float,
+        reaction: tuple[Person, Callable[[Chat], Any]] | None,
+        until: Callable[[Chat], Any] | None,
+    ) -> None:
         async with self._session.post(
             f"{self.base}/users/{person.user_id}/{step.action}", json=step.body
         ) as response:
@@ -565,7 +638,7 @@ class Driver:
             )
 
     async def _wait(self, person: Person, predicate: Callable[[Chat], Any], what: str) -> Any:
-        deadline = time.monotonic() + STEP_TIMEOUT_SECONDS
+        deadline = time.monotonic() + self.step_timeout
         while True:
             value = predicate(person.chat)
             if value:
@@ -673,12 +746,18 @@ def without_resends(messages: list[ChatMessage], allowed: int) -> tuple[list[str
 
 
 def problems_of_pair(
-    her: Chat, him: Chat, her_name: str, his_name: str, resent: Counter[int] | None = None
+    her: Chat,
+    him: Chat,
+    her_name: str,
+    his_name: str,
+    resent: Counter[int] | None = None,
+    ignored: Collection[str] = (),
 ) -> list[str]:
     """What is wrong with a finished pair's chats. A problem starting "effect:" is about what
     the other person did reaching them (a match, a relayed message, a like) — it must hold
     for everyone; one starting "reply:" is about the bot's answers to the person's own
-    messages. ``resent``: replies per chat that may show twice (uncertain_resends)."""
+    messages. ``resent``: replies per chat that may show twice (uncertain_resends);
+    ``ignored``: messages that are no answer (the notice that an answer takes longer)."""
     found: list[str] = []
 
     def exactly(area: str, name: str, what: str, count: int, want: int) -> None:
@@ -687,7 +766,8 @@ def problems_of_pair(
             found.append(f"{area}: {name}: {kind}: {count} {what}, not {want}")
 
     for chat, name, other, notices in ((her, her_name, his_name, 0), (him, his_name, her_name, 1)):
-        bodies, _ = without_resends(chat.bot_messages, (resent or Counter())[chat.user_id])
+        messages = [message for message in chat.bot_messages if message.body not in ignored]
+        bodies, _ = without_resends(messages, (resent or Counter())[chat.user_id])
         repeats = [body for body, after in itertools.pairwise(bodies) if body == after]
         if repeats:
             found.append(f"reply: {name}: doubled: {repeats[:3]} twice in a row")
@@ -741,3 +821,74 @@ def problems_of_pair(
         if order != sorted(order):
             found.append(f"effect: {name}: misplaced: relayed messages in the order {order}")
     return found
+
+
+@dataclass
+class Windows:
+    """What the nodes reported of the two named windows (docs/cluster.md)."""
+
+    resent: Counter[int]  # per chat: replies sent again that may have reached Telegram
+    in_doubt: set[int]  # users with an update handled again after its node died mid-way
+
+    @classmethod
+    def logged(cls, logs: Path) -> Windows:
+        return cls(uncertain_resends(logs), in_doubt_users(logs))
+
+    @property
+    def touched(self) -> set[int]:
+        return self.in_doubt | set(self.resent)
+
+    def rewords(self, her: int, him: int) -> bool:
+        """A pair one of whom a window touched: the bot's answers in their chats may read
+        differently (a question twice, an update handled again answered anew) — never with
+        an effect lost or doubled, and never with someone left unfinished."""
+        return bool({her, him} & self.touched)
+
+
+PAIR_QUERIES = (
+    "SELECT count(*) FROM interactions WHERE kind = 'like' AND actor_id IN (%s, %s)",
+    "SELECT count(*) FROM matches WHERE user_low = least(%s, %s)",
+    "SELECT count(*) FROM chat_messages WHERE sender_id IN (%s, %s)",
+)
+# A finished pair: two likes, one match, six relayed messages.
+PAIR_EXPECTED = (2, 1, 2 * CHAT_ROUNDS)
+
+
+def pair_counts(conn: psycopg.Connection[tuple[int]], her: int, him: int) -> tuple[int, ...]:
+    """A pair's likes, matches and relayed messages in the database (PAIR_QUERIES)."""
+    counts = []
+    for query in PAIR_QUERIES:
+        row = conn.execute(query, (her, him)).fetchone()
+        counts.append(int(row[0]) if row else 0)
+    return tuple(counts)
+
+
+def queue_counts(amqp_url: str) -> dict[str, int] | None:
+    """Messages in each queue of the vhost, ready or in a consumer's hands (None when
+    rabbitmqctl did not answer: ask again)."""
+    vhost = unquote(urlsplit(amqp_url).path.lstrip("/"))
+    command = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    try:
+        listed = subprocess.run(
+            [command, "-q", "list_queues", "-p", vhost, "name", "messages"],
+            check=True,
+            capture_output=True,
+            text=True,
+            timeout=60,
+        ).stdout
+    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
+        return None
+    counts: dict[str, int] = {}
+    for line in listed.splitlines():
+        name, _, count = line.rpartition("\t")
+        if name and count.isdigit():
+            counts[name] = int(count)
+    return counts
+
+
+def queue_backlog(amqp_url: str) -> int:
+    """Messages in the vhost's shard queues (-1 when rabbitmqctl did not answer)."""
+    counts = queue_counts(amqp_url)
+    if counts is None:
+        return -1
+    return sum(count for name, count in counts.items() if name.startswith("dating.shard."))

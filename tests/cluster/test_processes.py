@@ -5,16 +5,12 @@ joins later. Once in polling mode and once in webhook mode."""
 
 from __future__ import annotations
 
-import shutil
-import subprocess
 import threading
 import time
-from collections import Counter
 from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from pathlib import Path
-from urllib.parse import unquote, urlsplit
 
 import httpx
 import psycopg
@@ -24,17 +20,20 @@ from cluster.leases import ShardLeases
 from sandbox.client import SandboxClient
 from storage import state
 from tests.cluster.harness import (
+    PAIR_EXPECTED,
     Balancer,
     Driver,
     NodeProcess,
     Process,
     Run,
-    in_doubt_users,
+    Windows,
+    leader,
+    pair_counts,
     problems_of_pair,
+    queue_backlog,
     sandbox_process,
     start_nodes,
     transcripts,
-    uncertain_resends,
 )
 from tests.support.services import TEST_BOT_TOKEN, Services, free_port, fresh_services
 from tests.support.waiting import eventually
@@ -123,25 +122,6 @@ def cluster_of(mode: str, services: Services, logs: Path) -> Iterator[Cluster]:
         sandbox.terminate()
 
 
-def queue_backlog(amqp_url: str) -> int:
-    """Messages in the vhost's shard queues, ready or in a consumer's hands."""
-    vhost = unquote(urlsplit(amqp_url).path.lstrip("/"))
-    command = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
-    try:
-        listed = subprocess.run(
-            [command, "-q", "list_queues", "-p", vhost, "name", "messages"],
-            check=True,
-            capture_output=True,
-            text=True,
-            timeout=60,
-        ).stdout
-    except (subprocess.CalledProcessError, subprocess.TimeoutExpired):
-        return -1  # asked again by the caller
-    return sum(
-        int(line.split()[-1]) for line in listed.splitlines() if line.startswith("dating.shard.")
-    )
-
-
 def spread_evenly(nodes: list[NodeProcess]) -> bool:
     """Every shard owned, and no node with more than twice its fair share."""
     counts = [node.metric("bot_owned_shards") for node in nodes]
@@ -149,13 +129,6 @@ def spread_evenly(nodes: list[NodeProcess]) -> bool:
         return False
     owned = [count or 0.0 for count in counts]
     return sum(owned) == SHARDS and max(owned) <= 2 * SHARDS / len(nodes)
-
-
-def leader(nodes: list[NodeProcess]) -> NodeProcess | None:
-    leaders = [
-        node for node in nodes if node.process.alive and node.metric("bot_intake_leader") == 1.0
-    ]
-    return leaders[0] if len(leaders) == 1 else None
 
 
 def drive_with_a_kill(cluster: Cluster) -> tuple[Run, float, set[int]]:
@@ -189,24 +162,6 @@ def drive_with_a_kill(cluster: Cluster) -> tuple[Run, float, set[int]]:
     return runs[0], killed_at, doomed
 
 
-@dataclass
-class Windows:
-    """What the nodes reported of the two named windows (docs/cluster.md)."""
-
-    resent: Counter[int]  # per chat: replies sent again that may have reached Telegram
-    in_doubt: set[int]  # users with an update handled again after its node died mid-way
-
-    @property
-    def touched(self) -> set[int]:
-        return self.in_doubt | set(self.resent)
-
-    def rewords(self, her: int, him: int) -> bool:
-        """A pair one of whom a window touched: the bot's answers in their chats may read
-        differently (a question twice, an update handled again answered anew) — never with
-        an effect lost or doubled, and never with someone left unfinished."""
-        return bool({her, him} & self.touched)
-
-
 def check_transcripts(cluster: Cluster, run: Run, windows: Windows) -> None:
     """Every pair's chats hold exactly the replies they should, in order — apart from what a
     named window explains: a resent reply may show twice right after itself, and in a pair a
@@ -235,23 +190,8 @@ def check_database(services: Services, run: Run) -> None:
     every pair (one whose update was in doubt after the kill finished too)."""
     with psycopg.connect(services.database_url) as conn:
         for her, him in run.pairs:
-            counts = tuple(
-                count_of(conn, query, her.user_id, him.user_id) for query in PAIR_QUERIES
-            )
+            counts = pair_counts(conn, her.user_id, him.user_id)
             assert counts == PAIR_EXPECTED, (her.name, counts)
-
-
-def count_of(conn: psycopg.Connection[tuple[int]], query: str, *params: int) -> int:
-    row = conn.execute(query, params).fetchone()
-    return int(row[0]) if row else 0
-
-
-PAIR_QUERIES = (
-    "SELECT count(*) FROM interactions WHERE kind = 'like' AND actor_id IN (%s, %s)",
-    "SELECT count(*) FROM matches WHERE user_low = least(%s, %s)",
-    "SELECT count(*) FROM chat_messages WHERE sender_id IN (%s, %s)",
-)
-PAIR_EXPECTED = (2, 1, 6)
 
 
 def recovery_seconds(run: Run, killed_at: float, doomed: set[int]) -> float:
@@ -276,7 +216,7 @@ def test_three_nodes_lose_nothing_when_one_is_killed(mode: str, tmp_path: Path) 
         eventually(lambda: spread_evenly(cluster.nodes), timeout=20, what="three nodes sharing")
 
         run, killed_at, doomed = drive_with_a_kill(cluster)
-        windows = Windows(uncertain_resends(cluster.logs), in_doubt_users(cluster.logs))
+        windows = Windows.logged(cluster.logs)
         # Both windows hold only what the killed node had in hand at the moment it died.
         assert len(windows.touched) <= 30, windows
         # Nobody is excused: a person whose update was in doubt finishes what they did.

@@ -50,3 +50,27 @@ def test_the_window_starts_at_the_first_action_and_then_ends(
     assert int(client.ttl(key)) > LIMITS[Action.REPORT].window_seconds
     client.delete(key)
     assert limits.take(3, Action.REPORT) is Verdict.ALLOW
+
+
+def test_an_update_tried_again_counts_once(
+    counters: tuple[ActionCounters, redis.Redis, Keys],
+) -> None:
+    """The same update asking again (its try failed on a dependency, or its node died) gets
+    the verdict it had and spends nothing more; the next update counts on."""
+    limits, _, _ = counters
+    count = LIMITS[Action.PHOTO].count
+    assert [limits.take(4, Action.PHOTO, 100) for _ in range(count + 5)] == [Verdict.ALLOW] * (
+        count + 5
+    )
+    verdicts = [limits.take(4, Action.PHOTO, 101 + number) for number in range(count)]
+    assert verdicts == [Verdict.ALLOW] * (count - 1) + [Verdict.TELL]
+    assert limits.take(4, Action.PHOTO, 101 + count - 1) is Verdict.TELL
+
+
+def test_a_counter_of_the_old_form_starts_afresh(
+    counters: tuple[ActionCounters, redis.Redis, Keys],
+) -> None:
+    """A plain counter left by the code before is replaced, not refused with WRONGTYPE."""
+    limits, client, keys = counters
+    client.set(keys("limit", Action.LIKE.value, 5), 999, ex=60)
+    assert limits.take(5, Action.LIKE, 1) is Verdict.ALLOW

@@ -3,13 +3,15 @@
 from __future__ import annotations
 
 import datetime as dtm
+import time
 
 import pytest
-from telegram.error import RetryAfter
+from telegram.error import NetworkError, RetryAfter
 
 from sandbox.client import SandboxClient, VirtualUser
 from sandbox.flood import FloodConfig, FloodControl
 from tests.sandbox.live import LiveBot
+from tests.support.waiting import eventually
 
 
 class TestForced429:
@@ -79,6 +81,50 @@ class TestLimits:
         sandbox.set_flood(enabled=False)
         sandbox.reset_flood()
         tg.run(tg.bot.send_message(bob.id, "limits off"))
+
+
+class TestOutage:
+    def test_outage_answers_its_status_then_passes(
+        self, sandbox: SandboxClient, tg: LiveBot, alice: VirtualUser
+    ) -> None:
+        """During an outage every call answers 500 and nothing is delivered; after it, calls
+        pass."""
+        sandbox.outage(0.5)
+        with pytest.raises(NetworkError, match="outage"):
+            tg.run(tg.bot.send_message(alice.id, "lost"))
+        eventually(
+            lambda: _sent(tg, alice.id, "after"),
+            what="a send passing after the outage",
+            interval=0.1,
+        )
+        assert [message.body for message in alice.messages] == ["after"]
+        assert sandbox.stats().errors["Outage"] >= 1
+
+    def test_a_hang_drops_the_call_undone(
+        self, sandbox: SandboxClient, tg: LiveBot, alice: VirtualUser
+    ) -> None:
+        """A hung call is answered by nothing: the client times out or sees its connection
+        dropped, and the message never reaches the chat, not even once the hang is over."""
+        sandbox.outage(1.0, hang=True)
+        began = time.monotonic()
+        with pytest.raises(NetworkError):
+            tg.run(tg.bot.send_message(alice.id, "timed out", read_timeout=0.3))
+        with pytest.raises(NetworkError):
+            tg.run(tg.bot.send_message(alice.id, "dropped", read_timeout=5))
+        assert time.monotonic() - began >= 0.9  # held until the hang ended
+        eventually(
+            lambda: _sent(tg, alice.id, "after"), what="a send passing after the hang", interval=0.1
+        )
+        assert [message.body for message in alice.messages] == ["after"]
+        assert sandbox.stats().errors["Hang"] == 2
+
+
+def _sent(tg: LiveBot, chat_id: int, text: str) -> bool:
+    try:
+        tg.run(tg.bot.send_message(chat_id, text))
+    except NetworkError:
+        return False
+    return True
 
 
 class TestFloodControlClock:
