@@ -46,6 +46,9 @@ class Incoming:
     callback_id: str = ""
     callback_data: str = ""
     message_id: int = 0  # the user's message, or the bot message a button is on
+    # For a button: the kind of the message it is on (TEXT: its text can be edited; a
+    # voice message, video note or sticker has neither text nor caption to edit).
+    button_on: Kind | None = None
     file_id: str = ""  # largest photo size, or the document/sticker/voice
     file_unique_id: str = ""
     file_size: int = 0
@@ -83,6 +86,14 @@ def _message_kind(message: dict[str, Any]) -> tuple[Kind, dict[str, Any]]:
     return Kind.OTHER, {}
 
 
+def _button_message_kind(message: dict[str, Any]) -> Kind | None:
+    """The kind of the message a button was pressed on (a command's text is a text)."""
+    if not message:
+        return None
+    kind, _ = _message_kind(message)
+    return Kind.TEXT if kind is Kind.COMMAND else kind
+
+
 def _group(update_id: int, sender: dict[str, Any], chat: dict[str, Any]) -> Incoming:
     return Incoming(
         update_id=update_id, user_id=int(sender["id"]), chat_id=int(chat["id"]), kind=Kind.GROUP
@@ -112,6 +123,7 @@ def parse_update(update: dict[str, Any]) -> Incoming | None:
             callback_id=str(query["id"]),
             callback_data=str(query.get("data") or ""),
             message_id=int(message.get("message_id", 0)),
+            button_on=_button_message_kind(message),
         )
     if "my_chat_member" in update:
         member = update["my_chat_member"]

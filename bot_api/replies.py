@@ -140,6 +140,29 @@ def edit_keyboard(chat_id: int, message_id: int, keyboard: Keyboard | None) -> R
     )
 
 
+def edit_text(chat_id: int, message_id: int, text: str, keyboard: Keyboard | None) -> Reply:
+    """A text message of the bot's made to say ``text`` with ``keyboard`` (none: no buttons)."""
+    return Reply(
+        "editMessageText",
+        {
+            "chat_id": chat_id,
+            "message_id": message_id,
+            "text": _clip(text, TEXT_MAX),
+            "reply_markup": {"inline_keyboard": keyboard or []},
+        },
+    )
+
+
+def as_edit(send: Reply, message_id: int) -> Reply | None:
+    """The edit that turns message ``message_id`` (a text message) into what ``send`` would
+    send, or None when an edit cannot show it (not a text, or a reply keyboard)."""
+    params = send.params
+    markup = params.get("reply_markup") or {}
+    if send.method != "sendMessage" or set(markup) - {"inline_keyboard"}:
+        return None
+    return edit_text(params["chat_id"], message_id, params["text"], markup.get("inline_keyboard"))
+
+
 def copy(
     chat_id: int,
     from_chat_id: int,

@@ -39,6 +39,7 @@ from app.node import Node
 from config.settings import Settings, load_settings
 from observability.logs import configure_logging
 from sandbox.client import SandboxClient
+from sandbox.flood import FloodConfig
 from sandbox.page import add_page
 from sandbox.server import DEFAULT_TOKEN, SandboxServer
 from storage import db
@@ -221,7 +222,10 @@ def start_sandbox(host: str = "127.0.0.1", port: int = 0) -> SandboxServer:
     """The Bot API sandbox with the web page, on a thread of its own."""
     if port and not _port_free(host, port):
         raise DemoError(f"port {port} is taken (is a demo already running?): pass --port")
-    return SandboxServer(host, port, tokens=[DEFAULT_TOKEN], setup=add_page).start()
+    # Telegram's flood limits on, as a person meets them: replies paced as they would be.
+    return SandboxServer(
+        host, port, tokens=[DEFAULT_TOKEN], setup=add_page, flood=FloodConfig(enabled=True)
+    ).start()
 
 
 def create_admin(sandbox_url: str) -> int:

@@ -118,8 +118,12 @@ def ask_step(
     age: int | None,
     interests: Sequence[str] = (),
     photos_owned: int = 0,
+    *,
+    onboarding: bool = False,
 ) -> Reply:
-    """The question for one step of onboarding or editing, with its buttons."""
+    """The question for one step of onboarding or editing, with its buttons. In onboarding
+    the about question follows the location's reply keyboard: its Skip is a reply key that
+    takes the location key's place (an inline keyboard could not remove it)."""
     lang = buttons.language
     if step is Step.NAME:
         return replies.message(chat_id, t(lang, "onboarding.ask_name"))
@@ -169,6 +173,12 @@ def ask_step(
     if step is Step.LOCATION:
         return replies.message_with_reply_keyboard(
             chat_id, t(lang, "onboarding.ask_location"), location_keyboard(lang)
+        )
+    if step is Step.ABOUT and onboarding:
+        return replies.message_with_reply_keyboard(
+            chat_id,
+            t(lang, "onboarding.ask_about", limit=ABOUT_MAX),
+            [[{"text": t(lang, "buttons.skip")}]],
         )
     if step is Step.ABOUT:
         return replies.message(
@@ -235,13 +245,16 @@ def own_profile(
     *,
     video_file_id: str | None = None,
     verified: bool = False,
+    note: str | None = None,
 ) -> list[Reply]:
-    """The own card exactly as others see it, then the editing menu."""
+    """The own card exactly as others see it, then the editing menu (headed by note)."""
     lang = buttons.language
     caption = card_caption(lang, card, verified=verified)
     menu_text = t(lang, "profile.menu")
     if paused:
         menu_text = f"{t(lang, 'profile.paused_note')}\n\n{menu_text}"
+    if note:
+        menu_text = f"{note}\n\n{menu_text}"
     menu = profile_menu(buttons, paused)
     if len(photo_file_ids) > 1 or (photo_file_ids and video_file_id):
         return [

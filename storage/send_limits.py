@@ -25,9 +25,12 @@ log = structlog.get_logger(__name__)
 # together reach Telegram spread out by the network and event loops of several processes, so
 # the bucket must leave room for that jitter below the limit Telegram counts against.
 GLOBAL_BURST_SECONDS = 0.25
-# Per chat: Telegram allows short bursts of a few messages (the sandbox: 3); two keep a
-# margin for the same jitter.
-CHAT_BURST = 2.0
+# Per chat: Telegram allows a short burst of a few messages in a private chat (the sandbox,
+# with Telegram's figures: 3) before its 1 a second. A reply of up to three messages (a card
+# and its menu, a match and the next card) then goes out at once; the long-run rate stays
+# SEND_RATE_PER_CHAT. The bucket is no larger than two seconds of that rate, so a chat paced
+# slower than 1/s keeps its burst within what that pace allows.
+CHAT_BURST = 3.0
 LIMITER_RETRY_SECONDS = 0.5
 
 _ACQUIRE = """

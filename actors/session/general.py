@@ -50,7 +50,9 @@ class General:
             return
         services.ask(services.profile(ctx.user_id).set_language(ctx.user_id, args[0]))
         ctx.buttons = Buttons(services.deps.signer, ctx.user_id, args[0])
-        ctx.say("language.set")
         conversation = services.conversation(ctx.account)
-        if conversation.flow is not Flow.IDLE:
-            services.ask_current_step(ctx, conversation)
+        if conversation.flow is Flow.IDLE:
+            ctx.say("language.set")
+            return
+        # The choice becomes the question again in the new language: one message.
+        services.ask_current_step(ctx, conversation, ctx.text("language.set"), edit=True)

@@ -8,6 +8,7 @@ from actors.session.router import button, cancels, command
 from actors.session.services import Services
 from bot_api import replies
 from bot_api.incoming import Kind
+from config.i18n import LANGUAGES, t
 from domain.interests import INTERESTS, MAX_INTERESTS
 from domain.onboarding import (
     CHOICE_STEPS,
@@ -33,6 +34,7 @@ from presentation import screens
 from presentation.buttons import Button
 from storage.accounts import KEEP_STEP, Account
 
+STEP_VALUES = frozenset(step.value for step in Step)
 # Conversation-state flag: the user left onboarding with /cancel; input waits for /start.
 ONBOARDING_CANCELLED = "onboarding_cancelled"
 PHOTO_KINDS = frozenset({Kind.PHOTO, Kind.DOCUMENT})
@@ -44,16 +46,16 @@ class Onboarding:
 
     def welcome(self, ctx: Context) -> None:
         """A new user's first answer: the welcome and the first question."""
-        ctx.say("onboarding.welcome")
-        self._services.ask_current_step(ctx, Conversation.onboarding())
+        self._services.ask_current_step(
+            ctx, Conversation.onboarding(), ctx.text("onboarding.welcome")
+        )
 
     @command("start", rank=10)
     def start(self, ctx: Context) -> None:
         services = self._services
         conversation = services.conversation(ctx.account)
         if conversation.flow is Flow.ONBOARDING:
-            ctx.say("onboarding.resume")
-            services.ask_current_step(ctx, conversation)
+            services.ask_current_step(ctx, conversation, ctx.text("onboarding.resume"))
             return
         services.clear(ctx)
         services.show_own_profile(ctx)
@@ -84,19 +86,21 @@ class Onboarding:
                 values = self._location_values(ctx)
             elif incoming.kind is not Kind.TEXT:
                 raise Invalid("errors.expected_text")
+            elif step is Step.ABOUT and conversation.flow is Flow.ONBOARDING and _is_skip(ctx):
+                self._advance(ctx, conversation, Event.DONE)
+                return
             else:
                 values = _text_values(step, incoming.text, ctx.account)
         except Invalid as invalid:
-            if "reason" in invalid.params:  # a content check: why, and the question, at once
-                reason = ctx.text(str(invalid.params["reason"]))
-                refusal = ctx.text(invalid.key, **{**invalid.params, "reason": reason})
-                self._services.ask_current_step(ctx, conversation, refusal)
-                return
-            ctx.out.append(replies.message(ctx.chat_id, ctx.text(invalid.key, **invalid.params)))
-            self._services.ask_current_step(ctx, conversation)
+            # Why, and the question again, as one message: under a per-chat pacing a second
+            # message would come a second later, when the person is answering the first.
+            params = dict(invalid.params)
+            if "reason" in params:  # a content check: the reason's own text
+                params["reason"] = ctx.text(str(params["reason"]))
+            self._services.ask_current_step(ctx, conversation, ctx.text(invalid.key, **params))
             return
-        if step is Step.LOCATION and conversation.flow is Flow.ONBOARDING:
-            ctx.send(replies.message_removing_keyboard(ctx.chat_id, ctx.text("common.saved")))
+        # After the location, the about question's reply keyboard (Skip) takes the place of
+        # the location's: no message of its own is needed to remove it.
         self._advance(ctx, conversation, Event.ACCEPTED, values)
 
     def _location_values(self, ctx: Context) -> dict[str, object]:
@@ -184,23 +188,21 @@ class Onboarding:
             services.show_own_profile(ctx)
             return
         if following.flow is Flow.ONBOARDING:
-            services.ask_current_step(ctx, following)
+            # A press moves on by editing its question into the next one.
+            services.ask_current_step(ctx, following, edit=bool(ctx.incoming.callback_id))
             return
         services.count("profile_completed")
-        ctx.say("onboarding.done")
-        services.show_own_profile(ctx)
+        services.show_own_profile(ctx, ctx.text("onboarding.done"))
 
     @button(Button.STEP_CHOICE)
     def choose(self, ctx: Context, args: list[str]) -> None:
         services = self._services
         conversation = services.conversation(ctx.account)
-        if len(args) != 2 or conversation.step is None or conversation.step.value != args[0]:
-            services.outdated(ctx)
-            if conversation.flow is Flow.IDLE and ctx.account.is_complete:
-                # A question of the onboarding that is over: pressed late, or the last answer
-                # handled again after its node died before replying. The finished profile is
-                # where the user stands (and what that answer showed).
-                services.show_own_profile(ctx)
+        if len(args) != 2 or args[0] not in STEP_VALUES:
+            services.outdated(ctx)  # not data any question of ours carries
+            return
+        if conversation.step is None or conversation.step.value != args[0]:
+            self._late_press(ctx, conversation)
             return
         step, value = conversation.step, args[1]
         account = ctx.account
@@ -238,6 +240,23 @@ class Onboarding:
         except TransitionError:
             services.outdated(ctx)
 
+    def _late_press(self, ctx: Context, conversation: Conversation) -> None:
+        """A button of a question already answered (pressed late, or on a copy left above):
+        answered quietly; the first such press shows where the user stands now: the current
+        question, or the finished profile (also what the last answer showed, when it is
+        handled again after its node died before replying)."""
+        services = self._services
+        if conversation.flow is Flow.IDLE and not ctx.account.is_complete:
+            services.outdated(ctx)
+            return
+        where = "profile" if conversation.step is None else conversation.step.value
+        if not services.late_press(ctx, f"{conversation.flow.value}:{where}"):
+            return
+        if conversation.step is None:
+            services.show_own_profile(ctx)
+        else:
+            services.ask_current_step(ctx, conversation)
+
     def _choose_interest(self, ctx: Context, interest: str, on: bool) -> None:
         services = self._services
         chosen = choose_interest(ctx.account.interests, interest, on, INTERESTS, MAX_INTERESTS)
@@ -252,6 +271,12 @@ class Onboarding:
                 screens.interests_keyboard(ctx.buttons, chosen),
             ),
         )
+
+
+def _is_skip(ctx: Context) -> bool:
+    """The about question's Skip reply key (in either language: the label it was shown in)."""
+    typed = ctx.incoming.text.strip()
+    return any(typed == t(language, "buttons.skip") for language in LANGUAGES)
 
 
 def _interest_press(value: str) -> tuple[int, bool] | None:

@@ -48,8 +48,9 @@ class OwnProfile:
             return
         step = Step(args[0])
         services.deps.conversations.set(ctx.user_id, {"edit": step.value})
-        ctx.say("profile.ask_new_value")
-        services.ask_current_step(ctx, Conversation.editing(step))
+        services.ask_current_step(
+            ctx, Conversation.editing(step), ctx.text("profile.ask_new_value")
+        )
 
     @button(Button.PHOTOS)
     def photos(self, ctx: Context, args: list[str]) -> None:

@@ -15,6 +15,8 @@ from actors.profile import ProfileActorProxy
 from actors.session.context import Context, SessionDeps
 from actors.session.router import Command
 from bot_api import replies
+from bot_api.incoming import Kind
+from bot_api.replies import Reply
 from domain.onboarding import Conversation, Flow, Step, resume_step
 from presentation import screens
 from presentation.cards import Origin
@@ -34,6 +36,12 @@ PROFILE_VIDEO = "profile_video"
 VERIFY = "verify"
 DRAFT = "draft"
 MODES = (CHAT, LIKE_MESSAGE, REPORT_COMMENT, PROFILE_VIDEO, VERIFY)
+# Where a user stood when a late button press showed it to them (issue 12): shown once.
+REMINDED = "reminded"
+
+
+def _prefaced(preface: str | None, text: str) -> str:
+    return text if preface is None else f"{preface}\n\n{text}"
 
 
 class Services:
@@ -109,22 +117,27 @@ class Services:
         """True for a finished profile; otherwise asks to finish onboarding first."""
         conversation = self.conversation(ctx.account)
         if conversation.flow is Flow.ONBOARDING:
-            ctx.say("common.finish_profile_first")
-            self.ask_current_step(ctx, conversation)
+            self.ask_current_step(ctx, conversation, ctx.text("common.finish_profile_first"))
             return False
         return True
 
     def ask_current_step(
-        self, ctx: Context, conversation: Conversation, preface: str | None = None
+        self,
+        ctx: Context,
+        conversation: Conversation,
+        preface: str | None = None,
+        *,
+        edit: bool = False,
     ) -> None:
-        """Ask the step's question, after preface in the same message if given; a user who
-        left onboarding with /cancel is back in it."""
+        """Ask the step's question, after preface in the same message if given; with edit,
+        by editing the message the pressed button is on into it where an edit can show it. A
+        user who left onboarding with /cancel is back in it."""
         assert conversation.step is not None
         if conversation.flow is Flow.ONBOARDING:
-            if not ctx.state_empty:
-                self.clear(ctx)
+            self._leave_other_states(ctx, conversation.step)
         elif conversation.step is Step.PHOTOS:
-            ctx.say("profile.send_new_photo")
+            text = ctx.text("profile.send_new_photo")
+            ctx.send(replies.message(ctx.chat_id, _prefaced(preface, text)))
             return
         account = ctx.account
         question = screens.ask_step(
@@ -134,11 +147,46 @@ class Services:
             account.age,
             account.interests,
             len(account.photos),
+            onboarding=conversation.flow is Flow.ONBOARDING,
         )
         if preface is not None:
-            text = f"{preface}\n\n{question.params['text']}"
+            text = _prefaced(preface, question.params["text"])
             question = replies.Reply(question.method, {**question.params, "text": text})
-        ctx.send(question)
+        if edit:
+            self.edit_or_send(ctx, question)
+        else:
+            ctx.send(question)
+
+    def _leave_other_states(self, ctx: Context, step: Step) -> None:
+        """Back on an onboarding question: whatever state was kept (a /cancel, a mode) is
+        over, except the note that this very question was shown again after a late press."""
+        if ctx.state_empty:
+            return
+        state = self.deps.conversations.get(ctx.user_id)
+        if state and state != {REMINDED: f"{Flow.ONBOARDING.value}:{step.value}"}:
+            self.clear(ctx)
+
+    def edit_or_send(self, ctx: Context, reply: Reply) -> None:
+        """The pressed button's message edited into ``reply`` (one message per press), or
+        ``reply`` sent when the message cannot become it: not a text message (a photo, a
+        voice message, a video note, a sticker), or a reply keyboard to show."""
+        incoming = ctx.incoming
+        edit = (
+            replies.as_edit(reply, incoming.message_id)
+            if incoming.callback_id and incoming.message_id and incoming.button_on is Kind.TEXT
+            else None
+        )
+        ctx.send(edit or reply)
+
+    def late_press(self, ctx: Context, where: str) -> bool:
+        """A button of a question already answered: answered quietly; True the first time
+        for ``where`` the user stands now (they are then shown it once), False after."""
+        ctx.send(replies.answer_callback(ctx.incoming.callback_id))
+        state = self.deps.conversations.get(ctx.user_id)
+        if state.get(REMINDED) == where:
+            return False
+        self.deps.conversations.set(ctx.user_id, {**state, REMINDED: where})
+        return True
 
     # -- answers every area gives -----------------------------------------------------------
 
@@ -177,7 +225,8 @@ class Services:
         """Take the buttons off the message a pressed button was on (a decided card)."""
         ctx.send(replies.edit_keyboard(ctx.chat_id, ctx.incoming.message_id, None))
 
-    def show_own_profile(self, ctx: Context) -> None:
+    def show_own_profile(self, ctx: Context, note: str | None = None) -> None:
+        """The own card and its menu; ``note`` heads the menu (a finished onboarding)."""
         account = ctx.account
         ctx.send(
             *screens.own_profile(
@@ -188,5 +237,6 @@ class Services:
                 account.is_paused,
                 video_file_id=account.video.telegram_file_id if account.video else None,
                 verified=account.is_verified,
+                note=note,
             )
         )

@@ -39,7 +39,6 @@ import aiohttp
 import psycopg
 from aiohttp import web
 
-from domain.onboarding import Step as OnboardingStep
 from sandbox.client import Chat, ChatMessage
 from tests.support.onboarding import Answers, reply_to
 
@@ -307,7 +306,10 @@ def press(text: str) -> Step:
 ONBOARDING_STEPS = 12
 
 
-ONBOARDING_MESSAGES = 15
+# Bot messages once onboarding is over: a press moves on by editing its question into the
+# next one, so only typed answers, the location question, the photo's note and the finished
+# card and its menu are messages of their own.
+ONBOARDING_MESSAGES = 10
 CHAT_ROUNDS = 3
 # Bot messages each person of a pair has at the end: onboarding; she gets his card in the
 # feed, "that's everyone" and the match notice; he gets "someone likes you", her card as a
@@ -534,8 +536,8 @@ class Driver:
         def asked(
             since: int, sent_at: float, edited: int | None
         ) -> Callable[[Chat], ChatMessage | None]:
-            """The latest question the bot asked after the person acted (or, for a toggle,
-            the question message it changed in place)."""
+            """The latest question the bot asked after the person acted (or, for a press,
+            the question message it changed in place: a toggle, or the next question)."""
 
             def check(chat: Chat) -> ChatMessage | None:
                 fresh = [
@@ -551,21 +553,16 @@ class Driver:
 
             return check
 
-        interests = answers.question(OnboardingStep.INTERESTS)
         step = Step("text", {"text": "/start"})
         question: ChatMessage | None = None
         done: set[str] = set()
         for _ in range(3 * ONBOARDING_STEPS):
             latest = person.chat.last_bot_message
-            toggles = (
-                question is not None
-                and interests in question.body
-                and step.body.get("text") != answers.done_label
-            )
+            pressed = question is not None and step.action == "press"
             waiting = asked(
                 latest.message_id if latest else 0,
                 time.time(),
-                question.message_id if question is not None and toggles else None,
+                question.message_id if question is not None and pressed else None,
             )
             await self._step(person, step, until=waiting)
             question = waiting(person.chat)
@@ -575,7 +572,7 @@ class Driver:
             action = reply_to(answers, question, done)
             assert action is not None, question.body
             step = Step(action.kind, action.body)
-            if step.action == "press" and step.body["text"] in question.button_texts:
+            if step.body.get("kind") == "inline" and step.body["text"] in question.button_texts:
                 step = Step("press", {**step.body, "message_id": question.message_id})
         raise AssertionError(f"{person.name} never finished onboarding")
 

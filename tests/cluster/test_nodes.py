@@ -16,8 +16,8 @@ from sandbox.client import SandboxClient, VirtualUser
 from sandbox.server import SandboxServer
 from storage import state
 from tests.support.profiles import complete_profile
-from tests.support.services import TEST_BOT_TOKEN, Services, free_port, fresh_services
-from tests.support.stack import NodeThread
+from tests.support.services import Services, free_port, fresh_services
+from tests.support.stack import NodeThread, telegram_flood, telegram_sandbox
 from tests.support.waiting import eventually
 
 SHARDS = 16
@@ -32,7 +32,7 @@ def cluster_services() -> Iterator[Services]:
 
 @pytest.fixture(scope="module")
 def sandbox_server() -> Iterator[SandboxServer]:
-    with SandboxServer(tokens=[TEST_BOT_TOKEN]) as server:
+    with telegram_sandbox() as server:
         yield server
 
 
@@ -40,7 +40,7 @@ def sandbox_server() -> Iterator[SandboxServer]:
 def sandbox(sandbox_server: SandboxServer) -> Iterator[SandboxClient]:
     client = SandboxClient(sandbox_server.url)
     yield client
-    client.set_flood(enabled=False)
+    client.set_flood(**telegram_flood().as_dict())  # back to Telegram's figures
     client.reset_flood()
     client.close()
 
@@ -257,7 +257,7 @@ class TestWebhook:
         gets 401 and is not handled."""
         port = free_port()
         url = f"http://127.0.0.1:{port}/telegram/hook"
-        with SandboxServer(tokens=[TEST_BOT_TOKEN]) as server, SandboxClient(server.url) as sandbox:
+        with telegram_sandbox() as server, SandboxClient(server.url) as sandbox:
             environ = cluster_services.environ(
                 TELEGRAM_API_URL=server.url,
                 BOT_MODE="webhook",

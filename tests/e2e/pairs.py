@@ -24,8 +24,15 @@ def open_chat_in(language: str, person: Person, other: Person) -> None:
     notice = match_notice_in(language, person, other)
     person.user.mark_read()
     person.user.press(t(language, "matches.button_write"), message_id=notice.message_id)
-    opened = person.user.wait_for_message()
-    assert other.name in opened.body, opened.describe()
+    # Paced at one a second, an earlier reply (the feed's next screen) may still come first.
+    chatting = t(language, "chat.opened", name=other.name).split("\n", 1)[0]
+    person.user.wait_until(
+        lambda chat: any(
+            chatting in m.body for m in chat.bot_messages if m.message_id > notice.message_id
+        ),
+        what=f"the chat with {other.name} open",
+    )
+    person.user.mark_read()
 
 
 def pair_in(

@@ -196,8 +196,16 @@ def open_chat(person: Person, other: Person) -> None:
     notice = match_notice(person, other)
     person.user.mark_read()
     person.user.press("💬 Write", message_id=notice.message_id)
-    opened = person.user.wait_for_message()
-    assert "You are now chatting with" in opened.body, opened.describe()
+    # Paced at one a second, an earlier reply (the feed's next screen) may still come first.
+    person.user.wait_until(
+        lambda chat: any(
+            "You are now chatting with" in m.body and other.name in m.body
+            for m in chat.bot_messages
+            if m.message_id > notice.message_id
+        ),
+        what=f"the chat with {other.name} open",
+    )
+    person.user.mark_read()
 
 
 def matched_pair(

@@ -7,13 +7,16 @@ a story reads as "the user does this, the bot answers that" and fails with the t
 
 from __future__ import annotations
 
+import functools
+import inspect
+import threading
 import time
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import replace
 from typing import Any
 
-from config.i18n import t
+from config.i18n import LANGUAGES, t
 from domain.geo import haversine_km
 from domain.location_privacy import private_location
 from domain.onboarding import ONBOARDING_ORDER, Step
@@ -66,6 +69,9 @@ class Newcomer:
         self.age = 27
         self.gender, self.seeking = "woman", "men"  # the catalog's button keys
         self._seen = 0  # the last bot message taken
+        # What each message taken said: one edited since into something else (a question a
+        # button press turned into the next one) is new again.
+        self._bodies: dict[int, str] = {}
 
     @classmethod
     def create(
@@ -89,21 +95,29 @@ class Newcomer:
     # -- what the bot says ------------------------------------------------------------------
 
     def _fresh(self, chat: Chat) -> list[ChatMessage]:
-        """Bot messages after the last one taken, passing over deleted ones."""
+        """Bot messages after the last one taken, and taken ones edited since to say
+        something else, passing over deleted ones."""
         return [
             message
             for message in chat.bot_messages
-            if message.message_id > self._seen and not message.deleted
+            if not message.deleted
+            and (
+                message.message_id > self._seen
+                or self._bodies.get(message.message_id, message.body) != message.body
+            )
         ]
 
     def _took(self, messages: list[ChatMessage]) -> list[ChatMessage]:
-        self._seen = messages[-1].message_id
+        self._seen = max(self._seen, messages[-1].message_id)
+        self._bodies.update((message.message_id, message.body) for message in messages)
         return messages
 
     def skip_history(self) -> None:
         """Take every bot message so far: later expectations start after them (a person who
         already talked to the bot starting again)."""
-        self._seen = max((m.message_id for m in self.user.refresh().bot_messages), default=0)
+        messages = self.user.refresh().bot_messages
+        self._seen = max((m.message_id for m in messages), default=0)
+        self._bodies = {m.message_id: m.body for m in messages}
 
     def take(self, count: int) -> list[ChatMessage]:
         """The bot's next ``count`` messages, whatever they say."""
@@ -143,8 +157,25 @@ class Newcomer:
         return answer
 
     def expect_refusal(self, key: str, step: Step, **values: object) -> list[ChatMessage]:
-        """The catalog's message for a refused value, then the step's question again."""
-        return self.expect(self.t(key, **values), self.question(step))
+        """The catalog's message for a refused value and the step's question again, as one
+        message."""
+        return self.expect(self.refusal(key, step, **values))
+
+    def refusal(self, key: str, step: Step, **values: object) -> str:
+        """What one refused answer gets: why, and the question again, in one message."""
+        return self.with_question(key, step, **values)
+
+    def with_question(self, key: str, step: Step, **values: object) -> str:
+        """A catalog text and the step's question after it: one message."""
+        return f"{self.t(key, **values)}\n\n{self.question(step)}"
+
+    def expect_quiet_answer(self) -> CallbackAnswer:
+        """The bot answers the last button press without a word or a pop-up."""
+        answer = self.user.wait_for_answer()
+        assert (answer.text, answer.show_alert) in ((None, False), (None, None)), (
+            self.user.transcript()
+        )
+        return answer
 
     @property
     def answers(self) -> Answers:
@@ -184,16 +215,26 @@ class Newcomer:
         self.user.press(self.t(key, **values), message_id=message_id)
 
     def start(self) -> ChatMessage:
-        """/start as a new user: the welcome, then the first question (returned)."""
+        """/start as a new user: the welcome and the first question, one message."""
         self.user.send_text("/start")
-        [_, question] = self.expect(self.t("onboarding.welcome"), self.question(Step.NAME))
+        [question] = self.expect(self.welcome)
         return question
 
+    @property
+    def welcome(self) -> str:
+        return f"{self.t('onboarding.welcome')}\n\n{self.question(Step.NAME)}"
+
+    def done_menu(self, *, paused: bool = False) -> str:
+        """The menu under the finished card, headed by "your profile is ready"."""
+        menu = self.t("profile.menu")
+        if paused:
+            menu = f"{self.t('profile.paused_note')}\n\n{menu}"
+        return f"{self.t('onboarding.done')}\n\n{menu}"
+
     def answer(self, step: Step, *, city: str | None = None) -> ChatMessage:
-        """Answer one step with a valid value; the next question."""
+        """Answer one step with a valid value; the next question (a button press edits its
+        question into it, a typed answer gets it as a new message)."""
         self.send_answer(step, city=city)
-        if step is Step.LOCATION:
-            self.expect(self.t("common.saved"))
         following = ONBOARDING_ORDER[ONBOARDING_ORDER.index(step) + 1]
         [question] = self.expect(self.question(following))
         return question
@@ -205,6 +246,8 @@ class Newcomer:
         act = replace(self.answers, city=city or unique_city()).action(step)
         if act.kind == "text":
             self.user.send_text(act.text)
+        elif act.keyboard == "reply":
+            self.user.press_reply(act.text)
         else:
             self.user.press(act.text)
 
@@ -223,12 +266,14 @@ class Newcomer:
                 self.expect(self.answers.photo_saved(number))
 
     def finish(self, photos: int = 1) -> list[ChatMessage]:
-        """At the photo step: send photos and finish; the card and the menu that follow."""
+        """At the photo step: send photos and finish; the card and the menu that follow
+        (the menu says the profile is ready)."""
         self.send_photos(photos)
         if photos < MAX_PHOTOS:
             self.press("buttons.done")
-        self.expect(self.t("onboarding.done"))
-        return self.take(max(photos, 1) + 1)
+        messages = self.take(max(photos, 1) + 1)
+        assert messages[-1].body == self.done_menu(), self.user.transcript()
+        return messages
 
     def onboard(self, *, city: str | None = None, photos: int = 1) -> list[ChatMessage]:
         """The whole onboarding with valid answers; the card's messages and the menu."""
@@ -244,6 +289,55 @@ class Newcomer:
             menu = f"{self.t('profile.paused_note')}\n\n{menu}"
         assert messages[-1].body == menu, self.user.transcript()
         return messages
+
+
+def side_by_side(*stories: Callable[[], object]) -> None:
+    """Run independent stories (each with users of its own) at the same time, each on a
+    thread, and fail with the first failure. Telegram paces every chat at about a message a
+    second, and the sandbox does too: people in different chats do not slow each other, so
+    stories told side by side take as long as the longest instead of all together."""
+    errors: list[BaseException] = []
+
+    def run(story: Callable[[], object]) -> None:
+        try:
+            story()
+        except BaseException as error:  # handed to the test's thread below
+            errors.append(error)
+
+    threads = [threading.Thread(target=run, args=(story,)) for story in stories]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    if errors:
+        raise errors[0]
+
+
+def in_every_language(
+    test: Callable[..., None],
+) -> Callable[..., None]:
+    """A test of one newcomer (its first parameter, ``person``) made a test of a newcomer per
+    language, told side by side: the test takes ``sandbox`` instead of ``person``."""
+    signature = inspect.signature(test)
+    params = list(signature.parameters.values())
+    assert params[0].name == "person", test
+    rest = params[1:]
+
+    @functools.wraps(test)
+    def each(sandbox: SandboxClient, *args: object, **kwargs: object) -> None:
+        side_by_side(
+            *(
+                functools.partial(test, Newcomer.create(sandbox, language), *args, **kwargs)
+                for language in LANGUAGES
+            )
+        )
+
+    sandbox_param = inspect.Parameter(
+        "sandbox", inspect.Parameter.POSITIONAL_OR_KEYWORD, annotation=SandboxClient
+    )
+    each.__signature__ = signature.replace(parameters=[sandbox_param, *rest])  # type: ignore[attr-defined]
+    del each.__wrapped__  # pytest reads the fixtures from the signature above
+    return each
 
 
 def private_point(user_id: int, latitude: float, longitude: float) -> tuple[float, float]:

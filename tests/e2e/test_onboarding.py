@@ -3,6 +3,8 @@ on the way, leave with /cancel and come back with /start; the bot's commands and
 
 from __future__ import annotations
 
+import functools
+
 import httpx
 import pytest
 
@@ -13,7 +15,14 @@ from domain.onboarding import ONBOARDING_ORDER, Step
 from domain.validation import MAX_PHOTOS
 from sandbox.client import SandboxClient
 from storage import db
-from tests.e2e.story import Newcomer, private_point, profile_row, stored_location
+from tests.e2e.story import (
+    Newcomer,
+    in_every_language,
+    private_point,
+    profile_row,
+    side_by_side,
+    stored_location,
+)
 from tests.support.images import image
 from tests.support.profiles import unique_city
 from tests.support.stack import NodeThread
@@ -45,7 +54,9 @@ def test_full_onboarding_in_russian(sandbox: SandboxClient, pool: db.Pool) -> No
     [where] = olga.expect(olga.question(Step.LOCATION))
     assert where.button_texts == [olga.t("buttons.share_location")]
     olga.user.send_text("  санкт-петербург ")
-    olga.expect(olga.t("common.saved"), olga.question(Step.ABOUT))
+    [about] = olga.expect(olga.question(Step.ABOUT))
+    # Its Skip key takes the place of the location's: no message just to remove that one.
+    assert about.reply_keyboard == [[{"text": olga.t("buttons.skip")}]]
     olga.user.send_text("Люблю театр и длинные прогулки.")
     [interests] = olga.expect(olga.question(Step.INTERESTS))
     olga.toggle(interests, "theatre")
@@ -56,14 +67,13 @@ def test_full_onboarding_in_russian(sandbox: SandboxClient, pool: db.Pool) -> No
     [saved] = olga.expect(olga.t("onboarding.photo_saved", count=1, limit=MAX_PHOTOS))
     assert saved.button_texts == [olga.t("buttons.done")]
     olga.press("buttons.done")
-    olga.expect(olga.t("onboarding.done"))
     card, menu = olga.expect(
         "Ольга, 31, санкт-петербург — Люблю театр и длинные прогулки.\n\n"
         + olga.t(
             "profile.interests",
             interests=", ".join([olga.t("interests.theatre"), olga.t("interests.books")]),
         ),
-        olga.t("profile.menu"),
+        olga.done_menu(),
     )
     assert card.photo
     assert olga.t("buttons.edit_name") in menu.button_texts
@@ -85,24 +95,30 @@ def test_full_onboarding_in_russian(sandbox: SandboxClient, pool: db.Pool) -> No
     assert row["completed_at"] is not None
 
 
-@pytest.mark.parametrize("language_code", ["en", "de", None])
-def test_anyone_else_is_onboarded_in_english(
-    sandbox: SandboxClient, pool: db.Pool, language_code: str | None
-) -> None:
+def test_anyone_else_is_onboarded_in_english(sandbox: SandboxClient, pool: db.Pool) -> None:
     """Without a Russian language_code the bot speaks English; three photos end the step."""
+    side_by_side(
+        *(
+            functools.partial(onboarded_in_english, sandbox, pool, code)
+            for code in ("en", "de", None)
+        )
+    )
+
+
+def onboarded_in_english(sandbox: SandboxClient, pool: db.Pool, language_code: str | None) -> None:
     mark = Newcomer.create(sandbox, "en", name="Mark", language_code=language_code)
     mark.age = 45
     mark.reach(Step.LOCATION)
     mark.user.press_reply(mark.t("buttons.share_location"), latitude=52.52, longitude=13.405)
-    [saved, _] = mark.expect(mark.t("common.saved"), mark.question(Step.ABOUT))
-    assert (saved.reply_markup or {}).get("remove_keyboard"), "the location button stays"
+    [about] = mark.expect(mark.question(Step.ABOUT))
+    assert about.button_texts == [mark.t("buttons.skip")], "the location button stays"
     mark.answer(Step.ABOUT)
     mark.answer(Step.INTERESTS)
     messages = mark.finish(photos=MAX_PHOTOS)
     album, menu = messages[:MAX_PHOTOS], messages[-1]
     assert album[0].caption == "Mark, 45, " + mark.t("profile.location_shared")
     assert len({message.media_group_id for message in album}) == 1
-    assert menu.body == mark.t("profile.menu")
+    assert menu.body == mark.done_menu()
 
     row = profile_row(pool, mark.id)
     assert row is not None
@@ -119,7 +135,8 @@ def test_language_switches_in_the_middle(sandbox: SandboxClient, pool: db.Pool) 
     assert choice.button_texts == [t("en", "buttons.lang_ru"), t("en", "buttons.lang_en")]
     anna.press("buttons.lang_ru")
     anna.language = "ru"
-    anna.expect(anna.t("language.set"), anna.question(Step.AGE))
+    [again] = anna.expect(f"{anna.t('language.set')}\n\n{anna.question(Step.AGE)}")
+    assert again.message_id == choice.message_id, "the choice becomes the question"
     anna.answer(Step.AGE)
     anna.answer(Step.GENDER)
     anna.answer(Step.SEEKING)
@@ -130,13 +147,14 @@ def test_language_switches_in_the_middle(sandbox: SandboxClient, pool: db.Pool) 
     anna.expect(anna.t("language.choose"))
     anna.press("buttons.lang_en")
     anna.language = "en"
-    [_, again] = anna.expect(anna.t("language.set"), anna.question(Step.LOCATION))
+    # The location question's reply keyboard cannot be put on by an edit: a new message.
+    [again] = anna.expect(f"{anna.t('language.set')}\n\n{anna.question(Step.LOCATION)}")
     assert again.button_texts == [t("en", "buttons.share_location")]
     anna.answer(Step.LOCATION)
     anna.answer(Step.ABOUT)
     anna.answer(Step.INTERESTS)
     card = anna.finish()
-    assert card[-1].body == t("en", "profile.menu")
+    assert card[-1].body == anna.done_menu()
     row = profile_row(pool, anna.id)
     assert row is not None and row["language"] == "en"
 
@@ -155,7 +173,7 @@ def test_cancel_leaves_onboarding_and_start_resumes(sandbox: SandboxClient, pool
     assert row is not None and (row["onboarding_step"], row["age"]) == ("age", None)
 
     anna.user.send_text("/start")
-    anna.expect(anna.t("onboarding.resume"), anna.question(Step.AGE))
+    anna.expect(f"{anna.t('onboarding.resume')}\n\n{anna.question(Step.AGE)}")
     anna.answer(Step.AGE)
     anna.answer(Step.GENDER)
     row = profile_row(pool, anna.id)
@@ -178,17 +196,17 @@ def test_cancel_then_a_button_of_the_current_step_resumes(sandbox: SandboxClient
     anna.expect(anna.question(Step.LOCATION))
 
 
-@pytest.mark.parametrize("language", LANGUAGES)
-def test_start_resumes_a_half_finished_profile(sandbox: SandboxClient, language: str) -> None:
+@in_every_language
+def test_start_resumes_a_half_finished_profile(person: Newcomer) -> None:
     """/start in the middle of onboarding says welcome back and asks the same step again."""
-    anna = Newcomer.create(sandbox, language)
+    anna = person
     anna.reach(Step.LOCATION)
     anna.user.send_text("/start")
-    [_, where] = anna.expect(anna.t("onboarding.resume"), anna.question(Step.LOCATION))
+    [where] = anna.expect(f"{anna.t('onboarding.resume')}\n\n{anna.question(Step.LOCATION)}")
     assert where.button_texts == [anna.t("buttons.share_location")]
     anna.answer(Step.LOCATION)
     anna.user.send_text("/start")
-    anna.expect(anna.t("onboarding.resume"), anna.question(Step.ABOUT))
+    anna.expect(f"{anna.t('onboarding.resume')}\n\n{anna.question(Step.ABOUT)}")
     anna.answer(Step.ABOUT)
     anna.answer(Step.INTERESTS)
     anna.finish()
@@ -200,7 +218,7 @@ def test_commands_in_the_middle_of_onboarding(sandbox: SandboxClient) -> None:
     anna = Newcomer.create(sandbox, "en")
     anna.reach(Step.SEEKING)
     anna.user.send_text("/profile")
-    anna.expect(anna.t("common.finish_profile_first"), anna.question(Step.SEEKING))
+    anna.expect(f"{anna.t('common.finish_profile_first')}\n\n{anna.question(Step.SEEKING)}")
     anna.user.send_text("/help")
     anna.expect(help_text(COMMANDS, anna.language))
     anna.user.send_text("/fly")
@@ -230,7 +248,8 @@ def test_an_interest_pressed_twice_stays_as_pressed_once(
     """The same tick arriving twice — an impatient double press on the old keyboard, or the
     update given out again after its node died — ticks once; the same untick twice unticks.
     (A toggle undid the first press, and the cluster test's driver then waited forever.)"""
-    for language in LANGUAGES:
+
+    def tick_twice(language: str) -> None:
         anna = Newcomer.create(sandbox, language)
         question = anna.reach(Step.INTERESTS)
         tick = question.callback_data(anna.interest_label("music"))
@@ -241,6 +260,13 @@ def test_an_interest_pressed_twice_stays_as_pressed_once(
         row = profile_row(pool, anna.id)
         assert row is not None and row["interests"] == ["music"], language
 
+    side_by_side(
+        *(functools.partial(tick_twice, language) for language in LANGUAGES),
+        functools.partial(untick_twice, sandbox, pool),
+    )
+
+
+def untick_twice(sandbox: SandboxClient, pool: db.Pool) -> None:
     bob = Newcomer.create(sandbox, "en")
     question = bob.reach(Step.INTERESTS)
     bob.toggle(question, "music")
@@ -258,17 +284,18 @@ def test_an_interest_pressed_twice_stays_as_pressed_once(
 def test_help_lists_every_command(sandbox: SandboxClient) -> None:
     """/help answers with the catalog's list, which names every registered command; as a
     first message it is answered before the welcome."""
-    for language in LANGUAGES:
-        anna = Newcomer.create(sandbox, language)
-        anna.user.send_text("/help")
-        [shown, _, _] = anna.expect(
-            help_text(COMMANDS, language), anna.t("onboarding.welcome"), anna.question(Step.NAME)
-        )
-        for command in COMMANDS:
-            assert (f"/{command.name} " in shown.body) is not command.admin, (language, command)
-        anna.answer(Step.NAME)
-        anna.user.send_text("/help")
-        anna.expect(help_text(COMMANDS, language))
+    side_by_side(*(functools.partial(help_in, sandbox, language) for language in LANGUAGES))
+
+
+def help_in(sandbox: SandboxClient, language: str) -> None:
+    anna = Newcomer.create(sandbox, language)
+    anna.user.send_text("/help")
+    [shown, _] = anna.expect(help_text(COMMANDS, language), anna.welcome)
+    for command in COMMANDS:
+        assert (f"/{command.name} " in shown.body) is not command.admin, (language, command)
+    anna.answer(Step.NAME)
+    anna.user.send_text("/help")
+    anna.expect(help_text(COMMANDS, language))
 
 
 def test_language_as_the_first_message(sandbox: SandboxClient, pool: db.Pool) -> None:
@@ -276,10 +303,10 @@ def test_language_as_the_first_message(sandbox: SandboxClient, pool: db.Pool) ->
     the first question again in Russian."""
     anna = Newcomer.create(sandbox, "en")
     anna.user.send_text("/language")
-    anna.expect(anna.t("language.choose"), anna.t("onboarding.welcome"), anna.question(Step.NAME))
+    anna.expect(anna.t("language.choose"), anna.welcome)
     anna.press("buttons.lang_ru")
     anna.language = "ru"
-    anna.expect(anna.t("language.set"), anna.question(Step.NAME))
+    anna.expect(f"{anna.t('language.set')}\n\n{anna.question(Step.NAME)}")
     anna.answer(Step.NAME)
     row = profile_row(pool, anna.id)
     assert row is not None and (row["language"], row["name"]) == ("ru", "Anna")
@@ -293,8 +320,7 @@ def test_an_image_sent_as_a_file_during_onboarding(sandbox: SandboxClient, pool:
     anna.user.send_document(image(kind="PNG"), "me.png", "image/png")
     anna.expect(anna.t("onboarding.photo_saved", count=1, limit=MAX_PHOTOS))
     anna.press("buttons.done")
-    anna.expect(anna.t("onboarding.done"))
-    card, _ = anna.expect(f"Anna, 27, {city}", anna.t("profile.menu"))
+    card, _ = anna.expect(f"Anna, 27, {city}", anna.done_menu())
     assert card.method == "sendPhoto" and card.photo
     row = profile_row(pool, anna.id)
     assert row is not None and row["onboarding_step"] is None

@@ -78,8 +78,9 @@ def share_location(person: Person, point: tuple[float, float], language: str = "
 
 def limit_refusal(language: str) -> str:
     """The refusal of a location change beyond the day's limit, the first of them made just
-    now (allowed again in 24 h)."""
-    return t(language, "errors.location_limit", limit=LOCATION_CHANGES_PER_DAY, hours=24)
+    now (allowed again in 24 h), with the question again in the same message."""
+    refusal = t(language, "errors.location_limit", limit=LOCATION_CHANGES_PER_DAY, hours=24)
+    return f"{refusal}\n\n{t(language, 'onboarding.ask_location')}"  # the question again
 
 
 def distance_shown(attacker: Person, victim: Person) -> tuple[float, float]:

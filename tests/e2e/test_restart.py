@@ -17,8 +17,8 @@ from storage import db
 from tests.e2e.story import Newcomer, profile_row, trouble
 from tests.support.images import image
 from tests.support.profiles import unique_city
-from tests.support.services import TEST_BOT_TOKEN, Services, fresh_services
-from tests.support.stack import NodeThread
+from tests.support.services import Services, fresh_services
+from tests.support.stack import NodeThread, telegram_sandbox
 
 
 @pytest.fixture(scope="module")
@@ -29,7 +29,7 @@ def own_services() -> Iterator[Services]:
 
 @pytest.fixture(scope="module")
 def own_server() -> Iterator[SandboxServer]:
-    server = SandboxServer(tokens=[TEST_BOT_TOKEN]).start()
+    server = telegram_sandbox().start()
     yield server
     server.stop()
 
@@ -105,7 +105,7 @@ def test_onboarding_resumes_after_a_restart(
 
     node.restart()
     anna.user.send_text("/start")
-    anna.expect(anna.t("onboarding.resume"), anna.question(Step.LOCATION))
+    anna.expect(anna.with_question("onboarding.resume", Step.LOCATION))
     city = unique_city()
     anna.answer(Step.LOCATION, city=city)
     anna.answer(Step.ABOUT)
@@ -115,7 +115,7 @@ def test_onboarding_resumes_after_a_restart(
     anna.user.send_photo(image())
     anna.expect(anna.t("onboarding.photo_saved", count=1, limit=3))
     anna.press("buttons.done")
-    anna.expect(anna.t("onboarding.done"), f"Anna, 27, {city}", anna.t("profile.menu"))
+    anna.expect(f"Anna, 27, {city}", anna.done_menu())
 
 
 def test_an_edit_survives_a_restart(
@@ -127,7 +127,7 @@ def test_an_edit_survives_a_restart(
     city = unique_city()
     anna.onboard(city=city)
     anna.press("buttons.edit_name")
-    anna.expect(anna.t("profile.ask_new_value"), anna.question(Step.NAME))
+    anna.expect(anna.with_question("profile.ask_new_value", Step.NAME))
 
     node.restart()
     anna.user.send_text("Annette")
@@ -149,7 +149,7 @@ def test_a_cancelled_onboarding_stays_cancelled_after_a_restart(
     anna.user.send_text("Anna")
     anna.expect(anna.t("onboarding.cancelled"))
     anna.user.send_text("/start")
-    anna.expect(anna.t("onboarding.resume"), anna.question(Step.NAME))
+    anna.expect(anna.with_question("onboarding.resume", Step.NAME))
     anna.answer(Step.NAME)
     row = profile_row(own_pool, anna.id)
     assert row is not None and (row["name"], row["onboarding_step"]) == ("Anna", "age")

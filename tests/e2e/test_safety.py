@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import time
+from collections.abc import Callable
 
 import pytest
 
@@ -43,15 +44,26 @@ def end_match(person: Person, other: Person, button: str, done: str) -> None:
     """Open the match from /matches, press the button, confirm, and wait for the answer."""
     open_match_card(person, other)
     person.user.press(button)
-    question = person.user.wait_for_message()
+    question = later_message(person, lambda m: "Yes" in m.button_texts, "the confirmation")
     person.user.press("Yes", message_id=question.message_id)
-    assert done in person.user.wait_for_message().body
+    later_message(person, lambda m: done in m.body, done)
+
+
+def later_message(person: Person, wanted: Callable[[ChatMessage], bool], what: str) -> ChatMessage:
+    """The first message not read yet that ``wanted`` accepts: replies come at Telegram's
+    pace, a message a second per chat, so one to an earlier action may still arrive first."""
+    user = person.user
+    found = user.wait_until(
+        lambda chat: next((m for m in user.new_messages() if wanted(m)), None), what=what
+    )
+    user.mark_read()
+    return found
 
 
 def assert_refused(person: Person, text: str, reason: str) -> None:
     person.user.mark_read()
     person.user.send_text(text)
-    assert reason in person.user.wait_for_message().body
+    later_message(person, lambda m: reason in m.body, reason)
 
 
 @pytest.mark.parametrize(

@@ -28,12 +28,13 @@ class Action:
 
     kind: str  # "text", "press" or "photo"
     text: str = ""
+    keyboard: str = "inline"  # a press: on an inline keyboard, or a "reply" keyboard's key
 
     @property
     def body(self) -> dict[str, str]:
         """The action's body for the sandbox's control API (POST /sandbox/users/{id}/{kind})."""
         if self.kind == "press":
-            return {"text": self.text, "kind": "inline"}
+            return {"text": self.text, "kind": self.keyboard}
         return {"text": self.text} if self.kind == "text" else {}
 
 
@@ -104,7 +105,8 @@ class Answers:
             Step.SEEKING: Action("press", self.seeking_label),
             Step.AGE_RANGE: Action("press", self.keep_range_label),
             Step.LOCATION: Action("text", self.city),
-            Step.ABOUT: Action("press", self.t("buttons.skip")),
+            # In onboarding the about question's Skip is a reply key (the location's place).
+            Step.ABOUT: Action("press", self.t("buttons.skip"), "reply"),
             Step.INTERESTS: Action("press", self.done_label),
         }
         return answers[step]
@@ -149,31 +151,43 @@ def onboard(user: VirtualUser, answers: Answers | None = None, *, photos: int = 
     bot's answers, until the finished card and its menu have come."""
     answers = answers or Answers()
     user.send_text("/start")
-    user.wait_until(
-        lambda chat: answers.question(Step.NAME) in chat.transcript(), what="name question"
-    )
-    user.mark_read()
+    asking(user, answers.question(Step.NAME))
     for step in ONBOARDING_ORDER[: ONBOARDING_ORDER.index(Step.PHOTOS)]:
         act = answers.action(step)
         if act.kind == "text":
             user.send_text(act.text)
+        elif act.keyboard == "reply":
+            user.press_reply(act.text)
         else:
             user.press(act.text)
-        # The city is saved, then the next question asked: two messages.
-        user.wait_for_messages(2 if step is Step.LOCATION else 1)
+        # The next question: a new message, or the pressed one edited into it.
+        asking(user, answers.question(ONBOARDING_ORDER[ONBOARDING_ORDER.index(step) + 1]))
     for index in range(photos):
         user.send_photo(image(colour=(40 * index, 90, 90)))
         if index < MAX_PHOTOS - 1:
             user.wait_for_message()
     if photos < MAX_PHOTOS:
         user.press(answers.done_label)
-    # The card and its menu follow "ready"; reading on before the menu came would race them.
+    # The card, then its menu saying the profile is ready; reading on before the menu came
+    # would race them.
     user.wait_until(
         lambda chat: (
-            answers.t("onboarding.done") in chat.transcript()
-            and chat.last_bot_message is not None
-            and chat.last_bot_message.body.startswith(answers.profile_menu)
+            chat.last_bot_message is not None
+            and chat.last_bot_message.body.startswith(answers.t("onboarding.done"))
+            and answers.profile_menu in chat.last_bot_message.body
         ),
         what="done",
+    )
+    user.mark_read()
+
+
+def asking(user: VirtualUser, question: str) -> None:
+    """Wait until the bot's latest message ends with ``question`` (a message of its own, or
+    one a press turned into it), then read on from there."""
+    user.wait_until(
+        lambda chat: (
+            chat.last_bot_message is not None and chat.last_bot_message.body.endswith(question)
+        ),
+        what=f"the question {question!r}",
     )
     user.mark_read()

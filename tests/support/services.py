@@ -146,8 +146,6 @@ class Services:
             "METRICS_PORT": "0",
             "LOG_LEVEL": "WARNING",
             "LOG_FORMAT": "json",
-            "SEND_RATE_PER_SECOND": "10000",
-            "SEND_RATE_PER_CHAT": "1000",
         }
         env.update(overrides)
         return env

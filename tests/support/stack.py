@@ -10,6 +10,7 @@ from contextlib import contextmanager
 
 from app.node import Node
 from config.settings import load_settings
+from sandbox.flood import FloodConfig
 from sandbox.server import SandboxServer
 from storage import db
 from tests.support.services import TEST_BOT_TOKEN
@@ -29,10 +30,22 @@ def schema_pool(database_url: str, name: str, max_size: int = 4) -> Iterator[db.
         made.close()
 
 
+def telegram_flood() -> FloodConfig:
+    """The flood control every test's sandbox runs with: Telegram's figures (30 messages a
+    second for the bot, 1 a second in a chat after a burst of 3), so that no test passes only
+    because the sandbox lets everything through."""
+    return FloodConfig(enabled=True)
+
+
+def telegram_sandbox(token: str = TEST_BOT_TOKEN) -> SandboxServer:
+    """A Bot API sandbox for a test (not started), knowing the bot's token, flood control on."""
+    return SandboxServer(tokens=[token], flood=telegram_flood())
+
+
 @contextmanager
 def running_sandbox(token: str = TEST_BOT_TOKEN) -> Iterator[SandboxServer]:
-    """The Bot API sandbox on a free port, knowing the bot's token."""
-    server = SandboxServer(tokens=[token]).start()
+    """The Bot API sandbox on a free port, knowing the bot's token, flood control on."""
+    server = telegram_sandbox(token).start()
     try:
         yield server
     finally:
