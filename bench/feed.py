@@ -15,10 +15,12 @@ the people who could not be shown, who therefore stay at its top), then random o
 their pass's cursor stands after what they saw.
 
 Measured through storage.feed.Feed, exactly as the matcher actor calls it, for each shape of
-the feed's reads (``--shapes``): ``current`` (what production runs) and ``baseline``
+the feed's reads (``--shapes``): ``current`` (what production runs), ``baseline``
 (storage.feed_batch.BASELINE, the reads before issue 13: one place per viewer, decisions
-hashed, no fresh read), one viewer after the other from the same prepared state, so that the
-ratio of the two comes from one run under the same load:
+hashed, no fresh read) and, when asked, ``unfixed`` (the current reads before the fixes for
+these targets: decisions hashed, no ``listed``, one-page counts, the fresh read planned per
+card, JIT on); one viewer after the other from the same prepared state, so that the ratios
+come from one run under the same load:
 - next card: ``next_card`` then ``skip``, card after card (refills included), timed per card;
 - newcomer served (current only): mid-pass, a compatible newcomer finishes their profile
   (through storage.accounts, as onboarding does); the time from that commit until a

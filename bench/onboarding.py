@@ -44,6 +44,7 @@ from typing import Any
 import aiohttp
 import orjson
 
+from config.i18n import t
 from domain.onboarding import ONBOARDING_ORDER
 from domain.onboarding import Step as OnboardingStep
 from tests.support.onboarding import Answers, script
@@ -81,26 +82,63 @@ class Step:
     # The step is answered when the bot's latest message shows this (a new message, or the
     # pressed question edited into the next): the same test for every version of the bot,
     # however many messages and edits it takes to get there.
-    answered: Callable[[Message], bool]
+    # (the message, when the user acted by the sandbox's clock)
+    answered: Callable[[Message, float], bool]
 
 
-def _says(text: str) -> Callable[[Message], bool]:
-    return lambda message: text in (message.get("text") or message.get("caption") or "")
+def _says(text: str) -> Callable[[Message, float], bool]:
+    return lambda message, _: text in (message.get("text") or message.get("caption") or "")
 
 
-def _ticked(text: str, label: str) -> Callable[[Message], bool]:
-    def shown(message: Message) -> bool:
-        markup = message.get("reply_markup") or {}
-        labels = [b.get("text") for row in markup.get("inline_keyboard", []) for b in row]
-        return _says(text)(message) and label in labels
+def _labels(message: Message) -> list[str]:
+    markup = message.get("reply_markup") or {}
+    return [b.get("text") for row in markup.get("inline_keyboard", []) for b in row]
+
+
+def _ticked(text: str, label: str) -> Callable[[Message, float], bool]:
+    return lambda message, at: _says(text)(message, at) and label in _labels(message)
+
+
+def _new_card(undo: bool | None = None) -> Callable[[Message, float], bool]:
+    """A feed card shown since the user acted (sent, or the pressed card edited into it),
+    with or without ↩️ (None: either)."""
+
+    def shown(message: Message, at: float) -> bool:
+        labels = _labels(message)
+        fresh = message["sent_at"] >= at or (message["edited_at"] or 0) >= at
+        return (
+            fresh
+            and t("en", "browse.button_skip") in labels
+            and (undo is None or (t("en", "browse.button_undo") in labels) is undo)
+        )
 
     return shown
 
 
-def onboarding(language: str = "en") -> tuple[Step, ...]:
+def browsing() -> tuple[Step, ...]:
+    """A man browsing the women who onboarded: 👎, ↩️, ❤️, 👎, ❤️ on the card shown, each
+    answered by the next card (a new message, or the pressed card edited into it)."""
+
+    def press(key: str) -> dict[str, str]:
+        return {"text": t("en", key), "kind": "inline"}
+
+    return (
+        Step("text", {"text": "/browse"}, _new_card()),
+        Step("press", press("browse.button_skip"), _new_card(undo=True)),
+        Step("press", press("browse.button_undo"), _new_card(undo=False)),
+        Step("press", press("browse.button_like"), _new_card()),
+        Step("press", press("browse.button_skip"), _new_card(undo=True)),
+        Step("press", press("browse.button_like"), _new_card()),
+    )
+
+
+BROWSING = browsing()
+
+
+def onboarding(language: str = "en", answers: Answers | None = None) -> tuple[Step, ...]:
     """The onboarding of tests/support/onboarding.py (labels from the language's catalog),
     each action with what the user then sees: the next question, the tick, the menu."""
-    answers = Answers(language)
+    answers = answers or Answers(language)
     actions = script(answers)
     before = ONBOARDING_ORDER[: ONBOARDING_ORDER.index(OnboardingStep.INTERESTS)]
     shown = [_says(answers.question(step)) for step in before]
@@ -120,6 +158,8 @@ def onboarding(language: str = "en") -> tuple[Step, ...]:
 
 
 ONBOARDING = onboarding()
+# The men who then browse the women of the runs before (all of them in Moscow, 27, into music).
+MEN = onboarding(answers=Answers(gender="man", seeking="women"))
 
 
 def echo_script(count: int) -> tuple[Step, ...]:
@@ -135,6 +175,7 @@ class Result:
     cpu_seconds: float
     step_latencies: dict[int, list[float]]
     calls: dict[str, int]  # Bot API calls the bot made during the run, by method
+    user_ids: list[int]
 
     @property
     def messages_per_update(self) -> float:
@@ -246,12 +287,20 @@ class Driver:
         self.step_latencies: dict[int, list[float]] = {}  # by the step's place in the script
         self._pacer = Pacer(rate)
         self._rate = rate
+        self.ids: list[int] = []  # the users of the last run
 
-    async def run(self, users: int, script: tuple[Step, ...], language: str = "en") -> float:
+    async def run(
+        self,
+        users: int,
+        script: tuple[Step, ...],
+        language: str = "en",
+        ids: list[int] | None = None,
+    ) -> float:
+        """Every user through the script: ``users`` new ones, or those of ``ids``."""
         connector = aiohttp.TCPConnector(limit=0)
         async with aiohttp.ClientSession(connector=connector) as session:
-            ids = []
-            for n in range(users):
+            self.ids = ids = list(ids or [])
+            for n in range(0 if ids else users):
                 async with session.post(
                     f"{self.base}/users", json={"first_name": f"User{n}", "language_code": language}
                 ) as response:
@@ -318,7 +367,7 @@ class Driver:
                     for c in view["callback_answers"]
                 )
                 visible = [m for _, m in sorted(mirror.items()) if not m["deleted"]]
-                shown = bool(visible) and step.answered(visible[-1])
+                shown = bool(visible) and step.answered(visible[-1], sent_at)
                 if shown and answered and reacted_at is not None:
                     break
                 if time.time() - started > 30:
@@ -334,11 +383,12 @@ def measure(
     users: int,
     script: tuple[Step, ...],
     rate: float | None = None,
+    ids: list[int] | None = None,
 ) -> Result:
     driver = Driver(sandbox_url, rate)
     calls_before = bot_calls(sandbox_url)
     cpu_before = process_cpu_seconds(pid)
-    seconds = asyncio.run(driver.run(users, script))
+    seconds = asyncio.run(driver.run(users, script, ids=ids))
     cpu = process_cpu_seconds(pid) - cpu_before
     calls = bot_calls(sandbox_url)
     for method, count in calls_before.items():
@@ -351,6 +401,7 @@ def measure(
         cpu,
         driver.step_latencies,
         {method: count for method, count in calls.items() if count},
+        driver.ids,
     )
 
 
@@ -360,11 +411,72 @@ def bot_calls(sandbox_url: str) -> Counter[str]:
         return Counter(orjson.loads(response.read())["calls"])
 
 
+def report(
+    args: argparse.Namespace,
+    results: list[Result],
+    rate: float,
+    browsed: Result,
+    slow: int | None,
+) -> None:
+    baseline = results[0]  # CPU per update of the echo bot at full speed
+    print(
+        f"\n{args.users} virtual users, {len(ONBOARDING)} updates each; our node runs "
+        f"NODE_PROCESSES={args.node_processes} (its CPU: all its processes)\n"
+    )
+    print(
+        "| bot | updates | updates/s | p50 ms | p99 ms | CPU s / 1000 updates | CPU ratio "
+        "| messages+edits / update | Bot API calls / update |"
+    )
+    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
+    for result in results:
+        print(
+            f"| {result.name} | {result.updates} | {result.per_second:.0f} | "
+            f"{result.percentile(0.5):.1f} | {result.percentile(0.99):.1f} | "
+            f"{result.cpu_per_1000:.2f} | {result.cpu_per_1000 / baseline.cpu_per_1000:.2f} | "
+            f"{result.messages_per_update:.2f} | {result.calls_per_update:.2f} |"
+        )
+    echo_rate = results[0].per_second
+    paced = results[3]
+    print(
+        f"\np99 from update to reply at {rate:g}/s ({rate / echo_rate:.2f} of the echo bot's "
+        f"{echo_rate:.0f}/s measured above): our node {paced.percentile(0.99):.1f} ms, "
+        f"the echo bot {results[1].percentile(0.99):.1f} ms; CPU per update "
+        f"{paced.cpu_per_1000 / baseline.cpu_per_1000:.2f}x the echo bot's"
+    )
+    print(
+        f"\nBot API calls of our node's onboarding, by method: {dict(sorted(paced.calls.items()))}"
+    )
+    print(
+        f"\nbrowsing ({args.browsers} men, {len(BROWSING)} updates each: /browse, 👎, ↩️, ❤️, 👎, "
+        f"❤️): {browsed.messages_per_update:.2f} messages+edits and "
+        f"{browsed.calls_per_update:.2f} Bot API calls per update, p50 "
+        f"{browsed.percentile(0.5):.1f} ms, p99 {browsed.percentile(0.99):.1f} ms; by method: "
+        f"{dict(sorted(browsed.calls.items()))}"
+    )
+    print(
+        f"\nmean latency of our node at {rate:g}/s: "
+        f"{statistics.mean(paced.latencies) * 1000:.1f} ms"
+    )
+    print(f"\nour node at {rate:g}/s, by onboarding step:\n")
+    print("| step | p50 ms | p99 ms | max ms |")
+    print("| --- | ---: | ---: | ---: |")
+    for place, step in enumerate(ONBOARDING):
+        latencies = paced.step_latencies[place]
+        label = step.body.get("text", step.action)
+        print(
+            f"| {place + 1}. {step.action} {label} | {percentile(latencies, 0.5):.1f} | "
+            f"{percentile(latencies, 0.99):.1f} | {max(latencies) * 1000:.1f} |"
+        )
+    if slow is not None:
+        print(f"asyncio debug mode: {slow} slow-callback warnings (over 100 ms) in the node")
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(
         description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
     )
     parser.add_argument("--users", type=int, default=200)
+    parser.add_argument("--browsers", type=int, default=50, help="men who then browse")
     parser.add_argument(
         "--rate",
         type=float,
@@ -458,6 +570,15 @@ def main() -> int:
                         rate,
                     )
                 )
+                men = measure("men", node.pid, sandbox_url, args.browsers, MEN)
+                browsed = measure(
+                    "our node, browsing, as fast as it goes",
+                    node.pid,
+                    sandbox_url,
+                    args.browsers,
+                    BROWSING,
+                    ids=men.user_ids,
+                )
             slow = None
             if args.asyncio_debug:
                 debug_env = {
@@ -476,50 +597,7 @@ def main() -> int:
                         ONBOARDING,
                     )
                 slow = (logs / "node-debug.log").read_text().count("Executing <")
-    baseline = results[0]  # CPU per update of the echo bot at full speed
-    print(
-        f"\n{args.users} virtual users, {len(ONBOARDING)} updates each; our node runs "
-        f"NODE_PROCESSES={args.node_processes} (its CPU: all its processes)\n"
-    )
-    print(
-        "| bot | updates | updates/s | p50 ms | p99 ms | CPU s / 1000 updates | CPU ratio "
-        "| messages+edits / update | Bot API calls / update |"
-    )
-    print("| --- | ---: | ---: | ---: | ---: | ---: | ---: | ---: | ---: |")
-    for result in results:
-        print(
-            f"| {result.name} | {result.updates} | {result.per_second:.0f} | "
-            f"{result.percentile(0.5):.1f} | {result.percentile(0.99):.1f} | "
-            f"{result.cpu_per_1000:.2f} | {result.cpu_per_1000 / baseline.cpu_per_1000:.2f} | "
-            f"{result.messages_per_update:.2f} | {result.calls_per_update:.2f} |"
-        )
-    echo_rate = results[0].per_second
-    paced = results[3]
-    print(
-        f"\np99 from update to reply at {rate:g}/s ({rate / echo_rate:.2f} of the echo bot's "
-        f"{echo_rate:.0f}/s measured above): our node {paced.percentile(0.99):.1f} ms, "
-        f"the echo bot {results[1].percentile(0.99):.1f} ms; CPU per update "
-        f"{paced.cpu_per_1000 / baseline.cpu_per_1000:.2f}x the echo bot's"
-    )
-    print(
-        f"\nBot API calls of our node's onboarding, by method: {dict(sorted(paced.calls.items()))}"
-    )
-    print(
-        f"\nmean latency of our node at {rate:g}/s: "
-        f"{statistics.mean(paced.latencies) * 1000:.1f} ms"
-    )
-    print(f"\nour node at {rate:g}/s, by onboarding step:\n")
-    print("| step | p50 ms | p99 ms | max ms |")
-    print("| --- | ---: | ---: | ---: |")
-    for place, step in enumerate(ONBOARDING):
-        latencies = paced.step_latencies[place]
-        label = step.body.get("text", step.action)
-        print(
-            f"| {place + 1}. {step.action} {label} | {percentile(latencies, 0.5):.1f} | "
-            f"{percentile(latencies, 0.99):.1f} | {max(latencies) * 1000:.1f} |"
-        )
-    if slow is not None:
-        print(f"asyncio debug mode: {slow} slow-callback warnings (over 100 ms) in the node")
+    report(args, results, rate, browsed, slow)
     return 0
 
 

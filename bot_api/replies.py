@@ -163,6 +163,27 @@ def as_edit(send: Reply, message_id: int) -> Reply | None:
     return edit_text(params["chat_id"], message_id, params["text"], markup.get("inline_keyboard"))
 
 
+def as_media_edit(send: Reply, message_id: int) -> Reply | None:
+    """The edit that turns message ``message_id`` (a photo or a video) into the photo or video
+    ``send`` would send, with its caption and buttons; None for anything else."""
+    kinds = {"sendPhoto": "photo", "sendVideo": "video"}
+    kind = kinds.get(send.method)
+    if kind is None:
+        return None
+    params = send.params
+    media = {"type": kind, "media": params[kind], "caption": params.get("caption", "")}
+    markup = params.get("reply_markup") or {}
+    return Reply(
+        "editMessageMedia",
+        {
+            "chat_id": params["chat_id"],
+            "message_id": message_id,
+            "media": media,
+            "reply_markup": {"inline_keyboard": markup.get("inline_keyboard") or []},
+        },
+    )
+
+
 def copy(
     chat_id: int,
     from_chat_id: int,

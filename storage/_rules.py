@@ -50,7 +50,7 @@ UNDECIDED = """NOT EXISTS (SELECT 1 FROM interactions d WHERE d.actor_id = %(vie
 UNDECIDED_HASHED = """p.user_id NOT IN (SELECT d.target_id FROM interactions d
     WHERE d.actor_id = %(viewer)s AND d.kind IN ('like', 'skip'))"""
 # A pass shows each person once: the people shown since it began (a few dozen, the viewer's
-# own rows by time), hashed like the decided ones. A newcomer served ahead of the pages, or a
+# own rows by time), read once per page and hashed. A newcomer served ahead of the pages, or a
 # card the viewer left without deciding, is not read again by a later page.
 NOT_SHOWN_SINCE = """p.user_id NOT IN (SELECT v.target_id FROM interactions v
     WHERE v.actor_id = %(viewer)s AND v.kind = 'view' AND v.created_at >= %(started)s)"""

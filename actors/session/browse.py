@@ -52,7 +52,7 @@ class Browse:
     def like(self, ctx: Context, args: list[str]) -> None:
         target = self._services.user_arg(ctx, args)
         if target is not None:
-            self._feed.like(ctx, target, None, Origin.BROWSE)
+            self._feed.like(ctx, target, None, Origin.BROWSE, replace=True)
 
     @button(Button.LIKE_WITH_MESSAGE)
     def like_with_message(self, ctx: Context, args: list[str]) -> None:
@@ -122,9 +122,10 @@ class Browse:
 
     @button(Button.SKIP)
     def skip(self, ctx: Context, args: list[str]) -> None:
-        target = self._feed.skip(ctx, args)
+        target = self._feed.skip(ctx, args, drop=False)
         if target is not None:
-            self._feed.show_next_card(ctx, undo_skip_of=target)
+            # The next card takes the skipped one's place, with ↩️ to bring it back.
+            self._feed.show_next_card(ctx, undo_skip_of=target, replace=True)
 
     @button(Button.UNDO_SKIP)
     def undo_skip(self, ctx: Context, args: list[str]) -> None:
@@ -135,8 +136,7 @@ class Browse:
         if not services.ask(services.matcher(ctx).undo_skip(ctx.user_id, skipped, current)):
             services.answer(ctx, "browse.undo_expired", alert=True)
             return
-        services.drop_buttons(ctx)
-        self._feed.show_next_card(ctx)
+        self._feed.show_next_card(ctx, replace=True)
 
     @button(Button.STOP_BROWSING)
     def stop_browsing(self, ctx: Context, args: list[str]) -> None:

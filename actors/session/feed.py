@@ -17,21 +17,34 @@ class Feed:
     def __init__(self, services: Services) -> None:
         self._services = services
 
-    def show_next_card(self, ctx: Context, undo_skip_of: int | None = None) -> None:
-        found = self._services.ask(self._services.matcher(ctx).next_card(ctx.account))
+    def show_next_card(
+        self, ctx: Context, undo_skip_of: int | None = None, *, replace: bool = False
+    ) -> None:
+        """The feed's next card; with ``replace``, in place of the pressed card (edited into
+        it: one message per press), or after it with its buttons taken off where an edit
+        cannot show it (a card without a photo, "that's everyone")."""
+        services = self._services
+        found = services.ask(services.matcher(ctx).next_card(ctx.account))
         if found is None:
+            if replace:
+                services.drop_buttons(ctx)
             ctx.send(cards.nobody_left(ctx.chat_id, ctx.buttons, ctx.account.has_location))
             return
-        ctx.send(
-            cards.browse_card(
-                ctx.chat_id,
-                ctx.buttons,
-                viewer_of(ctx.account),
-                found.card,
-                undo_skip_of=undo_skip_of,
-                widened_to_km=found.widened_to_km,
-            )
+        card = cards.browse_card(
+            ctx.chat_id,
+            ctx.buttons,
+            viewer_of(ctx.account),
+            found.card,
+            undo_skip_of=undo_skip_of,
+            widened_to_km=found.widened_to_km,
         )
+        edit = services.edited(ctx, card) if replace else None
+        if edit is not None:
+            ctx.send(edit)
+            return
+        if replace:
+            services.drop_buttons(ctx)
+        ctx.send(card)
 
     def show_next_liker(self, ctx: Context) -> None:
         found = self._services.ask(self._services.matcher(ctx).next_liker(ctx.user_id))
@@ -43,9 +56,9 @@ class Feed:
             *cards.liker_card(ctx.chat_id, ctx.buttons, viewer_of(ctx.account), card, remaining)
         )
 
-    def skip(self, ctx: Context, args: list[str]) -> int | None:
-        """Skip the user the pressed card was for and take its buttons off; None (answered as
-        an outdated button) when there was nothing to skip."""
+    def skip(self, ctx: Context, args: list[str], *, drop: bool = True) -> int | None:
+        """Skip the user the pressed card was for and (with ``drop``) take its buttons off;
+        None (answered as an outdated button) when there was nothing to skip."""
         services = self._services
         target = services.user_arg(ctx, args)
         if target is None:
@@ -53,7 +66,8 @@ class Feed:
         if not services.ask(services.matcher(ctx).skip(ctx.user_id, target)):
             services.outdated(ctx)
             return None
-        services.drop_buttons(ctx)
+        if drop:
+            services.drop_buttons(ctx)
         return target
 
     def like(
@@ -63,8 +77,12 @@ class Feed:
         message: str | None,
         origin: Origin,
         media: LikeMedia | None = None,
+        *,
+        replace: bool = False,
     ) -> None:
-        """Like someone shown to the user; then the next card (or the next liker)."""
+        """Like someone shown to the user; then the next card (or the next liker). With
+        ``replace`` (❤️ on a feed card) the next card takes the liked one's place, unless it
+        was a match: then the liked card stays, above the match notice."""
         services = self._services
         result: LikeResult = services.ask(
             services.matcher(ctx).like(ctx.account, target, message, media)
@@ -85,10 +103,16 @@ class Feed:
             self._tell_match(ctx, target, result)
         elif ctx.incoming.callback_id:
             services.answer(ctx, "browse.liked")
-        if ctx.incoming.callback_id:
+        swap = (
+            replace
+            and origin is Origin.BROWSE
+            and status is not LikeStatus.MATCHED
+            and bool(ctx.incoming.callback_id)
+        )
+        if ctx.incoming.callback_id and not swap:
             services.drop_buttons(ctx)
         if origin is Origin.BROWSE:
-            self.show_next_card(ctx)
+            self.show_next_card(ctx, replace=swap)
         else:
             self.show_next_liker(ctx)
 

@@ -170,13 +170,19 @@ class Services:
         """The pressed button's message edited into ``reply`` (one message per press), or
         ``reply`` sent when the message cannot become it: not a text message (a photo, a
         voice message, a video note, a sticker), or a reply keyboard to show."""
+        ctx.send(self.edited(ctx, reply) or reply)
+
+    def edited(self, ctx: Context, reply: Reply) -> Reply | None:
+        """The edit of the pressed button's message into ``reply``, if one can show it: a
+        text into a text, a photo or a video into a photo or a video."""
         incoming = ctx.incoming
-        edit = (
-            replies.as_edit(reply, incoming.message_id)
-            if incoming.callback_id and incoming.message_id and incoming.button_on is Kind.TEXT
-            else None
-        )
-        ctx.send(edit or reply)
+        if not (incoming.callback_id and incoming.message_id):
+            return None
+        if incoming.button_on is Kind.TEXT:
+            return replies.as_edit(reply, incoming.message_id)
+        if incoming.button_on in (Kind.PHOTO, Kind.VIDEO):
+            return replies.as_media_edit(reply, incoming.message_id)
+        return None
 
     def late_press(self, ctx: Context, where: str) -> bool:
         """A button of a question already answered: answered quietly; True the first time

@@ -309,7 +309,7 @@ ONBOARDING_STEPS = 12
 # Bot messages once onboarding is over: a press moves on by editing its question into the
 # next one, so only typed answers, the location question, the photo's note and the finished
 # card and its menu are messages of their own.
-ONBOARDING_MESSAGES = 10
+ONBOARDING_MESSAGES = 9
 CHAT_ROUNDS = 3
 # Bot messages each person of a pair has at the end: onboarding; she gets his card in the
 # feed, "that's everyone" and the match notice; he gets "someone likes you", her card as a

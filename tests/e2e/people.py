@@ -14,7 +14,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 
 from domain.validation import validate_city
-from sandbox.client import ChatMessage, SandboxClient, VirtualUser
+from sandbox.client import Chat, ChatMessage, SandboxClient, VirtualUser
 from sandbox.media import make_photo_sizes
 from sandbox.server import SandboxServer
 from storage import db
@@ -134,15 +134,27 @@ def is_card(message: ChatMessage) -> bool:
     return "👎" in message.button_texts or "❤️ Like back" in message.button_texts
 
 
-def next_card(user: VirtualUser) -> ChatMessage | None:
+def next_card(
+    user: VirtualUser, pressed: ChatMessage | None = None, nobody: str = NOBODY_LEFT
+) -> ChatMessage | None:
     """Wait for the next card of the feed (passing over other messages, such as a match
-    notice), or None when the bot says nobody is left."""
-    while True:
-        message = user.wait_for_message()
-        if is_card(message):
-            return message
-        if NOBODY_LEFT in message.body:
-            return None
+    notice), or None when the bot says nobody is left. A press on a card (``pressed``, as it
+    was) usually turns that card into the next one: an edit, not a new message."""
+
+    def arrived(chat: Chat) -> tuple[ChatMessage | None] | None:
+        if pressed is not None:
+            now = chat.message(pressed.message_id)
+            if is_card(now) and now.body != pressed.body:
+                user.mark_read()
+                return (now,)
+        for message in user.new_messages():
+            if is_card(message):
+                return (message,)
+            if nobody in message.body:
+                return (None,)
+        return None
+
+    return user.wait_until(arrived, what="the next card")[0]
 
 
 def browse(user: VirtualUser) -> ChatMessage | None:
@@ -159,15 +171,14 @@ def skip_all(user: VirtualUser, limit: int = 30) -> list[str]:
     while card is not None:
         seen.append(card_name(card))
         assert len(seen) <= limit, f"feed did not end: {seen}"
-        user.press("👎", message_id=card.message_id)
-        card = next_card(user)
+        card = decide(user, card, "👎")
     return seen
 
 
 def decide(user: VirtualUser, card: ChatMessage, button: str) -> ChatMessage | None:
     """Press a button on a card; the next card (or None when nobody is left)."""
     user.press(button, message_id=card.message_id)
-    return next_card(user)
+    return next_card(user, card)
 
 
 def match_notice(person: Person, other: Person) -> ChatMessage:

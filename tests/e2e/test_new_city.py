@@ -12,7 +12,8 @@ import pytest
 
 from config.i18n import t
 from sandbox.client import ChatMessage, SandboxClient, VirtualUser
-from tests.e2e.people import card_name, is_card
+from tests.e2e.people import card_name
+from tests.e2e.people import next_card as people_next_card
 from tests.support.onboarding import Answers, onboard
 from tests.support.profiles import unique_city
 
@@ -36,15 +37,11 @@ class Member:
         return self.answers.gender == "woman"
 
 
-def next_card(member: Member) -> ChatMessage | None:
-    """The member's next card, or None when the bot says nobody is left (in their language)."""
+def next_card(member: Member, pressed: ChatMessage | None = None) -> ChatMessage | None:
+    """The member's next card (the pressed one edited into it, or a new one), or None when
+    the bot says nobody is left (in their language)."""
     nobody = t(member.answers.language, "browse.nobody_left")
-    while True:
-        message = member.user.wait_for_message()
-        if is_card(message):
-            return message
-        if nobody in message.body:
-            return None
+    return people_next_card(member.user, pressed, nobody)
 
 
 def browse_to_the_end(member: Member) -> list[tuple[str, float]]:
@@ -52,10 +49,12 @@ def browse_to_the_end(member: Member) -> list[tuple[str, float]]:
     member.user.mark_read()
     member.user.send_text("/browse")
     seen: list[tuple[str, float]] = []
-    while (card := next_card(member)) is not None:
+    card = next_card(member)
+    while card is not None:
         seen.append((card_name(card), time.monotonic()))
         assert len(seen) <= 10, member.user.transcript()
         member.user.press("👎", message_id=card.message_id)
+        card = next_card(member, card)
     return seen
 
 

@@ -61,7 +61,7 @@ SHARDS = 8
 RATE = 100  # Telegram's limits as the sandbox enforces them and the nodes are told
 CHAT_RATE = 5
 DOWN_SECONDS = 20.0  # the faults' lengths, not waits for an outcome
-HANG_SECONDS = 10.0
+HANG_SECONDS = 20.0
 REDIS_DOWN_SECONDS = 10.0
 # A storm: one forced 429 after another, each answered with retry_after 2 s (the bot-wide
 # window it opens answers 429 to every send that comes early, as Telegram does).

@@ -309,6 +309,27 @@ class TestEdits:
         with pytest.raises(BadRequest, match="There is no caption in the message to edit"):
             tg.run(tg.bot.edit_message_caption(alice.id, text.message_id, caption="x"))
 
+    def test_edit_media_into_a_known_photo_with_buttons(
+        self, tg: LiveBot, alice: VirtualUser
+    ) -> None:
+        """A card edited into the next one: another photo by its file_id, a new caption and
+        new buttons, in the same message."""
+        first = tg.run(tg.bot.send_photo(alice.id, jpeg(200, 200), caption="Anna, 27"))
+        other = tg.run(tg.bot.send_photo(alice.id, jpeg(320, 240, (9, 90, 9)), caption="x"))
+        file_id = other.photo[-1].file_id
+        tg.run(
+            tg.bot.edit_message_media(
+                InputMediaPhoto(file_id, caption="Boris, 30"),
+                alice.id,
+                first.message_id,
+                reply_markup=KEYBOARD,
+            )
+        )
+        message = alice.message(first.message_id)
+        assert message.edited and message.caption == "Boris, 30"
+        assert message.photo and message.photo[-1] == file_id
+        assert message.button_texts == [b.text for row in KEYBOARD.inline_keyboard for b in row]
+
     def test_edit_and_delete_unknown_messages(self, tg: LiveBot, alice: VirtualUser) -> None:
         """Unknown or deleted messages cannot be edited or deleted."""
         with pytest.raises(BadRequest, match="Message to edit not found"):

@@ -52,6 +52,27 @@ class TestAsEdit:
         assert replies.as_edit(replies.photo(5, "file", "Anna, 27"), 9) is None
 
 
+class TestAsMediaEdit:
+    def test_a_card_becomes_an_edit_of_the_pressed_card(self) -> None:
+        """The next card (a photo) is shown by editing the pressed card's photo, caption and
+        buttons."""
+        card = replies.photo(5, "file-2", "Boris, 30", KEYBOARD)
+        edit = replies.as_media_edit(card, 9)
+        assert edit == replies.Reply(
+            "editMessageMedia",
+            {
+                "chat_id": 5,
+                "message_id": 9,
+                "media": {"type": "photo", "media": "file-2", "caption": "Boris, 30"},
+                "reply_markup": {"inline_keyboard": KEYBOARD},
+            },
+        )
+
+    def test_a_card_without_media_cannot_be_edited_in(self) -> None:
+        """A card with no photo is a text: the pressed photo cannot become it."""
+        assert replies.as_media_edit(replies.message(5, "Boris, 30", KEYBOARD), 9) is None
+
+
 class TestButtonOn:
     def test_a_button_on_a_text_message(self) -> None:
         """A press on a question says the message has a text to edit."""
