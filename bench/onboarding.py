@@ -11,15 +11,20 @@ own process:
      button presses, a photo) — and, with --asyncio-debug, once more under asyncio's debug
      mode, counting its slow-callback warnings.
 Each bot runs twice: as fast as the users can go (its throughput), then with the users' actions
-paced to --rate per second over all users (its latency at that load). In the paced run the users
-start one after another over its whole nominal length, so that at any moment the steps are mixed
-as in steady traffic. Started together, they would move through the steps in lockstep (200
-photo uploads within one second, then 200 profile completions); started over only the first
-half, the run's last seconds were mostly its two heaviest steps (the photo and the finished
-profile) instead of one update in six. Prints updates per second, p50/p99 latency from an update
-entering the sandbox to the bot's first reaction (a message, an edit or a callback answer, by the
-sandbox's clock), the same by onboarding step for the paced run, and the bot's CPU seconds
-(all its processes) per 1000 updates, with the ratio to the echo bot.
+paced to --rate per second over all users (its latency at that load; by default 0.7 of the echo
+bot's throughput measured in the same run). Then --browsers men go through onboarding and
+browse the women of those runs (/browse, 👎, ↩️, ❤️, 👎, ❤️). Each step waits for what the person
+then sees (the next question, the tick, the next card: a new message or the pressed one
+edited), so the same driver measures any version of the bot; the Bot API calls come from the
+sandbox's counters (messages sent or edited per update, and all calls but getUpdates). In the
+paced run the users start one after another over its whole nominal length, so that at any
+moment the steps are mixed as in steady traffic. Started together, they would move through the
+steps in lockstep (200 photo uploads within one second, then 200 profile completions); started
+over only the first half, the run's last seconds were mostly its two heaviest steps (the photo
+and the finished profile) instead of one update in six. Prints updates per second, p50/p99
+latency from an update entering the sandbox to the bot's first reaction (a message, an edit or
+a callback answer, by the sandbox's clock), the same by onboarding step for the paced run, and
+the bot's CPU seconds (all its processes) per 1000 updates, with the ratio to the echo bot.
 """
 
 from __future__ import annotations
