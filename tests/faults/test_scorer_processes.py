@@ -7,17 +7,19 @@ import signal
 import subprocess
 import sys
 
+from storage.ratings import SCORING_PROCESSES
 from tests.support.waiting import eventually
 
-# Starts the sweep's worker processes, prints their ids, then waits to be killed.
+# Starts the sweep's worker processes, prints their ids, then waits to be killed. The pool
+# starts a worker only when none is idle, so the tasks are all given at once: tasks given one
+# after another's result could be taken by one worker for ever.
 NODE = """
-import os, sys, time
+import multiprocessing, time
 from storage.ratings import SCORING_PROCESSES, scoring_processes
 scorers = scoring_processes()
-pids = set()
-while len(pids) < SCORING_PROCESSES:
-    pids |= {scorers.submit(os.getpid).result() for _ in range(8)}
-print(*sorted(pids), flush=True)
+for task in [scorers.submit(time.sleep, 0.2) for _ in range(SCORING_PROCESSES)]:
+    task.result()
+print(*sorted(child.pid for child in multiprocessing.active_children()), flush=True)
 time.sleep(600)
 """
 
@@ -37,7 +39,7 @@ def test_scorers_die_with_their_killed_node() -> None:
         assert node.stdout is not None
         scorers = [int(pid) for pid in node.stdout.readline().split()]
         try:
-            assert scorers and all(alive(pid) for pid in scorers)
+            assert len(scorers) == SCORING_PROCESSES and all(alive(pid) for pid in scorers)
             node.send_signal(signal.SIGKILL)
             node.wait(10)
             eventually(
