@@ -517,6 +517,12 @@ class Accounts:
             # too (a scan of feed_passes, for a deletion). A pass whose cursor it was starts
             # again; what its viewer saw stays out by their interactions.
             conn.execute("DELETE FROM feed_passes WHERE after_id = %s", (user_id,))
+            # A rating sweep's cursor is the last user it did: the id just below does as well
+            # (nobody lies between them now), and names nobody.
+            conn.execute(
+                "UPDATE sweep_runs SET cursor_user = cursor_user - 1 WHERE cursor_user = %s",
+                (user_id,),
+            )
             conn.execute(
                 """UPDATE feed_passes
                    SET queue = array_remove(queue, %(user)s),

@@ -36,6 +36,10 @@ THINK_SECONDS = 1.0
 SHARD = 7
 
 
+# Reply times are its verdict: it runs alone, on a machine nothing else loads (scripts/test).
+pytestmark = pytest.mark.timing
+
+
 @pytest.fixture(scope="module")
 def node(own_services: Services, own_server: SandboxServer) -> Iterator[NodeThread]:
     # Services of its own: a node on the session's would join the session node's cluster,

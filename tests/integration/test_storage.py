@@ -127,6 +127,24 @@ class TestAccounts:
             ).fetchone()
         assert left is not None and left["n"] == 0
 
+    def test_a_sweep_cursor_naming_a_deleted_account_names_nobody(self, pool: db.Pool) -> None:
+        """A rating sweep whose last done user was the deleted one resumes from just below."""
+        accounts = Accounts(pool)
+        user_id = new_user(accounts)
+        with pool.connection() as conn:
+            row = conn.execute(
+                """INSERT INTO sweep_runs (kind, node_id, cursor_user)
+                   VALUES ('incremental', 'test', %s) RETURNING id""",
+                (user_id,),
+            ).fetchone()
+        assert row is not None
+        accounts.delete_account(user_id)
+        with pool.connection() as conn:
+            cursor = conn.execute(
+                "SELECT cursor_user FROM sweep_runs WHERE id = %s", (row["id"],)
+            ).fetchone()
+        assert cursor is not None and cursor["cursor_user"] == user_id - 1
+
 
 class TestPhotoStore:
     def test_round_trip_and_delete(self, photo_store: PhotoStore) -> None:
