@@ -33,7 +33,7 @@ from kombu.message import Message
 
 from actors.delivery import Delivery
 from messaging import topology
-from messaging.broker import IDLE_WAIT_SECONDS, BrokerThread, wait_and_drain
+from messaging.broker import IDLE_WAIT_SECONDS, BrokerThread, Reopen, wait_and_drain
 from messaging.bus import Bus
 from observability.metrics import Metrics
 
@@ -94,7 +94,7 @@ class DeliveryCounts(Protocol):
         ...
 
 
-class HeldTooLong(Exception):
+class HeldTooLong(Reopen):
     """A delivery was held so long that the broker's consumer timeout is near."""
 
 
