@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import glob
 import os
+import re
 import shutil
 import subprocess
 import time
@@ -158,3 +159,40 @@ def _answers(check: Callable[[], object]) -> bool:
     except Exception:
         return False
     return True
+
+
+RABBITMQ_LOG = Path("/var/log/rabbitmq")
+
+
+@contextmanager
+def broker_consumer_timeout(milliseconds: int) -> Iterator[None]:
+    """RabbitMQ's consumer_timeout (server-wide on 3.10; channels opened meanwhile take it)
+    set for the block, and put back after."""
+    ctl = shutil.which("rabbitmqctl") or "/usr/sbin/rabbitmqctl"
+    shown = subprocess.run(
+        [ctl, "eval", "application:get_env(rabbit, consumer_timeout)."],
+        check=True,
+        capture_output=True,
+        text=True,
+        timeout=60,
+    ).stdout
+    found = re.search(r"\{ok,(\d+)\}", shown)
+    before = found.group(1) if found else "1800000"
+    _run(ctl, "eval", f"application:set_env(rabbit, consumer_timeout, {milliseconds}).")
+    try:
+        yield
+    finally:
+        _run(ctl, "eval", f"application:set_env(rabbit, consumer_timeout, {before}).")
+
+
+def broker_log_size() -> int:
+    """Where the broker's log ends now (to read what it says from here on)."""
+    return sum(log.stat().st_size for log in sorted(RABBITMQ_LOG.glob("rabbit@*.log")))
+
+
+def broker_timeouts_since(size: int) -> int:
+    """How many consumers the broker cut off for a delivery unacknowledged past its consumer
+    timeout since its log had ``size`` bytes (its lines do not name the vhost: meaningful in
+    a run of its own)."""
+    text = b"".join(log.read_bytes() for log in sorted(RABBITMQ_LOG.glob("rabbit@*.log")))
+    return text[size:].count(b"has timed out waiting for delivery acknowledgement")
