@@ -337,7 +337,7 @@ class Node:
         # Stopped after the shard consumer, which hands it forwarded replies.
         self._closers.append(self.forwarding.stop)
         self.consumer = ShardConsumer(
-            settings.amqp_url, self._dispatch, self.bus, self.metrics, self.journal.count_delivery
+            settings.amqp_url, self._dispatch, self.bus, self.metrics, self.journal
         )
         await asyncio.to_thread(self.consumer.start_and_wait)
         self._closers.append(self.consumer.stop)

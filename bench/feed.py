@@ -56,6 +56,7 @@ import psycopg
 from psycopg import sql
 
 from domain.feed_pass import START
+from domain.interests import INTERESTS
 from storage import _rules as rules
 from storage import db, feed_batch
 from storage.accounts import Account, Accounts
@@ -68,28 +69,6 @@ ADMIN_URL = os.environ.get(
 )
 CITIES = 100
 COORDINATE_SHARE = 0.4
-INTERESTS = (
-    "music",
-    "movies",
-    "books",
-    "travel",
-    "sport",
-    "gym",
-    "cooking",
-    "games",
-    "art",
-    "photography",
-    "dancing",
-    "hiking",
-    "pets",
-    "tech",
-    "science",
-    "fashion",
-    "cars",
-    "yoga",
-    "theatre",
-    "volunteering",
-)
 
 _POPULATION_SQL = """
 SELECT setseed(%(seed)s::float8);
@@ -217,7 +196,8 @@ def prepare_viewer(pool: db.Pool, feed: Feed, viewer: Account, seen: int, popula
     state = feed.current_pass(viewer)
     with pool.connection() as conn:
         pool_top = feed_batch.read(
-            conn, viewer, state.radius_km, START, state.state.started_at, limit=2 * seen
+            conn,
+            feed_batch.Page(viewer, state.radius_km, START, state.state.started_at, 2 * seen),
         )
         top = pool_top[: min(seen, len(pool_top) // 2)]  # some are always left to show
         ids = [row.user_id for row in top if row.visible]
@@ -376,7 +356,9 @@ def explain(pool: db.Pool, feed: Feed, viewer: Account, *, new_pass: bool) -> st
     state = feed.current_pass(viewer)
     cursor = START if new_pass else state.state.cursor
     started = datetime.now(UTC) if new_pass else state.state.started_at
-    query, params = feed_batch.query(viewer, state.radius_km, cursor, started, shape=feed.shape)
+    query, params = feed_batch.query(
+        feed_batch.Page(viewer, state.radius_km, cursor, started, shape=feed.shape)
+    )
     with pool.connection() as conn:
         if feed.shape.work_mem is not None:
             conn.execute(f"SET LOCAL work_mem = '{feed.shape.work_mem}'")

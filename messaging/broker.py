@@ -22,7 +22,9 @@ from kombu import Connection
 log = structlog.get_logger(__name__)
 
 CONSUMER_HEARTBEAT_SECONDS = 10
+RECONNECT_FIRST_SECONDS = 0.2
 RECONNECT_MAX_SECONDS = 5.0
+RECONNECT_RESET_SECONDS = 30.0
 IDLE_WAIT_SECONDS = 1.0
 MEMORY_POLL_SECONDS = 0.005
 
@@ -87,6 +89,10 @@ def wait_and_drain(connection: Connection, waker: Waker, timeout: float) -> None
                 return
 
 
+class Reopen(Exception):
+    """Raised by _serve to close the connection on purpose and open another at once."""
+
+
 class BrokerThread(threading.Thread):
     """A thread that owns one broker connection and serves it (_serve) until stopped. A lost
     connection is opened again with a growing pause; a failure before the thread was first
@@ -116,8 +122,9 @@ class BrokerThread(threading.Thread):
         self._waker.close()
 
     def run(self) -> None:
-        delay = 0.2
+        delay = RECONNECT_FIRST_SECONDS
         while not self._stop_requested.is_set():
+            opened = time.monotonic()
             try:
                 with open_connection(self._url, heartbeat=CONSUMER_HEARTBEAT_SECONDS) as conn:
                     self._serve(conn)
@@ -130,6 +137,12 @@ class BrokerThread(threading.Thread):
                     return
                 log.warning(f"{self._what} connection lost; reconnecting", error=str(error))
                 self._connection_lost()
+                if isinstance(error, Reopen):
+                    continue
+                # The pause grows while the broker stays away, and starts small again for the
+                # next outage once a connection has served a while.
+                if time.monotonic() - opened > RECONNECT_RESET_SECONDS:
+                    delay = RECONNECT_FIRST_SECONDS
                 time.sleep(delay)
                 delay = min(RECONNECT_MAX_SECONDS, delay * 2)
         self._stopped_while_disconnected()

@@ -21,10 +21,10 @@ import contextlib
 import queue
 import time
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 import orjson
 import structlog
@@ -33,7 +33,7 @@ from kombu.message import Message
 
 from actors.delivery import Delivery
 from messaging import topology
-from messaging.broker import IDLE_WAIT_SECONDS, BrokerThread, wait_and_drain
+from messaging.broker import IDLE_WAIT_SECONDS, BrokerThread, Reopen, wait_and_drain
 from messaging.bus import Bus
 from observability.metrics import Metrics
 
@@ -67,6 +67,7 @@ class _InHand:
     shard: int
     message: Message
     user_id: int | None = None  # whose turn it takes (None: handled outside any turn)
+    counted: str = ""  # the key its deliveries are counted under ("": not counted)
     handled: bool = True  # handed to the handler (a parked message is not, yet)
     since: float = field(default_factory=time.monotonic)  # when it came into hand
 
@@ -79,7 +80,21 @@ class _UserTurn:
     parked: deque[tuple[int, Delivery]] = field(default_factory=deque)
 
 
-class HeldTooLong(Exception):
+class DeliveryCounts(Protocol):
+    """How often a message was given to a node that died before acknowledging it."""
+
+    def count_delivery(self, key: str) -> int:
+        """One more delivery of a message given out again; the deliveries in all."""
+        ...
+
+    def forgive_deliveries(self, keys: Sequence[str]) -> None:
+        """These messages go back to the broker from a node that lives on (it lost its
+        connection, gave a shard up, or reopened before the consumer timeout): their
+        delivery does not count."""
+        ...
+
+
+class HeldTooLong(Reopen):
     """A delivery was held so long that the broker's consumer timeout is near."""
 
 
@@ -92,7 +107,7 @@ class ShardConsumer(BrokerThread):
         handle: Callable[[Delivery], None],
         bus: Bus,
         metrics: Metrics,
-        count_delivery: Callable[[str], int] | None = None,
+        deliveries: DeliveryCounts | None = None,
         name: str = "shard-consumer",
         hold_limit: float = HOLD_LIMIT_SECONDS,
     ) -> None:
@@ -100,7 +115,7 @@ class ShardConsumer(BrokerThread):
         self._handle = handle
         self._bus = bus
         self._metrics = metrics
-        self._count_delivery = count_delivery
+        self._deliveries = deliveries
         self._hold_limit = hold_limit
         self._requests: queue.SimpleQueue[tuple[Any, ...]] = queue.SimpleQueue()
         self._wanted: dict[int, str] = {}  # shard → lease value (what we should consume)
@@ -171,6 +186,7 @@ class ShardConsumer(BrokerThread):
         """The broker gives the connection's unacknowledged messages out again; acks for them
         from the old connection must be ignored."""
         self._generation += 1
+        self._forgive(list(self._in_hand.values()))
         self._in_hand.clear()
         self._by_shard.clear()
         self._turns.clear()
@@ -250,6 +266,7 @@ class ShardConsumer(BrokerThread):
             turn.parked.clear()
             if turn.in_flight <= 0:
                 del self._turns[user_id]
+        self._forgive([self._in_hand[tag] for tag in returned])
         for tag in reversed(returned):
             in_hand = self._in_hand.pop(tag)
             self._by_shard.get(shard, set()).discard(tag)
@@ -289,9 +306,11 @@ class ShardConsumer(BrokerThread):
             dead_letter=lambda error: self.report(("dead", generation, tag, error)),
             current=lambda: generation == self._generation,
         )
-        if redelivered and self._count_delivery is not None:
+        if self._deliveries is not None:
+            in_hand.counted = f"{kind}:{delivery.key}"
+        if redelivered and self._deliveries is not None:
             try:
-                count = self._count_delivery(f"{kind}:{delivery.key}")
+                count = self._deliveries.count_delivery(in_hand.counted)
             except Exception as error:
                 log.warning("could not count a redelivery", error=str(error))
                 count = 0
@@ -397,6 +416,18 @@ class ShardConsumer(BrokerThread):
                 )
 
         future.add_done_callback(published)
+
+    def _forgive(self, given_back: Sequence[_InHand]) -> None:
+        """Messages this node gives back alive: a wait for a dependency that outlasts the hold
+        limit, or broker restarts, must not add up to the deliveries that dead-letter a
+        message (only a node dying with it in hand counts)."""
+        keys = [in_hand.counted for in_hand in given_back if in_hand.counted]
+        if not keys or self._deliveries is None:
+            return
+        try:
+            self._deliveries.forgive_deliveries(keys)
+        except Exception as error:
+            log.warning("deliveries given back not forgiven", count=len(keys), error=str(error))
 
     def _check_holding(self) -> None:
         if not self._in_hand:

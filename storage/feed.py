@@ -119,12 +119,14 @@ class _Reads:
         self._stored.first_page = []
         return feed_batch.read(
             self._conn,
-            self._viewer,
-            self._stored.radius_km,
-            after,
-            self._stored.state.started_at,
-            limit,
-            self._shape,
+            feed_batch.Page(
+                self._viewer,
+                self._stored.radius_km,
+                after,
+                self._stored.state.started_at,
+                limit,
+                self._shape,
+            ),
         )
 
     def fresh(self, since: datetime) -> Sequence[int]:

@@ -221,21 +221,27 @@ def _ranges(
     return sql.SQL(" UNION ").join(parts), values
 
 
-def query(
-    viewer: Account,
-    radius_km: int,
-    after: Cursor,
-    started_at: datetime,
-    limit: int = FEED_BATCH,
-    shape: Shape = CURRENT,
-) -> tuple[sql.Composed, dict[str, Any]]:
-    """The query of one ranked page after the cursor of a pass begun at ``started_at``, and
-    its parameters."""
+@dataclass(frozen=True, slots=True)
+class Page:
+    """Which ranked page to read: the viewer's, within radius_km, after the cursor of a pass
+    begun at started_at, at most limit rows, as the shape has the query."""
+
+    viewer: Account
+    radius_km: int
+    after: Cursor
+    started_at: datetime
+    limit: int = FEED_BATCH
+    shape: Shape = CURRENT
+
+
+def query(page: Page) -> tuple[sql.Composed, dict[str, Any]]:
+    """The query of one ranked page, and its parameters."""
+    shape, viewer = page.shape, page.viewer
     listed = f"{LISTED} AND " if shape.listed else ""
     shown = f" AND {rules.NOT_SHOWN_SINCE}" if shape.shown_since else ""
     ranges, place = _ranges(
         viewer,
-        radius_km,
+        page.radius_km,
         _AFTER,
         _PAGE_ORDER,
         f"{listed}{rules.PROFILE_RULES} AND {shape.undecided}{shown}",
@@ -243,30 +249,22 @@ def query(
     )
     statement = sql.SQL(_PAGE_SQL).format(ranges=ranges, visible=sql.SQL(_VISIBLE))
     return statement, {
-        **rules.rule_params(viewer, radius_km),
+        **rules.rule_params(viewer, page.radius_km),
         **place,
-        "after_score": after.score,
-        "after_id": after.user_id,
-        "started": started_at,
-        "limit": limit,
+        "after_score": page.after.score,
+        "after_id": page.after.user_id,
+        "started": page.started_at,
+        "limit": page.limit,
     }
 
 
-def read(
-    conn: Conn,
-    viewer: Account,
-    radius_km: int,
-    after: Cursor,
-    started_at: datetime,
-    limit: int = FEED_BATCH,
-    shape: Shape = CURRENT,
-) -> list[PageRow]:
+def read(conn: Conn, page: Page) -> list[PageRow]:
     """The next candidates after the cursor not shown since the pass began, in rank order,
     visible or not.
 
     Always planned for this viewer's own places and sets (about a millisecond): a generic
     plan, blind to them, can be slower by orders of magnitude."""
-    rows = _custom(conn, *query(viewer, radius_km, after, started_at, limit, shape))
+    rows = _custom(conn, *query(page))
     return [
         PageRow(int(row["user_id"]), float(row["feed_score"]), bool(row["visible"])) for row in rows
     ]
@@ -290,7 +288,7 @@ def read_visible(
     rows: list[PageRow] = []
     after, limit = START, wanted
     for _ in range(shape.count_pages):
-        page = read(conn, viewer, radius_km, after, started_at, limit, shape)
+        page = read(conn, Page(viewer, radius_km, after, started_at, limit, shape))
         rows.extend(page)
         if len(page) < limit or sum(row.visible for row in rows) >= wanted:
             break

@@ -211,6 +211,16 @@ class ReplyJournal:
         count, _ = pipe.execute()
         return int(count) + 1
 
+    def forgive_deliveries(self, keys: Sequence[str]) -> None:
+        """These deliveries do not count: the node they were given to lives on and gave
+        them back (a count can go below zero: the first delivery is never counted)."""
+        pipe = self._redis.pipeline(transaction=False)
+        for work in keys:
+            key = self._keys("deliveries", work)
+            pipe.decr(key)
+            pipe.expire(key, DELIVERY_COUNT_TTL_SECONDS)
+        pipe.execute()
+
     def close(self, timeout: float = 5.0) -> None:
         self._writes.put(None)
         self._writer.join(timeout)

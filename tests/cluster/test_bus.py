@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import json
 import threading
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
@@ -15,7 +15,13 @@ from kombu import Connection
 from actors.delivery import Delivery
 from messaging import topology
 from messaging.bus import Bus
-from messaging.consumer import MAX_DELIVERIES, USER_IN_FLIGHT, ShardConsumer
+from messaging.consumer import (
+    HOLD_LIMIT_SECONDS,
+    MAX_DELIVERIES,
+    USER_IN_FLIGHT,
+    DeliveryCounts,
+    ShardConsumer,
+)
 from observability.metrics import Metrics
 from storage import state
 from storage.journal import ReplyJournal
@@ -55,11 +61,16 @@ def node_parts(amqp_url: str) -> Iterator[Callable[..., tuple[Bus, ShardConsumer
     running: list[tuple[Bus, ShardConsumer]] = []
 
     def start(
-        name: str, handler: Callable[[Delivery], None], count: Callable[[str], int] | None = None
+        name: str,
+        handler: Callable[[Delivery], None],
+        deliveries: DeliveryCounts | None = None,
+        hold_limit: float = HOLD_LIMIT_SECONDS,
     ) -> tuple[Bus, ShardConsumer, Metrics]:
         metrics = Metrics(name)
         bus = Bus(amqp_url, SHARDS, name, metrics).start_and_wait()
-        consumer = ShardConsumer(amqp_url, handler, bus, metrics, count).start_and_wait()
+        consumer = ShardConsumer(
+            amqp_url, handler, bus, metrics, deliveries, hold_limit=hold_limit
+        ).start_and_wait()
         running.append((bus, consumer))
         return bus, consumer, metrics
 
@@ -71,6 +82,17 @@ def node_parts(amqp_url: str) -> Iterator[Callable[..., tuple[Bus, ShardConsumer
 
 def ignore(_: Delivery) -> None:
     """A handler whose node dies before acknowledging anything."""
+
+
+class KilledEachTime:
+    """The delivery counts of nodes that are killed with the message in hand: counted as the
+    journal counts them, never forgiven (a killed node has no chance to)."""
+
+    def __init__(self, journal: ReplyJournal) -> None:
+        self.count_delivery = journal.count_delivery
+
+    def forgive_deliveries(self, keys: Sequence[str]) -> None:
+        """Killed: nothing is forgiven."""
 
 
 def hear(into: list[object]) -> Callable[[str, dict[str, Any]], None]:
@@ -247,7 +269,7 @@ class TestDeadLetters:
             recorder = Recorder(f"crashing-{attempt}", act=ignore)
             metrics = Metrics(f"crashing-{attempt}")
             consumer = ShardConsumer(
-                amqp_url, recorder, bus, metrics, journal.count_delivery
+                amqp_url, recorder, bus, metrics, KilledEachTime(journal)
             ).start_and_wait()
             consumer.consume(3, f"crashing-{attempt}|{attempt}")
             if attempt < MAX_DELIVERIES:
@@ -261,6 +283,80 @@ class TestDeadLetters:
                 assert "delivered 5 times" in str(letters[0][1]["x-error"])
         journal.close()
         assert handled == MAX_DELIVERIES - 1
+
+    def test_messages_a_live_node_gives_back_are_never_dead_lettered(
+        self,
+        amqp_url: str,
+        keys: state.Keys,
+        client: redis.Redis,
+        node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]],
+    ) -> None:
+        """A message given back more than MAX_DELIVERIES times by nodes that live on (they
+        stopped, or lost the broker) is still handled: only a node killed with it counts."""
+        journal = ReplyJournal(client, keys)
+        purge(amqp_url, topology.shard_queue_name(3), topology.DEAD_LETTER_QUEUE)
+        bus, _, _ = node_parts("publisher", Recorder("unused"))
+        bus.publish_updates([(7, update(98, 7))])
+        for attempt in range(1, MAX_DELIVERIES + 2):
+            recorder = Recorder(f"stopping-{attempt}", act=ignore)
+            consumer = ShardConsumer(
+                amqp_url, recorder, bus, Metrics(f"stopping-{attempt}"), journal
+            ).start_and_wait()
+            consumer.consume(3, f"stopping-{attempt}|{attempt}")
+            eventually(recorder.saw([98]), what=f"delivery {attempt}")
+            consumer.stop()
+        finisher = Recorder("finisher")
+        _, consumer, _ = node_parts("finisher", finisher, journal)
+        consumer.consume(3, "finisher|1")
+        eventually(finisher.saw([98]), what="the message handled at last")
+        eventually(lambda: consumer.in_flight == 0, what="it acknowledged")
+        journal.close()
+        assert dead_letters(amqp_url) == []
+
+
+class TestConsumerTimeout:
+    def test_a_wait_longer_than_the_hold_limit_carries_on_with_new_copies(
+        self,
+        amqp_url: str,
+        keys: state.Keys,
+        client: redis.Redis,
+        node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]],
+    ) -> None:
+        """A user's update waiting for a dependency longer than the hold limit (which stays
+        under RabbitMQ's consumer timeout): the consumer reopens its connection, the copies in
+        hand are let go, the broker gives the messages out again in order, and the new copies
+        finish them once — over and over, never dead-lettered."""
+        journal = ReplyJournal(client, keys)
+        over = threading.Event()
+
+        def wait_until_over(delivery: Delivery) -> None:
+            if over.is_set():
+                delivery.done()
+            else:
+                held.append(delivery)
+
+        held: list[Delivery] = []
+        recorder = Recorder("waiting", act=wait_until_over)
+        bus, consumer, _ = node_parts("waiting", recorder, journal, hold_limit=1.0)
+        purge(amqp_url, topology.shard_queue_name(2), topology.DEAD_LETTER_QUEUE)
+        consumer.consume(2, "waiting|1")
+        eventually(lambda: 2 in consumer.shards, what="the subscription")
+        bus.publish_updates([(6, update(n, 6)) for n in (201, 202)])
+        copies = MAX_DELIVERIES + 1
+        eventually(
+            lambda: recorder.seen.count(202) >= copies,
+            timeout=60,
+            what=f"the waiting updates given out {copies} times",
+        )
+        over.set()
+        for delivery in list(held):
+            delivery.done()  # an old copy's acknowledgement is ignored
+        eventually(lambda: consumer.in_flight == 0, timeout=30, what="both acknowledged")
+        # Each time given out again in their order, the new copies taking the old ones' place.
+        assert recorder.seen == [201, 202] * (len(recorder.seen) // 2), recorder.seen
+        assert 2 in consumer.shards
+        journal.close()
+        assert dead_letters(amqp_url) == []
 
 
 class TestBroadcasts:

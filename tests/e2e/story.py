@@ -85,6 +85,20 @@ class Newcomer:
         code = language if language_code == "" else language_code
         return cls(sandbox.create_user(first_name=name, language_code=code), language)
 
+    @classmethod
+    def several(
+        cls, sandbox: SandboxClient, count: int, surname: str, step: Step
+    ) -> list[Newcomer]:
+        """count fresh users, "<surname> a", "<surname> b"…, speaking English and Russian in
+        turn, each asked the question of ``step`` (every step before it answered)."""
+        people = [
+            cls.create(sandbox, ("en", "ru")[number % 2], name=f"{surname} {chr(97 + number)}")
+            for number in range(count)
+        ]
+        for person in people:
+            person.reach(step)
+        return people
+
     @property
     def id(self) -> int:
         return self.user.id

@@ -11,9 +11,8 @@ from domain.onboarding import ONBOARDING_ORDER, Step
 from sandbox.client import Chat, SandboxClient
 from sandbox.server import SandboxServer
 from tests.e2e.story import Newcomer, profile_row
-from tests.support.faultproxy import proxied, proxy_for
 from tests.support.services import Services
-from tests.support.stack import NodeThread, schema_pool
+from tests.support.stack import node_behind_proxy
 
 DOWN_SECONDS = 6  # the fault's length, not a wait for an outcome
 PEOPLE = 4
@@ -22,23 +21,8 @@ PEOPLE = 4
 def test_the_pool_recovers_from_a_restart(
     own_services: Services, own_server: SandboxServer, own_sandbox: SandboxClient
 ) -> None:
-    with (
-        proxy_for(own_services.database_url, 5432) as proxy,
-        schema_pool(own_services.database_url, "pg-restart") as pool,
-        NodeThread(
-            own_services.environ(
-                TELEGRAM_API_URL=own_server.url,
-                DATABASE_URL=proxied(own_services.database_url, proxy),
-                NODE_ID="pg-restart",
-            )
-        ),
-    ):
-        people = [
-            Newcomer.create(own_sandbox, ("en", "ru")[number % 2], name="Pg " + "abcd"[number])
-            for number in range(PEOPLE)
-        ]
-        for person in people:
-            person.reach(Step.AGE)
+    with node_behind_proxy(own_services, own_server, "DATABASE_URL", "pg-restart") as (proxy, pool):
+        people = Newcomer.several(own_sandbox, PEOPLE, "Pg", Step.AGE)
         # A quick restart: every pooled connection is dead, the server is back at once.
         proxy.cut()
         proxy.heal()

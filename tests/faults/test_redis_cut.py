@@ -10,9 +10,8 @@ from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from storage import db
 from tests.e2e.story import Newcomer, profile_row
-from tests.support.faultproxy import proxied, proxy_for
 from tests.support.services import Services
-from tests.support.stack import NodeThread, schema_pool
+from tests.support.stack import node_behind_proxy
 
 OUTAGE_SECONDS = 10  # the fault's length, not a wait for an outcome
 PEOPLE = 6
@@ -21,23 +20,8 @@ PEOPLE = 6
 def test_redis_cut_during_onboarding_loses_nothing(
     own_services: Services, own_server: SandboxServer, own_sandbox: SandboxClient
 ) -> None:
-    with (
-        proxy_for(own_services.redis_url, 6379) as proxy,
-        schema_pool(own_services.database_url, "redis-cut") as pool,
-        NodeThread(
-            own_services.environ(
-                TELEGRAM_API_URL=own_server.url,
-                REDIS_URL=proxied(own_services.redis_url, proxy),
-                NODE_ID="redis-cut",
-            )
-        ),
-    ):
-        people = [
-            Newcomer.create(own_sandbox, ("en", "ru")[number % 2], name="Cut " + "abcdef"[number])
-            for number in range(PEOPLE)
-        ]
-        for person in people:
-            person.reach(Step.AGE)
+    with node_behind_proxy(own_services, own_server, "REDIS_URL", "redis-cut") as (proxy, pool):
+        people = Newcomer.several(own_sandbox, PEOPLE, "Cut", Step.AGE)
         proxy.cut()
         cut_at = time.monotonic()
         for person in people:

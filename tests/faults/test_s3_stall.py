@@ -10,10 +10,9 @@ from domain.onboarding import ONBOARDING_ORDER, Step
 from sandbox.client import SandboxClient
 from sandbox.server import SandboxServer
 from tests.e2e.story import Newcomer
-from tests.support.faultproxy import proxied, proxy_for
 from tests.support.images import image
 from tests.support.services import Services
-from tests.support.stack import NodeThread, schema_pool
+from tests.support.stack import node_behind_proxy
 
 # Well under minio's defaults, above this project's S3 timeouts (storage.photos) and the
 # queueing behind one upload's tries.
@@ -23,18 +22,9 @@ FREED_WITHIN_SECONDS = 40.0
 def test_a_stalled_s3_does_not_hold_the_profile_actor(
     own_services: Services, own_server: SandboxServer, own_sandbox: SandboxClient
 ) -> None:
-    with (
-        proxy_for(own_services.s3_endpoint, 80) as proxy,
-        schema_pool(own_services.database_url, "s3-stall") as pool,
-        NodeThread(
-            own_services.environ(
-                TELEGRAM_API_URL=own_server.url,
-                S3_ENDPOINT=proxied(own_services.s3_endpoint, proxy),
-                SESSION_ACTORS="1",
-                NODE_ID="s3-stall",
-            )
-        ),
-    ):
+    with node_behind_proxy(
+        own_services, own_server, "S3_ENDPOINT", "s3-stall", SESSION_ACTORS="1"
+    ) as (proxy, pool):
         anna = Newcomer.create(own_sandbox, "en", name="Anna")
         boris = Newcomer.create(own_sandbox, "ru", name="Boris")
         anna.reach(Step.PHOTOS)

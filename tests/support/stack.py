@@ -13,10 +13,13 @@ from config.settings import load_settings
 from sandbox.flood import FloodConfig
 from sandbox.server import SandboxServer
 from storage import db
-from tests.support.services import TEST_BOT_TOKEN
+from tests.support.faultproxy import FaultProxy, proxied, proxy_for
+from tests.support.services import TEST_BOT_TOKEN, Services
 
 START_TIMEOUT_SECONDS = 30.0
 STOP_TIMEOUT_SECONDS = 30.0
+# Each service a node can be cut off from: the setting naming it, and its default port.
+_DEFAULT_PORTS = {"DATABASE_URL": 5432, "REDIS_URL": 6379, "S3_ENDPOINT": 80}
 
 
 @contextmanager
@@ -90,3 +93,29 @@ class NodeThread:
 
     def __exit__(self, *_: object) -> None:
         self.stop()
+
+
+@contextmanager
+def node_behind_proxy(
+    services: Services, server: SandboxServer, setting: str, node_id: str, **settings: str
+) -> Iterator[tuple[FaultProxy, db.Pool]]:
+    """A node whose connection to one service (``setting``: DATABASE_URL, REDIS_URL or
+    S3_ENDPOINT) runs through a fault proxy, and a pool of the test's own on the database."""
+    url = {
+        "DATABASE_URL": services.database_url,
+        "REDIS_URL": services.redis_url,
+        "S3_ENDPOINT": services.s3_endpoint,
+    }[setting]
+    with (
+        proxy_for(url, _DEFAULT_PORTS[setting]) as proxy,
+        schema_pool(services.database_url, node_id) as pool,
+        NodeThread(
+            services.environ(
+                TELEGRAM_API_URL=server.url,
+                NODE_ID=node_id,
+                **{setting: proxied(url, proxy)},
+                **settings,
+            )
+        ),
+    ):
+        yield proxy, pool
