@@ -35,7 +35,8 @@ from typing import Any
 
 import orjson
 import structlog
-from psycopg import Connection
+from psycopg import ClientCursor, Connection
+from psycopg.pq import TransactionStatus
 from psycopg.rows import DictRow
 
 from bot_api.replies import Reply
@@ -139,12 +140,16 @@ class Fence:
         committed before (it was handled: nothing is to be done again), else None."""
         conn = self._conn = self.pool.getconn(self._timeout)
         try:
-            # Two statements: the row is read in a snapshot taken after the lock was granted.
-            conn.execute(
-                "SELECT set_config('lock_timeout', %s, true),"
+            # The transaction is begun by hand, with the lock in the same round trip (psycopg
+            # would send its BEGIN alone): in autocommit mode psycopg sends none, and the
+            # stores' blocks inside see a transaction under way and make savepoints.
+            conn.autocommit = True
+            ClientCursor(conn).execute(
+                "BEGIN; SELECT set_config('lock_timeout', %s, true),"
                 " pg_advisory_xact_lock(hashtextextended(%s, 0))",
                 (f"{self._lock_timeout_ms}ms", f"{FENCE_LOCK_PREFIX}:{self.user_id}"),
             )
+            # Another statement: the row is read in a snapshot taken after the lock was granted.
             row = conn.execute(
                 "SELECT replies, deliveries FROM handled_updates WHERE work = %s", (self.work,)
             ).fetchone()
@@ -185,9 +190,10 @@ class Fence:
             with contextlib.suppress(Exception):
                 future.get()
         forgotten = self._forgotten
-        conn.execute(
+        # The row and the COMMIT in one round trip.
+        ClientCursor(conn).execute(
             """INSERT INTO handled_updates (work, user_id, replies, deliveries)
-               VALUES (%s, %s, %s::jsonb, %s::jsonb)""",
+               VALUES (%s, %s, %s::jsonb, %s::jsonb); COMMIT""",
             (
                 self.work,
                 None if forgotten else self.user_id,
@@ -195,7 +201,8 @@ class Fence:
                 None if forgotten else _dump_deliveries(self.deliveries),
             ),
         )
-        conn.commit()
+        if conn.info.transaction_status is not TransactionStatus.IDLE:
+            raise RuntimeError("the fence's commit left a transaction open")
         self.committed = True
         for callback in self._after:
             try:
@@ -209,10 +216,13 @@ class Fence:
         if conn is None:
             return
         try:
-            if not self.committed and not conn.closed:
-                conn.rollback()
-        except Exception:  # a dead connection: the pool's check drops it
+            if not conn.closed:
+                if not self.committed:
+                    conn.rollback()
+                conn.autocommit = False  # as the pool hands its connections out
+        except Exception:  # closed, the pool drops it rather than hand it out as it is
             log.warning("fence rollback failed", work=self.work, exc_info=True)
+            conn.close()
         finally:
             self.pool.putconn(conn)
 
