@@ -190,9 +190,12 @@ class Fence:
             with contextlib.suppress(Exception):
                 future.get()
         forgotten = self._forgotten
-        # The row and the COMMIT in one round trip.
+        # The row and the COMMIT in one round trip. A store may have turned synchronous
+        # commit off for its own reads (storage.feed's SET LOCAL outlives its savepoint): the
+        # update's writes are committed durably all the same.
         ClientCursor(conn).execute(
-            """INSERT INTO handled_updates (work, user_id, replies, deliveries)
+            """SET LOCAL synchronous_commit = on;
+               INSERT INTO handled_updates (work, user_id, replies, deliveries)
                VALUES (%s, %s, %s::jsonb, %s::jsonb); COMMIT""",
             (
                 self.work,
