@@ -34,6 +34,7 @@ from dataclasses import dataclass
 from typing import Any
 
 import orjson
+import pykka
 import structlog
 from psycopg import ClientCursor, Connection
 from psycopg.pq import TransactionStatus
@@ -218,6 +219,12 @@ class Fence:
         conn, self._conn = self._conn, None
         if conn is None:
             return
+        if not self.committed and not self._calls_finished():
+            # An actor call the handling stopped waiting for (its ask timed out) may still
+            # use the connection: it is closed rather than handed to someone else, and that
+            # call fails.
+            log.warning("fence closed with an actor call still running", work=self.work)
+            conn.close()
         try:
             if not conn.closed:
                 if not self.committed:
@@ -228,6 +235,16 @@ class Fence:
             conn.close()
         finally:
             self.pool.putconn(conn)
+
+    def _calls_finished(self) -> bool:
+        for future in self._futures:
+            try:
+                future.get(timeout=0)
+            except pykka.Timeout:
+                return False
+            except Exception:  # a failure the handling saw already
+                pass
+        return True
 
 
 def after_commit(callback: Callable[[], None]) -> None:
