@@ -12,6 +12,7 @@ from datetime import UTC, datetime, timedelta
 from typing import cast
 
 import psycopg
+import pykka
 import pytest
 from telegram import Bot
 
@@ -24,7 +25,7 @@ from presentation.callbacks import CallbackSigner
 from storage import db
 from storage.accounts import Accounts
 from storage.feed import Feed
-from storage.fence import Fence, Within
+from storage.fence import Fence, FenceAware, Within
 from storage.journal import Departure
 from storage.likes import Likes, LikeStatus
 from storage.matches import Matches
@@ -159,6 +160,49 @@ class TestAmbientConnection:
                 "SELECT count(*) AS n FROM handled_updates WHERE user_id = %s", (user_id,)
             ).fetchone()
         assert left is not None and left["n"] == 0
+
+
+class Waiter(FenceAware, pykka.ThreadingActor):
+    """An actor whose call waits to be let go, then reads through the pool."""
+
+    def __init__(self, pool: db.Pool, go: threading.Event) -> None:
+        super().__init__()
+        self._pool, self._go = pool, go
+
+    def read(self) -> int:
+        self._go.wait(10)
+        with self._pool.connection() as conn:
+            row = conn.execute("SELECT 1 AS one").fetchone()
+        return int(row["one"]) if row else 0
+
+
+class TestAbandonedCall:
+    def test_a_fence_closed_while_an_actor_still_uses_it_gives_its_connection_to_nobody(
+        self, pool: db.Pool
+    ) -> None:
+        """The handling stopped waiting for an actor's call (its ask timed out) and the fence
+        rolls back: the connection is closed, not handed to the next user, and that call
+        fails instead of writing into someone else's transaction."""
+        go = threading.Event()
+        ref = Waiter.start(pool, go)
+        try:
+            fence = Fence(pool, new_user(Accounts(pool)), work())
+            fence.open()
+            conn = fence.conn
+            call = Within(ref.proxy(), fence).read()
+            fence.close()
+            assert conn.closed
+            go.set()
+            with pytest.raises((psycopg.OperationalError, RuntimeError)):
+                call.get(timeout=10)  # the connection is closed, or the fence no longer open
+            again = Fence(pool, next(_ids), work())
+            try:
+                assert again.open() is None and again.conn is not conn
+            finally:
+                again.close()
+        finally:
+            go.set()
+            ref.stop()
 
 
 class TestTransientFailure:
