@@ -613,3 +613,17 @@ CREATE TABLE IF NOT EXISTS contact_consents (
     created_at  timestamptz NOT NULL DEFAULT now(),
     PRIMARY KEY (match_id, user_id)
 );
+
+-- The per-user fence (storage.fence): an update handled, committed in the same transaction as
+-- its effects, with the replies it rendered and the sends to other users still to make. A
+-- redelivered update that finds its row does nothing again. Kept 26 h (Telegram keeps
+-- updates 24 h), purged by the maintenance job; user_id is NULL for an account's deletion.
+CREATE TABLE IF NOT EXISTS handled_updates (
+    work        text PRIMARY KEY,
+    user_id     bigint,
+    replies     jsonb NOT NULL,
+    deliveries  jsonb,
+    created_at  timestamptz NOT NULL DEFAULT now()
+);
+CREATE INDEX IF NOT EXISTS handled_updates_created_idx ON handled_updates (created_at);
+CREATE INDEX IF NOT EXISTS handled_updates_user_idx ON handled_updates (user_id);

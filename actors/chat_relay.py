@@ -34,6 +34,7 @@ from presentation.cards import Origin
 from presentation.screens import Buttons
 from storage.accounts import Accounts
 from storage.chats import ChatCheck, Chats, ChatStatus, Consent
+from storage.fence import FenceAware
 from storage.state import ConversationStore
 
 log = structlog.get_logger(__name__)
@@ -63,7 +64,7 @@ class ChatMessage:
     photo_file_id: str = ""  # an image sent as a file, cleaned of metadata: sent instead
 
 
-class ChatRelayActor(pykka.ThreadingActor):
+class ChatRelayActor(FenceAware, pykka.ThreadingActor):
     def __init__(
         self,
         chats: Chats,

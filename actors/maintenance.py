@@ -55,6 +55,7 @@ class MaintenanceActor(pykka.ThreadingActor):
             feed_passes=report.feed_passes,
             objects=report.objects,
             away=report.away,
+            handled=report.handled,
         )
         return report
 

@@ -30,6 +30,7 @@ from presentation.cards import Viewer
 from presentation.screens import Buttons
 from storage.accounts import Account, Accounts
 from storage.feed import Feed, FeedCard
+from storage.fence import FenceAware
 from storage.likes import LikeResult, Likes, LikeStatus
 from storage.matches import Matches
 from storage.safety import ReportCase, Safety
@@ -60,7 +61,7 @@ def viewer_of(account: Account) -> Viewer:
     return Viewer(account.interests, account.latitude, account.longitude, datetime.now(UTC))
 
 
-class MatcherActor(pykka.ThreadingActor):
+class MatcherActor(FenceAware, pykka.ThreadingActor):
     def __init__(
         self,
         feed: Feed,

@@ -31,6 +31,7 @@ from bot_api.replies import Reply
 from bot_api.transport import call_api
 from domain.backoff import GIVE_UP_SECONDS, Backoff
 from observability.metrics import Metrics
+from storage import db
 from storage.journal import Departure
 
 log = structlog.get_logger(__name__)
@@ -131,8 +132,15 @@ class Outbox:
     ) -> None:
         """Replies for another user, sent by the node that owns their shard; durable when
         this returns, and sent once per key. Blocks (a broker confirm): call it from an actor
-        thread, never on the loop."""
+        thread, never on the loop. Called inside a fence (storage.fence) it is deferred to
+        the fence's commit."""
         if not replies:
+            return
+        fence = db.ambient()
+        if fence is not None:
+            # Inside an update's fence: sent once it commits (storage.fence), never when it
+            # rolls back; the session makes the send.
+            fence.defer(user_id, chat_id, list(replies), key)
             return
         if self._forward is None:
             self.submit(chat_id, replies)

@@ -32,6 +32,7 @@ from domain.validation import (
     validate_photo_upload,
 )
 from storage.accounts import KEEP_STEP, Account, Accounts, Keep
+from storage.fence import FenceAware
 from storage.photos import PhotoStore
 from storage.verifications import Case, Request, Review, Verifications
 
@@ -41,7 +42,7 @@ log = structlog.get_logger(__name__)
 SamePhoto = Callable[[int, str, list[tuple[int, str]]], None]
 
 
-class ProfileActor(pykka.ThreadingActor):
+class ProfileActor(FenceAware, pykka.ThreadingActor):
     def __init__(
         self,
         accounts: Accounts,

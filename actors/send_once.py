@@ -57,8 +57,9 @@ class SendOnce:
         if not entry.recorded and entry.claimed_by == self._holder:
             return False  # this node's own claim: a try that failed, tried again
         if not entry.recorded:
-            # Its node died while handling it: the effects may be committed, the replies were
-            # not recorded. Handling it again is all that is left (see storage.journal).
+            # Its node died while handling it, the replies not recorded: handled again, its
+            # fence (storage.fence) either rolled back (nothing kept) or committed (its row
+            # holds the replies it was given: they go out, nothing is rendered again).
             log.warning(
                 "work in doubt: handled again",
                 work=work,

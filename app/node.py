@@ -55,6 +55,7 @@ from storage.accounts import Accounts
 from storage.action_limits import ActionCounters
 from storage.chats import Chats
 from storage.feed import Feed
+from storage.fence import after_commit
 from storage.journal import ReplyJournal
 from storage.likes import Likes
 from storage.maintenance import Maintenance
@@ -114,6 +115,8 @@ class Node:
         self._loop = loop = asyncio.get_running_loop()
         log.info("node starting", shards=settings.shards, session_actors=settings.session_actors)
 
+        # A session actor handling an update holds one connection (its fence, which the
+        # actors it calls share), the actors' own work outside fences and the sweeps the rest.
         self.pool = db.create_pool(settings.database_url, max_size=3 * settings.session_actors + 8)
         self._closers.append(self.pool.close)
         await asyncio.to_thread(db.apply_schema, self.pool)
@@ -165,9 +168,12 @@ class Node:
                 gateway,
                 Verifications(self.pool),
                 settings.safety_secret.encode(),
-                self._profile_changed,
-                self._same_photo,
-                self._account_deleted,
+                # Inside an update's fence these wait for its commit (storage.fence).
+                lambda user_id: after_commit(lambda: self._profile_changed(user_id)),
+                lambda user_id, file_id, twins: after_commit(
+                    lambda: self._same_photo(user_id, file_id, twins)
+                ),
+                lambda user_id: after_commit(lambda: self._account_deleted(user_id)),
             ),
             ProfileActorProxy,
         )
@@ -195,7 +201,7 @@ class Node:
                 signer,
                 self.metrics,
                 MatcherSettings.of(settings),
-                self.events.match_made,
+                lambda first, second: after_commit(lambda: self.events.match_made(first, second)),
             ),
             MatcherActorProxy,
         )
@@ -231,6 +237,7 @@ class Node:
             stats=Stats(self.pool),
             limits=ActionCounters(self.redis, keys),
             healthy=self._dependencies_healthy,
+            pool=self.pool,
             bot_username=self.bot.username,
         )
         self.sessions: ActorPool[SessionActorProxy] = ActorPool(

@@ -62,7 +62,12 @@ class Metrics:
         self.in_doubt = counter(
             "bot_updates_in_doubt_total",
             "Updates handled again whose node died while handling "
-            "them: their effects may have been committed, their replies were not recorded",
+            "them: their fence (storage.fence) had not committed, so nothing of them was kept",
+        )
+        self.fenced_repeats = counter(
+            "bot_updates_fenced_repeats_total",
+            "Updates given out again whose fence had committed (storage.fence): nothing "
+            "done or rendered again, their stored replies sent",
         )
         self.events = counter(
             "bot_events_total", "Events between nodes, by topic and direction", "topic", "direction"

@@ -16,6 +16,7 @@ from domain.images import SAME_PHOTO_DISTANCE
 from domain.onboarding import ONBOARDING_ORDER
 from domain.ranking import INVITATION_PERIOD_DAYS, INVITATIONS_PER_PERIOD
 from storage.db import Pool, Statement, autocommit, run_together
+from storage.fence import forget_user
 from storage.safety import hide_if_credible
 
 # Columns of profiles a user may set, one step at a time or when editing.
@@ -474,6 +475,8 @@ class Accounts:
                 (row["object_key"],),
             )
             conn.execute(*_rating_dirty(user_id))
+            # Checked now: inside a fence the transaction goes on (its commit is the update's).
+            conn.execute("SET CONSTRAINTS photos_position_unique IMMEDIATE")
             return str(row["object_key"])
 
     def make_main_photo(self, user_id: int, photo_id: UUID) -> bool:
@@ -491,6 +494,7 @@ class Accounts:
                    WHERE user_id = %s""",
                 (photo_id, row["position"], user_id),
             )
+            conn.execute("SET CONSTRAINTS photos_position_unique IMMEDIATE")
         return True
 
     def delete_account(self, user_id: int) -> Deleted:
@@ -512,6 +516,10 @@ class Accounts:
                 {"user": user_id},
             ).fetchall()
             conn.execute("DELETE FROM users WHERE id = %s", (user_id,))
+            # The fence's rows of the user's updates (with the replies they were given); the
+            # row of this very update, when it is fenced, names nobody (storage.fence).
+            conn.execute("DELETE FROM handled_updates WHERE user_id = %s", (user_id,))
+            forget_user()
             # Others' feed passes may hold the id among their next candidates, likers,
             # admitted newcomers (ids and times pairwise) or as their keyset cursor: it goes
             # too (a scan of feed_passes, for a deletion). A pass whose cursor it was starts

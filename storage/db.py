@@ -1,11 +1,21 @@
-"""PostgreSQL access: one thread-safe pool per node, and the schema applied at start."""
+"""PostgreSQL access: one thread-safe pool per node, and the schema applied at start.
+
+A thread may have an *ambient* connection (storage.fence: the one transaction of an update
+being handled): while it is set, the pool's connection() and autocommit() hand that
+connection out inside a savepoint instead of taking one of their own, so every store called
+on that thread writes into the update's transaction (a store's own error rolls back only its
+savepoint), and reads what the update wrote so far. Without one everything is as it always
+was: a pooled connection, one transaction per block.
+"""
 
 from __future__ import annotations
 
 import hashlib
+import threading
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 from psycopg import ClientCursor, Connection, sql
 from psycopg.rows import DictRow, dict_row
@@ -15,7 +25,8 @@ SCHEMA_PATH = Path(__file__).resolve().parent.parent / "schema.sql"
 # Any fixed number works; it only has to be the same on every node applying the schema.
 SCHEMA_LOCK_KEY = 0x64617469  # "dati"
 
-Pool = ConnectionPool[Connection[DictRow]]
+if TYPE_CHECKING:
+    from storage.fence import Fence
 # A statement with its parameters, as run_together takes them.
 Statement = tuple[sql.Composed | str, tuple[object, ...]]
 
@@ -28,10 +39,41 @@ CONNECT_TIMEOUT_SECONDS = 5
 STATEMENT_TIMEOUT_MS = 120_000
 
 
+_ambient = threading.local()
+
+
+def ambient() -> Fence | None:
+    """The fence this thread works in, if any (storage.fence)."""
+    fence: Fence | None = getattr(_ambient, "fence", None)
+    return fence
+
+
+def set_ambient(fence: Fence | None) -> Fence | None:
+    """Make ``fence`` this thread's ambient one (None: none); the one it replaces."""
+    previous = ambient()
+    _ambient.fence = fence
+    return previous
+
+
+class Pool(ConnectionPool[Connection[DictRow]]):
+    """psycopg_pool's pool, whose connection() yields the thread's ambient connection (in a
+    savepoint) when the thread works inside a fence of this pool."""
+
+    @contextmanager
+    def connection(self, timeout: float | None = None) -> Iterator[Connection[DictRow]]:
+        fence = ambient()
+        if fence is not None and fence.pool is self:
+            with fence.conn.transaction():
+                yield fence.conn
+            return
+        with super().connection(timeout) as conn:
+            yield conn
+
+
 def create_pool(url: str, *, min_size: int = 2, max_size: int = 16, name: str = "db") -> Pool:
     """The pool checks each connection before handing it out: after a server restart its
     connections are dead, and without the check it would hand them out one by one."""
-    pool: Pool = ConnectionPool(
+    pool = Pool(
         url,
         min_size=min_size,
         max_size=max_size,
@@ -53,7 +95,13 @@ def create_pool(url: str, *, min_size: int = 2, max_size: int = 16, name: str = 
 @contextmanager
 def autocommit(pool: Pool) -> Iterator[Connection[DictRow]]:
     """A pooled connection in autocommit, for work that is one round trip: one statement
-    (without it: BEGIN, the statement, COMMIT), or several sent together (run_together)."""
+    (without it: BEGIN, the statement, COMMIT), or several sent together (run_together).
+    Inside a fence: the fence's connection in a savepoint, autocommit left alone."""
+    fence = ambient()
+    if fence is not None and fence.pool is pool:
+        with pool.connection() as conn:
+            yield conn
+        return
     with pool.connection() as conn:
         conn.autocommit = True
         try:

@@ -18,9 +18,10 @@ not noted: Telegram refuses a repeated one as harmless.
 Work is claimed (``claim``) before it is handled: the node's name is written as ``p``. Work
 given out again that finds ``p`` but no recorded replies was being handled when its node died:
 its effects may or may not be committed (they live in PostgreSQL, the journal in Redis; no
-transaction spans both). It is handled again — the database's unique keys keep likes,
-matches and relayed messages single — but its replies are rendered anew and may differ
-(Entry.recorded is False: "in doubt"). This is the second window docs/cluster.md names.
+transaction spans both) (Entry.recorded is False: "in doubt"). It is handled again, and the
+per-user fence (storage.fence) decides: its effects and its row commit in one transaction, so
+either nothing of it was kept (it is handled afresh) or its row is found and its stored
+replies are the ones recorded here, rendered once.
 
 Layout: a set ``<ns>:journal-of:<chat id>`` of a chat's entries in progress (so that
 deleting an account drops them), and per entry a hash ``<ns>:done:<key>`` with ``p`` (who

@@ -192,10 +192,17 @@ class Likes:
         """Claim every batched like notice whose quiet time is over (each claimed by exactly
         one caller, on whichever node): the recipient and the number waiting."""
         with self._pool.connection() as conn:
+            # A row an update is writing right now (its fence holds the lock until it
+            # commits) is left to the next claim: waiting on it would hold the matcher actor
+            # that update may be about to call (storage.fence).
             rows = conn.execute(
                 """UPDATE like_notices SET pending = false, last_sent_at = now()
-                   WHERE pending AND (last_sent_at IS NULL OR last_sent_at <= now() - %s::interval)
-                     AND user_id NOT IN (SELECT id FROM users WHERE away_since IS NOT NULL)
+                   WHERE user_id IN (
+                       SELECT user_id FROM like_notices
+                       WHERE pending
+                         AND (last_sent_at IS NULL OR last_sent_at <= now() - %s::interval)
+                         AND user_id NOT IN (SELECT id FROM users WHERE away_since IS NOT NULL)
+                       FOR UPDATE SKIP LOCKED)
                    RETURNING user_id""",
                 (timedelta(minutes=notice_minutes),),
             ).fetchall()

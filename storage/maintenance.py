@@ -9,6 +9,7 @@ from typing import Final
 
 from domain.activity import AWAY_AFTER
 from storage.db import Pool
+from storage.fence import HANDLED_KEEP_HOURS
 from storage.photos import PhotoStore
 
 # Views only feed the behaviour rating, whose half-life is two weeks: after 90 days a view
@@ -20,6 +21,9 @@ FEED_PASS_RETENTION: Final = timedelta(days=30)
 # plenty of time before calling an object orphaned.
 UNREFERENCED_OBJECT_AGE: Final = timedelta(hours=6)
 DELETE_BATCH: Final = 10_000
+# The per-user fence's rows (storage.fence): Telegram keeps an update 24 h, so no update
+# older than that is given out again.
+HANDLED_RETENTION: Final = timedelta(hours=HANDLED_KEEP_HOURS)
 
 
 @dataclass(frozen=True)
@@ -28,6 +32,7 @@ class CleanupReport:
     feed_passes: int
     objects: int
     away: int = 0  # profiles paused for inactivity
+    handled: int = 0  # rows of handled_updates past HANDLED_RETENTION
 
 
 class Maintenance:
@@ -42,7 +47,21 @@ class Maintenance:
             self._stale_passes(now),
             self._orphaned_objects(now),
             self._pause_away(now),
+            self._handled_updates(now),
         )
+
+    def _handled_updates(self, now: datetime) -> int:
+        removed = 0
+        while True:
+            with self._pool.connection() as conn:
+                cursor = conn.execute(
+                    """DELETE FROM handled_updates WHERE work = ANY(ARRAY(
+                           SELECT work FROM handled_updates WHERE created_at < %s LIMIT %s))""",
+                    (now - HANDLED_RETENTION, DELETE_BATCH),
+                )
+                removed += cursor.rowcount
+                if cursor.rowcount < DELETE_BATCH:
+                    return removed
 
     def _pause_away(self, now: datetime) -> int:
         """Pause the finished profiles inactive for AWAY_AFTER, marked as away so that their

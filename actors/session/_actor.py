@@ -46,7 +46,9 @@ from domain.onboarding import Flow, Step
 from presentation.buttons import Button
 from presentation.cards import INVITE_PREFIX
 from presentation.screens import Buttons
+from storage import db
 from storage.accounts import Account
+from storage.fence import Deferred, Fence
 
 log = structlog.get_logger(__name__)
 
@@ -167,7 +169,7 @@ class SessionActor(pykka.ThreadingActor):
             if self._deps.processed.replay(work, finished, incoming.user_id):
                 bound.info("repeated update: nothing done twice")
                 return True
-            out = self._route(incoming)
+            out, sends = self._fenced(incoming, work, bound)
         except Exception as error:
             metrics.errors.labels(metrics.node_id, "session").inc()
             wait = wait or _Wait(self, delivery, incoming, bound, began)
@@ -179,9 +181,14 @@ class SessionActor(pykka.ThreadingActor):
         metrics.updates.labels(metrics.node_id, incoming.kind.value).inc()
         wait = wait or _Wait(self, delivery, incoming, bound, began)
         while True:
-            # The effects are committed: only the journal's write is tried again (here, as
-            # nothing else of the user's may run before it).
+            # The effects are committed: only the sends to others the update made (each
+            # under its key: a second try sends nothing twice) and the journal's write are
+            # tried again (here, as nothing else of the user's may run before them).
             try:
+                while sends:
+                    send = sends[0]
+                    self._deps.outbox.deliver(send.user_id, send.chat_id, send.replies, send.key)
+                    sends.pop(0)
                 self._deps.processed.send(work, chat_id, out, finished)
                 return True
             except Exception as error:
@@ -208,6 +215,34 @@ class SessionActor(pykka.ThreadingActor):
         if incoming.callback_id:
             out.insert(0, replies.answer_callback(incoming.callback_id))
         return out
+
+    def _fenced(
+        self, incoming: Incoming, work: str, bound: Any
+    ) -> tuple[list[Reply], list[Deferred]]:
+        """Handle the update in its fence (storage.fence): its effects and its row commit in
+        one transaction, or none of it does (an exception rolls it back: the update is tried
+        again whole). An update whose fence committed before is not handled again: the
+        replies it was given, and the sends to others it made, are returned from its row.
+        The replies, and the sends to make now."""
+        if incoming.kind is Kind.GROUP:
+            return self._route(incoming), []  # no effect to fence, and nobody to name
+        fence = Fence(self._deps.pool, incoming.user_id, self._deps.processed.journal.key(work))
+        try:
+            handled = fence.open()
+            if handled is not None:
+                bound.info("fenced update given again: its stored replies go out")
+                metrics = self._deps.metrics
+                metrics.fenced_repeats.labels(metrics.node_id).inc()
+                return list(handled.replies), list(handled.deliveries)
+            previous = db.set_ambient(fence)
+            try:
+                out = self._route(incoming)
+            finally:
+                db.set_ambient(previous)
+            fence.commit(out)
+            return out, list(fence.deliveries)
+        finally:
+            fence.close()
 
     def _route(self, incoming: Incoming) -> list[Reply]:
         ask = self._services.ask

@@ -20,6 +20,7 @@ from presentation.callbacks import CallbackSigner
 from presentation.screens import Buttons
 from storage.accounts import Account, Accounts
 from storage.action_limits import ActionCounters
+from storage.db import Pool
 from storage.state import ConversationStore
 from storage.stats import Stats
 
@@ -45,6 +46,8 @@ class SessionDeps:
     limits: ActionCounters  # per-user limits on messages, likes, reports, photos, locations
     # Whether the dependencies answer: a failure while they do is the work's own fault.
     healthy: Callable[[], bool]
+    # Each update is handled in a fence of this pool (storage.fence): one transaction.
+    pool: Pool
     admin_ids: frozenset[int] = frozenset()
     bot_username: str = ""  # for the invitation deep link (getMe at start)
 

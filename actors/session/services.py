@@ -5,7 +5,7 @@ button). Each controller is given one Services; none reaches into another contro
 from __future__ import annotations
 
 from collections.abc import Sequence
-from typing import Any
+from typing import Any, TypeVar, cast
 
 import pykka
 
@@ -20,7 +20,9 @@ from bot_api.replies import Reply
 from domain.onboarding import Conversation, Flow, Step, resume_step
 from presentation import screens
 from presentation.cards import Origin
+from storage import db
 from storage.accounts import Account
+from storage.fence import Within
 
 ASK_TIMEOUT_SECONDS = 60.0
 
@@ -40,6 +42,16 @@ MODES = (CHAT, LIKE_MESSAGE, REPORT_COMMENT, PROFILE_VIDEO, VERIFY)
 REMINDED = "reminded"
 
 
+P = TypeVar("P")
+
+
+def _within(proxy: P) -> P:
+    """The proxy, or one whose calls run within this thread's fence (the calls look the
+    same to the caller: a typed proxy, as actors.pool casts it)."""
+    fence = db.ambient()
+    return proxy if fence is None else cast(P, Within(proxy, fence))
+
+
 def _prefaced(preface: str | None, text: str) -> str:
     return text if preface is None else f"{preface}\n\n{text}"
 
@@ -54,14 +66,17 @@ class Services:
     def ask(self, future: pykka.Future[Any]) -> Any:
         return future.get(timeout=ASK_TIMEOUT_SECONDS)
 
+    # Inside the fence of the update being handled (storage.fence), the actors' calls run
+    # with its connection: their writes are the update's, committed with it.
+
     def profile(self, user_id: int) -> ProfileActorProxy:
-        return self.deps.profiles.for_user(user_id)
+        return _within(self.deps.profiles.for_user(user_id))
 
     def matcher(self, ctx: Context) -> MatcherActorProxy:
-        return self.deps.discovery.matchers.for_user(ctx.user_id)
+        return _within(self.deps.discovery.matchers.for_user(ctx.user_id))
 
     def relay(self, ctx: Context) -> ChatRelayActorProxy:
-        return self.deps.discovery.relays.for_user(ctx.user_id)
+        return _within(self.deps.discovery.relays.for_user(ctx.user_id))
 
     def count(self, action: str) -> None:
         """One more of a user action in the metrics."""

@@ -8,7 +8,12 @@ from datetime import UTC, datetime, timedelta
 from storage import db
 from storage.accounts import Accounts
 from storage.feed import Feed
-from storage.maintenance import UNREFERENCED_OBJECT_AGE, VIEW_RETENTION, Maintenance
+from storage.maintenance import (
+    HANDLED_RETENTION,
+    UNREFERENCED_OBJECT_AGE,
+    VIEW_RETENTION,
+    Maintenance,
+)
 from storage.photos import PhotoStore
 from tests.support.profiles import complete_profile
 
@@ -39,6 +44,26 @@ class TestCleanup:
                 "SELECT count(*) AS n FROM orphaned_objects WHERE object_key = %s", (queued,)
             ).fetchone()
         assert left is not None and left["n"] == 0
+
+    def test_handled_updates_go_after_26_hours(
+        self, pool: db.Pool, photo_store: PhotoStore
+    ) -> None:
+        """The fence's rows outlive Telegram's 24 h of redelivery, then the job purges them."""
+        old, new = f"purge-test:{uuid.uuid4().hex}", f"purge-test:{uuid.uuid4().hex}"
+        now = datetime.now(UTC)
+        with pool.connection() as conn:
+            for work, at in ((old, now - HANDLED_RETENTION - timedelta(minutes=1)), (new, now)):
+                conn.execute(
+                    "INSERT INTO handled_updates (work, replies, created_at) VALUES (%s, '[]', %s)",
+                    (work, at),
+                )
+        report = Maintenance(pool, photo_store).run(now=now)
+        assert report.handled >= 1
+        with pool.connection() as conn:
+            left = conn.execute(
+                "SELECT work FROM handled_updates WHERE work = ANY(%s)", ([old, new],)
+            ).fetchall()
+        assert [row["work"] for row in left] == [new]
 
     def test_old_views_go_and_recent_decisions_stay(
         self, pool: db.Pool, photo_store: PhotoStore
