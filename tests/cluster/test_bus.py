@@ -95,6 +95,26 @@ class KilledEachTime:
         """Killed: nothing is forgiven."""
 
 
+def one_update_waiting(
+    amqp_url: str, node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]], update_id: int
+) -> Bus:
+    """An update of user 7 alone in shard 3's queue (the dead letters empty); the bus."""
+    purge(amqp_url, topology.shard_queue_name(3), topology.DEAD_LETTER_QUEUE)
+    bus, _, _ = node_parts("publisher", Recorder("unused"))
+    bus.publish_updates([(7, update(update_id, 7))])
+    return bus
+
+
+def unacknowledging(
+    amqp_url: str, bus: Bus, name: str, deliveries: DeliveryCounts
+) -> tuple[Recorder, ShardConsumer]:
+    """A consumer of shard 3 that acknowledges nothing (stop it to give its messages back)."""
+    recorder = Recorder(name, act=ignore)
+    consumer = ShardConsumer(amqp_url, recorder, bus, Metrics(name), deliveries)
+    consumer.start_and_wait().consume(3, f"{name}|1")
+    return recorder, consumer
+
+
 def hear(into: list[object]) -> Callable[[str, dict[str, Any]], None]:
     return lambda _topic, payload: into.append(payload["user_id"])
 
@@ -261,17 +281,12 @@ class TestDeadLetters:
         """A message that is never acknowledged (its node keeps dying) is dead-lettered on
         its fifth delivery instead of being handed to the handler once more."""
         journal = ReplyJournal(client, keys)
-        purge(amqp_url, topology.shard_queue_name(3), topology.DEAD_LETTER_QUEUE)
-        bus, _, _ = node_parts("publisher", Recorder("unused"))
-        bus.publish_updates([(7, update(99, 7))])
+        bus = one_update_waiting(amqp_url, node_parts, 99)
         handled = 0
         for attempt in range(1, MAX_DELIVERIES + 1):
-            recorder = Recorder(f"crashing-{attempt}", act=ignore)
-            metrics = Metrics(f"crashing-{attempt}")
-            consumer = ShardConsumer(
-                amqp_url, recorder, bus, metrics, KilledEachTime(journal)
-            ).start_and_wait()
-            consumer.consume(3, f"crashing-{attempt}|{attempt}")
+            recorder, consumer = unacknowledging(
+                amqp_url, bus, f"crashing-{attempt}", KilledEachTime(journal)
+            )
             if attempt < MAX_DELIVERIES:
                 eventually(recorder.saw([99]), what=f"delivery {attempt}")
                 handled += 1
@@ -294,15 +309,9 @@ class TestDeadLetters:
         """A message given back more than MAX_DELIVERIES times by nodes that live on (they
         stopped, or lost the broker) is still handled: only a node killed with it counts."""
         journal = ReplyJournal(client, keys)
-        purge(amqp_url, topology.shard_queue_name(3), topology.DEAD_LETTER_QUEUE)
-        bus, _, _ = node_parts("publisher", Recorder("unused"))
-        bus.publish_updates([(7, update(98, 7))])
+        bus = one_update_waiting(amqp_url, node_parts, 98)
         for attempt in range(1, MAX_DELIVERIES + 2):
-            recorder = Recorder(f"stopping-{attempt}", act=ignore)
-            consumer = ShardConsumer(
-                amqp_url, recorder, bus, Metrics(f"stopping-{attempt}"), journal
-            ).start_and_wait()
-            consumer.consume(3, f"stopping-{attempt}|{attempt}")
+            recorder, consumer = unacknowledging(amqp_url, bus, f"stopping-{attempt}", journal)
             eventually(recorder.saw([98]), what=f"delivery {attempt}")
             consumer.stop()
         finisher = Recorder("finisher")

@@ -32,6 +32,7 @@ from storage.matches import Matches
 from storage.safety import Safety
 from tests.integration.test_match_race import complete_user
 from tests.support.faultproxy import proxied, proxy_for
+from tests.support.profiles import shown
 from tests.support.services import TEST_BOT_TOKEN, Services
 from tests.support.waiting import eventually
 
@@ -299,12 +300,7 @@ class TestCrossingFences:
         dependency's failure, is rolled back and tried again whole, and makes the match."""
         accounts = Accounts(pool)
         she, he = complete_user(accounts, "f", "m"), complete_user(accounts, "m", "f")
-        with pool.connection() as conn:
-            for viewer, shown in ((she, he), (he, she)):
-                conn.execute(
-                    "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
-                    (viewer, shown),
-                )
+        shown(pool, (she, he), (he, she))
         her_account, his_account = accounts.get(she), accounts.get(he)
         assert her_account is not None and his_account is not None
 
@@ -365,11 +361,7 @@ class TestCrossingFences:
         returns, as before the fence."""
         accounts = Accounts(pool)
         she, he = complete_user(accounts, "f", "m"), complete_user(accounts, "m", "f")
-        with pool.connection() as conn:
-            conn.execute(
-                "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
-                (she, he),
-            )
+        shown(pool, (she, he))
         her_account = accounts.get(she)
         assert her_account is not None
         result = matcher.like(her_account, he, None, None).get(timeout=10)

@@ -9,6 +9,7 @@ from collections import Counter
 from storage import db
 from storage.accounts import Accounts
 from storage.likes import LikeResult, Likes, LikeStatus
+from tests.support.profiles import shown
 
 ROUNDS = 60
 _ids = itertools.count(7_100_000_001)
@@ -65,12 +66,7 @@ def test_simultaneous_likes_make_exactly_one_match(pool: db.Pool) -> None:
     creators: Counter[int] = Counter()
     for _ in range(ROUNDS):
         woman, man = complete_user(accounts, "f", "m"), complete_user(accounts, "m", "f")
-        with pool.connection() as conn:
-            for viewer, shown in ((woman, man), (man, woman)):
-                conn.execute(
-                    "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
-                    (viewer, shown),
-                )
+        shown(pool, (woman, man), (man, woman))
         results = like_at_once(likes, woman, man)
         assert len(results) == 2
         assert {result.status for result in results} <= {LikeStatus.LIKED, LikeStatus.MATCHED}
@@ -89,11 +85,7 @@ def test_repeated_like_is_recorded_once(pool: db.Pool) -> None:
     """Pressing ❤️ again changes nothing: the like stays one row and is reported as known."""
     accounts, likes = Accounts(pool), Likes(pool)
     woman, man = complete_user(accounts, "f", "m"), complete_user(accounts, "m", "f")
-    with pool.connection() as conn:
-        conn.execute(
-            "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
-            (woman, man),
-        )
+    shown(pool, (woman, man))
     first = likes.like(woman, man, "hi", daily_limit=100, notice_minutes=10)
     again = likes.like(woman, man, "hi again", daily_limit=100, notice_minutes=10)
     assert (first.status, again.status) == (LikeStatus.LIKED, LikeStatus.ALREADY_LIKED)
@@ -112,12 +104,7 @@ def test_a_like_that_made_a_match_tells_of_it_again_for_a_day(pool: db.Pool) -> 
     day old, the repeat is only a known like."""
     accounts, likes = Accounts(pool), Likes(pool)
     woman, man = complete_user(accounts, "f", "m"), complete_user(accounts, "m", "f")
-    with pool.connection() as conn:
-        for viewer, shown in ((woman, man), (man, woman)):
-            conn.execute(
-                "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
-                (viewer, shown),
-            )
+    shown(pool, (woman, man), (man, woman))
     likes.like(woman, man, None, daily_limit=100, notice_minutes=10)
     made = likes.like(man, woman, None, daily_limit=100, notice_minutes=10)
     again = likes.like(man, woman, None, daily_limit=100, notice_minutes=10)

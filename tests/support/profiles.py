@@ -70,3 +70,13 @@ def complete_profile(
     photo = (f"photos/t{user_id}", f"f{user_id}", f"u{user_id}", 10)
     write_profile(Accounts(pool), user_id, values, photo)
     return user_id
+
+
+def shown(pool: db.Pool, *pairs: tuple[int, int]) -> None:
+    """Each (viewer, target): the target's card was shown to the viewer (a like needs it)."""
+    with pool.connection() as conn:
+        for viewer, target in pairs:
+            conn.execute(
+                "INSERT INTO interactions (actor_id, target_id, kind) VALUES (%s, %s, 'view')",
+                (viewer, target),
+            )
