@@ -84,7 +84,7 @@ class TestRedisSendLimiter:
                 return times
 
         times = asyncio.run(scenario())
-        burst = min(CHAT_BURST, 2 * 2)  # RedisSendLimiter's per-chat burst at 2 a second
+        burst = min(CHAT_BURST, 2 * 2)  # at most RedisSendLimiter's per-chat burst at 2/s
         assert len(times) <= burst + 2 * RUN_SECONDS + 1
         assert busiest_second(times) <= burst + 2
 
