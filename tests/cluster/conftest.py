@@ -1,4 +1,4 @@
-"""Fixtures of the cluster tests: a Redis namespace per test and a client."""
+"""Fixtures of the cluster tests: a Redis namespace per test, a client and a reply journal."""
 
 from __future__ import annotations
 
@@ -8,6 +8,7 @@ import pytest
 import redis
 
 from storage import state
+from storage.journal import ReplyJournal
 from tests.support.services import REDIS_URL, redis_namespace
 
 
@@ -21,5 +22,13 @@ def keys() -> Iterator[state.Keys]:
 @pytest.fixture
 def client() -> Iterator[redis.Redis]:
     made = state.connect(REDIS_URL)
+    yield made
+    made.close()
+
+
+@pytest.fixture
+def journal(client: redis.Redis, keys: state.Keys) -> Iterator[ReplyJournal]:
+    """The reply journal in the test's own namespace (its writer thread stopped after)."""
+    made = ReplyJournal(client, keys)
     yield made
     made.close()

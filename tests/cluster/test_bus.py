@@ -9,7 +9,6 @@ from collections.abc import Callable, Iterator, Sequence
 from typing import Any
 
 import pytest
-import redis
 from kombu import Connection
 
 from actors.delivery import Delivery
@@ -23,7 +22,6 @@ from messaging.consumer import (
     ShardConsumer,
 )
 from observability.metrics import Metrics
-from storage import state
 from storage.journal import ReplyJournal
 from tests.support.services import rabbitmq_vhost
 from tests.support.waiting import eventually
@@ -274,13 +272,11 @@ class TestDeadLetters:
     def test_a_message_delivered_too_often_is_not_handled_again(
         self,
         amqp_url: str,
-        keys: state.Keys,
-        client: redis.Redis,
+        journal: ReplyJournal,
         node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]],
     ) -> None:
         """A message that is never acknowledged (its node keeps dying) is dead-lettered on
         its fifth delivery instead of being handed to the handler once more."""
-        journal = ReplyJournal(client, keys)
         bus = one_update_waiting(amqp_url, node_parts, 99)
         handled = 0
         for attempt in range(1, MAX_DELIVERIES + 1):
@@ -296,19 +292,16 @@ class TestDeadLetters:
                 consumer.stop()
                 assert recorder.seen == []
                 assert "delivered 5 times" in str(letters[0][1]["x-error"])
-        journal.close()
         assert handled == MAX_DELIVERIES - 1
 
     def test_messages_a_live_node_gives_back_are_never_dead_lettered(
         self,
         amqp_url: str,
-        keys: state.Keys,
-        client: redis.Redis,
+        journal: ReplyJournal,
         node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]],
     ) -> None:
         """A message given back more than MAX_DELIVERIES times by nodes that live on (they
         stopped, or lost the broker) is still handled: only a node killed with it counts."""
-        journal = ReplyJournal(client, keys)
         bus = one_update_waiting(amqp_url, node_parts, 98)
         for attempt in range(1, MAX_DELIVERIES + 2):
             recorder, consumer = unacknowledging(amqp_url, bus, f"stopping-{attempt}", journal)
@@ -319,7 +312,6 @@ class TestDeadLetters:
         consumer.consume(3, "finisher|1")
         eventually(finisher.saw([98]), what="the message handled at last")
         eventually(lambda: consumer.in_flight == 0, what="it acknowledged")
-        journal.close()
         assert dead_letters(amqp_url) == []
 
 
@@ -327,15 +319,13 @@ class TestConsumerTimeout:
     def test_a_wait_longer_than_the_hold_limit_carries_on_with_new_copies(
         self,
         amqp_url: str,
-        keys: state.Keys,
-        client: redis.Redis,
+        journal: ReplyJournal,
         node_parts: Callable[..., tuple[Bus, ShardConsumer, Metrics]],
     ) -> None:
         """A user's update waiting for a dependency longer than the hold limit (which stays
         under RabbitMQ's consumer timeout): the consumer reopens its connection, the copies in
         hand are let go, the broker gives the messages out again in order, and the new copies
         finish them once — over and over, never dead-lettered."""
-        journal = ReplyJournal(client, keys)
         over = threading.Event()
 
         def wait_until_over(delivery: Delivery) -> None:
@@ -364,7 +354,6 @@ class TestConsumerTimeout:
         # Each time given out again in their order, the new copies taking the old ones' place.
         assert recorder.seen == [201, 202] * (len(recorder.seen) // 2), recorder.seen
         assert 2 in consumer.shards
-        journal.close()
         assert dead_letters(amqp_url) == []
 
 

@@ -4,11 +4,10 @@ from __future__ import annotations
 
 import asyncio
 import threading
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import cast
 
-import pytest
 import redis
 import redis.asyncio
 
@@ -62,13 +61,6 @@ class FakeOutbox:
         departures: Departures | None = None,
     ) -> None:
         self.submitted.append(Submitted(chat_id, tuple(replies), done, progress, departures))
-
-
-@pytest.fixture
-def journal(client: redis.Redis, keys: state.Keys) -> Iterator[ReplyJournal]:
-    made = ReplyJournal(client, keys)
-    yield made
-    made.close()
 
 
 def leaves_for_telegram(submitted: Submitted, keys: state.Keys, number: int) -> None:
